@@ -1,0 +1,41 @@
+//! One handler per command: turns parsed arguments into work and an [`Exit`].
+
+mod validate;
+
+use std::io::Write;
+
+use crate::cli::{Cli, Command};
+use crate::exit::Exit;
+
+/// Runs the command and returns how it ended. Errors that end the whole command (bad flags,
+/// unreadable repo) come back as `Err`; per-site failures are part of the command's report.
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Validate { format } => validate::run(&cli.repo, format),
+        Command::Schema => {
+            let schema = crate::schema::json_schema();
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &schema)?;
+            writeln!(out)?;
+            Ok(Exit::Ok)
+        }
+        Command::Plan { .. } => not_built("plan", 3),
+        Command::Apply { .. } => not_built("apply", 5),
+        Command::Reconcile { .. } => not_built("reconcile", 5),
+        Command::Check { .. } => not_built("check", 0),
+        Command::Log { .. } => not_built("log", 4),
+        Command::Demo { .. } => not_built("demo", 5),
+    }
+}
+
+/// Commands that exist in the contract but not yet in this build: say so, exit 1.
+fn not_built(command: &str, issue: u32) -> anyhow::Result<Exit> {
+    let tracked = if issue > 0 {
+        format!(" (tracked in issue #{issue})")
+    } else {
+        String::new()
+    };
+    anyhow::bail!(
+        "`siteward {command}` is not implemented in this version yet{tracked}; nothing was done"
+    )
+}

@@ -1,0 +1,15 @@
+//! siteward: a GitOps reconciler for websites and webshops.
+//!
+//! The pipeline, one module each: [`load`] (YAML → [`spec::DesiredState`]) → observe → diff →
+//! plan → apply → record. See ARCHITECTURE.md for the map and the invariants.
+
+pub mod cli;
+pub mod cmd;
+pub mod exit;
+pub mod load;
+pub mod logging;
+pub mod plan;
+pub mod problem;
+pub mod schema;
+pub mod spec;
+pub mod yaml;

@@ -1,0 +1,98 @@
+//! The allowed keys of every mapping in site, policy and settings files. The loader rejects any
+//! other key and the JSON Schema lists exactly these, so the two cannot drift apart.
+
+pub const SITE: &[&str] = &[
+    "name",
+    "url",
+    "owner",
+    "labels",
+    "description",
+    "policies",
+    "sync",
+    "connect",
+    "connect_http",
+    "ca",
+    "insecure_skip_verify",
+    "allow_http",
+    "headers",
+    "redirects",
+    "certificate",
+    "software",
+    "checks",
+    "manage",
+];
+pub const REDIRECT: &[&str] = &["from", "to", "status"];
+pub const CERTIFICATE: &[&str] = &["domains", "min_days_left", "key", "issuer"];
+pub const SOFTWARE: &[&str] = &["platform", "core", "plugins", "themes", "packages"];
+pub const PACKAGE: &[&str] = &["version", "sha256", "active"];
+pub const CHECK: &[&str] = &["name", "path", "status", "body_contains", "max_response_ms"];
+pub const MANAGE: &[&str] = &["server", "certificate", "software"];
+pub const TRANSPORT: &[&str] = &["host", "identity", "known_hosts", "ssh_options"];
+pub const MANAGE_SERVER: &[&str] = &["provider", "config", "test_command", "reload_command"];
+pub const MANAGE_CERTIFICATE: &[&str] = &[
+    "provider",
+    "directory",
+    "directory_ca",
+    "email",
+    "account_key",
+    "challenge",
+    "webroot",
+    "cert_path",
+    "key_path",
+    "test_command",
+    "reload_command",
+];
+pub const MANAGE_SOFTWARE: &[&str] = &[
+    "provider",
+    "via",
+    "path",
+    "php",
+    "user",
+    "username",
+    "app_password",
+];
+pub const POLICY: &[&str] = &["name", "description", "defaults", "rules", "exceptions"];
+pub const RULE: &[&str] = &["id", "severity", "description", "advice"];
+pub const CONDITIONS: &[&str] = &[
+    "header_present",
+    "header_absent",
+    "header_value",
+    "hsts_min_max_age",
+    "csp_requires",
+    "cert_min_days_left",
+    "cert_min_key",
+    "plugin_deny",
+    "min_core_version",
+    "checks_pass",
+];
+pub const HEADER_VALUE: &[&str] = &["name", "value"];
+pub const EXCEPTION: &[&str] = &["rule", "site", "reason", "expires"];
+pub const SETTINGS: &[&str] = &[
+    "audit",
+    "proposals",
+    "concurrency",
+    "per_host",
+    "timeout",
+    "packages",
+];
+pub const AUDIT: &[&str] = &["branch", "author"];
+pub const PROPOSALS: &[&str] = &["branch_prefix"];
+
+/// Built-in grader test ids that a policy exception may name besides its own rule ids.
+pub const BUILTIN_TESTS: &[&str] = &[
+    "hsts",
+    "csp",
+    "x-frame-options",
+    "x-content-type-options",
+    "referrer-policy",
+    "permissions-policy",
+    "server-banner",
+    "tls-certificate",
+    "tls-key",
+    "https-redirect",
+];
+
+/// `a` followed by `b`, for mappings that take a group's keys plus the transport keys.
+pub fn with(a: &[&'static str], b: &[&'static str]) -> Vec<&'static str> {
+    a.iter().chain(b).copied().collect()
+}

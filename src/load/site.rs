@@ -1,0 +1,594 @@
+//! Reads a site mapping (a site file with its policies merged in, or a policy's partial
+//! `defaults`) into a typed [`Site`], reporting every problem at its own location.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use super::keys;
+use crate::spec::{
+    CertificateManage, CertificateSpec, Check, DEFAULT_MIN_DAYS_LEFT, HeaderName, HeaderRule,
+    HeaderValue, Manage, Package, Redirect, SecretRef, ServerManage, Site, Software,
+    SoftwareManage, SyncMode, Transport, WebUrl,
+};
+use crate::yaml::{Node, Reader};
+
+/// Whether a mapping is a whole site or a policy's partial `defaults`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SiteShape {
+    Whole,
+    Defaults,
+}
+
+/// Reads a site. Returns `None` when anything was wrong (every problem is in `r`), and always
+/// for [`SiteShape::Defaults`], which is only checked.
+pub fn read_site(r: &mut Reader, node: &Node, shape: SiteShape) -> Option<Site> {
+    let before = r.problems.len();
+    let what = if shape == SiteShape::Whole {
+        "site"
+    } else {
+        "policy defaults"
+    };
+    let f = r.map(node, what, keys::SITE)?;
+    if shape == SiteShape::Defaults {
+        for key in ["name", "url", "policies"] {
+            if let Some(e) = f.entry(key) {
+                r.report(
+                    &e.key_loc,
+                    format!("`{key}` belongs in the site file, not in policy defaults"),
+                );
+            }
+        }
+    }
+    let name = match shape {
+        SiteShape::Whole => f
+            .require(r, "name", "site")
+            .and_then(|n| r.parse(n, "name")),
+        SiteShape::Defaults => None,
+    };
+    let url: Option<WebUrl> = match shape {
+        SiteShape::Whole => f.require(r, "url", "site").and_then(|n| r.parse(n, "url")),
+        SiteShape::Defaults => None,
+    };
+    let allow_http = f
+        .get("allow_http")
+        .and_then(|n| r.bool(n, "allow_http"))
+        .unwrap_or(false);
+    if let (Some(u), Some(n)) = (&url, f.get("url")) {
+        if !u.is_https() && !allow_http {
+            r.report(
+                &n.loc,
+                format!("url: `{u}` must be https (set `allow_http: true` for an intranet site)"),
+            );
+        }
+    }
+    let owner = f.get("owner").and_then(|n| r.text(n, "owner"));
+    let description = f.get("description").and_then(|n| r.text(n, "description"));
+    let labels = f
+        .get("labels")
+        .map(|n| read_labels(r, n))
+        .unwrap_or_default();
+    let policies = f
+        .get("policies")
+        .and_then(|n| r.list(n, "policies"))
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|n| r.parse(n, "policies"))
+                .collect()
+        })
+        .unwrap_or_default();
+    let sync = f
+        .get("sync")
+        .and_then(|n| r.parse(n, "sync"))
+        .unwrap_or(SyncMode::Observe);
+    let connect = f.get("connect").and_then(|n| r.parse(n, "connect"));
+    let connect_http = f
+        .get("connect_http")
+        .and_then(|n| r.parse(n, "connect_http"));
+    let ca = f.get("ca").and_then(|n| read_path(r, n, "ca"));
+    let insecure_skip_verify = f
+        .get("insecure_skip_verify")
+        .and_then(|n| r.bool(n, "insecure_skip_verify"))
+        .unwrap_or(false);
+    let headers = f
+        .get("headers")
+        .map(|n| read_headers(r, n))
+        .unwrap_or_default();
+    let redirects = f
+        .get("redirects")
+        .map(|n| read_redirects(r, n))
+        .unwrap_or_default();
+    let certificate = f.get("certificate").and_then(|n| read_certificate(r, n));
+    let software = f.get("software").and_then(|n| read_software(r, n));
+    let checks = f
+        .get("checks")
+        .map(|n| read_checks(r, n))
+        .unwrap_or_default();
+    let manage = f
+        .get("manage")
+        .map(|n| read_manage(r, n))
+        .unwrap_or_default();
+
+    if r.problems.len() != before {
+        return None;
+    }
+    Some(Site {
+        name: name?,
+        url: url?,
+        owner,
+        labels,
+        description,
+        policies,
+        sync,
+        connect,
+        connect_http,
+        ca,
+        insecure_skip_verify,
+        allow_http,
+        headers,
+        redirects,
+        certificate,
+        software,
+        checks,
+        manage,
+    })
+}
+
+fn read_labels(r: &mut Reader, node: &Node) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::new();
+    for e in r.any_map(node, "labels").unwrap_or_default() {
+        let key_ok = !e.key.is_empty()
+            && e.key.len() <= 63
+            && e.key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b));
+        if !key_ok {
+            r.report(
+                &e.key_loc,
+                format!(
+                    "labels: `{}` is not a valid label key (letters, digits, `-_./`)",
+                    e.key
+                ),
+            );
+        }
+        if let Some(v) = r.text(&e.value, &format!("labels.{}", e.key)) {
+            labels.insert(e.key.clone(), v);
+        }
+    }
+    labels
+}
+
+/// An operational path: absolute, or relative to the state repo without `..`.
+pub fn read_path(r: &mut Reader, node: &Node, what: &str) -> Option<PathBuf> {
+    let text = r.text(node, what)?;
+    let path = PathBuf::from(&text);
+    if text.contains('\0') || text.contains('\n') {
+        r.report(
+            &node.loc,
+            format!("{what}: path contains a control character"),
+        );
+        return None;
+    }
+    if path.is_relative() && path.components().any(|c| matches!(c, Component::ParentDir)) {
+        r.report(
+            &node.loc,
+            format!("{what}: relative path `{text}` leaves the state repo; write an absolute path"),
+        );
+        return None;
+    }
+    Some(path)
+}
+
+fn read_headers(r: &mut Reader, node: &Node) -> BTreeMap<HeaderName, HeaderRule> {
+    let mut headers = BTreeMap::new();
+    for e in r.any_map(node, "headers").unwrap_or_default() {
+        let name = match e.key.parse::<HeaderName>() {
+            Ok(n) => n,
+            Err(msg) => {
+                r.report(&e.key_loc, format!("headers: {msg}"));
+                continue;
+            }
+        };
+        let what = format!("headers.{}", e.key);
+        let Some(text) = r.text(&e.value, &what) else {
+            continue;
+        };
+        let rule = if text == "absent" {
+            HeaderRule::Absent
+        } else if let Some(reference) = SecretRef::parse_ref(&text) {
+            match reference {
+                Ok(s) => HeaderRule::Secret(s),
+                Err(msg) => {
+                    r.report(&e.value.loc, format!("{what}: {msg}"));
+                    continue;
+                }
+            }
+        } else {
+            match text.parse::<HeaderValue>() {
+                Ok(v) => HeaderRule::Value(v),
+                Err(msg) => {
+                    r.report(&e.value.loc, format!("{what}: {msg}"));
+                    continue;
+                }
+            }
+        };
+        if headers.insert(name, rule).is_some() {
+            r.report(
+                &e.key_loc,
+                format!(
+                    "headers: `{}` is listed twice (header names ignore case)",
+                    e.key
+                ),
+            );
+        }
+    }
+    headers
+}
+
+fn read_redirects(r: &mut Reader, node: &Node) -> Vec<Redirect> {
+    let items = r.list(node, "redirects").unwrap_or_default();
+    items
+        .iter()
+        .filter_map(|item| {
+            let f = r.map(item, "redirect", keys::REDIRECT)?;
+            let from = f.require(r, "from", "redirect").and_then(|n| r.parse(n, "redirect.from"));
+            let to = f.require(r, "to", "redirect").and_then(|n| r.parse(n, "redirect.to"));
+            let status = match f.get("status") {
+                Some(n) => {
+                    let s = r.uint(n, "redirect.status", 300, 399)? as u16;
+                    if ![301, 302, 303, 307, 308].contains(&s) {
+                        r.report(&n.loc, format!("redirect.status: {s} is not a redirect status (301, 302, 303, 307, 308)"));
+                        return None;
+                    }
+                    s
+                }
+                None => 301,
+            };
+            Some(Redirect { from: from?, to: to?, status })
+        })
+        .collect()
+}
+
+fn read_certificate(r: &mut Reader, node: &Node) -> Option<CertificateSpec> {
+    let before = r.problems.len();
+    let f = r.map(node, "certificate", keys::CERTIFICATE)?;
+    let mut domains = Vec::new();
+    for n in f
+        .get("domains")
+        .and_then(|n| r.list(n, "certificate.domains"))
+        .unwrap_or_default()
+    {
+        let Some(d) = r.text(n, "certificate.domains") else {
+            continue;
+        };
+        let bare = d.strip_prefix("*.").unwrap_or(&d);
+        if bare.parse::<crate::spec::SiteName>().is_err() {
+            r.report(
+                &n.loc,
+                format!("certificate.domains: `{d}` is not a DNS name"),
+            );
+        }
+        domains.push(d);
+    }
+    let min_days_left = f
+        .get("min_days_left")
+        .and_then(|n| r.uint(n, "certificate.min_days_left", 0, 3650))
+        .map_or(DEFAULT_MIN_DAYS_LEFT, |d| d as u32);
+    let key = f.get("key").and_then(|n| r.parse(n, "certificate.key"));
+    let issuer = f
+        .get("issuer")
+        .and_then(|n| r.parse(n, "certificate.issuer"));
+    (r.problems.len() == before).then_some(CertificateSpec {
+        domains,
+        min_days_left,
+        key,
+        issuer,
+    })
+}
+
+fn read_software(r: &mut Reader, node: &Node) -> Option<Software> {
+    let before = r.problems.len();
+    let f = r.map(node, "software", keys::SOFTWARE)?;
+    let platform = f
+        .get("platform")
+        .and_then(|n| r.text(n, "software.platform"));
+    let core = f.get("core").and_then(|n| r.parse(n, "software.core"));
+    let plugins = f
+        .get("plugins")
+        .map(|n| read_packages(r, n, "plugins"))
+        .unwrap_or_default();
+    let themes = f
+        .get("themes")
+        .map(|n| read_packages(r, n, "themes"))
+        .unwrap_or_default();
+    let packages = f
+        .get("packages")
+        .and_then(|n| r.text(n, "software.packages"));
+    if platform.is_none() && (core.is_some() || !plugins.is_empty() || !themes.is_empty()) {
+        r.report(
+            &node.loc,
+            "software: set `platform` (e.g. `wordpress`) when naming a core, plugins or themes",
+        );
+    }
+    if r.problems.len() != before {
+        return None;
+    }
+    Some(Software {
+        platform: platform.unwrap_or_default(),
+        core,
+        plugins,
+        themes,
+        packages,
+    })
+}
+
+fn read_packages(r: &mut Reader, node: &Node, group: &str) -> BTreeMap<String, Package> {
+    let mut out = BTreeMap::new();
+    for e in r
+        .any_map(node, &format!("software.{group}"))
+        .unwrap_or_default()
+    {
+        let what = format!("software.{group}.{}", e.key);
+        let slug_ok = !e.key.is_empty()
+            && e.key
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+            && !e.key.starts_with('-');
+        if !slug_ok {
+            r.report(&e.key_loc, format!("software.{group}: `{}` is not a valid slug (lowercase letters, digits, `-`, `_`)", e.key));
+            continue;
+        }
+        let package = if e.value.entries().is_some() {
+            let Some(f) = r.map(&e.value, &what, keys::PACKAGE) else {
+                continue;
+            };
+            let version = f
+                .require(r, "version", &what)
+                .and_then(|n| r.parse(n, &format!("{what}.version")));
+            let sha256 = f
+                .get("sha256")
+                .and_then(|n| r.parse(n, &format!("{what}.sha256")));
+            let active = f
+                .get("active")
+                .and_then(|n| r.bool(n, &format!("{what}.active")));
+            let Some(version) = version else { continue };
+            Package::Present {
+                version,
+                sha256,
+                active,
+            }
+        } else {
+            match r.text(&e.value, &what) {
+                Some(t) if t == "absent" => Package::Absent,
+                Some(t) => match t.parse() {
+                    Ok(version) => Package::Present {
+                        version,
+                        sha256: None,
+                        active: None,
+                    },
+                    Err(msg) => {
+                        r.report(&e.value.loc, format!("{what}: {msg}"));
+                        continue;
+                    }
+                },
+                None => continue,
+            }
+        };
+        out.insert(e.key.clone(), package);
+    }
+    out
+}
+
+fn read_checks(r: &mut Reader, node: &Node) -> Vec<Check> {
+    let mut names: Vec<String> = Vec::new();
+    let items = r.list(node, "checks").unwrap_or_default();
+    items
+        .iter()
+        .filter_map(|item| {
+            let f = r.map(item, "check", keys::CHECK)?;
+            let name = f
+                .require(r, "name", "check")
+                .and_then(|n| r.text(n, "check.name"));
+            if let (Some(n), Some(node)) = (&name, f.get("name")) {
+                if names.contains(n) {
+                    r.report(
+                        &node.loc,
+                        format!("check.name: `{n}` is used by two checks"),
+                    );
+                }
+                names.push(n.clone());
+            }
+            let path = f.get("path").and_then(|n| {
+                let p = r.text(n, "check.path")?;
+                if !p.starts_with('/') || p.chars().any(char::is_control) {
+                    r.report(
+                        &n.loc,
+                        format!("check.path: `{}` must start with `/`", p.escape_debug()),
+                    );
+                    return None;
+                }
+                Some(p)
+            });
+            let status = f
+                .get("status")
+                .and_then(|n| r.uint(n, "check.status", 100, 599))
+                .unwrap_or(200) as u16;
+            let body_contains = f
+                .get("body_contains")
+                .and_then(|n| r.text(n, "check.body_contains"));
+            let max_response_ms = f
+                .get("max_response_ms")
+                .and_then(|n| r.uint(n, "check.max_response_ms", 1, 600_000));
+            Some(Check {
+                name: name?,
+                path: path.unwrap_or_else(|| "/".into()),
+                status,
+                body_contains,
+                max_response_ms,
+            })
+        })
+        .collect()
+}
+
+fn read_manage(r: &mut Reader, node: &Node) -> Manage {
+    let Some(f) = r.map(node, "manage", keys::MANAGE) else {
+        return Manage::default();
+    };
+    Manage {
+        server: f.get("server").and_then(|n| read_server(r, n)),
+        certificate: f.get("certificate").and_then(|n| read_cert_manage(r, n)),
+        software: f.get("software").and_then(|n| read_software_manage(r, n)),
+    }
+}
+
+fn read_transport(r: &mut Reader, f: &crate::yaml::Fields<'_>, what: &str) -> Transport {
+    let ssh_options = f
+        .get("ssh_options")
+        .and_then(|n| r.list(n, &format!("{what}.ssh_options")))
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|n| r.text(n, &format!("{what}.ssh_options")))
+        .collect();
+    Transport {
+        host: f
+            .get("host")
+            .and_then(|n| r.parse(n, &format!("{what}.host"))),
+        identity: f
+            .get("identity")
+            .and_then(|n| read_path(r, n, &format!("{what}.identity"))),
+        known_hosts: f
+            .get("known_hosts")
+            .and_then(|n| read_path(r, n, &format!("{what}.known_hosts"))),
+        ssh_options,
+    }
+}
+
+fn read_server(r: &mut Reader, node: &Node) -> Option<ServerManage> {
+    let what = "manage.server";
+    let f = r.map(
+        node,
+        what,
+        &keys::with(keys::MANAGE_SERVER, keys::TRANSPORT),
+    )?;
+    let transport = read_transport(r, &f, what);
+    let provider = f
+        .require(r, "provider", what)
+        .and_then(|n| r.parse(n, "manage.server.provider"));
+    let config = f
+        .require(r, "config", what)
+        .and_then(|n| read_path(r, n, "manage.server.config"));
+    let test_command = f
+        .get("test_command")
+        .and_then(|n| r.parse(n, "manage.server.test_command"));
+    let reload_command = f
+        .get("reload_command")
+        .and_then(|n| r.parse(n, "manage.server.reload_command"));
+    Some(ServerManage {
+        provider: provider?,
+        transport,
+        config: config?,
+        test_command,
+        reload_command,
+    })
+}
+
+fn read_cert_manage(r: &mut Reader, node: &Node) -> Option<CertificateManage> {
+    let what = "manage.certificate";
+    let f = r.map(
+        node,
+        what,
+        &keys::with(keys::MANAGE_CERTIFICATE, keys::TRANSPORT),
+    )?;
+    let transport = read_transport(r, &f, what);
+    let provider = f
+        .require(r, "provider", what)
+        .and_then(|n| r.parse(n, "manage.certificate.provider"));
+    let path = |r: &mut Reader, key: &str| {
+        f.get(key)
+            .and_then(|n| read_path(r, n, &format!("{what}.{key}")))
+    };
+    let directory_ca = path(r, "directory_ca");
+    let webroot = path(r, "webroot");
+    let cert_path = path(r, "cert_path");
+    let key_path = path(r, "key_path");
+    let challenge = f
+        .get("challenge")
+        .and_then(|n| r.text(n, "manage.certificate.challenge"));
+    if let (Some(c), Some(n)) = (&challenge, f.get("challenge")) {
+        if c != "http-01" {
+            r.report(
+                &n.loc,
+                format!("manage.certificate.challenge: `{c}` is not supported; use `http-01`"),
+            );
+        }
+    }
+    Some(CertificateManage {
+        provider: provider?,
+        transport,
+        directory: f
+            .get("directory")
+            .and_then(|n| r.parse(n, "manage.certificate.directory")),
+        directory_ca,
+        email: f
+            .get("email")
+            .and_then(|n| r.text(n, "manage.certificate.email")),
+        account_key: f
+            .get("account_key")
+            .and_then(|n| r.parse(n, "manage.certificate.account_key")),
+        challenge: challenge.unwrap_or_else(|| "http-01".into()),
+        webroot,
+        cert_path,
+        key_path,
+        test_command: f
+            .get("test_command")
+            .and_then(|n| r.parse(n, "manage.certificate.test_command")),
+        reload_command: f
+            .get("reload_command")
+            .and_then(|n| r.parse(n, "manage.certificate.reload_command")),
+    })
+}
+
+fn read_software_manage(r: &mut Reader, node: &Node) -> Option<SoftwareManage> {
+    let what = "manage.software";
+    let f = r.map(
+        node,
+        what,
+        &keys::with(keys::MANAGE_SOFTWARE, keys::TRANSPORT),
+    )?;
+    let transport = read_transport(r, &f, what);
+    let provider = f
+        .require(r, "provider", what)
+        .and_then(|n| r.parse(n, "manage.software.provider"));
+    let via = f
+        .get("via")
+        .and_then(|n| r.parse(n, "manage.software.via"))
+        .unwrap_or(crate::spec::WordpressVia::Php);
+    let app_password = f
+        .get("app_password")
+        .and_then(|n| r.parse(n, "manage.software.app_password"));
+    Some(SoftwareManage {
+        provider: provider?,
+        transport,
+        via,
+        path: f
+            .get("path")
+            .and_then(|n| read_path(r, n, "manage.software.path")),
+        php: f.get("php").and_then(|n| r.text(n, "manage.software.php")),
+        user: f
+            .get("user")
+            .and_then(|n| r.text(n, "manage.software.user")),
+        username: f
+            .get("username")
+            .and_then(|n| r.text(n, "manage.software.username")),
+        app_password,
+    })
+}
+
+/// Resolves an operational path against the state repo root.
+pub fn resolve(repo: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        repo.join(path)
+    }
+}

@@ -1,0 +1,329 @@
+//! The desired state: typed site, policy and settings files as SPEC.md defines them. Values here
+//! are already validated; [`crate::load`] is the only place that builds them from YAML.
+
+pub mod values;
+pub mod version;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+pub use values::{
+    BranchName, CertificateProvider, Command, ConnectTo, Date, HeaderName, HeaderValue, Issuer,
+    KeyType, PolicyName, SecretRef, ServerProvider, Severity, Sha256Hex, SiteName,
+    SoftwareProvider, Span, SshTarget, SyncMode, WebUrl, WordpressVia,
+};
+pub use version::{Version, VersionSpec};
+
+/// Everything in a state repository, after loading and merging.
+#[derive(Debug, Clone, Default)]
+pub struct DesiredState {
+    pub settings: Settings,
+    /// Sites by name, with their policies' defaults merged in.
+    pub sites: BTreeMap<SiteName, Site>,
+    pub policies: BTreeMap<PolicyName, Policy>,
+}
+
+/// One site, as desired (after policy defaults were merged under it).
+#[derive(Debug, Clone, Serialize)]
+pub struct Site {
+    pub name: SiteName,
+    pub url: WebUrl,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<PolicyName>,
+    pub sync: SyncMode,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect: Option<ConnectTo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect_http: Option<ConnectTo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca: Option<PathBuf>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_skip_verify: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow_http: bool,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<HeaderName, HeaderRule>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub redirects: Vec<Redirect>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateSpec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub software: Option<Software>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<Check>,
+    #[serde(skip_serializing_if = "Manage::is_empty")]
+    pub manage: Manage,
+}
+
+/// What a response header should be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderRule {
+    /// Sent with exactly this value (compared after whitespace normalisation).
+    Value(HeaderValue),
+    /// Sent with the value of a secret, resolved at run time.
+    Secret(SecretRef),
+    /// Must not be sent.
+    Absent,
+}
+
+impl Serialize for HeaderRule {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            HeaderRule::Value(v) => v.serialize(s),
+            HeaderRule::Secret(r) => r.serialize(s),
+            HeaderRule::Absent => s.serialize_str("absent"),
+        }
+    }
+}
+
+/// A redirect that must be served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Redirect {
+    pub from: WebUrl,
+    pub to: WebUrl,
+    pub status: u16,
+}
+
+/// The certificate a site must serve.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CertificateSpec {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub domains: Vec<String>,
+    pub min_days_left: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<KeyType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<Issuer>,
+}
+
+/// Default renewal threshold when `min_days_left` is not written.
+pub const DEFAULT_MIN_DAYS_LEFT: u32 = 21;
+
+/// The software a site must run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Software {
+    pub platform: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub core: Option<VersionSpec>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub plugins: BTreeMap<String, Package>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub themes: BTreeMap<String, Package>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packages: Option<String>,
+}
+
+/// A desired plugin or theme.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Package {
+    /// Must not be installed.
+    #[serde(serialize_with = "absent")]
+    Absent,
+    /// Installed at a version (or within a constraint), optionally pinned by zip digest.
+    Present {
+        version: VersionSpec,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sha256: Option<Sha256Hex>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        active: Option<bool>,
+    },
+}
+
+fn absent<S: serde::Serializer>(s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str("absent")
+}
+
+/// An availability check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub path: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_contains: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_response_ms: Option<u64>,
+}
+
+/// How changes are applied, per resource group. A group without a provider is never applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Manage {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerManage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateManage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub software: Option<SoftwareManage>,
+}
+
+impl Manage {
+    pub fn is_empty(&self) -> bool {
+        self.server.is_none() && self.certificate.is_none() && self.software.is_none()
+    }
+}
+
+/// Where and how commands run: locally, or over the system `ssh`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Transport {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<SshTarget>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known_hosts: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ssh_options: Vec<String>,
+}
+
+/// Web-server configuration management (`manage.server`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerManage {
+    pub provider: ServerProvider,
+    #[serde(flatten)]
+    pub transport: Transport,
+    pub config: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_command: Option<Command>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reload_command: Option<Command>,
+}
+
+/// Certificate management (`manage.certificate`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CertificateManage {
+    pub provider: CertificateProvider,
+    #[serde(flatten)]
+    pub transport: Transport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub directory: Option<WebUrl>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub directory_ca: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_key: Option<SecretRef>,
+    pub challenge: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webroot: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_path: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_path: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_command: Option<Command>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reload_command: Option<Command>,
+}
+
+/// CMS software management (`manage.software`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SoftwareManage {
+    pub provider: SoftwareProvider,
+    #[serde(flatten)]
+    pub transport: Transport,
+    pub via: WordpressVia,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub php: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_password: Option<SecretRef>,
+}
+
+/// A policy file.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub name: PolicyName,
+    pub description: Option<String>,
+    pub rules: Vec<Rule>,
+    pub exceptions: Vec<Exception>,
+}
+
+/// A compliance rule on the observed live state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    pub id: String,
+    pub severity: Severity,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advice: Option<String>,
+    pub condition: Condition,
+}
+
+/// The one typed condition of a rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    /// The header must be sent.
+    HeaderPresent(HeaderName),
+    /// The header must not be sent.
+    HeaderAbsent(HeaderName),
+    /// The header must be sent with exactly this value.
+    HeaderValue {
+        name: HeaderName,
+        value: HeaderValue,
+    },
+    /// `Strict-Transport-Security` with at least this `max-age` (seconds).
+    HstsMinMaxAge(u64),
+    /// The CSP must contain these directives (with at least these sources, when given).
+    CspRequires(BTreeMap<String, Vec<String>>),
+    /// The certificate must have at least this many days left.
+    CertMinDaysLeft(u32),
+    /// The certificate key must be at least this strong.
+    CertMinKey(KeyType),
+    /// None of these plugins may be installed.
+    PluginDeny(Vec<String>),
+    /// The core version must be at least this.
+    MinCoreVersion(Version),
+    /// These availability checks must pass (all, when empty).
+    ChecksPass(Vec<String>),
+}
+
+/// A documented, expiring exemption of one site from one rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Exception {
+    pub rule: String,
+    pub site: SiteName,
+    pub reason: String,
+    pub expires: Date,
+}
+
+/// Repo-wide settings (`siteward.yaml`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub audit_branch: BranchName,
+    pub audit_author: Option<String>,
+    pub proposals_prefix: BranchName,
+    pub concurrency: usize,
+    pub per_host: usize,
+    pub timeout: Span,
+    pub packages: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            audit_branch: "siteward-audit".parse().expect("valid default"),
+            audit_author: None,
+            proposals_prefix: "siteward-proposals".parse().expect("valid default"),
+            concurrency: 32,
+            per_host: 4,
+            timeout: Span(std::time::Duration::from_secs(10)),
+            packages: None,
+        }
+    }
+}
