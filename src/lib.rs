@@ -8,6 +8,7 @@ pub mod cmd;
 pub mod exit;
 pub mod load;
 pub mod logging;
+pub mod pki;
 pub mod plan;
 pub mod problem;
 pub mod schema;

@@ -62,7 +62,7 @@ fn with_transport(props: Value) -> Value {
 
 fn site_props() -> Value {
     let version = json!({"type": ["string", "number"], "description": "exact version (\"6.4.3\") or constraint (\">=6.4, <7\")"});
-    let package = json!({"oneOf": [
+    let package = json!({"anyOf": [
         version.clone(),
         {"const": "absent"},
         object(keys::PACKAGE, json!({

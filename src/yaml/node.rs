@@ -283,6 +283,8 @@ impl Builder {
                         value,
                     });
                 }
+                // A block mapping's event mark is not where a reader looks; its first key is.
+                let loc = entries.first().map_or(loc, |e| e.key_loc.clone());
                 (Node::new(Kind::Map(entries), loc), anchor)
             }
             other => return Err(loc.problem(format!("unexpected YAML event {other:?}"))),

@@ -1,0 +1,134 @@
+//! Test helpers: a temp state repo, a runner for the real binary, and real services on loopback.
+
+#![allow(dead_code)]
+
+pub mod nginx;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temporary state repository with `sites/` and `policies/`.
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+}
+
+impl Repo {
+    pub fn new() -> Repo {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("sites")).expect("sites dir");
+        std::fs::create_dir_all(dir.path().join("policies")).expect("policies dir");
+        Repo { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `text` to `rel` (creating parent directories).
+    #[track_caller]
+    pub fn write(&self, rel: &str, text: &str) -> &Repo {
+        let path = self.dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write file");
+        self
+    }
+
+    /// Runs `siteward --repo <this repo> ARGS`.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let mut full = vec!["--repo", self.dir.path().to_str().expect("utf-8 path")];
+        full.extend_from_slice(args);
+        siteward(&full)
+    }
+
+    /// Runs `git -C <repo> ARGS`, panicking on failure.
+    #[track_caller]
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(self.path())
+            .args(args)
+            .output()
+            .expect("run git");
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `git init` + commit everything, with a fixed identity.
+    pub fn commit_all(&self, message: &str) {
+        if !self.path().join(".git").exists() {
+            self.git(&["init", "-q", "-b", "main"]);
+            self.git(&["config", "user.name", "Test"]);
+            self.git(&["config", "user.email", "test@example.com"]);
+        }
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+    }
+}
+
+/// The outcome of one run of the binary.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Parses stdout as JSON.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// Asserts the exit code, showing the output when it differs.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.code, code,
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// Path of the binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_siteward"))
+}
+
+/// Runs the binary with `args`, with colour off and a clean environment for CI variables.
+pub fn siteward(args: &[&str]) -> Run {
+    let out = Command::new(bin())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run siteward");
+    Run::from(out)
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}

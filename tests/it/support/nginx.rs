@@ -1,0 +1,234 @@
+//! A real nginx on 127.0.0.1 with a private prefix, free ports and per-vhost certificates.
+//! Started as a foreground master (`daemon off`), stopped with `nginx -s stop` on drop.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use siteward::pki::Issued;
+
+/// One virtual host: name, certificate, files to serve and extra `server {}` lines.
+pub struct Vhost {
+    pub name: String,
+    pub cert: Issued,
+    /// Extra PEM certificates appended after the leaf (intermediates).
+    pub chain: Vec<String>,
+    /// `(path relative to the docroot, content)`.
+    pub files: Vec<(String, String)>,
+    /// Raw nginx lines inside the `server {}` block (e.g. `add_header ...;`).
+    pub config: String,
+}
+
+impl Vhost {
+    pub fn new(name: &str, cert: Issued) -> Vhost {
+        Vhost {
+            name: name.to_owned(),
+            cert,
+            chain: Vec::new(),
+            files: vec![("index.html".into(), format!("<h1>{name}</h1>\n"))],
+            config: String::new(),
+        }
+    }
+}
+
+/// A running nginx.
+pub struct Nginx {
+    pub dir: tempfile::TempDir,
+    pub http_port: u16,
+    pub https_port: u16,
+    child: Option<Child>,
+}
+
+/// Finds the nginx binary (Debian installs it in /usr/sbin).
+pub fn nginx_bin() -> PathBuf {
+    for p in ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"] {
+        if Path::new(p).exists() {
+            return PathBuf::from(p);
+        }
+    }
+    panic!("nginx is not installed; run scripts/test, which installs it")
+}
+
+impl Nginx {
+    /// Starts nginx serving `vhosts` on fresh ports; waits until it accepts connections.
+    pub fn start(vhosts: &[Vhost]) -> Nginx {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // Workers run as `nobody`: the prefix must be world-readable.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        for sub in ["logs", "tmp", "sites", "certs", "www", "snippets"] {
+            std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
+        }
+        let http_port = super::free_port();
+        let https_port = super::free_port();
+        let default =
+            siteward::pki::self_signed(&["default.invalid"], siteward::pki::Validity::days(30))
+                .expect("cert");
+        let mut nginx = Nginx {
+            http_port,
+            https_port,
+            child: None,
+            dir,
+        };
+        nginx.write_cert("_default", &default, &[]);
+        for v in vhosts {
+            nginx.add_vhost(v);
+        }
+        nginx.write_main_conf();
+        let child = Command::new(nginx_bin())
+            .args([
+                "-p",
+                &nginx.prefix(),
+                "-c",
+                &nginx.conf(),
+                "-g",
+                "daemon off;",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start nginx");
+        nginx.child = Some(child);
+        nginx.wait_ready();
+        nginx
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The `-p` prefix argument (with trailing slash).
+    pub fn prefix(&self) -> String {
+        format!("{}/", self.dir.path().display())
+    }
+
+    /// The main config file path.
+    pub fn conf(&self) -> String {
+        format!("{}/nginx.conf", self.dir.path().display())
+    }
+
+    /// `nginx -p PREFIX -c CONF` as a command string, for `test_command`/`reload_command`.
+    pub fn command(&self, extra: &str) -> String {
+        format!(
+            "{} -p {} -c {} {extra}",
+            nginx_bin().display(),
+            self.prefix(),
+            self.conf()
+        )
+    }
+
+    /// `ADDR:PORT` of the HTTPS listener, for a site's `connect:`.
+    pub fn https_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.https_port)
+    }
+
+    /// `ADDR:PORT` of the plain-HTTP listener, for a site's `connect_http:`.
+    pub fn http_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.http_port)
+    }
+
+    fn write_cert(&self, name: &str, cert: &Issued, chain: &[String]) {
+        let mut full = cert.cert_pem.clone();
+        for c in chain {
+            full.push_str(c);
+        }
+        std::fs::write(self.path().join(format!("certs/{name}.crt")), full).expect("write cert");
+        std::fs::write(self.path().join(format!("certs/{name}.key")), &cert.key_pem)
+            .expect("write key");
+    }
+
+    /// Writes a vhost's files and config (call [`Nginx::reload`] afterwards when running).
+    pub fn add_vhost(&self, v: &Vhost) {
+        self.write_cert(&v.name, &v.cert, &v.chain);
+        let root = self.path().join("www").join(&v.name);
+        for (rel, content) in &v.files {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(p, content).expect("write file");
+        }
+        let d = self.path().display();
+        let conf = format!(
+            "server {{\n  listen 127.0.0.1:{http}; listen 127.0.0.1:{https} ssl http2;\n  server_name {name};\n  \
+             ssl_certificate {d}/certs/{name}.crt; ssl_certificate_key {d}/certs/{name}.key;\n  \
+             root {d}/www/{name};\n{extra}\n}}\n",
+            http = self.http_port,
+            https = self.https_port,
+            name = v.name,
+            extra = v.config,
+        );
+        std::fs::write(self.path().join(format!("sites/{}.conf", v.name)), conf)
+            .expect("write vhost");
+    }
+
+    fn write_main_conf(&self) {
+        let d = self.path().display();
+        let conf = format!(
+            "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log warn;\n\
+             events {{ worker_connections 1024; }}\n\
+             http {{\n  include /etc/nginx/mime.types;\n  access_log {d}/logs/access.log;\n  \
+             client_body_temp_path {d}/tmp/body; proxy_temp_path {d}/tmp/proxy; fastcgi_temp_path {d}/tmp/fastcgi;\n  \
+             uwsgi_temp_path {d}/tmp/uwsgi; scgi_temp_path {d}/tmp/scgi;\n  server_names_hash_bucket_size 128;\n  \
+             server {{ listen 127.0.0.1:{http} default_server; listen 127.0.0.1:{https} ssl http2 default_server;\n    \
+             server_name _; ssl_certificate {d}/certs/_default.crt; ssl_certificate_key {d}/certs/_default.key; return 404; }}\n  \
+             include {d}/sites/*.conf;\n}}\n",
+            http = self.http_port,
+            https = self.https_port,
+        );
+        std::fs::write(self.conf(), conf).expect("write nginx.conf");
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                panic!(
+                    "nginx exited at start ({status}); see {}/logs/error.log",
+                    self.path().display()
+                );
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", self.https_port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("nginx did not start listening within 10 s");
+    }
+
+    /// Reloads the config and waits until the new workers run.
+    #[track_caller]
+    pub fn reload(&self) {
+        let out = Command::new(nginx_bin())
+            .args(["-p", &self.prefix(), "-c", &self.conf(), "-s", "reload"])
+            .output()
+            .expect("nginx -s reload");
+        assert!(
+            out.status.success(),
+            "reload failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new(nginx_bin())
+            .args(["-p", &self.prefix(), "-c", &self.conf(), "-s", "stop"])
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
