@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod cmd;
+pub mod demo;
 pub mod exit;
 pub mod load;
 pub mod logging;
