@@ -479,3 +479,111 @@ impl Target {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::{Source, load_sources};
+
+    fn site(extra: &str) -> Site {
+        let text = format!(
+            "name: shop.example\nurl: https://shop.example/\n{extra}manage:\n  server:\n    \
+             provider: nginx\n    config: /etc/nginx/siteward/shop.conf\n"
+        );
+        let (state, problems) = load_sources(&[Source {
+            path: "sites/shop.example.yaml".into(),
+            text,
+        }]);
+        assert!(problems.is_empty(), "{problems:?}");
+        state.sites.into_values().next().expect("site")
+    }
+
+    fn nginx(site: &Site) -> Provider {
+        Provider::for_site(site, Path::new("/repo"))
+            .expect("valid")
+            .expect("managed")
+    }
+
+    #[test]
+    fn nginx_renders_sorted_headers_and_the_https_redirect() {
+        let s = site(
+            "headers:\n  X-Frame-Options: DENY\n  Content-Security-Policy: \"default-src 'self'\"\n  \
+             Server: absent\nredirects:\n  - {from: 'http://shop.example/', to: 'https://shop.example/', status: 308}\n",
+        );
+        let r = nginx(&s).render(&s).expect("render");
+        assert_eq!(
+            r.text,
+            "# managed by siteward — do not edit; site shop.example\n\
+             add_header Content-Security-Policy \"default-src 'self'\" always;\n\
+             add_header X-Frame-Options \"DENY\" always;\n\
+             if ($scheme = http) {\n    return 308 https://$host$request_uri;\n}\n"
+        );
+    }
+
+    #[test]
+    fn nginx_quotes_a_redirect_to_another_place() {
+        let s = site(
+            "redirects:\n  - {from: 'http://shop.example/', to: 'https://www.shop.example/x'}\n",
+        );
+        let r = nginx(&s).render(&s).expect("render");
+        assert!(
+            r.text
+                .contains("return 301 \"https://www.shop.example/x\";"),
+            "{}",
+            r.text
+        );
+    }
+
+    fn change(resource: Resource, key: &str, action: Action, desired: Option<&str>) -> Change {
+        Change {
+            resource,
+            key: key.to_owned(),
+            action,
+            live: None,
+            desired: desired.map(str::to_owned),
+            provider: Some("nginx".to_owned()),
+            applicable: false,
+        }
+    }
+
+    #[test]
+    fn absent_headers_from_elsewhere_are_not_applicable() {
+        let s = site("headers:\n  Server: absent\n");
+        let p = nginx(&s);
+        let ours = "add_header Server \"x\" always;\n";
+        let remove = change(Resource::Header, "server", Action::Remove, None);
+        assert!(p.applicable_to(&s, &remove, Some(ours)).is_yes());
+        assert!(!p.applicable_to(&s, &remove, Some("# empty\n")).is_yes());
+        let add = change(Resource::Header, "x-a", Action::Add, Some("1"));
+        assert!(p.applicable_to(&s, &add, None).is_yes());
+        let dollar = change(Resource::Header, "x-a", Action::Add, Some("$x"));
+        assert!(!p.applicable_to(&s, &dollar, None).is_yes());
+        let plugin = change(Resource::Plugin, "akismet", Action::Add, Some("1.0"));
+        assert!(!p.applicable_to(&s, &plugin, None).is_yes());
+        let www = change(
+            Resource::Redirect,
+            "http://www.shop.example/",
+            Action::Add,
+            Some("x"),
+        );
+        assert!(!p.applicable_to(&s, &www, None).is_yes());
+    }
+
+    #[test]
+    fn remote_config_must_be_absolute() {
+        let text = "name: s\nurl: https://s/\nmanage:\n  server:\n    provider: nginx\n    \
+                    host: ssh://deploy@web01\n    config: conf/s.conf\n";
+        let (state, problems) = load_sources(&[Source {
+            path: "sites/s.yaml".into(),
+            text: text.into(),
+        }]);
+        assert!(problems.is_empty(), "{problems:?}");
+        let s = state.sites.into_values().next().expect("site");
+        let err = Provider::for_site(&s, Path::new("/repo")).expect_err("relative remote path");
+        assert!(
+            err.to_string()
+                .contains("must be an absolute path when `host` is set"),
+            "{err}"
+        );
+    }
+}

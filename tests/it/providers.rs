@@ -473,3 +473,21 @@ async fn commands_are_killed_at_the_deadline() {
     assert!(start.elapsed() < std::time::Duration::from_secs(2));
     assert!(err.to_string().contains("did not finish"), "{err}");
 }
+
+#[tokio::test]
+async fn nginx_unverifiable_change_is_rolled_back() {
+    let web = Web::start();
+    let repo = Repo::new();
+    // nginx never includes this file: test and reload pass, but the header is never served.
+    let unused = web.nginx.path().join("unused/a.test.conf");
+    let site = web.site(&repo, "headers:\n  X-Never: served\n", &web.manage(&unused));
+    let (p, t) = provider(&site, &repo);
+    let err = p.apply(&site, &t).await.expect_err("verify must fail");
+    assert_eq!(err.stage(), Stage::Verify, "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("header `X-Never` is not sent, expected `served`"),
+        "{msg}"
+    );
+    assert!(!unused.exists(), "an unverified config was left in place");
+}
