@@ -12,6 +12,8 @@ pub mod logging;
 pub mod pki;
 pub mod plan;
 pub mod problem;
+pub mod provider;
 pub mod schema;
 pub mod spec;
+pub mod transport;
 pub mod yaml;

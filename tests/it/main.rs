@@ -3,4 +3,5 @@
 
 mod support;
 
+mod providers;
 mod validate;

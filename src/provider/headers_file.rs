@@ -1,0 +1,163 @@
+//! The headers-file provider: a Netlify / Cloudflare Pages style `_headers` file for static
+//! hosting. siteward owns the lines between `# siteward:begin` and `# siteward:end` (a `/*`
+//! block of `  Name: value` lines) and keeps every other line of the file byte for byte.
+
+use super::desired::{self, DesiredHeader};
+use crate::spec::Site;
+
+/// First line of the owned block.
+pub const BEGIN: &str = "# siteward:begin";
+/// Last line of the owned block.
+pub const END: &str = "# siteward:end";
+
+/// The owned block. `reveal` writes secret values; otherwise they appear as digests.
+pub fn render(site: &Site, headers: &[DesiredHeader], reveal: bool) -> String {
+    let mut block = format!(
+        "{BEGIN}\n# managed by siteward — do not edit between these markers; site {}\n",
+        site.name
+    );
+    if !headers.is_empty() {
+        block.push_str("/*\n");
+        for h in headers {
+            let value = if reveal { h.value.clone() } else { h.shown() };
+            block.push_str(&format!("  {}: {value}\n", h.name));
+        }
+    }
+    block.push_str(END);
+    block.push('\n');
+    block
+}
+
+/// Where the owned block sits in `text`: byte range of its lines, markers included.
+fn locate(text: &str) -> Result<Option<std::ops::Range<usize>>, String> {
+    let mut begin = None;
+    let mut found = None;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_end();
+        if trimmed == BEGIN {
+            if begin.is_some() || found.is_some() {
+                return Err(format!(
+                    "`{BEGIN}` appears twice; keep one block and fix the file by hand"
+                ));
+            }
+            begin = Some(offset);
+        } else if trimmed == END {
+            match begin.take() {
+                Some(b) if found.is_none() => found = Some(b..offset + line.len()),
+                _ => {
+                    return Err(format!(
+                        "`{END}` without a matching `{BEGIN}`; fix the file by hand"
+                    ));
+                }
+            }
+        }
+        offset += line.len();
+    }
+    if begin.is_some() {
+        return Err(format!("`{BEGIN}` without `{END}`; fix the file by hand"));
+    }
+    Ok(found)
+}
+
+/// `current` with the owned block replaced by `block` (appended when there is none).
+pub fn splice(current: &str, block: &str) -> Result<String, String> {
+    match locate(current)? {
+        Some(range) => {
+            let mut out = current.to_owned();
+            out.replace_range(range, block);
+            Ok(out)
+        }
+        None => {
+            let mut out = current.to_owned();
+            if !out.is_empty() {
+                if !out.ends_with('\n') {
+                    out.push('\n');
+                }
+                out.push('\n');
+            }
+            out.push_str(block);
+            Ok(out)
+        }
+    }
+}
+
+/// The provider's own view: the owned block, secret values as digests (`None` without one).
+pub fn public_view(site: &Site, current: &str) -> Result<Option<String>, String> {
+    let Some(range) = locate(current)? else {
+        return Ok(None);
+    };
+    let view = current[range]
+        .split_inclusive('\n')
+        .map(|line| match header_line(line) {
+            Some((name, value)) if desired::is_secret(site, name) => {
+                format!("  {name}: {}\n", desired::redacted(value))
+            }
+            _ => line.to_owned(),
+        })
+        .collect();
+    Ok(Some(view))
+}
+
+/// `  Name: value` → `(Name, value)`.
+fn header_line(line: &str) -> Option<(&str, &str)> {
+    let body = line.strip_prefix([' ', '\t'])?.trim();
+    let (name, value) = body.split_once(':')?;
+    Some((name.trim(), value.trim()))
+}
+
+/// Whether the owned block of `view` sets header `name` (case-insensitive).
+pub fn sets_header(view: &str, name: &str) -> bool {
+    view.lines()
+        .filter_map(header_line)
+        .any(|(n, _)| n.eq_ignore_ascii_case(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BLOCK: &str = "# siteward:begin\n/*\n  X-A: 1\n# siteward:end\n";
+
+    #[test]
+    fn appends_to_a_file_without_block_keeping_it() {
+        assert_eq!(splice("", BLOCK).unwrap(), BLOCK);
+        let foreign = "/assets/*\n  Cache-Control: max-age=31536000";
+        assert_eq!(
+            splice(foreign, BLOCK).unwrap(),
+            format!("{foreign}\n\n{BLOCK}")
+        );
+    }
+
+    #[test]
+    fn replaces_only_the_block() {
+        let text = format!("# mine\n/a\n  X: y\n\n{BLOCK}\n/b\n  Z: w\n");
+        let new = "# siteward:begin\n# siteward:end\n";
+        assert_eq!(
+            splice(&text, new).unwrap(),
+            "# mine\n/a\n  X: y\n\n# siteward:begin\n# siteward:end\n\n/b\n  Z: w\n"
+        );
+        // Idempotent: splicing the same block again changes nothing.
+        let once = splice(&text, BLOCK).unwrap();
+        assert_eq!(once, text);
+    }
+
+    #[test]
+    fn broken_markers_are_refused() {
+        for bad in [
+            "# siteward:begin\n/*\n",
+            "# siteward:end\n",
+            "# siteward:begin\n# siteward:end\n# siteward:begin\n# siteward:end\n",
+            "# siteward:begin\n# siteward:begin\n# siteward:end\n",
+        ] {
+            assert!(splice(bad, BLOCK).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn finds_headers_in_a_view() {
+        assert!(sets_header(BLOCK, "x-a"));
+        assert!(!sets_header(BLOCK, "x-b"));
+        assert!(!sets_header("/*\n", "/*"));
+    }
+}

@@ -1,0 +1,99 @@
+//! The write → test → reload → verify sequence of an apply, and its rollback. Shared by every
+//! provider so that the safety rule lives in one place: a config that failed any step is never
+//! left in place.
+
+use super::verify::{self, Expect};
+use super::{Provider, ProviderError, Stage, VERIFY_BUDGET};
+use crate::spec::Site;
+use crate::transport::Transport;
+
+/// One apply in progress: the backup taken and what to check afterwards.
+pub(super) struct Job<'a> {
+    pub provider: &'a Provider,
+    pub site: &'a Site,
+    pub transport: &'a Transport,
+    /// The file as it was before (`None`: there was none).
+    pub backup: Option<&'a [u8]>,
+    /// What must be served afterwards (`None`: not verifiable).
+    pub expect: Option<&'a Expect>,
+}
+
+impl Job<'_> {
+    /// Writes `new` and takes it through test, reload and verification.
+    pub async fn run(&self, new: &[u8]) -> Result<(), ProviderError> {
+        let t = self.provider.target();
+        // 1. Write atomically; a failed write leaves the old file untouched.
+        if let Err(e) = self.transport.write(&t.path, new).await {
+            return Err(self.provider.fail(Stage::Write, e));
+        }
+        tracing::info!(path = %t.path.display(), "config written");
+        // 2. Test the whole server config with the new file in place.
+        if let Some(test) = &t.test {
+            if let Err(detail) = self.command(test).await {
+                return Err(self.rollback(Stage::Test, detail, false).await);
+            }
+        }
+        // 3. Reload; after a failed reload the server may have half-loaded, so reload again.
+        if let Some(reload) = &t.reload {
+            if let Err(detail) = self.command(reload).await {
+                return Err(self.rollback(Stage::Reload, detail, true).await);
+            }
+        }
+        // 4. Verify that the change is served.
+        if let Some(expect) = self.expect {
+            let served = verify::until_served(self.site, &t.repo, expect, VERIFY_BUDGET).await;
+            if let Err(detail) = served {
+                return Err(self.rollback(Stage::Verify, detail, true).await);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a test or reload command; the error is the tool's own output.
+    async fn command(&self, argv: &[String]) -> Result<(), String> {
+        let out = self.transport.run(argv).await.map_err(|e| e.to_string())?;
+        if out.success() {
+            Ok(())
+        } else {
+            Err(out.message())
+        }
+    }
+
+    /// Restores the backup (or removes the new file), reloads when `reload` says the new
+    /// config may have been loaded, and builds the error for the failed `stage`.
+    async fn rollback(&self, stage: Stage, detail: String, reload: bool) -> ProviderError {
+        let t = self.provider.target();
+        tracing::warn!(%stage, "apply failed; restoring the previous config");
+        let restored = match self.backup {
+            Some(old) => self.transport.write(&t.path, old).await,
+            None => self.transport.remove(&t.path).await,
+        };
+        let reloaded = match (&t.reload, reload) {
+            (Some(cmd), true) => self.command(cmd).await,
+            _ => Ok(()),
+        };
+        let failed = |rollback: String| ProviderError::RollbackFailed {
+            site: t.site.clone(),
+            provider: self.provider.name(),
+            stage,
+            detail: detail.clone(),
+            path: t.path.clone(),
+            rollback,
+        };
+        match (restored, reloaded) {
+            (Err(e), _) => failed(e.to_string()),
+            // The reload that just failed failing again changes nothing: the server never left
+            // the old config, and the file is the old one again.
+            (Ok(()), Err(e)) if stage != Stage::Reload => {
+                failed(format!("reload after restoring failed: {e}"))
+            }
+            _ => ProviderError::Failed {
+                site: t.site.clone(),
+                provider: self.provider.name(),
+                stage,
+                detail,
+                restored: true,
+            },
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Checks over HTTP that a change is being served: the site's URL answers with the desired
+//! headers, and each managed redirect answers with its status and `Location`. Requests honour
+//! `connect`/`connect_http` (like curl `--resolve`), `ca` and `insecure_skip_verify`, never
+//! follow redirects, and are retried with backoff until a deadline, because a reloaded server
+//! keeps answering from old workers for a moment.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::desired::DesiredHeader;
+use crate::spec::{ConnectTo, Redirect, Site, WebUrl};
+
+/// What must be served after an apply.
+#[derive(Debug, Default)]
+pub struct Expect {
+    pub headers: Vec<DesiredHeader>,
+    pub redirects: Vec<Redirect>,
+}
+
+/// Retries until everything in `expect` is served or `budget` is spent; the error says what
+/// was served last (secret values as digests).
+pub async fn until_served(
+    site: &Site,
+    repo: &Path,
+    expect: &Expect,
+    budget: Duration,
+) -> Result<(), String> {
+    let deadline = Instant::now() + budget;
+    let mut pause = Duration::from_millis(100);
+    loop {
+        let last = check(site, repo, expect).await;
+        match last {
+            Ok(()) => return Ok(()),
+            Err(e) if Instant::now() + pause >= deadline => {
+                return Err(format!("not served within {} s: {e}", budget.as_secs()));
+            }
+            Err(_) => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+/// One round of requests.
+async fn check(site: &Site, repo: &Path, expect: &Expect) -> Result<(), String> {
+    if !expect.headers.is_empty() {
+        let url = &site.url;
+        let client = client_for(site, repo, url, site.connect.as_ref(), false).await?;
+        let resp = client
+            .get(url.as_str())
+            .send()
+            .await
+            .map_err(|e| format!("GET {url}: {}", chain(&e)))?;
+        for h in &expect.headers {
+            let served: Vec<String> = resp
+                .headers()
+                .get_all(h.name.as_str())
+                .iter()
+                .map(|v| normalise(&String::from_utf8_lossy(v.as_bytes())))
+                .collect();
+            if !served.iter().any(|v| *v == normalise(&h.value)) {
+                let shown = if served.is_empty() {
+                    "not sent".to_owned()
+                } else if h.secret {
+                    "sent with another value".to_owned()
+                } else {
+                    format!("`{}`", served.join(", "))
+                };
+                return Err(format!(
+                    "GET {url}: header `{}` is {shown}, expected `{}`",
+                    h.name,
+                    h.shown()
+                ));
+            }
+        }
+    }
+    for r in &expect.redirects {
+        let connect = site.connect_http.as_ref().or(site.connect.as_ref());
+        let port_from_url = site.connect_http.is_none();
+        let client = client_for(site, repo, &r.from, connect, port_from_url).await?;
+        let resp = client
+            .get(r.from.as_str())
+            .send()
+            .await
+            .map_err(|e| format!("GET {}: {}", r.from, chain(&e)))?;
+        let location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| r.from.url().join(l).ok());
+        let ok = resp.status().as_u16() == r.status && location.as_ref() == Some(r.to.url());
+        if !ok {
+            return Err(format!(
+                "GET {}: answered {} to {}, expected {} to {}",
+                r.from,
+                resp.status().as_u16(),
+                location.map_or_else(|| "nowhere".to_owned(), |l| l.to_string()),
+                r.status,
+                r.to
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A client for `url`, sending it to `connect` when given; with `port_from_url` the connect
+/// port is ignored (a `connect` meant for https reused for an http redirect source).
+async fn client_for(
+    site: &Site,
+    repo: &Path,
+    url: &WebUrl,
+    connect: Option<&ConnectTo>,
+    port_from_url: bool,
+) -> Result<reqwest::Client, String> {
+    let mut b = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(10));
+    if let Some(c) = connect {
+        let port = match c.port {
+            Some(p) if !port_from_url => p,
+            _ => url.port(),
+        };
+        let addr = lookup(&c.host, port).await?;
+        b = b.resolve(url.host(), addr);
+    }
+    if let Some(ca) = &site.ca {
+        let path = crate::load::site::resolve(repo, ca);
+        let pem = std::fs::read(&path)
+            .map_err(|e| format!("cannot read `ca` file `{}`: {e}", path.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("`ca` file `{}` is not PEM: {e}", path.display()))?;
+        b = b.tls_certs_merge(certs);
+    }
+    if site.insecure_skip_verify {
+        b = b.tls_danger_accept_invalid_certs(true);
+    }
+    b.build()
+        .map_err(|e| format!("cannot build an HTTP client: {}", chain(&e)))
+}
+
+async fn lookup(host: &str, port: u16) -> Result<SocketAddr, String> {
+    tokio::net::lookup_host((host, port))
+        .await
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("`connect` address `{host}` does not resolve"))
+}
+
+/// Whitespace runs collapsed, ends trimmed: header values compare like this (SPEC).
+fn normalise(v: &str) -> String {
+    v.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The error and its sources in one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        cur = s.source();
+    }
+    text
+}
