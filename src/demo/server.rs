@@ -39,7 +39,9 @@ pub async fn start(cert: &Issued, roots: BTreeMap<String, PathBuf>) -> anyhow::R
     let certs: Vec<CertificateDer<'static>> =
         CertificateDer::pem_slice_iter(cert.cert_pem.as_bytes()).collect::<Result<_, _>>()?;
     let key = PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes())?;
-    let mut config = ServerConfig::builder().with_no_client_auth().with_single_cert(certs, key)?;
+    let mut config = ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -47,16 +49,22 @@ pub async fn start(cert: &Issued, roots: BTreeMap<String, PathBuf>) -> anyhow::R
     let roots = Arc::new(roots);
     let task = tokio::spawn(async move {
         loop {
-            let Ok((tcp, _)) = listener.accept().await else { continue };
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
             let acceptor = acceptor.clone();
             let roots = roots.clone();
             tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
                 let service = hyper::service::service_fn(move |req| {
                     let roots = roots.clone();
                     async move { Ok::<_, std::convert::Infallible>(respond(&roots, &req)) }
                 });
-                let _ = Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(tls), service).await;
+                let _ = Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
             });
         }
     });
@@ -67,7 +75,11 @@ fn respond(roots: &BTreeMap<String, PathBuf>, req: &Request<Incoming>) -> Respon
     let host = req
         .uri()
         .host()
-        .or_else(|| req.headers().get(hyper::header::HOST).and_then(|h| h.to_str().ok()))
+        .or_else(|| {
+            req.headers()
+                .get(hyper::header::HOST)
+                .and_then(|h| h.to_str().ok())
+        })
         .unwrap_or_default();
     let host = host.split(':').next().unwrap_or_default();
     let Some(root) = roots.get(host) else {
@@ -81,7 +93,10 @@ fn respond(roots: &BTreeMap<String, PathBuf>, req: &Request<Incoming>) -> Respon
     let mut response = plain(status, &body);
     let rules = std::fs::read_to_string(root.join("_headers")).unwrap_or_default();
     for (name, value) in headers_for(&rules, path) {
-        if let (Ok(n), Ok(v)) = (hyper::header::HeaderName::try_from(name), hyper::header::HeaderValue::try_from(value)) {
+        if let (Ok(n), Ok(v)) = (
+            hyper::header::HeaderName::try_from(name),
+            hyper::header::HeaderValue::try_from(value),
+        ) {
             response.headers_mut().append(n, v);
         }
     }
@@ -91,17 +106,27 @@ fn respond(roots: &BTreeMap<String, PathBuf>, req: &Request<Incoming>) -> Respon
 /// The page for `path`: `index.html` for `/`, otherwise a file under the root (no `..`).
 fn page(root: &Path, path: &str) -> Option<String> {
     let rel = path.trim_start_matches('/');
-    if rel.split('/').any(|part| part == ".." || part.starts_with('.')) {
+    if rel
+        .split('/')
+        .any(|part| part == ".." || part.starts_with('.'))
+    {
         return None;
     }
-    let file = if rel.is_empty() || rel.ends_with('/') { root.join(rel).join("index.html") } else { root.join(rel) };
+    let file = if rel.is_empty() || rel.ends_with('/') {
+        root.join(rel).join("index.html")
+    } else {
+        root.join(rel)
+    };
     std::fs::read_to_string(file).ok()
 }
 
 fn plain(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body.to_owned())));
     *r.status_mut() = status;
-    r.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/html; charset=utf-8"));
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     r
 }
 
@@ -139,7 +164,10 @@ mod tests {
         assert_eq!(headers_for(rules, "/").len(), 2);
         let admin = headers_for(rules, "/admin/x");
         assert!(admin.contains(&("Cache-Control".into(), "no-store".into())));
-        assert_eq!(headers_for(rules, "/exact").last(), Some(&("X-A".into(), "b: c".into())));
+        assert_eq!(
+            headers_for(rules, "/exact").last(),
+            Some(&("X-A".into(), "b: c".into()))
+        );
     }
 
     #[test]

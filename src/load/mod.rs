@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::problem::{Problem, sort_and_dedup};
-use crate::spec::{DesiredState, PolicyName, SiteName};
+use crate::spec::{DesiredState, PolicyName, Site, SiteName};
 use crate::yaml::node::{Loc, Node, parse};
 use crate::yaml::{Reader, read::suggest};
 
@@ -144,12 +144,13 @@ fn collect_yaml(
 pub fn load_sources(sources: &[Source]) -> (DesiredState, Vec<Problem>) {
     let mut r = Reader::default();
     let mut state = DesiredState::default();
+    // Site trees are parsed one at a time in step 3 and dropped after use: memory stays
+    // proportional to the typed state, not to every file's located tree.
+    let is_site = |s: &Source| s.path.starts_with("sites/");
     let mut trees: Vec<(&Source, Node)> = Vec::new();
-    for s in sources {
-        let path: Arc<str> = Arc::from(s.path.as_str());
-        match parse(&path, &s.text) {
-            Ok(node) => trees.push((s, node)),
-            Err(p) => r.problems.extend(p),
+    for s in sources.iter().filter(|s| !is_site(s)) {
+        if let Some(node) = parse_source(&mut r, s) {
+            trees.push((s, node));
         }
     }
 
@@ -176,67 +177,112 @@ pub fn load_sources(sources: &[Source]) -> (DesiredState, Vec<Problem>) {
     }
     let policy_names: Vec<&str> = defaults.keys().map(PolicyName::as_str).collect();
 
-    // 3. Sites: merge listed policies' defaults in order, then read the merged tree.
+    // 3. Sites: merge listed policies' defaults in order, then read the merged tree. Files are
+    //    independent, so they are read in parallel; names are checked across files afterwards.
+    let site_sources: Vec<&Source> = sources.iter().filter(|s| is_site(s)).collect();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let chunk = site_sources.len().div_ceil(workers).max(1);
+    let results: Vec<(Vec<(&Source, Loc, Site)>, Vec<Problem>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = site_sources
+            .chunks(chunk)
+            .map(|part| {
+                let (defaults, policy_names) = (&defaults, &policy_names);
+                scope.spawn(move || {
+                    let mut r = Reader::default();
+                    let sites = part
+                        .iter()
+                        .filter_map(|s| load_site(&mut r, s, defaults, policy_names))
+                        .collect();
+                    (sites, r.problems)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
     let mut seen: BTreeMap<SiteName, String> = BTreeMap::new();
-    for (s, node) in trees.iter().filter(|(s, _)| s.path.starts_with("sites/")) {
-        let mut merged: Option<Node> = None;
-        if let Some(list) = node.get("policies").and_then(|n| match &n.kind {
-            crate::yaml::Kind::Seq(items) => Some(items),
-            _ => None,
-        }) {
-            for item in list {
-                let crate::yaml::Kind::Scalar { text, .. } = &item.kind else {
-                    continue;
-                };
-                match text
-                    .parse::<PolicyName>()
-                    .ok()
-                    .and_then(|n| defaults.get(&n))
-                {
-                    Some(Some(d)) => {
-                        merged = Some(match merged.take() {
-                            Some(m) => merge::overlay(&m, d),
-                            None => (*d).clone(),
-                        });
-                    }
-                    Some(None) => {}
-                    None => {
-                        let hint = suggest(text, &policy_names)
-                            .map(|s| format!("; did you mean `{s}`?"))
-                            .unwrap_or_default();
-                        r.report(&item.loc, format!("unknown policy `{text}`{hint}"));
-                    }
-                }
-            }
-        }
-        let merged = match merged {
-            Some(base) => merge::overlay(&base, node),
-            None => node.clone(),
-        };
-        let Some(site) = site::read_site(&mut r, &merged, site::SiteShape::Whole) else {
-            continue;
-        };
-        check_stem(&mut r, s, node, site.name.as_str());
-        if let Some(first) = seen.get(&site.name) {
-            let loc = node
-                .get("name")
-                .map_or_else(|| Loc::file(&Arc::from(s.path.as_str())), |n| n.loc.clone());
-            r.report(
-                &loc,
-                format!(
+    for (sites, problems) in results {
+        r.problems.extend(problems);
+        for (s, name_loc, site) in sites {
+            if let Some(first) = seen.get(&site.name) {
+                let msg = format!(
                     "duplicate site name `{}` (also defined in {first})",
                     site.name
-                ),
-            );
-            continue;
+                );
+                r.report(&name_loc, msg);
+                continue;
+            }
+            seen.insert(site.name.clone(), s.path.clone());
+            state.sites.insert(site.name.clone(), site);
         }
-        seen.insert(site.name.clone(), s.path.clone());
-        state.sites.insert(site.name.clone(), site);
     }
 
     // 4. Exceptions must name a known site and a known rule.
-    check_exceptions(&mut r, &trees, &state);
+    check_exceptions(&mut r, &trees, sources, &state);
     (state, r.problems)
+}
+
+/// Parses one site file, merges its policies' defaults under it and reads it as a typed site.
+/// Returns the site with the location of its `name` (for cross-file problems).
+fn load_site<'s>(
+    r: &mut Reader,
+    s: &'s Source,
+    defaults: &BTreeMap<PolicyName, Option<&Node>>,
+    policy_names: &[&str],
+) -> Option<(&'s Source, Loc, Site)> {
+    let node = parse_source(r, s)?;
+    let mut merged: Option<Node> = None;
+    if let Some(crate::yaml::Kind::Seq(list)) = node.get("policies").map(|n| &n.kind) {
+        for item in list {
+            let crate::yaml::Kind::Scalar { text, .. } = &item.kind else {
+                continue;
+            };
+            match text
+                .parse::<PolicyName>()
+                .ok()
+                .and_then(|n| defaults.get(&n))
+            {
+                Some(Some(d)) => {
+                    merged = Some(match merged.take() {
+                        Some(m) => merge::overlay(&m, d),
+                        None => (*d).clone(),
+                    });
+                }
+                Some(None) => {}
+                None => {
+                    let hint = suggest(text, policy_names)
+                        .map(|s| format!("; did you mean `{s}`?"))
+                        .unwrap_or_default();
+                    r.report(&item.loc, format!("unknown policy `{text}`{hint}"));
+                }
+            }
+        }
+    }
+    let merged = match merged {
+        Some(base) => merge::overlay(&base, &node),
+        None => node.clone(),
+    };
+    let site = site::read_site(r, &merged, site::SiteShape::Whole)?;
+    check_stem(r, s, &node, site.name.as_str());
+    let name_loc = node
+        .get("name")
+        .map_or_else(|| Loc::file(&Arc::from(s.path.as_str())), |n| n.loc.clone());
+    Some((s, name_loc, site))
+}
+
+fn parse_source(r: &mut Reader, source: &Source) -> Option<Node> {
+    let path: Arc<str> = Arc::from(source.path.as_str());
+    match parse(&path, &source.text) {
+        Ok(node) => Some(node),
+        Err(problems) => {
+            r.problems.extend(problems);
+            None
+        }
+    }
 }
 
 /// The file stem must equal the `name` inside the file.
@@ -259,7 +305,12 @@ fn check_stem(r: &mut Reader, source: &Source, node: &Node, name: &str) {
     }
 }
 
-fn check_exceptions(r: &mut Reader, trees: &[(&Source, Node)], state: &DesiredState) {
+fn check_exceptions(
+    r: &mut Reader,
+    trees: &[(&Source, Node)],
+    sources: &[Source],
+    state: &DesiredState,
+) {
     let mut rule_ids: Vec<&str> = keys::BUILTIN_TESTS.to_vec();
     rule_ids.extend(
         state
@@ -267,10 +318,10 @@ fn check_exceptions(r: &mut Reader, trees: &[(&Source, Node)], state: &DesiredSt
             .values()
             .flat_map(|p| p.rules.iter().map(|x| x.id.as_str())),
     );
-    let site_stems: Vec<&str> = trees
+    let site_stems: std::collections::BTreeSet<&str> = sources
         .iter()
-        .filter(|(s, _)| s.path.starts_with("sites/"))
-        .filter_map(|(s, _)| s.path.rsplit('/').next()?.strip_suffix(".yaml"))
+        .filter(|s| s.path.starts_with("sites/"))
+        .filter_map(|s| s.path.rsplit('/').next()?.strip_suffix(".yaml"))
         .collect();
     for (_, node) in trees
         .iter()
