@@ -184,7 +184,7 @@ pub fn load_sources(sources: &[Source]) -> (DesiredState, Vec<Problem>) {
         .map_or(1, |n| n.get())
         .min(8);
     let chunk = site_sources.len().div_ceil(workers).max(1);
-    let results: Vec<(Vec<(&Source, Loc, Site)>, Vec<Problem>)> = std::thread::scope(|scope| {
+    let results: Vec<(Vec<LoadedSite<'_>>, Vec<Problem>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = site_sources
             .chunks(chunk)
             .map(|part| {
@@ -226,6 +226,9 @@ pub fn load_sources(sources: &[Source]) -> (DesiredState, Vec<Problem>) {
     (state, r.problems)
 }
 
+/// A site read from its source, with the location of its `name`.
+type LoadedSite<'s> = (&'s Source, Loc, Site);
+
 /// Parses one site file, merges its policies' defaults under it and reads it as a typed site.
 /// Returns the site with the location of its `name` (for cross-file problems).
 fn load_site<'s>(
@@ -233,7 +236,7 @@ fn load_site<'s>(
     s: &'s Source,
     defaults: &BTreeMap<PolicyName, Option<&Node>>,
     policy_names: &[&str],
-) -> Option<(&'s Source, Loc, Site)> {
+) -> Option<LoadedSite<'s>> {
     let node = parse_source(r, s)?;
     let mut merged: Option<Node> = None;
     if let Some(crate::yaml::Kind::Seq(list)) = node.get("policies").map(|n| &n.kind) {

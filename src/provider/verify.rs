@@ -18,8 +18,12 @@ pub struct Expect {
     pub redirects: Vec<Redirect>,
 }
 
-/// Retries until everything in `expect` is served or `budget` is spent; the error says what
-/// was served last (secret values as digests).
+/// Consecutive successful rounds (each on a fresh connection) that count as "served": right
+/// after a reload, old workers may still accept a connection or two with the old config.
+const STABLE_ROUNDS: u32 = 3;
+
+/// Retries until everything in `expect` is served [`STABLE_ROUNDS`] times in a row or `budget`
+/// is spent; the error says what was served last (secret values as digests).
 pub async fn until_served(
     site: &Site,
     repo: &Path,
@@ -28,14 +32,21 @@ pub async fn until_served(
 ) -> Result<(), String> {
     let deadline = Instant::now() + budget;
     let mut pause = Duration::from_millis(100);
+    let mut streak = 0;
     loop {
-        let last = check(site, repo, expect).await;
-        match last {
-            Ok(()) => return Ok(()),
+        match check(site, repo, expect).await {
+            Ok(()) => {
+                streak += 1;
+                if streak == STABLE_ROUNDS {
+                    return Ok(());
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
             Err(e) if Instant::now() + pause >= deadline => {
                 return Err(format!("not served within {} s: {e}", budget.as_secs()));
             }
             Err(_) => {
+                streak = 0;
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(1));
             }
