@@ -169,7 +169,7 @@ fn majority(values: &[&String]) -> Majority {
         *counts.entry(v).or_default() += 1;
     }
     let mut ranked: Vec<(usize, &String)> = counts.into_iter().map(|(v, n)| (n, v)).collect();
-    ranked.sort_by(|a, b| b.0.cmp(&a.0));
+    ranked.sort_by_key(|r| std::cmp::Reverse(r.0));
     match ranked.as_slice() {
         [] => Majority::None,
         [(n, v)] => Majority::Clear((*v).clone(), *n),

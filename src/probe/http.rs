@@ -150,17 +150,25 @@ impl Http {
     }
 }
 
-/// The rustls certificate error somewhere in the error's source chain, if any.
+/// The rustls certificate error somewhere in the error's source chain, if any (it arrives
+/// wrapped in one or more `io::Error`s, whose `source()` skips the wrapped error).
 fn certificate_error(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut cur = Some(e);
     while let Some(err) = cur {
-        let tls = err.downcast_ref::<rustls::Error>().or_else(|| {
-            err.downcast_ref::<std::io::Error>()
+        let mut inner = err;
+        loop {
+            if let Some(rustls::Error::InvalidCertificate(c)) =
+                inner.downcast_ref::<rustls::Error>()
+            {
+                return Some(format!("invalid peer certificate: {c}"));
+            }
+            match inner
+                .downcast_ref::<std::io::Error>()
                 .and_then(|io| io.get_ref())
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        });
-        if let Some(rustls::Error::InvalidCertificate(c)) = tls {
-            return Some(format!("invalid peer certificate: {c}"));
+            {
+                Some(wrapped) => inner = wrapped,
+                None => break,
+            }
         }
         cur = err.source();
     }
