@@ -36,13 +36,19 @@ fn domains(d: &Desired<'_>) -> Vec<String> {
     v
 }
 
+/// Whether trust is expected: `insecure_skip_verify` waives it (and is warned about).
+fn wants_trust(d: &Desired<'_>) -> bool {
+    !d.site.insecure_skip_verify
+}
+
 /// Desired certificate, canonical.
 pub fn desired(d: &Desired<'_>) -> Canon {
     let mut c = Canon::map()
-        .with("chain", "complete")
-        .with("trust", "trusted")
         .with("host-name", format!("valid for {}", host(d)))
         .with("expiry", expiry_want(d));
+    if wants_trust(d) {
+        c = c.with("chain", "complete").with("trust", "trusted");
+    }
     if let Some(spec) = &d.site.certificate {
         if !spec.domains.is_empty() {
             c = c.with("domains", domains(d));
@@ -62,16 +68,18 @@ pub fn live(d: &Desired<'_>, t: &TlsObservation) -> Canon {
     } else {
         format!("expires {}", t.leaf.not_after)
     };
-    let mut c = Canon::map()
-        .with(
-            "chain",
-            if t.missing_intermediate {
-                "intermediate missing"
-            } else {
-                "complete"
-            },
-        )
-        .with("trust", if t.trusted { "trusted" } else { "untrusted" })
+    let mut c = Canon::map();
+    if wants_trust(d) {
+        let chain = if t.missing_intermediate {
+            "intermediate missing"
+        } else {
+            "complete"
+        };
+        c = c
+            .with("chain", chain)
+            .with("trust", if t.trusted { "trusted" } else { "untrusted" });
+    }
+    c = c
         .with(
             "host-name",
             format!(
@@ -102,14 +110,15 @@ pub fn changes(d: &Desired<'_>, t: &TlsObservation, refused: Option<&str>) -> Ve
     let make = |key: &str, action, live: Option<String>, want: Option<String>| {
         change(d, Resource::Certificate, key.to_owned(), action, live, want)
     };
-    if t.missing_intermediate {
+    let trust = wants_trust(d);
+    if trust && t.missing_intermediate {
         out.push(make(
             "chain",
             Action::Change,
             Some(format!("intermediate missing (issuer {})", t.leaf.issuer)),
             Some("complete chain".into()),
         ));
-    } else if !t.trusted {
+    } else if trust && !t.trusted {
         let why = t.verify_error.as_deref().unwrap_or("no trusted root");
         out.push(make(
             "trust",

@@ -461,3 +461,55 @@ fn digests_are_stable_and_secrets_never_shown() {
     let err = r.json()["sites"][0]["error"].as_str().unwrap().to_owned();
     assert!(err.contains("SITEWARD_IT_TOKEN"), "{err}");
 }
+
+#[test]
+fn passive_wordpress_fingerprint() {
+    let pki = Pki::new();
+    let mut wp = pki.good("wp.test", "");
+    wp.files = vec![
+        (
+            "index.html".into(),
+            "<html><head><meta name=\"generator\" content=\"WordPress 6.4.3\" />\n\
+             <link rel='stylesheet' href='/wp-includes/css/dist/block-library/style.min.css?ver=6.4.3' />\n\
+             <script src='/wp-content/plugins/akismet/_inc/akismet.js?ver=9.9.9'></script>\n\
+             </head><body>shop</body></html>\n"
+                .into(),
+        ),
+        (
+            "feed/index.html".into(),
+            "<rss><channel><generator>https://wordpress.org/?v=6.4.3</generator></channel></rss>\n"
+                .into(),
+        ),
+        (
+            "wp-content/plugins/akismet/readme.txt".into(),
+            "=== Akismet ===\nStable tag: 5.0.2\n".into(),
+        ),
+        (
+            "wp-content/themes/storefront/style.css".into(),
+            "/*\nTheme Name: Storefront\nVersion: 4.5.4\n*/\n".into(),
+        ),
+    ];
+    let nginx = Nginx::start(&[wp]);
+    let repo = pki.repo();
+    site(
+        &repo,
+        "wp.test",
+        &nginx,
+        "software:\n  platform: wordpress\n  core: '>=6.4, <7'\n  plugins:\n    akismet: '5.3'\n    \
+         hello-dolly: absent\n    wordfence: '7.11.1'\n  themes:\n    storefront: '4.5.4'\n",
+    );
+    let r = repo.run(&["plan", "--format", "json"]);
+    r.expect_code(2);
+    let plan = r.json();
+    let s = &plan["sites"][0];
+    // Core matches the constraint; akismet's readme and asset disagree, the readme names the
+    // version; hello-dolly is not found; wordfence cannot be told, so it is not drift.
+    assert_eq!(
+        changes(s),
+        [("plugin".into(), "akismet".into(), "change".into())],
+        "{s:#}"
+    );
+    assert_eq!(s["changes"][0]["live"], "5.0.2");
+    assert_eq!(s["changes"][0]["provider"], Value::Null);
+    assert_eq!(s["changes"][0]["applicable"], false);
+}
