@@ -88,6 +88,10 @@ pub struct SitePlan {
     pub changes: Vec<Change>,
     pub checks: Vec<CheckOutcome>,
     pub error: Option<String>,
+    /// Things a reader must know although they are not drift, e.g. TLS verification turned off
+    /// (`insecure_skip_verify`), reported on every run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Identity of the run that made a plan.
@@ -182,6 +186,7 @@ mod tests {
             changes: vec![change; changes],
             checks: vec![],
             error: None,
+            warnings: vec![],
         }
     }
 

@@ -1,5 +1,6 @@
 //! One handler per command: turns parsed arguments into work and an [`Exit`].
 
+mod plan;
 mod validate;
 
 use std::io::Write;
@@ -19,7 +20,22 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             writeln!(out)?;
             Ok(Exit::Ok)
         }
-        Command::Plan { .. } => not_built("plan", 3),
+        Command::Plan {
+            select,
+            run,
+            format,
+            out,
+            record,
+        } => plan::run(
+            &cli.repo,
+            plan::PlanArgs {
+                select,
+                run,
+                format,
+                out,
+                record,
+            },
+        ),
         Command::Apply { .. } => not_built("apply", 5),
         Command::Reconcile { .. } => not_built("reconcile", 5),
         Command::Check { .. } => not_built("check", 0),

@@ -2,15 +2,9 @@
 //! A secret value lives only in [`DesiredHeader::value`]; anything shown to people uses
 //! [`DesiredHeader::shown`], which is `<secret sha256:…>` for secrets.
 
-use std::io::Read;
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
-
 use crate::spec::{HeaderName, HeaderRule, HeaderValue, SecretRef, Site};
-
-/// Largest secret file read (`file:` references).
-const MAX_SECRET: u64 = 64 * 1024;
 
 /// One header the site must send, with its value resolved.
 #[derive(Clone)]
@@ -37,13 +31,7 @@ impl DesiredHeader {
     }
 }
 
-/// `<secret sha256:HEX>`: how a secret value appears in texts, plans and logs.
-pub fn redacted(value: &str) -> String {
-    format!(
-        "<secret sha256:{}>",
-        hex::encode(Sha256::digest(value.as_bytes()))
-    )
-}
+pub use crate::secret::shown as redacted;
 
 /// Whether the site's rule for `name` is a secret.
 pub fn is_secret(site: &Site, name: &str) -> bool {
@@ -73,27 +61,7 @@ pub fn headers(site: &Site, repo: &Path) -> Result<Vec<DesiredHeader>, String> {
 
 /// Resolves a secret header value; errors never contain the value.
 fn resolve(r: &SecretRef, repo: &Path, header: &HeaderName) -> Result<String, String> {
-    let raw = match r {
-        SecretRef::Env(var) => std::env::var(var).map_err(|_| {
-            format!("header `{header}`: environment variable `{var}` is not set (or not UTF-8)")
-        })?,
-        SecretRef::File(p) => {
-            let full = crate::load::site::resolve(repo, p);
-            let cannot = |e: std::io::Error| {
-                format!(
-                    "header `{header}`: cannot read secret file `{}`: {e}",
-                    full.display()
-                )
-            };
-            let mut text = String::new();
-            std::fs::File::open(&full)
-                .map_err(cannot)?
-                .take(MAX_SECRET)
-                .read_to_string(&mut text)
-                .map_err(cannot)?;
-            text.trim_end_matches(['\r', '\n']).to_owned()
-        }
-    };
+    let raw = crate::secret::resolve(r, repo).map_err(|e| format!("header `{header}`: {e}"))?;
     raw.parse::<HeaderValue>()
         .map(|v| v.as_str().to_owned())
         .map_err(|_| {

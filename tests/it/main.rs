@@ -3,5 +3,6 @@
 
 mod support;
 
+mod observe;
 mod providers;
 mod validate;

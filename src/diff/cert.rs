@@ -1,0 +1,180 @@
+//! Certificate drift. Every https site implicitly wants a chain that is complete, trusted, valid
+//! for its host and not expired; `certificate:` adds a renewal threshold, domains and a key.
+
+use super::{Desired, change};
+use crate::canon::Canon;
+use crate::observe::live::TlsObservation;
+use crate::plan::{Action, Change, Resource};
+use crate::probe::cert::covers;
+
+fn min_days(d: &Desired<'_>) -> i64 {
+    d.site
+        .certificate
+        .as_ref()
+        .map_or(0, |c| i64::from(c.min_days_left))
+}
+
+fn expiry_want(d: &Desired<'_>) -> String {
+    match min_days(d) {
+        0 => "not expired".to_owned(),
+        n => format!(">= {n} days left"),
+    }
+}
+
+fn host(d: &Desired<'_>) -> String {
+    d.site.url.host().to_ascii_lowercase()
+}
+
+fn domains(d: &Desired<'_>) -> Vec<String> {
+    let mut v: Vec<String> = d
+        .site
+        .certificate
+        .iter()
+        .flat_map(|c| c.domains.iter().map(|s| s.to_ascii_lowercase()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Whether trust is expected: `insecure_skip_verify` waives it (and is warned about).
+fn wants_trust(d: &Desired<'_>) -> bool {
+    !d.site.insecure_skip_verify
+}
+
+/// Desired certificate, canonical.
+pub fn desired(d: &Desired<'_>) -> Canon {
+    let mut c = Canon::map()
+        .with("host-name", format!("valid for {}", host(d)))
+        .with("expiry", expiry_want(d));
+    if wants_trust(d) {
+        c = c.with("chain", "complete").with("trust", "trusted");
+    }
+    if let Some(spec) = &d.site.certificate {
+        if !spec.domains.is_empty() {
+            c = c.with("domains", domains(d));
+        }
+        if let Some(k) = spec.key {
+            c = c.with("key", k.as_str());
+        }
+    }
+    c
+}
+
+/// The live certificate in the same shape (the expiry date shows only when renewal is due, so
+/// the rendering does not tick daily).
+pub fn live(d: &Desired<'_>, t: &TlsObservation) -> Canon {
+    let expiry = if t.days_left >= min_days(d) {
+        expiry_want(d)
+    } else {
+        format!("expires {}", t.leaf.not_after)
+    };
+    let mut c = Canon::map();
+    if wants_trust(d) {
+        let chain = if t.missing_intermediate {
+            "intermediate missing"
+        } else {
+            "complete"
+        };
+        c = c
+            .with("chain", chain)
+            .with("trust", if t.trusted { "trusted" } else { "untrusted" });
+    }
+    c = c
+        .with(
+            "host-name",
+            format!(
+                "{} for {}",
+                if t.host_match { "valid" } else { "not valid" },
+                host(d)
+            ),
+        )
+        .with("expiry", expiry);
+    if let Some(spec) = &d.site.certificate {
+        if !spec.domains.is_empty() {
+            let covered: Vec<String> = domains(d)
+                .into_iter()
+                .filter(|dom| covers(&t.leaf.sans, dom))
+                .collect();
+            c = c.with("domains", covered);
+        }
+        if spec.key.is_some() {
+            c = c.with("key", t.leaf.key.as_str());
+        }
+    }
+    c
+}
+
+/// One change per certificate problem.
+pub fn changes(d: &Desired<'_>, t: &TlsObservation, refused: Option<&str>) -> Vec<Change> {
+    let mut out = Vec::new();
+    let make = |key: &str, action, live: Option<String>, want: Option<String>| {
+        change(d, Resource::Certificate, key.to_owned(), action, live, want)
+    };
+    let trust = wants_trust(d);
+    if trust && t.missing_intermediate {
+        out.push(make(
+            "chain",
+            Action::Change,
+            Some(format!("intermediate missing (issuer {})", t.leaf.issuer)),
+            Some("complete chain".into()),
+        ));
+    } else if trust && !t.trusted {
+        let why = t.verify_error.as_deref().unwrap_or("no trusted root");
+        out.push(make(
+            "trust",
+            Action::Change,
+            Some(format!("untrusted: {why}")),
+            Some("trusted".into()),
+        ));
+    }
+    if !t.host_match {
+        out.push(make(
+            "host-name",
+            Action::Change,
+            Some(format!("valid for {}", t.leaf.sans.join(", "))),
+            Some(format!("valid for {}", host(d))),
+        ));
+    }
+    if t.days_left < min_days(d) {
+        out.push(make(
+            "expiry",
+            Action::Change,
+            Some(format!(
+                "expires {} ({} days left)",
+                t.leaf.not_after, t.days_left
+            )),
+            Some(expiry_want(d)),
+        ));
+    }
+    if let Some(spec) = &d.site.certificate {
+        for dom in domains(d) {
+            if !covers(&t.leaf.sans, &dom) {
+                out.push(make(
+                    &format!("domain:{dom}"),
+                    Action::Add,
+                    None,
+                    Some(dom.clone()),
+                ));
+            }
+        }
+        if let Some(k) = spec.key.filter(|k| k.as_str() != t.leaf.key) {
+            out.push(make(
+                "key",
+                Action::Change,
+                Some(t.leaf.key.clone()),
+                Some(k.as_str().into()),
+            ));
+        }
+    }
+    if out.is_empty() {
+        if let Some(why) = refused {
+            out.push(make(
+                "trust",
+                Action::Change,
+                Some(format!("refused: {why}")),
+                Some("trusted".into()),
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,169 @@
+//! Diff (pure): desired site × [`LiveSite`] → the site's plan: typed changes, sync status,
+//! health, and sha256 digests of canonical renderings of both sides.
+//!
+//! The observed rendering is the live state projected on what the desired state names (the
+//! headers it lists, its redirects, …), in the same shape as the desired rendering, so the two
+//! diff line by line and neither contains anything that ticks (timings, days left).
+
+mod cert;
+mod headers;
+pub mod health;
+mod redirects;
+mod software;
+pub mod values;
+
+use std::collections::BTreeMap;
+
+use crate::canon::Canon;
+use crate::observe::live::LiveSite;
+use crate::plan::{Action, Change, Resource, SitePlan, SyncStatus};
+use crate::spec::{Issuer, Site};
+
+/// The desired side of a diff: a site and its resolved secret header values.
+#[derive(Debug, Clone, Copy)]
+pub struct Desired<'a> {
+    pub site: &'a Site,
+    /// Lowercased header name → resolved secret value (never shown; hashed in every output).
+    pub secrets: &'a BTreeMap<String, String>,
+}
+
+/// The desired state, canonical.
+pub fn desired_canon(d: &Desired<'_>) -> Canon {
+    let mut c = Canon::map().with("url", d.site.url.as_str());
+    let parts = [
+        ("headers", headers::desired(d)),
+        ("redirects", redirects::desired(d)),
+        ("software", software::desired(d)),
+    ];
+    for (k, v) in parts {
+        if !v.is_empty() {
+            c = c.with(k, v);
+        }
+    }
+    if d.site.url.is_https() {
+        c = c.with("certificate", cert::desired(d));
+    }
+    c
+}
+
+/// The observed state, canonical, in the desired shape; `None` when the site was not observed.
+/// Parts that could not be observed say so.
+pub fn live_canon(d: &Desired<'_>, live: &LiveSite) -> Option<Canon> {
+    if live.error.is_some() {
+        return None;
+    }
+    let mut c = Canon::map().with("url", d.site.url.as_str());
+    let not_observed = || Canon::from("not observed (https refused)");
+    if !d.site.headers.is_empty() {
+        c = c.with(
+            "headers",
+            live.page
+                .as_ref()
+                .map_or_else(not_observed, |p| headers::live(d, p)),
+        );
+    }
+    if !d.site.redirects.is_empty() {
+        c = c.with("redirects", redirects::live(d, &live.redirects));
+    }
+    if d.site.software.is_some() {
+        let sw = match &live.software {
+            Some(s) => software::live(d, s),
+            None if live.https_refused.is_some() => not_observed(),
+            None => Canon::from("not observed (passive fingerprint only without a provider)"),
+        };
+        c = c.with("software", sw);
+    }
+    if let Some(t) = &live.tls {
+        c = c.with("certificate", cert::live(d, t));
+    }
+    Some(c)
+}
+
+/// The plan for one site.
+pub fn plan_site(d: &Desired<'_>, live: &LiveSite) -> SitePlan {
+    let desired_sha256 = desired_canon(d).sha256();
+    let observed = live_canon(d, live);
+    let mut changes = Vec::new();
+    if observed.is_some() {
+        if let Some(p) = &live.page {
+            changes.extend(headers::changes(d, p));
+        }
+        changes.extend(redirects::changes(d, &live.redirects));
+        if let Some(t) = &live.tls {
+            changes.extend(cert::changes(d, t, live.https_refused.as_deref()));
+        }
+        if let Some(s) = &live.software {
+            changes.extend(software::changes(d, s));
+        }
+    }
+    let sync = match (&live.error, changes.is_empty()) {
+        (Some(_), _) => SyncStatus::Unknown,
+        (None, true) => SyncStatus::InSync,
+        (None, false) => SyncStatus::Drift,
+    };
+    let mut warnings = Vec::new();
+    if d.site.insecure_skip_verify {
+        warnings.push(
+            "tls verification is off for this site (`insecure_skip_verify: true`)".to_owned(),
+        );
+    }
+    if let Some(why) = &live.https_refused {
+        warnings.push(format!(
+            "https requests were refused ({why}); headers, checks and software were not observed"
+        ));
+    }
+    SitePlan {
+        site: d.site.name.to_string(),
+        sync,
+        health: health::health(live),
+        observed_sha256: observed.map(|c| c.sha256()),
+        desired_sha256,
+        changes,
+        checks: live.checks.clone(),
+        error: live.error.clone(),
+        warnings,
+    }
+}
+
+/// A change, with the provider that could apply it and whether it can.
+fn change(
+    d: &Desired<'_>,
+    resource: Resource,
+    key: String,
+    action: Action,
+    live: Option<String>,
+    desired: Option<String>,
+) -> Change {
+    let manage = &d.site.manage;
+    let (provider, applicable) = match resource {
+        Resource::Header | Resource::Redirect => (
+            manage.server.as_ref().map(|s| s.provider.as_str()),
+            manage.server.is_some(),
+        ),
+        Resource::Certificate => {
+            let manual = d
+                .site
+                .certificate
+                .as_ref()
+                .is_some_and(|c| c.issuer == Some(Issuer::Manual));
+            let p = manage.certificate.as_ref().map(|c| c.provider.as_str());
+            (p, p.is_some() && !manual)
+        }
+        Resource::Core | Resource::Plugin | Resource::Theme => (
+            manage.software.as_ref().map(|s| s.provider.as_str()),
+            manage.software.is_some(),
+        ),
+    };
+    Change {
+        resource,
+        key,
+        action,
+        live,
+        desired,
+        provider: provider.map(str::to_owned),
+        applicable,
+    }
+}
+
+#[cfg(test)]
+mod tests;

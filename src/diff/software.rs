@@ -1,0 +1,131 @@
+//! Software drift from the passive fingerprint: core, plugins and themes against exact versions
+//! or constraints. A version that could not be told is shown as unknown and is never drift.
+
+use std::collections::BTreeMap;
+
+use super::{Desired, change};
+use crate::canon::Canon;
+use crate::observe::live::{Detected, SoftwareObservation};
+use crate::plan::{Action, Change, Resource};
+use crate::spec::{Package, Version, VersionSpec};
+
+fn package_text(p: &Package) -> String {
+    match p {
+        Package::Absent => "absent".into(),
+        Package::Present { version, .. } => version.to_string(),
+    }
+}
+
+fn detected_text(d: Option<&Detected>) -> String {
+    match d {
+        Some(Detected {
+            version: Some(v), ..
+        }) => v.clone(),
+        Some(d) => format!(
+            "unknown ({})",
+            d.unknown_reason.as_deref().unwrap_or("no evidence")
+        ),
+        None => "unknown (not observed)".into(),
+    }
+}
+
+/// Desired software, canonical.
+pub fn desired(d: &Desired<'_>) -> Canon {
+    let Some(sw) = &d.site.software else {
+        return Canon::map();
+    };
+    let list = |m: &BTreeMap<String, Package>| {
+        m.iter()
+            .fold(Canon::map(), |c, (k, p)| c.with(k, package_text(p)))
+    };
+    let mut c = Canon::map().with("platform", sw.platform.as_str());
+    if let Some(core) = &sw.core {
+        c = c.with("core", core.to_string());
+    }
+    if !sw.plugins.is_empty() {
+        c = c.with("plugins", list(&sw.plugins));
+    }
+    if !sw.themes.is_empty() {
+        c = c.with("themes", list(&sw.themes));
+    }
+    c
+}
+
+/// The fingerprint in the same shape (`not found` for an absent-wanted package not seen).
+pub fn live(d: &Desired<'_>, obs: &SoftwareObservation) -> Canon {
+    let Some(sw) = &d.site.software else {
+        return Canon::map();
+    };
+    let list = |m: &BTreeMap<String, Package>, seen: &BTreeMap<String, Detected>| {
+        m.iter().fold(Canon::map(), |c, (k, p)| {
+            let det = seen.get(k);
+            let text = match (p, det) {
+                (Package::Absent, Some(x)) if !x.found => "absent".to_owned(),
+                _ => detected_text(det),
+            };
+            c.with(k, text)
+        })
+    };
+    let mut c = Canon::map().with("platform", sw.platform.as_str());
+    if sw.core.is_some() {
+        c = c.with("core", detected_text(Some(&obs.core)));
+    }
+    if !sw.plugins.is_empty() {
+        c = c.with("plugins", list(&sw.plugins, &obs.plugins));
+    }
+    if !sw.themes.is_empty() {
+        c = c.with("themes", list(&sw.themes, &obs.themes));
+    }
+    c
+}
+
+/// Changes where the fingerprint confidently disagrees.
+pub fn changes(d: &Desired<'_>, obs: &SoftwareObservation) -> Vec<Change> {
+    let Some(sw) = &d.site.software else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(want) = &sw.core {
+        if let Some(c) = mismatch(want, &obs.core) {
+            out.push(change(
+                d,
+                Resource::Core,
+                sw.platform.clone(),
+                Action::Change,
+                Some(c),
+                Some(want.to_string()),
+            ));
+        }
+    }
+    for (resource, want, seen) in [
+        (Resource::Plugin, &sw.plugins, &obs.plugins),
+        (Resource::Theme, &sw.themes, &obs.themes),
+    ] {
+        for (slug, p) in want {
+            let Some(det) = seen.get(slug) else {
+                continue;
+            };
+            let (action, live, desired) = match p {
+                Package::Absent if det.found => (
+                    Action::Remove,
+                    Some(det.version.clone().unwrap_or_else(|| "installed".into())),
+                    None,
+                ),
+                Package::Present { version, .. } => match mismatch(version, det) {
+                    Some(l) => (Action::Change, Some(l), Some(version.to_string())),
+                    None => continue,
+                },
+                Package::Absent => continue,
+            };
+            out.push(change(d, resource, slug.clone(), action, live, desired));
+        }
+    }
+    out
+}
+
+/// The live version when it is known and does not satisfy `want`.
+fn mismatch(want: &VersionSpec, det: &Detected) -> Option<String> {
+    let text = det.version.as_ref()?;
+    let v = text.parse::<Version>().ok()?;
+    (!want.matches(&v)).then(|| text.clone())
+}

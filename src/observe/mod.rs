@@ -1,0 +1,228 @@
+//! Observe: every selected site's live state, with bounded concurrency.
+//!
+//! Guarantees: at most `concurrency` sites and `per_host` requests per host name at once; each
+//! request ends within `timeout`; a connection-level failure is retried once; a site never
+//! takes longer than its own budget (so a dead site delays no other); the whole run ends by a
+//! deadline, sites not finished by then are `unknown`. Observation never changes anything.
+
+pub mod clients;
+pub mod limits;
+pub mod live;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::{StreamExt, future::join_all, stream};
+use tracing::Instrument;
+
+use crate::probe::http::{FetchError, Http};
+use crate::probe::{checks, fingerprint, redirects, tls};
+use crate::spec::Site;
+use clients::SiteClients;
+use limits::HostLimits;
+use live::LiveSite;
+
+/// How a run observes.
+#[derive(Debug, Clone, Copy)]
+pub struct ObserveOpts {
+    /// Sites observed at once.
+    pub concurrency: usize,
+    /// Requests at once to one host name.
+    pub per_host: usize,
+    /// Per request.
+    pub timeout: Duration,
+    /// Show a progress bar on stderr (a terminal, many sites).
+    pub progress: bool,
+}
+
+impl ObserveOpts {
+    /// The longest one site may take: its page, then its other probes, plus a retry backoff.
+    pub fn site_budget(&self) -> Duration {
+        self.timeout * 3 + Duration::from_secs(1)
+    }
+
+    /// The whole-run deadline for `sites` sites: every wave of `concurrency` sites may use
+    /// its full budget.
+    pub fn run_deadline(&self, sites: usize) -> Duration {
+        let waves = sites.div_ceil(self.concurrency.max(1)).max(1) as u32;
+        self.site_budget() * waves
+    }
+}
+
+/// Whether the site is fingerprinted passively (WordPress without a software provider).
+pub fn fingerprinted(site: &Site) -> bool {
+    site.manage.software.is_none()
+        && site
+            .software
+            .as_ref()
+            .is_some_and(|s| s.platform.eq_ignore_ascii_case("wordpress"))
+}
+
+/// Observes `sites` (in order) of the state repo at `repo`.
+pub async fn observe_all(sites: &[&Site], repo: &Path, opts: ObserveOpts) -> Vec<LiveSite> {
+    let with_ca: Vec<(&Site, Option<PathBuf>)> = sites
+        .iter()
+        .map(|s| {
+            (
+                *s,
+                s.ca.as_deref().map(|p| crate::load::site::resolve(repo, p)),
+            )
+        })
+        .collect();
+    let clients = clients::build(&with_ca, opts.timeout).await;
+    let limits = HostLimits::new(opts.per_host);
+    let bar = progress(opts.progress, sites.len());
+    let mut results: Vec<Option<LiveSite>> = vec![None; sites.len()];
+    let budget = opts.site_budget();
+    let tasks = sites.iter().zip(clients).enumerate().map(|(i, (site, c))| {
+        let limits = limits.clone();
+        let span = tracing::info_span!("observe", site = %site.name);
+        async move {
+            let live = match c {
+                Ok(c) => {
+                    match tokio::time::timeout(budget, observe_site(site, c, limits, opts)).await {
+                        Ok(live) => live,
+                        Err(_) => failed(
+                            site,
+                            format!("observation took longer than {} s", budget.as_secs()),
+                        ),
+                    }
+                }
+                Err(e) => failed(site, e.to_string()),
+            };
+            (i, live)
+        }
+        .instrument(span)
+    });
+    let mut done = stream::iter(tasks).buffer_unordered(opts.concurrency.max(1));
+    let deadline = tokio::time::Instant::now() + opts.run_deadline(sites.len());
+    while let Ok(Some((i, live))) = tokio::time::timeout_at(deadline, done.next()).await {
+        bar.inc(1);
+        results[i] = Some(live);
+    }
+    bar.finish_and_clear();
+    results
+        .into_iter()
+        .zip(sites)
+        .map(|(r, s)| {
+            r.unwrap_or_else(|| {
+                failed(
+                    s,
+                    "the run deadline passed before this site was observed".into(),
+                )
+            })
+        })
+        .collect()
+}
+
+fn progress(show: bool, len: usize) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("observing {pos}/{len} {wide_bar}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn failed(site: &Site, error: String) -> LiveSite {
+    LiveSite {
+        site: site.name.to_string(),
+        insecure_skip_verify: site.insecure_skip_verify,
+        error: Some(error),
+        ..LiveSite::default()
+    }
+}
+
+/// Observes one site: 1. the page and the certificate chain it came with; 2. redirects,
+/// checks and the fingerprint, at once.
+async fn observe_site(
+    site: &Site,
+    clients: SiteClients,
+    limits: HostLimits,
+    opts: ObserveOpts,
+) -> LiveSite {
+    let http = Http {
+        https: clients.https.client.clone(),
+        http: clients.http.client.clone(),
+        limits,
+        timeout: opts.timeout,
+    };
+    let mut live = LiveSite {
+        site: site.name.to_string(),
+        insecure_skip_verify: site.insecure_skip_verify,
+        ..LiveSite::default()
+    };
+    let base = site.url.url();
+    let fingerprint = fingerprinted(site);
+
+    // 1. The page, and over https the chain the server sent with it.
+    let page = http.get(base, fingerprint).await;
+    if site.url.is_https() {
+        let host = site.url.host().to_ascii_lowercase();
+        let chain = clients
+            .https
+            .seen
+            .lock()
+            .ok()
+            .and_then(|seen| seen.get(&host).cloned());
+        if let Some(chain) = chain {
+            let now = chrono::Utc::now().timestamp();
+            match tls::analyse(&chain, &clients.https.roots, &host, now) {
+                Ok(t) => live.tls = Some(t),
+                Err(e) => tracing::warn!("certificate not analysed: {e}"),
+            }
+        }
+    }
+    let home = match page {
+        Ok(f) => {
+            live.page = Some(f.page);
+            f.body
+        }
+        Err(FetchError::Certificate { message, .. }) if live.tls.is_some() => {
+            live.https_refused = Some(message);
+            None
+        }
+        Err(e) => {
+            live.unreachable = e.unreachable();
+            live.error = Some(e.to_string());
+            return live;
+        }
+    };
+
+    // 2. Redirects, checks and the fingerprint, concurrently.
+    let redirects = join_all(
+        site.redirects
+            .iter()
+            .map(|r| redirects::follow(&http, r.from.url())),
+    );
+    let refused = live.https_refused.clone();
+    let checks = join_all(site.checks.iter().map(|c| {
+        let refused = refused.clone();
+        let http = &http;
+        async move {
+            match refused {
+                Some(why) => crate::plan::CheckOutcome {
+                    name: c.name.clone(),
+                    ok: false,
+                    status: None,
+                    ms: None,
+                    message: Some(format!("not run: certificate refused: {why}")),
+                },
+                None => checks::run(http, base, c).await,
+            }
+        }
+    }));
+    let software = async {
+        let want = site.software.as_ref().filter(|_| fingerprint)?;
+        let home = home.as_deref()?;
+        let html = String::from_utf8_lossy(home);
+        Some(fingerprint::observe(&http, base, &html, want).await)
+    };
+    let (redirects, checks, software) = tokio::join!(redirects, checks, software);
+    live.redirects = redirects;
+    live.checks = checks;
+    live.software = software;
+    live
+}

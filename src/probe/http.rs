@@ -1,0 +1,190 @@
+//! One HTTP GET without following redirects, with the per-host limit, at most one retry for
+//! connection-level failures, and a bounded body read.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use url::Url;
+
+use crate::observe::limits::HostLimits;
+use crate::observe::live::Page;
+
+/// Largest body read (checks, fingerprints); reading stops there.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Pause before the one retry of a connection-level failure.
+const RETRY_BACKOFF: Duration = Duration::from_millis(250);
+
+/// Why a request got no response.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FetchError {
+    #[error("cannot connect to {url}: {message}")]
+    Connect { url: String, message: String },
+    #[error("{url} did not answer within {secs:.1} s")]
+    Timeout { url: String, secs: f64 },
+    #[error("{url}: certificate refused: {message}")]
+    Certificate { url: String, message: String },
+    #[error("{url}: {message}")]
+    Other { url: String, message: String },
+}
+
+impl FetchError {
+    /// Whether the server did not answer at all (refused, unreachable, timed out).
+    pub fn unreachable(&self) -> bool {
+        matches!(
+            self,
+            FetchError::Connect { .. } | FetchError::Timeout { .. }
+        )
+    }
+}
+
+/// A response: status, headers, resolved `Location`, timing and (when asked) the body.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub page: Page,
+    pub location: Option<String>,
+    /// At most [`MAX_BODY`] bytes, when requested.
+    pub body: Option<Vec<u8>>,
+}
+
+/// The HTTP side of observing one site: a client per scheme, the host limits, the timeout.
+#[derive(Debug, Clone)]
+pub struct Http {
+    pub https: reqwest::Client,
+    pub http: reqwest::Client,
+    pub limits: HostLimits,
+    pub timeout: Duration,
+}
+
+impl Http {
+    /// GETs `url` (no redirects followed); reads the body when `body` is set.
+    pub async fn get(&self, url: &Url, body: bool) -> Result<Fetched, FetchError> {
+        let host = url.host_str().unwrap_or_default();
+        let _permit = self.limits.acquire(host).await;
+        let client = if url.scheme() == "http" {
+            &self.http
+        } else {
+            &self.https
+        };
+        let mut attempt = 0;
+        loop {
+            match self.once(client, url, body).await {
+                Err(FetchError::Connect { .. }) if attempt == 0 => {
+                    attempt += 1;
+                    tokio::time::sleep(RETRY_BACKOFF).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn once(
+        &self,
+        client: &reqwest::Client,
+        url: &Url,
+        body: bool,
+    ) -> Result<Fetched, FetchError> {
+        let start = Instant::now();
+        let mut resp = client
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| self.classify(url, &e))?;
+        let ms = start.elapsed().as_millis() as u64;
+        let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (name, value) in resp.headers() {
+            let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            headers
+                .entry(name.as_str().to_owned())
+                .or_default()
+                .push(text);
+        }
+        let location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| url.join(v).ok())
+            .map(String::from);
+        let page = Page {
+            status: resp.status().as_u16(),
+            headers,
+            ms,
+        };
+        let body = if body {
+            let mut buf = Vec::new();
+            while buf.len() < MAX_BODY {
+                match resp.chunk().await.map_err(|e| self.classify(url, &e))? {
+                    Some(chunk) => buf.extend_from_slice(&chunk),
+                    None => break,
+                }
+            }
+            buf.truncate(MAX_BODY);
+            Some(buf)
+        } else {
+            None
+        };
+        Ok(Fetched {
+            page,
+            location,
+            body,
+        })
+    }
+
+    fn classify(&self, url: &Url, e: &reqwest::Error) -> FetchError {
+        let url = url.to_string();
+        if let Some(message) = certificate_error(e) {
+            return FetchError::Certificate { url, message };
+        }
+        if e.is_timeout() {
+            return FetchError::Timeout {
+                url,
+                secs: self.timeout.as_secs_f64(),
+            };
+        }
+        let message = chain_text(e);
+        if e.is_connect() {
+            FetchError::Connect { url, message }
+        } else {
+            FetchError::Other { url, message }
+        }
+    }
+}
+
+/// The rustls certificate error somewhere in the error's source chain, if any (it arrives
+/// wrapped in one or more `io::Error`s, whose `source()` skips the wrapped error).
+fn certificate_error(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        let mut inner = err;
+        loop {
+            if let Some(rustls::Error::InvalidCertificate(c)) =
+                inner.downcast_ref::<rustls::Error>()
+            {
+                return Some(format!("invalid peer certificate: {c}"));
+            }
+            match inner
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+            {
+                Some(wrapped) => inner = wrapped,
+                None => break,
+            }
+        }
+        cur = err.source();
+    }
+    None
+}
+
+/// The error and its sources in one line, innermost cause last, without repeats.
+fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        let text = err.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = err.source();
+    }
+    parts.join(": ")
+}

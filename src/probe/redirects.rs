@@ -1,0 +1,41 @@
+//! Redirects: request a source URL and follow `Location` by hand, recording every hop.
+
+use url::Url;
+
+use super::http::Http;
+use crate::observe::live::{Hop, RedirectObservation};
+
+/// Most hops followed.
+pub const MAX_HOPS: usize = 10;
+
+/// Follows redirects from `from` until a non-redirect response, an error, or [`MAX_HOPS`].
+pub async fn follow(http: &Http, from: &Url) -> RedirectObservation {
+    let mut obs = RedirectObservation {
+        from: from.to_string(),
+        ..RedirectObservation::default()
+    };
+    let mut next = Some(from.clone());
+    while let Some(url) = next.take() {
+        if obs.hops.len() == MAX_HOPS {
+            obs.error = Some(format!("more than {MAX_HOPS} redirects"));
+            break;
+        }
+        match http.get(&url, false).await {
+            Ok(f) => {
+                let is_redirect = (300..400).contains(&f.page.status);
+                next = f
+                    .location
+                    .as_deref()
+                    .filter(|_| is_redirect)
+                    .and_then(|l| Url::parse(l).ok());
+                obs.hops.push(Hop {
+                    url: url.to_string(),
+                    status: f.page.status,
+                    location: f.location,
+                });
+            }
+            Err(e) => obs.error = Some(e.to_string()),
+        }
+    }
+    obs
+}
