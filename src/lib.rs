@@ -21,5 +21,6 @@ pub mod report;
 pub mod schema;
 pub mod secret;
 pub mod spec;
+pub mod survey;
 pub mod transport;
 pub mod yaml;

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use crate::canon::Canon;
 use crate::observe::live::LiveSite;
 use crate::plan::{Action, Change, Resource, SitePlan, SyncStatus};
-use crate::spec::{Issuer, Site};
+use crate::spec::Site;
 
 /// The desired side of a diff: a site and its resolved secret header values.
 #[derive(Debug, Clone, Copy)]
@@ -140,19 +140,13 @@ fn change(
             manage.server.as_ref().map(|s| s.provider.as_str()),
             manage.server.is_some(),
         ),
-        Resource::Certificate => {
-            let manual = d
-                .site
-                .certificate
-                .as_ref()
-                .is_some_and(|c| c.issuer == Some(Issuer::Manual));
-            let p = manage.certificate.as_ref().map(|c| c.provider.as_str());
-            (p, p.is_some() && !manual)
+        // The acme and wordpress providers are not part of this build: their changes are
+        // named with the provider the site configures but are never applicable, so they are
+        // proposed instead of silently skipped.
+        Resource::Certificate => (manage.certificate.as_ref().map(|c| c.provider.as_str()), false),
+        Resource::Core | Resource::Plugin | Resource::Theme => {
+            (manage.software.as_ref().map(|s| s.provider.as_str()), false)
         }
-        Resource::Core | Resource::Plugin | Resource::Theme => (
-            manage.software.as_ref().map(|s| s.provider.as_str()),
-            manage.software.is_some(),
-        ),
     };
     Change {
         resource,

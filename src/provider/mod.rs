@@ -29,6 +29,7 @@ use crate::spec::{ServerManage, ServerProvider, Site, SiteName};
 use crate::transport::Transport;
 
 pub use desired::redacted;
+pub use nginx::quoted as nginx_quoted;
 
 /// The step of an apply that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,170 @@
+//! Crash journal: one small file per site apply in progress, written before a provider touches
+//! anything and removed when the apply has finished (applied, or failed and rolled back). An
+//! entry left behind by a process that no longer runs means that process was killed mid-apply:
+//! the next run reports it and re-verifies the site.
+//!
+//! Entries live in `.git/siteward/journal/` (or `.siteward/journal/` outside a git repo), never
+//! in the working tree.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// One apply in progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub run: String,
+    pub site: String,
+    pub pid: u32,
+    pub host: String,
+    /// RFC 3339, UTC.
+    pub started: String,
+    pub provider: String,
+    /// The file the provider was writing.
+    pub config: String,
+}
+
+/// A journal entry whose process is gone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interrupted {
+    pub entry: Entry,
+    path: PathBuf,
+}
+
+impl Interrupted {
+    /// What to tell the operator.
+    pub fn message(&self) -> String {
+        let e = &self.entry;
+        format!(
+            "run {} (pid {} on {}) was interrupted while applying `{}` through {} at {} (file `{}`); the site is re-verified",
+            e.run, e.pid, e.host, e.site, e.provider, e.started, e.config
+        )
+    }
+
+    /// Forgets the entry once the interruption has been reported and recorded.
+    pub fn clear(&self) -> std::io::Result<()> {
+        remove(&self.path)
+    }
+}
+
+/// The journal directory of a state repo.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    dir: PathBuf,
+}
+
+/// An entry's file, removed on drop so that an early return cannot leave it behind. Only a
+/// killed process leaves one.
+#[derive(Debug)]
+pub struct Guard {
+    path: PathBuf,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Err(e) = remove(&self.path) {
+            tracing::warn!("cannot remove journal entry `{}`: {e}", self.path.display());
+        }
+    }
+}
+
+fn remove(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+impl Journal {
+    /// The journal of the state repo at `repo`.
+    pub fn for_repo(repo: &Path) -> Journal {
+        let git = repo.join(".git");
+        let dir = if git.is_dir() { git.join("siteward").join("journal") } else { repo.join(".siteward").join("journal") };
+        Journal { dir }
+    }
+
+    /// Writes `entry` (durably) before an apply starts.
+    pub fn begin(&self, entry: &Entry) -> std::io::Result<Guard> {
+        std::fs::create_dir_all(&self.dir)?;
+        // Names come from validated run ids and DNS-like site names: no separators possible.
+        let path = self.dir.join(format!("{}--{}.json", entry.run, entry.site));
+        let tmp = path.with_extension("tmp");
+        let json = serde_json::to_vec_pretty(entry).map_err(std::io::Error::other)?;
+        std::fs::write(&tmp, json)?;
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, &path)?;
+        Ok(Guard { path })
+    }
+
+    /// Entries left by processes that no longer run (this process's own are never stale).
+    pub fn interrupted(&self) -> Vec<Interrupted> {
+        let Ok(dir) = std::fs::read_dir(&self.dir) else { return Vec::new() };
+        let host = hostname();
+        let mut found: Vec<Interrupted> = dir
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .filter_map(|path| {
+                let entry: Entry = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+                let alive = entry.host == host && (entry.pid == std::process::id() || process_alive(entry.pid));
+                (!alive).then_some(Interrupted { entry, path })
+            })
+            .collect();
+        found.sort_by(|a, b| a.entry.started.cmp(&b.entry.started));
+        found
+    }
+}
+
+/// This machine's host name (for telling our processes from another machine's).
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".to_owned())
+}
+
+/// Whether a process with this pid exists on this machine.
+fn process_alive(pid: u32) -> bool {
+    Path::new("/proc").join(pid.to_string()).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(pid: u32) -> Entry {
+        Entry {
+            run: "20260101T000000Z-abc".into(),
+            site: "a.example".into(),
+            pid,
+            host: hostname(),
+            started: "2026-01-01T00:00:00Z".into(),
+            provider: "nginx".into(),
+            config: "/etc/nginx/a.conf".into(),
+        }
+    }
+
+    #[test]
+    fn finished_applies_leave_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::for_repo(dir.path());
+        {
+            let _g = j.begin(&entry(std::process::id())).unwrap();
+            assert!(j.interrupted().is_empty(), "our own running apply is not interrupted");
+        }
+        assert_eq!(std::fs::read_dir(dir.path().join(".siteward/journal")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn entries_of_dead_processes_are_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::for_repo(dir.path());
+        let g = j.begin(&entry(u32::MAX - 7)).unwrap();
+        std::mem::forget(g);
+        let found = j.interrupted();
+        assert_eq!(found.len(), 1);
+        assert!(found[0].message().contains("was interrupted while applying `a.example`"));
+        found[0].clear().unwrap();
+        assert!(j.interrupted().is_empty());
+    }
+}

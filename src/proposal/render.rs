@@ -1,0 +1,150 @@
+//! A proposal's Markdown: a change request a person or a hosting provider can act on — what to
+//! change with the exact values and config lines, why (the desired field), and how siteward will
+//! verify it. Pure: no I/O.
+
+use std::fmt::Write;
+
+use crate::plan::{Action, Change, Resource, SitePlan};
+use crate::provider::nginx_quoted;
+use crate::spec::Site;
+
+/// Line that carries the proposal's state; read back to resolve it.
+pub const STATUS_OPEN: &str = "Status: open";
+/// Line that marks a proposal resolved.
+pub const STATUS_RESOLVED: &str = "Status: resolved";
+/// Prefix of the line that carries the drift digest (dedupe key).
+pub const DRIFT_PREFIX: &str = "Drift: sha256:";
+
+/// Renders the change request for `changes` (each with the reason it is proposed).
+pub fn markdown(site: &Site, plan: &SitePlan, changes: &[(Change, String)], drift: &str, run_id: &str) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "# Change request: {}\n", site.name);
+    let _ = writeln!(md, "{STATUS_OPEN}  ");
+    let _ = writeln!(md, "{DRIFT_PREFIX}{drift}  ");
+    let _ = writeln!(md, "Site: <{}>  ", site.url);
+    if let Some(owner) = &site.owner {
+        let _ = writeln!(md, "Owner: {owner}  ");
+    }
+    let _ = writeln!(md, "Raised by siteward run `{run_id}`; health at that time: {:?}.\n", plan.health);
+
+    md.push_str("## What to change\n\n| resource | key | now | should be | why siteward did not apply it |\n|---|---|---|---|---|\n");
+    for (c, why) in changes {
+        let _ = writeln!(
+            md,
+            "| {} | `{}` | {} | {} | {} |",
+            resource(c.resource),
+            cell(&c.key),
+            value_cell(c.live.as_deref()),
+            value_cell(c.desired.as_deref()),
+            cell(why)
+        );
+    }
+
+    md.push_str("\n## Why\n\n");
+    let source = format!("`sites/{}.yaml`", site.name);
+    let via = if site.policies.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<String> = site.policies.iter().map(|p| format!("`policies/{p}.yaml`")).collect();
+        format!(" (with defaults from {})", names.join(", "))
+    };
+    let _ = writeln!(md, "The desired state in {source}{via} says:\n");
+    for (c, _) in changes {
+        let _ = writeln!(md, "- {}", field(c));
+    }
+
+    let (nginx, apache) = config_lines(changes);
+    if !nginx.is_empty() {
+        let _ = write!(
+            md,
+            "\n## Exact configuration\n\nnginx, inside the site's `server {{}}` block:\n\n```nginx\n{nginx}```\n\n\
+             Apache, inside the site's `<VirtualHost>` (needs `mod_headers`, and `mod_alias` for redirects):\n\n```apache\n{apache}```\n"
+        );
+    }
+    if changes.iter().any(|(c, _)| c.desired.as_deref().is_some_and(|d| d.starts_with("<secret sha256:"))) {
+        md.push_str("\nValues shown as `<secret sha256:…>` come from a secret reference in the site file; ask the site's owner for the value through your usual secure channel.\n");
+    }
+
+    let _ = write!(
+        md,
+        "\n## How siteward verifies\n\nOn every scheduled run siteward requests <{}> (and each redirect source) without following \
+         redirects, and compares the response headers, redirects, certificate and software it observes with the desired state. \
+         When the live site matches, this proposal is marked resolved on this branch automatically; until then the same drift \
+         does not raise a second proposal.\n",
+        site.url
+    );
+    md
+}
+
+/// Marks a rendered proposal resolved, noting the run that saw the site in sync.
+pub fn resolved(markdown: &str, run_id: &str) -> String {
+    let body = markdown.replacen(STATUS_OPEN, STATUS_RESOLVED, 1);
+    format!("{body}\n## Resolved\n\nRun `{run_id}` observed the site in sync with its desired state.\n")
+}
+
+fn resource(r: Resource) -> &'static str {
+    match r {
+        Resource::Header => "header",
+        Resource::Redirect => "redirect",
+        Resource::Certificate => "certificate",
+        Resource::Core => "core",
+        Resource::Plugin => "plugin",
+        Resource::Theme => "theme",
+    }
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn value_cell(v: Option<&str>) -> String {
+    match v {
+        Some(v) => format!("`{}`", cell(v).replace('`', "'")),
+        None => "*(absent)*".to_owned(),
+    }
+}
+
+/// The desired field a change comes from.
+fn field(c: &Change) -> String {
+    let want = c.desired.as_deref().map_or_else(|| "must be absent".to_owned(), |d| format!("`{}`", d.replace('`', "'")));
+    match c.resource {
+        Resource::Header => format!("`headers.{}`: {want}", c.key),
+        Resource::Redirect => format!("`redirects` from `{}`: {want}", c.key),
+        Resource::Certificate => format!("`certificate` ({}): {want}", c.key),
+        Resource::Core => format!("`software.core`: {want}"),
+        Resource::Plugin => format!("`software.plugins.{}`: {want}", c.key),
+        Resource::Theme => format!("`software.themes.{}`: {want}", c.key),
+    }
+}
+
+/// nginx and Apache lines for the header and redirect changes.
+fn config_lines(changes: &[(Change, String)]) -> (String, String) {
+    let (mut nginx, mut apache) = (String::new(), String::new());
+    for (c, _) in changes {
+        match (c.resource, c.action, c.desired.as_deref()) {
+            (Resource::Header, Action::Remove, _) | (Resource::Header, _, None) => {
+                let _ = writeln!(nginx, "# remove every `add_header {0}` line; for a backend's header: proxy_hide_header {0}; / fastcgi_hide_header {0};", c.key);
+                let _ = writeln!(apache, "Header always unset {}", c.key);
+            }
+            (Resource::Header, _, Some(v)) => {
+                match nginx_quoted(v, &c.key) {
+                    Ok(q) => {
+                        let _ = writeln!(nginx, "add_header {} {q} always;", c.key);
+                    }
+                    Err(why) => {
+                        let _ = writeln!(nginx, "# {why}");
+                    }
+                }
+                let _ = writeln!(apache, "Header always set {} \"{}\"", c.key, v.replace('\\', "\\\\").replace('"', "\\\""));
+            }
+            (Resource::Redirect, _, Some(want)) => {
+                // The diff writes a desired redirect as `STATUS TARGET`.
+                let (status, target) = want.split_once(' ').unwrap_or(("301", want));
+                let _ = writeln!(nginx, "# in the server block answering {}:\nreturn {status} {target};", c.key);
+                let _ = writeln!(apache, "# in the VirtualHost answering {}:\nRedirect {status} / {target}", c.key);
+            }
+            _ => {}
+        }
+    }
+    (nginx, apache)
+}

@@ -1,0 +1,130 @@
+//! The read-only half of every run (`plan`, `apply`, `reconcile`): load the state repo, pick
+//! the sites, observe them and diff them against desired state. Nothing here changes anything.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::bail;
+
+use crate::cli::RunOpts;
+use crate::diff::{self, Desired};
+use crate::load::{LoadError, load_repo};
+use crate::observe::{self, ObserveOpts, live::LiveSite};
+use crate::plan::{RunInfo, SitePlan, new_run_id};
+use crate::report::SiteYaml;
+use crate::spec::{DesiredState, HeaderRule, Settings, Site};
+
+/// Loads the state repo. On invalid input prints every problem to stderr and returns `None`:
+/// the caller then touches nothing and exits 1.
+pub fn load_or_report(repo: &Path, doing: &str) -> anyhow::Result<Option<DesiredState>> {
+    match load_repo(repo) {
+        Ok(s) => Ok(Some(s)),
+        Err(LoadError::Invalid(problems)) => {
+            let mut err = std::io::stderr().lock();
+            for p in &problems {
+                writeln!(err, "{p}")?;
+            }
+            writeln!(err, "error: {} problem(s) in the state repo; {doing}", problems.len())?;
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A new run: id, start time (UTC) and the state repo's `HEAD` commit.
+pub fn new_run(repo: &Path) -> RunInfo {
+    let started = chrono::Utc::now();
+    RunInfo {
+        id: new_run_id(started),
+        started: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        desired_commit: desired_commit(repo),
+    }
+}
+
+/// What one survey found: per site (in order) its plan, the canonical renderings of both sides
+/// and the live observation.
+#[derive(Debug, Default)]
+pub struct Survey {
+    pub sites: Vec<SitePlan>,
+    pub yaml: BTreeMap<String, SiteYaml>,
+    pub live: Vec<LiveSite>,
+}
+
+/// Observes `sites` and diffs each against its desired state.
+pub async fn survey(repo: &Path, sites: &[&Site], opts: ObserveOpts) -> Survey {
+    // Secrets: a site whose secret cannot be resolved is unknown and not observed.
+    let secrets: Vec<Result<BTreeMap<String, String>, String>> =
+        sites.iter().map(|s| header_secrets(s, repo)).collect();
+    let observable: Vec<&Site> =
+        sites.iter().zip(&secrets).filter(|(_, s)| s.is_ok()).map(|(site, _)| *site).collect();
+    let mut observed = observe::observe_all(&observable, repo, opts).await.into_iter();
+    let mut out = Survey::default();
+    let empty = BTreeMap::new();
+    for (site, secret) in sites.iter().zip(&secrets) {
+        let live = match secret {
+            Ok(_) => observed.next().unwrap_or_default(),
+            Err(e) => LiveSite { site: site.name.to_string(), error: Some(e.clone()), ..LiveSite::default() },
+        };
+        let d = Desired { site, secrets: secret.as_ref().unwrap_or(&empty) };
+        out.sites.push(diff::plan_site(&d, &live));
+        out.yaml.insert(
+            site.name.to_string(),
+            SiteYaml { desired: diff::desired_canon(&d).to_yaml(), live: diff::live_canon(&d, &live).map(|c| c.to_yaml()) },
+        );
+        out.live.push(live);
+    }
+    out
+}
+
+/// Observation options from flags, falling back to `siteward.yaml`, then to the defaults.
+pub fn observe_opts(settings: &Settings, run: &RunOpts, sites: usize) -> anyhow::Result<ObserveOpts> {
+    let timeout = match run.timeout {
+        Some(t) if t.is_finite() && t > 0.0 && t <= 3600.0 => Duration::from_secs_f64(t),
+        Some(t) => bail!("`--timeout {t}` must be a number of seconds between 0 and 3600"),
+        None => settings.timeout.0,
+    };
+    let positive = |v: Option<usize>, default: usize, flag: &str| match v {
+        Some(0) => bail!("`--{flag}` must be at least 1"),
+        Some(n) => Ok(n),
+        None => Ok(default),
+    };
+    Ok(ObserveOpts {
+        concurrency: positive(run.concurrency, settings.concurrency, "concurrency")?,
+        per_host: positive(run.per_host, settings.per_host, "per-host")?,
+        timeout,
+        progress: sites > 20 && std::io::stderr().is_terminal(),
+    })
+}
+
+/// A multi-threaded async runtime for one command.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+/// Resolves the site's secret header values, by lowercased header name.
+fn header_secrets(site: &Site, repo: &Path) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for (name, rule) in &site.headers {
+        if let HeaderRule::Secret(r) = rule {
+            let v = crate::secret::resolve(r, repo).map_err(|e| format!("header `{name}`: {e}"))?;
+            out.insert(name.lower(), v);
+        }
+    }
+    Ok(out)
+}
+
+/// The state repo's `HEAD` commit, or `None` when it is not a git repo (or git is missing).
+fn desired_commit(repo: &Path) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["rev-parse", "--verify", "--quiet", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (out.status.success() && id.len() >= 40 && id.bytes().all(|b| b.is_ascii_hexdigit())).then_some(id)
+}
