@@ -1,5 +1,6 @@
 //! One handler per command: turns parsed arguments into work and an [`Exit`].
 
+mod log;
 mod validate;
 
 use std::io::Write;
@@ -23,7 +24,26 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Apply { .. } => not_built("apply", 5),
         Command::Reconcile { .. } => not_built("reconcile", 5),
         Command::Check { .. } => not_built("check", 0),
-        Command::Log { .. } => not_built("log", 4),
+        Command::Log {
+            site,
+            since,
+            until,
+            limit,
+            diff,
+            format,
+            audit_branch,
+        } => log::run(
+            &cli.repo,
+            log::LogArgs {
+                sites: site,
+                since,
+                until,
+                limit,
+                diff,
+                format,
+                audit_branch,
+            },
+        ),
         Command::Demo { .. } => not_built("demo", 5),
     }
 }
