@@ -22,14 +22,14 @@ pub const LOCK_FILE: &str = "siteward.lock";
 pub enum LockError {
     #[error(
         "another siteward run (pid {pid} on host {host}, since {since}) holds the lock on {repo}; \
-waited {waited}s — try again later or remove .git/{LOCK_FILE} if that run is gone"
+waited {waited} — try again later or remove .git/{LOCK_FILE} if that run is gone"
     )]
     Busy {
         pid: u32,
         host: String,
         since: String,
         repo: String,
-        waited: u64,
+        waited: String,
     },
     #[error("cannot use lock file `{path}`: {source}")]
     Io {
@@ -150,7 +150,7 @@ impl RepoLock {
                     host: h.host,
                     since: h.since,
                     repo: repo.to_owned(),
-                    waited: timeout.as_secs(),
+                    waited: waited(timeout),
                 });
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -173,6 +173,15 @@ impl Drop for RepoLock {
         if ours {
             let _ = std::fs::remove_file(&self.path);
         }
+    }
+}
+
+/// `300ms`, `60s`.
+fn waited(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{}s", d.as_secs())
     }
 }
 
