@@ -68,7 +68,8 @@ pub fn author(setting: Option<&str>, repo: &Repo) -> Result<Identity, AuditError
 }
 
 /// Commits `record` as one new file on `branch` (created as an orphan on the first run) and
-/// returns the new commit. The author time is the run's start; the branch is moved only if it
+/// returns the new commit. The author time is the run's start and the committer time its end,
+/// so a record always makes the same commit on the same parent. The branch is moved only if it
 /// still points where this writer found it, retrying up to [`MAX_ATTEMPTS`] times.
 pub fn record_run(
     repo: &Repo,
@@ -77,7 +78,7 @@ pub fn record_run(
     record: &RunRecord,
 ) -> Result<CommitId, AuditError> {
     let path = record.path()?;
-    let started = record.started()?;
+    let times = (record.started()?, record.finished()?);
     let mut json = serde_json::to_vec_pretty(record)?;
     json.push(b'\n');
     let blob = repo.write_blob(&json)?;
@@ -89,7 +90,7 @@ pub fn record_run(
         let base = tip.map(|c| repo.commit_tree(c)).transpose()?;
         let tree = repo.tree_with_files(base, &[(path.clone(), blob)])?;
         let parents: Vec<CommitId> = tip.into_iter().collect();
-        let commit = repo.write_commit(tree, &parents, author, started, &message)?;
+        let commit = repo.write_commit(tree, &parents, author, times, &message)?;
         match repo.update_ref(&refname, commit, tip, &reflog) {
             Ok(()) => return Ok(commit),
             Err(GitError::Conflict { .. }) => backoff(attempt),
@@ -108,4 +109,34 @@ pub(crate) fn backoff(attempt: u32) {
     let jitter = u64::from(std::process::id() % 7);
     let ms = (1 + jitter) * u64::from(attempt.min(10) + 1);
     std::thread::sleep(Duration::from_millis(ms));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn author_setting_wins_and_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        git_init(dir.path());
+        let repo = Repo::open(dir.path()).unwrap();
+        let a = author(Some("Ops Team <ops@example.org>"), &repo).unwrap();
+        assert_eq!(a.to_string(), "Ops Team <ops@example.org>");
+        let e = author(Some("ops"), &repo).unwrap_err().to_string();
+        assert!(
+            e.starts_with("`audit.author` setting: `ops` is not an identity"),
+            "{e}"
+        );
+    }
+
+    /// `git init` through the system git, so this module stays free of git2.
+    fn git_init(path: &std::path::Path) {
+        let ok = std::process::Command::new("git")
+            .arg("init")
+            .arg("-q")
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
 }

@@ -295,13 +295,13 @@ impl Repo {
         builder.write().map(TreeId).map_err(wrap(what()))
     }
 
-    /// Writes a commit object (no ref is moved). The committer is `author` at the current time.
+    /// Writes a commit object (no ref is moved); `author` is also the committer.
     pub fn write_commit(
         &self,
         tree: TreeId,
         parents: &[CommitId],
         author: &Identity,
-        authored: DateTime<Utc>,
+        (authored, committed): (DateTime<Utc>, DateTime<Utc>),
         message: &str,
     ) -> Result<CommitId, GitError> {
         let sig = |t: DateTime<Utc>| {
@@ -321,7 +321,7 @@ impl Repo {
             .commit(
                 None,
                 &sig(authored)?,
-                &sig(Utc::now())?,
+                &sig(committed)?,
                 message,
                 &tree,
                 &parents,
@@ -613,7 +613,9 @@ mod tests {
             .tree_with_files(None, &[("a/b/c.json".into(), blob)])
             .unwrap();
         let now = Utc::now();
-        let c1 = repo.write_commit(t1, &[], &identity(), now, "one").unwrap();
+        let c1 = repo
+            .write_commit(t1, &[], &identity(), (now, now), "one")
+            .unwrap();
         let name = "refs/heads/x";
         repo.update_ref(name, c1, None, "create").unwrap();
         // Creating again expecting absence is a conflict.
@@ -626,10 +628,10 @@ mod tests {
             .tree_with_files(Some(t1), &[("a/b/d.json".into(), blob2)])
             .unwrap();
         let c2 = repo
-            .write_commit(t2, &[c1], &identity(), now, "two")
+            .write_commit(t2, &[c1], &identity(), (now, now), "two")
             .unwrap();
         let c3 = repo
-            .write_commit(t2, &[c1], &identity(), now, "three")
+            .write_commit(t2, &[c1], &identity(), (now, now), "three")
             .unwrap();
         repo.update_ref(name, c2, Some(c1), "move").unwrap();
         // A writer that read c1 earlier must not overwrite c2.

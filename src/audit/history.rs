@@ -70,12 +70,17 @@ impl<'r> History<'r> {
         Ok(None)
     }
 
-    /// The entries matching `filter`, newest run first.
-    pub fn entries(&self, filter: &HistoryFilter) -> Result<Vec<Entry>, GitError> {
-        let mut out = Vec::new();
+    /// Calls `each` with every entry matching `filter`, newest run first, streaming: one
+    /// record is in memory at a time. Stops at the limit or at the first error of `each`.
+    pub fn visit<E: From<GitError>>(
+        &self,
+        filter: &HistoryFilter,
+        mut each: impl FnMut(Entry) -> Result<(), E>,
+    ) -> Result<(), E> {
         let limit = filter.limit.unwrap_or(usize::MAX);
+        let mut seen = 0;
         if limit == 0 {
-            return Ok(out);
+            return Ok(());
         }
         for commit in self.repo.walk(self.tip, None)? {
             let info = self.repo.commit_info(commit?)?;
@@ -90,9 +95,8 @@ impl<'r> History<'r> {
             if filter.until.is_some_and(|until| info.authored >= until) {
                 continue;
             }
-            let sites_trailer = trailer(&info.message, SITES_TRAILER);
             if !filter.sites.is_empty() {
-                if let Some(listed) = sites_trailer {
+                if let Some(listed) = trailer(&info.message, SITES_TRAILER) {
                     if !listed
                         .split(", ")
                         .any(|s| filter.sites.iter().any(|f| f == s))
@@ -104,13 +108,14 @@ impl<'r> History<'r> {
             let Some(record) = self.record_of(&info)? else {
                 continue;
             };
+            let commit = info.id.to_string();
             for site in record.sites {
                 if !filter.sites.is_empty() && !filter.sites.contains(&site.site) {
                     continue;
                 }
-                out.push(Entry {
+                each(Entry {
                     run: record.run.id.clone(),
-                    commit: info.id.to_string(),
+                    commit: commit.clone(),
                     time: record.run.started.clone(),
                     command: record.run.command,
                     site: site.site,
@@ -119,13 +124,14 @@ impl<'r> History<'r> {
                     changes: site.changes,
                     actions: site.actions,
                     error: site.error,
-                });
-                if out.len() >= limit {
-                    return Ok(out);
+                })?;
+                seen += 1;
+                if seen >= limit {
+                    return Ok(());
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The record a commit added: by its trailer and date when possible, else by diffing the

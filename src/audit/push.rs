@@ -99,7 +99,9 @@ fn replay(repo: &Repo, local: CommitId, onto: CommitId) -> Result<(CommitId, usi
         let info = repo.commit_info(*commit)?;
         let files = repo.files_added_by(*commit)?;
         let tree = repo.tree_with_files(Some(repo.commit_tree(base)?), &files)?;
-        base = repo.write_commit(tree, &[base], &info.author, info.authored, &info.message)?;
+        // Committed now: the early stop of `log --since` relies on commit times growing.
+        let times = (info.authored, chrono::Utc::now());
+        base = repo.write_commit(tree, &[base], &info.author, times, &info.message)?;
     }
     Ok((base, mine.len()))
 }

@@ -109,7 +109,7 @@ pub struct RunRecord {
 pub enum RecordError {
     #[error("run id `{0}` cannot name a record file; use letters, digits, `-`, `_` and `.`")]
     BadRunId(String),
-    #[error("run start time `{0}` is not an RFC 3339 time")]
+    #[error("run time `{0}` is not an RFC 3339 time")]
     BadTime(String),
 }
 
@@ -173,9 +173,12 @@ impl RunRecord {
 
     /// When the run started.
     pub fn started(&self) -> Result<DateTime<Utc>, RecordError> {
-        DateTime::parse_from_rfc3339(&self.run.started)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| RecordError::BadTime(self.run.started.clone()))
+        parse_time(&self.run.started)
+    }
+
+    /// When the run finished.
+    pub fn finished(&self) -> Result<DateTime<Utc>, RecordError> {
+        parse_time(&self.run.finished)
     }
 
     /// `audit/YYYY/MM/DD/<run-id>.json`, dated by the UTC start of the run. The run id is
@@ -231,6 +234,12 @@ pub const SITES_TRAILER: &str = "Siteward-Sites:";
 /// The record path of run `id` started at `started`.
 pub fn record_path(started: DateTime<Utc>, id: &str) -> String {
     format!("audit/{}/{id}.json", started.format("%Y/%m/%d"))
+}
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>, RecordError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| RecordError::BadTime(s.to_owned()))
 }
 
 fn plural(n: usize) -> &'static str {

@@ -6,7 +6,6 @@ use std::path::Path;
 
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::json;
 
 use crate::audit::{ActionResult, Entry, History, HistoryFilter};
 use crate::cli::ValidateFormat;
@@ -43,27 +42,66 @@ pub fn run(repo: &Path, args: LogArgs) -> anyhow::Result<Exit> {
             .transpose()?,
         limit: args.limit,
     };
+    let explicit = args.audit_branch.is_some();
     let branch = match args.audit_branch {
         Some(b) => b,
         None => configured_branch(repo)?,
     };
     let git = Repo::open(repo)?;
-    let entries = match History::open(&git, &branch)? {
-        Some(history) => history.entries(&filter)?,
-        None => {
-            tracing::info!("no audit branch `{branch}` yet: no run has been recorded");
-            Vec::new()
+    let history = History::open(&git, &branch)?;
+    if history.is_none() {
+        if explicit {
+            anyhow::bail!(
+                "no branch `{branch}` (local or remote-tracking) in {}; check the name, or \
+`git fetch` the remote first",
+                repo.display()
+            );
         }
-    };
+        tracing::info!("no audit branch `{branch}` yet: no run has been recorded");
+    }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match args.format {
-        ValidateFormat::Json => write_json(&mut out, &entries),
-        ValidateFormat::Text => write_text(&mut out, &entries, args.diff),
+        ValidateFormat::Json => write_json(&mut out, history.as_ref(), &filter),
+        ValidateFormat::Text => history.as_ref().map_or(Ok(()), |h| {
+            h.visit(&filter, |e| -> anyhow::Result<()> {
+                Ok(write_text(&mut out, &e, args.diff)?)
+            })
+        }),
     }
-    .and_then(|()| out.flush());
+    .and_then(|()| Ok(out.flush()?));
+    finish(written)
+}
+
+/// SPEC.md's log JSON, streamed entry by entry.
+fn write_json(
+    out: &mut impl Write,
+    history: Option<&History<'_>>,
+    filter: &HistoryFilter,
+) -> anyhow::Result<()> {
+    out.write_all(br#"{"version":1,"entries":["#)?;
+    let mut first = true;
+    if let Some(history) = history {
+        history.visit(filter, |e| -> anyhow::Result<()> {
+            if !std::mem::take(&mut first) {
+                out.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut *out, &e).map_err(std::io::Error::from)?;
+            Ok(())
+        })?;
+    }
+    out.write_all(b"]}\n")?;
+    Ok(())
+}
+
+/// Success, also when the reader went away (`siteward log | head`).
+fn finish(written: anyhow::Result<()>) -> anyhow::Result<Exit> {
     match written {
-        // `siteward log | head` is fine.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Exit::Ok),
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            Ok(Exit::Ok)
+        }
         other => other.map(|()| Exit::Ok).context("cannot write the log"),
     }
 }
@@ -96,41 +134,35 @@ fn parse_date(flag: &str, s: &str) -> anyhow::Result<DateTime<Utc>> {
         })
 }
 
-fn write_json(out: &mut impl Write, entries: &[Entry]) -> std::io::Result<()> {
-    serde_json::to_writer(&mut *out, &json!({"version": 1, "entries": entries}))?;
-    writeln!(out)
-}
-
-fn write_text(out: &mut impl Write, entries: &[Entry], diff: bool) -> std::io::Result<()> {
-    for e in entries {
-        writeln!(
-            out,
-            "{}  {}  {}  {}  {}  {}",
-            e.time,
-            e.run,
-            e.command.as_str(),
-            e.site,
-            sync_word(e.sync),
-            outcome(e)
-        )?;
-        if diff {
-            for c in &e.changes {
-                writeln!(out, "    {}", change_line(c))?;
-            }
-            for a in &e.actions {
-                let message = a
-                    .message
-                    .as_deref()
-                    .map(|m| format!(": {m}"))
-                    .unwrap_or_default();
-                writeln!(
-                    out,
-                    "    = {} {} {}{message}",
-                    result_word(a.result),
-                    serde_plain(&a.resource),
-                    a.key
-                )?;
-            }
+/// One entry as a line (and with `diff`, its changes and actions below it).
+fn write_text(out: &mut impl Write, e: &Entry, diff: bool) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{}  {}  {}  {}  {}  {}",
+        e.time,
+        e.run,
+        e.command.as_str(),
+        e.site,
+        sync_word(e.sync),
+        outcome(e)
+    )?;
+    if diff {
+        for c in &e.changes {
+            writeln!(out, "    {}", change_line(c))?;
+        }
+        for a in &e.actions {
+            let message = a
+                .message
+                .as_deref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "    = {} {} {}{message}",
+                result_word(a.result),
+                serde_plain(&a.resource),
+                a.key
+            )?;
         }
     }
     Ok(())

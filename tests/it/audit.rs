@@ -276,7 +276,7 @@ fn log_without_audit_branch_is_empty_and_reads_remote_tracking_branches() {
     let out = siteward(state.path())
         .args(["log", "--format", "json"])
         .expect_code(0);
-    assert_eq!(out.stdout.trim(), r#"{"entries":[],"version":1}"#);
+    assert_eq!(out.stdout.trim(), r#"{"version":1,"entries":[]}"#);
 
     // A branch configured in siteward.yaml, then read as a remote-tracking branch.
     state.write("siteward.yaml", "audit:\n  branch: ops-audit\n");
@@ -302,6 +302,15 @@ fn log_without_audit_branch_is_empty_and_reads_remote_tracking_branches() {
         .args(["log", "--audit-branch", "origin/ops-audit"])
         .expect_code(0);
     assert!(out.stdout.contains("bbbb0001"), "{}", out.stdout);
+    let out = siteward(state.path())
+        .args(["log", "--audit-branch", "origin/typo"])
+        .expect_code(1);
+    assert!(
+        out.stderr
+            .contains("no branch `origin/typo` (local or remote-tracking)"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// Helper process for `parallel_recorder_processes_lose_nothing`.
