@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::audit::record::{ActionRecord, ActionResult};
+use crate::audit::{ActionRecord, ActionResult};
 use crate::journal::{Entry, Journal};
 use crate::plan::{Change, SitePlan};
 use crate::provider::{Applicability, Provider};
@@ -42,19 +42,36 @@ pub struct ApplyCtx<'a> {
 
 /// Applies the applicable changes of `plan` to `site`.
 pub async fn apply_site(ctx: ApplyCtx<'_>, site: &Site, plan: &SitePlan) -> SiteApply {
-    let mut out = SiteApply { actions: Vec::new(), cannot: Vec::new(), error: None };
+    let mut out = SiteApply {
+        actions: Vec::new(),
+        cannot: Vec::new(),
+        error: None,
+    };
     // 1. The provider and its transport.
-    let setup = Provider::for_site(site, ctx.repo).map_err(|e| e.to_string()).and_then(|p| match p {
-        Some(p) => {
-            let spec = &site.manage.server.as_ref().map(|m| m.transport.clone()).unwrap_or_default();
-            Transport::from_spec(spec, ctx.repo, ctx.timeouts).map(|t| Some((p, t))).map_err(|e| e.to_string())
-        }
-        None => Ok(None),
-    });
+    let setup = Provider::for_site(site, ctx.repo)
+        .map_err(|e| e.to_string())
+        .and_then(|p| match p {
+            Some(p) => {
+                let spec = &site
+                    .manage
+                    .server
+                    .as_ref()
+                    .map(|m| m.transport.clone())
+                    .unwrap_or_default();
+                Transport::from_spec(spec, ctx.repo, ctx.timeouts)
+                    .map(|t| Some((p, t)))
+                    .map_err(|e| e.to_string())
+            }
+            None => Ok(None),
+        });
     let (provider, transport) = match setup {
         Ok(Some(pt)) => pt,
         Ok(None) => {
-            out.cannot = plan.changes.iter().map(|c| (c.clone(), cannot_reason(c))).collect();
+            out.cannot = plan
+                .changes
+                .iter()
+                .map(|c| (c.clone(), cannot_reason(c)))
+                .collect();
             return out;
         }
         Err(e) => return failed(plan.changes.iter().filter(|c| c.applicable), e, out),
@@ -62,7 +79,13 @@ pub async fn apply_site(ctx: ApplyCtx<'_>, site: &Site, plan: &SitePlan) -> Site
     // 2. Split by what the provider can do, given its own view of its file.
     let observed = match provider.observe(site, &transport).await {
         Ok(o) => o,
-        Err(e) => return failed(plan.changes.iter().filter(|c| c.applicable), e.to_string(), out),
+        Err(e) => {
+            return failed(
+                plan.changes.iter().filter(|c| c.applicable),
+                e.to_string(),
+                out,
+            );
+        }
     };
     let split = split(&provider, site, &plan.changes, observed.as_deref());
     out.cannot = split.cannot;
@@ -85,19 +108,36 @@ pub async fn apply_site(ctx: ApplyCtx<'_>, site: &Site, plan: &SitePlan) -> Site
     };
     let guard = match ctx.journal.begin(&entry) {
         Ok(g) => g,
-        Err(e) => return failed(split.apply.iter(), format!("cannot write the crash journal: {e}"), out),
+        Err(e) => {
+            return failed(
+                split.apply.iter(),
+                format!("cannot write the crash journal: {e}"),
+                out,
+            );
+        }
     };
     let result = provider.apply(site, &transport).await;
     drop(guard);
     match result {
-        Ok(_) => out.actions = records(&split.apply, ActionResult::Applied, &format!("applied via {}", provider.name())),
+        Ok(_) => {
+            out.actions = records(
+                &split.apply,
+                ActionResult::Applied,
+                &format!("applied via {}", provider.name()),
+            )
+        }
         Err(e) => out = failed(split.apply.iter(), e.to_string(), out),
     }
     out
 }
 
 /// Splits `changes` into those `provider` can apply now and the rest.
-pub fn split(provider: &Provider, site: &Site, changes: &[Change], observed: Option<&str>) -> Split {
+pub fn split(
+    provider: &Provider,
+    site: &Site,
+    changes: &[Change],
+    observed: Option<&str>,
+) -> Split {
     let mut s = Split::default();
     for c in changes {
         if !c.applicable {
@@ -115,7 +155,9 @@ pub fn split(provider: &Provider, site: &Site, changes: &[Change], observed: Opt
 /// Why a change the diff marked not applicable cannot be applied.
 fn cannot_reason(c: &Change) -> String {
     match &c.provider {
-        Some(p) => format!("the `{p}` provider cannot apply this change in this version of siteward"),
+        Some(p) => {
+            format!("the `{p}` provider cannot apply this change in this version of siteward")
+        }
         None => "no provider manages this resource for the site (`manage`)".to_owned(),
     }
 }
@@ -133,7 +175,11 @@ fn records(changes: &[Change], result: ActionResult, message: &str) -> Vec<Actio
         .collect()
 }
 
-fn failed<'a>(changes: impl Iterator<Item = &'a Change>, error: String, mut out: SiteApply) -> SiteApply {
+fn failed<'a>(
+    changes: impl Iterator<Item = &'a Change>,
+    error: String,
+    mut out: SiteApply,
+) -> SiteApply {
     let changes: Vec<Change> = changes.cloned().collect();
     out.actions = records(&changes, ActionResult::Failed, &error);
     out.error = Some(error);

@@ -113,7 +113,7 @@ Exit code: 0 compliant, 2 rules failing, 1 error."
     /// Show the audit history from Git.
     #[command(
         after_help = "Examples:\n  siteward log --site shop.example.nl\n  siteward log --since 2026-01-01 --format json\n  \
-siteward log --diff --limit 5"
+siteward log --diff --limit 5\n  siteward log --audit-branch origin/siteward-audit"
     )]
     Log {
         /// Only entries for this site (repeatable).
@@ -133,6 +133,10 @@ siteward log --diff --limit 5"
         diff: bool,
         #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
         format: ValidateFormat,
+        /// Audit branch to read: a local branch, or REMOTE/BRANCH such as
+        /// `origin/siteward-audit` (default `siteward-audit`, or `audit.branch` in siteward.yaml).
+        #[arg(long, value_name = "BRANCH")]
+        audit_branch: Option<String>,
     },
     /// Print the JSON Schema (draft 2020-12) of site and policy files, for editors.
     #[command(after_help = "Examples:\n  siteward schema > siteward.schema.json\n\n\

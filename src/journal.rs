@@ -79,7 +79,11 @@ impl Journal {
     /// The journal of the state repo at `repo`.
     pub fn for_repo(repo: &Path) -> Journal {
         let git = repo.join(".git");
-        let dir = if git.is_dir() { git.join("siteward").join("journal") } else { repo.join(".siteward").join("journal") };
+        let dir = if git.is_dir() {
+            git.join("siteward").join("journal")
+        } else {
+            repo.join(".siteward").join("journal")
+        };
         Journal { dir }
     }
 
@@ -98,7 +102,9 @@ impl Journal {
 
     /// Entries left by processes that no longer run (this process's own are never stale).
     pub fn interrupted(&self) -> Vec<Interrupted> {
-        let Ok(dir) = std::fs::read_dir(&self.dir) else { return Vec::new() };
+        let Ok(dir) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
         let host = hostname();
         let mut found: Vec<Interrupted> = dir
             .filter_map(Result::ok)
@@ -106,7 +112,8 @@ impl Journal {
             .filter(|p| p.extension().is_some_and(|x| x == "json"))
             .filter_map(|path| {
                 let entry: Entry = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
-                let alive = entry.host == host && (entry.pid == std::process::id() || process_alive(entry.pid));
+                let alive = entry.host == host
+                    && (entry.pid == std::process::id() || process_alive(entry.pid));
                 (!alive).then_some(Interrupted { entry, path })
             })
             .collect();
@@ -150,9 +157,17 @@ mod tests {
         let j = Journal::for_repo(dir.path());
         {
             let _g = j.begin(&entry(std::process::id())).unwrap();
-            assert!(j.interrupted().is_empty(), "our own running apply is not interrupted");
+            assert!(
+                j.interrupted().is_empty(),
+                "our own running apply is not interrupted"
+            );
         }
-        assert_eq!(std::fs::read_dir(dir.path().join(".siteward/journal")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join(".siteward/journal"))
+                .unwrap()
+                .count(),
+            0
+        );
     }
 
     #[test]
@@ -163,7 +178,11 @@ mod tests {
         std::mem::forget(g);
         let found = j.interrupted();
         assert_eq!(found.len(), 1);
-        assert!(found[0].message().contains("was interrupted while applying `a.example`"));
+        assert!(
+            found[0]
+                .message()
+                .contains("was interrupted while applying `a.example`")
+        );
         found[0].clear().unwrap();
         assert!(j.interrupted().is_empty());
     }

@@ -3,23 +3,32 @@
 //! The pipeline, one module each: [`load`] (YAML → [`spec::DesiredState`]) → [`observe`] → [`diff`] →
 //! plan → apply → record. See ARCHITECTURE.md for the map and the invariants.
 
+pub mod apply;
+pub mod audit;
 pub mod canon;
 pub mod cli;
 pub mod cmd;
 pub mod demo;
 pub mod diff;
 pub mod exit;
+pub mod git;
+pub mod journal;
 pub mod load;
+pub mod lock;
 pub mod logging;
 pub mod observe;
 pub mod pki;
 pub mod plan;
 pub mod probe;
 pub mod problem;
+pub mod proposal;
 pub mod provider;
+pub mod reconcile;
 pub mod report;
+pub mod saved_plan;
 pub mod schema;
 pub mod secret;
+pub mod select;
 pub mod spec;
 pub mod survey;
 pub mod transport;

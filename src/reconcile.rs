@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures_util::{StreamExt, stream};
 
 use crate::apply::{self, ApplyCtx};
-use crate::audit::record::{ActionRecord, ActionResult, RunCommand, RunRecord};
+use crate::audit::{ActionRecord, ActionResult, RunCommand, RunRecord, Trigger};
 use crate::exit::Exit;
 use crate::journal::{Interrupted, Journal};
 use crate::observe::ObserveOpts;
@@ -85,8 +85,8 @@ pub struct RunCtx<'a> {
     pub journal: Journal,
     /// Set by the signal handler; checked before each site apply starts.
     pub stop: Arc<AtomicBool>,
-    /// Per-site refusals from a saved plan's staleness check.
-    pub refused: BTreeMap<String, String>,
+    /// A saved plan to apply: sites whose live or desired state changed since are refused.
+    pub saved: Option<Plan>,
 }
 
 /// What a run did, ready to print and record.
@@ -97,14 +97,18 @@ pub struct Outcome {
     pub notes: BTreeMap<String, String>,
     /// Interruptions of earlier runs reported by this one.
     pub interrupted: Vec<Interrupted>,
-    /// Sites whose changes await a proposal: `(site, plan, changes with reasons)`.
+    /// Sites whose changes await a proposal: `(site, changes with the reason for each)`.
     pub to_propose: Vec<(String, Vec<(Change, String)>)>,
 }
 
 impl Outcome {
     /// SPEC's exit code: an error (unknown site, failed or refused apply) wins over drift.
     pub fn exit(&self) -> Exit {
-        let failed = self.actions.values().flatten().any(|a| a.result == ActionResult::Failed);
+        let failed = self
+            .actions
+            .values()
+            .flatten()
+            .any(|a| a.result == ActionResult::Failed);
         if self.plan.summary.unknown > 0 || failed {
             Exit::Error
         } else if self.plan.summary.drift > 0 {
@@ -115,8 +119,14 @@ impl Outcome {
     }
 
     /// The run record.
-    pub fn record(&self, mode: Mode, trigger: crate::audit::trigger::Trigger) -> RunRecord {
-        RunRecord::from_plan(&self.plan, mode.command(), trigger, chrono::Utc::now(), self.actions.clone())
+    pub fn record(&self, mode: Mode, trigger: Trigger) -> RunRecord {
+        RunRecord::from_plan(
+            &self.plan,
+            mode.command(),
+            trigger,
+            chrono::Utc::now(),
+            self.actions.clone(),
+        )
     }
 }
 
@@ -141,12 +151,16 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
     let mut actions: BTreeMap<String, Vec<ActionRecord>> = BTreeMap::new();
     let mut to_propose = Vec::new();
     // 3.–4. Refuse stale sites, decide the rest.
+    let refused = refusals(ctx, &found.sites);
     let mut to_apply: Vec<(&Site, SitePlan)> = Vec::new();
     for (site, plan) in sites.iter().zip(&found.sites) {
         let name = plan.site.clone();
-        if let Some(reason) = ctx.refused.get(&name) {
+        if let Some(reason) = refused.get(&name) {
             let refused = format!("refused: {reason}; run `siteward plan` again");
-            actions.insert(name.clone(), records(&plan.changes, ActionResult::Failed, &refused));
+            actions.insert(
+                name.clone(),
+                records(&plan.changes, ActionResult::Failed, &refused),
+            );
             notes.insert(name, refused);
             continue;
         }
@@ -157,24 +171,46 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
             }
             Decision::Report => {
                 let msg = "sync: observe — reported only";
-                actions.insert(name.clone(), records(&plan.changes, ActionResult::Skipped, msg));
-                notes.insert(name, format!("{} change(s) reported (sync: observe)", plan.changes.len()));
+                actions.insert(
+                    name.clone(),
+                    records(&plan.changes, ActionResult::Skipped, msg),
+                );
+                notes.insert(
+                    name,
+                    format!("{} change(s) reported (sync: observe)", plan.changes.len()),
+                );
             }
             Decision::Propose => {
                 let why = "sync: propose".to_owned();
-                to_propose.push((name, plan.changes.iter().map(|c| (c.clone(), why.clone())).collect()));
+                to_propose.push((
+                    name,
+                    plan.changes
+                        .iter()
+                        .map(|c| (c.clone(), why.clone()))
+                        .collect(),
+                ));
             }
             Decision::Apply => to_apply.push((site, plan.clone())),
         }
     }
     // 5. Apply, sites in parallel within the concurrency limit.
     let dry_run = matches!(ctx.mode, Mode::Apply { dry_run: true });
-    let actx = ApplyCtx { repo: ctx.repo, run_id: &ctx.run.id, journal: &ctx.journal, timeouts: Default::default(), dry_run };
+    let actx = ApplyCtx {
+        repo: ctx.repo,
+        run_id: &ctx.run.id,
+        journal: &ctx.journal,
+        timeouts: Default::default(),
+        dry_run,
+    };
     let results: Vec<(String, apply::SiteApply)> = stream::iter(to_apply.iter())
         .map(|(site, plan)| async move {
             if ctx.stop.load(Ordering::SeqCst) {
                 let msg = "interrupted by a signal before this site was applied";
-                let skipped = apply::SiteApply { actions: records(&plan.changes, ActionResult::Skipped, msg), cannot: Vec::new(), error: None };
+                let skipped = apply::SiteApply {
+                    actions: records(&plan.changes, ActionResult::Skipped, msg),
+                    cannot: Vec::new(),
+                    error: None,
+                };
                 return (plan.site.clone(), skipped);
             }
             (plan.site.clone(), apply::apply_site(actx, site, plan).await)
@@ -184,14 +220,24 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         .await;
     let mut applied: Vec<&Site> = Vec::new();
     for (name, result) in results {
-        let done = result.actions.iter().filter(|a| a.result == ActionResult::Applied).count();
+        let done = result
+            .actions
+            .iter()
+            .filter(|a| a.result == ActionResult::Applied)
+            .count();
         let note = match (&result.error, done, result.cannot.len()) {
             (Some(e), _, _) => format!("apply failed, rolled back: {e}"),
             (None, 0, 0) if dry_run => "dry run: nothing would be applied".into(),
-            (None, 0, _) if dry_run => format!("dry run: {} change(s) would be proposed", result.cannot.len()),
+            (None, 0, _) if dry_run => format!(
+                "dry run: {} change(s) would be proposed",
+                result.cannot.len()
+            ),
             (None, 0, 0) => "nothing to apply".into(),
             (None, n, 0) if !dry_run => format!("applied {n} change(s)"),
-            (None, n, c) => format!("{} {n} change(s); {c} need a proposal", if dry_run { "would apply" } else { "applied" }),
+            (None, n, c) => format!(
+                "{} {n} change(s); {c} need a proposal",
+                if dry_run { "would apply" } else { "applied" }
+            ),
         };
         if done > 0 {
             if let Some((site, _)) = to_apply.iter().find(|(s, _)| s.name.as_str() == name) {
@@ -216,17 +262,57 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
     // Changes already proposed that the re-observation shows fixed are dropped.
     for (name, changes) in &mut to_propose {
         if let Some(p) = found.sites.iter().find(|p| &p.site == name) {
-            changes.retain(|(c, _)| p.changes.iter().any(|now| now.resource == c.resource && now.key == c.key));
+            changes.retain(|(c, _)| {
+                p.changes
+                    .iter()
+                    .any(|now| now.resource == c.resource && now.key == c.key)
+            });
         }
     }
     to_propose.retain(|(_, c)| !c.is_empty());
-    Outcome { plan: Plan::new(ctx.run.clone(), found.sites), actions, notes, interrupted, to_propose }
+    Outcome {
+        plan: Plan::new(ctx.run.clone(), found.sites),
+        actions,
+        notes,
+        interrupted,
+        to_propose,
+    }
+}
+
+/// Per site of a saved plan: why it may not be applied (stale, or not in the plan at all).
+fn refusals(ctx: &RunCtx<'_>, now: &[SitePlan]) -> BTreeMap<String, String> {
+    let Some(saved) = &ctx.saved else {
+        return BTreeMap::new();
+    };
+    let observed: BTreeMap<String, Option<String>> = now
+        .iter()
+        .map(|p| (p.site.clone(), p.observed_sha256.clone()))
+        .collect();
+    let fresh = crate::saved_plan::staleness(saved, ctx.run.desired_commit.as_deref(), &observed);
+    now.iter()
+        .filter_map(|p| match fresh.get(&p.site) {
+            Some(crate::saved_plan::Freshness::Fresh) => None,
+            Some(crate::saved_plan::Freshness::Stale { reason }) => {
+                Some((p.site.clone(), reason.clone()))
+            }
+            None => Some((
+                p.site.clone(),
+                "the site is not in the saved plan".to_owned(),
+            )),
+        })
+        .collect()
 }
 
 fn records(changes: &[Change], result: ActionResult, message: &str) -> Vec<ActionRecord> {
     changes
         .iter()
-        .map(|c| ActionRecord { resource: c.resource, key: c.key.clone(), action: c.action, result, message: Some(message.to_owned()) })
+        .map(|c| ActionRecord {
+            resource: c.resource,
+            key: c.key.clone(),
+            action: c.action,
+            result,
+            message: Some(message.to_owned()),
+        })
         .collect()
 }
 
@@ -253,8 +339,14 @@ mod tests {
     fn unknown_sites_are_never_acted_on() {
         for mode in [Mode::Reconcile, Mode::Apply { dry_run: false }] {
             for sync in [SyncMode::Auto, SyncMode::Propose, SyncMode::Observe] {
-                assert_eq!(decide(mode, sync, &plan(SyncStatus::Unknown)), Decision::Unknown);
-                assert_eq!(decide(mode, sync, &plan(SyncStatus::InSync)), Decision::Nothing);
+                assert_eq!(
+                    decide(mode, sync, &plan(SyncStatus::Unknown)),
+                    Decision::Unknown
+                );
+                assert_eq!(
+                    decide(mode, sync, &plan(SyncStatus::InSync)),
+                    Decision::Nothing
+                );
             }
         }
     }
@@ -262,11 +354,26 @@ mod tests {
     #[test]
     fn sync_modes_decide_drift() {
         let drift = plan(SyncStatus::Drift);
-        assert_eq!(decide(Mode::Reconcile, SyncMode::Auto, &drift), Decision::Apply);
-        assert_eq!(decide(Mode::Reconcile, SyncMode::Propose, &drift), Decision::Propose);
-        assert_eq!(decide(Mode::Reconcile, SyncMode::Observe, &drift), Decision::Report);
+        assert_eq!(
+            decide(Mode::Reconcile, SyncMode::Auto, &drift),
+            Decision::Apply
+        );
+        assert_eq!(
+            decide(Mode::Reconcile, SyncMode::Propose, &drift),
+            Decision::Propose
+        );
+        assert_eq!(
+            decide(Mode::Reconcile, SyncMode::Observe, &drift),
+            Decision::Report
+        );
         // `apply` is the approval (after a merge): it applies propose sites too.
-        assert_eq!(decide(Mode::Apply { dry_run: false }, SyncMode::Propose, &drift), Decision::Apply);
-        assert_eq!(decide(Mode::Apply { dry_run: false }, SyncMode::Observe, &drift), Decision::Report);
+        assert_eq!(
+            decide(Mode::Apply { dry_run: false }, SyncMode::Propose, &drift),
+            Decision::Apply
+        );
+        assert_eq!(
+            decide(Mode::Apply { dry_run: false }, SyncMode::Observe, &drift),
+            Decision::Report
+        );
     }
 }

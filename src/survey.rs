@@ -26,7 +26,11 @@ pub fn load_or_report(repo: &Path, doing: &str) -> anyhow::Result<Option<Desired
             for p in &problems {
                 writeln!(err, "{p}")?;
             }
-            writeln!(err, "error: {} problem(s) in the state repo; {doing}", problems.len())?;
+            writeln!(
+                err,
+                "error: {} problem(s) in the state repo; {doing}",
+                problems.len()
+            )?;
             Ok(None)
         }
         Err(e) => Err(e.into()),
@@ -57,21 +61,37 @@ pub async fn survey(repo: &Path, sites: &[&Site], opts: ObserveOpts) -> Survey {
     // Secrets: a site whose secret cannot be resolved is unknown and not observed.
     let secrets: Vec<Result<BTreeMap<String, String>, String>> =
         sites.iter().map(|s| header_secrets(s, repo)).collect();
-    let observable: Vec<&Site> =
-        sites.iter().zip(&secrets).filter(|(_, s)| s.is_ok()).map(|(site, _)| *site).collect();
-    let mut observed = observe::observe_all(&observable, repo, opts).await.into_iter();
+    let observable: Vec<&Site> = sites
+        .iter()
+        .zip(&secrets)
+        .filter(|(_, s)| s.is_ok())
+        .map(|(site, _)| *site)
+        .collect();
+    let mut observed = observe::observe_all(&observable, repo, opts)
+        .await
+        .into_iter();
     let mut out = Survey::default();
     let empty = BTreeMap::new();
     for (site, secret) in sites.iter().zip(&secrets) {
         let live = match secret {
             Ok(_) => observed.next().unwrap_or_default(),
-            Err(e) => LiveSite { site: site.name.to_string(), error: Some(e.clone()), ..LiveSite::default() },
+            Err(e) => LiveSite {
+                site: site.name.to_string(),
+                error: Some(e.clone()),
+                ..LiveSite::default()
+            },
         };
-        let d = Desired { site, secrets: secret.as_ref().unwrap_or(&empty) };
+        let d = Desired {
+            site,
+            secrets: secret.as_ref().unwrap_or(&empty),
+        };
         out.sites.push(diff::plan_site(&d, &live));
         out.yaml.insert(
             site.name.to_string(),
-            SiteYaml { desired: diff::desired_canon(&d).to_yaml(), live: diff::live_canon(&d, &live).map(|c| c.to_yaml()) },
+            SiteYaml {
+                desired: diff::desired_canon(&d).to_yaml(),
+                live: diff::live_canon(&d, &live).map(|c| c.to_yaml()),
+            },
         );
         out.live.push(live);
     }
@@ -79,7 +99,11 @@ pub async fn survey(repo: &Path, sites: &[&Site], opts: ObserveOpts) -> Survey {
 }
 
 /// Observation options from flags, falling back to `siteward.yaml`, then to the defaults.
-pub fn observe_opts(settings: &Settings, run: &RunOpts, sites: usize) -> anyhow::Result<ObserveOpts> {
+pub fn observe_opts(
+    settings: &Settings,
+    run: &RunOpts,
+    sites: usize,
+) -> anyhow::Result<ObserveOpts> {
     let timeout = match run.timeout {
         Some(t) if t.is_finite() && t > 0.0 && t <= 3600.0 => Duration::from_secs_f64(t),
         Some(t) => bail!("`--timeout {t}` must be a number of seconds between 0 and 3600"),
@@ -101,7 +125,10 @@ pub fn observe_opts(settings: &Settings, run: &RunOpts, sites: usize) -> anyhow:
 /// A multi-threaded async runtime for one command.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     use anyhow::Context;
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 /// Resolves the site's secret header values, by lowercased header name.
@@ -126,5 +153,34 @@ fn desired_commit(repo: &Path) -> Option<String> {
         .output()
         .ok()?;
     let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    (out.status.success() && id.len() >= 40 && id.bytes().all(|b| b.is_ascii_hexdigit())).then_some(id)
+    (out.status.success() && id.len() >= 40 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then_some(id)
+}
+
+/// The sites a command acts on, and site files deleted since `--changed-since`.
+#[derive(Debug, Default)]
+pub struct Picked<'a> {
+    pub sites: Vec<&'a Site>,
+    /// Deleted site files: "no longer managed: no action".
+    pub removed: Vec<String>,
+}
+
+/// Applies `--site`, `--selector`, `--shard` and `--changed-since` to the loaded state.
+pub fn pick<'a>(
+    repo: &Path,
+    state: &'a DesiredState,
+    select: &crate::cli::Select,
+) -> anyhow::Result<Picked<'a>> {
+    use crate::select::{Selection, changed_since};
+    let selection = Selection::parse(&select.site, &select.selector, select.shard.as_deref())?;
+    let mut names = selection.apply(state)?;
+    let mut removed = Vec::new();
+    if let Some(rev) = &select.changed_since {
+        let git = crate::git::Repo::open(repo)?;
+        let changed = changed_since(&git, rev, state)?;
+        names.retain(|n| changed.sites.contains(n));
+        removed = changed.removed;
+    }
+    let sites = names.iter().filter_map(|n| state.sites.get(n)).collect();
+    Ok(Picked { sites, removed })
 }

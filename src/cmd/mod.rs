@@ -1,12 +1,15 @@
 //! One handler per command: turns parsed arguments into work and an [`Exit`].
 
+mod log;
 mod plan;
+mod run;
 mod validate;
 
 use std::io::Write;
 
 use crate::cli::{Cli, Command};
 use crate::exit::Exit;
+use crate::reconcile::Mode;
 
 /// Runs the command and returns how it ended. Errors that end the whole command (bad flags,
 /// unreadable repo) come back as `Err`; per-site failures are part of the command's report.
@@ -36,10 +39,56 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 record,
             },
         ),
-        Command::Apply { .. } => not_built("apply", 5),
-        Command::Reconcile { .. } => not_built("reconcile", 5),
+        Command::Apply {
+            plan,
+            select,
+            run: opts,
+            dry_run,
+        } => run::run(
+            &cli.repo,
+            run::RunArgs {
+                mode: Mode::Apply { dry_run },
+                saved: plan,
+                select,
+                run: opts,
+                push: None,
+            },
+        ),
+        Command::Reconcile {
+            select,
+            run: opts,
+            push,
+        } => run::run(
+            &cli.repo,
+            run::RunArgs {
+                mode: Mode::Reconcile,
+                saved: None,
+                select,
+                run: opts,
+                push,
+            },
+        ),
         Command::Check { .. } => not_built("check", 0),
-        Command::Log { .. } => not_built("log", 4),
+        Command::Log {
+            site,
+            since,
+            until,
+            limit,
+            diff,
+            format,
+            audit_branch,
+        } => log::run(
+            &cli.repo,
+            log::LogArgs {
+                sites: site,
+                since,
+                until,
+                limit,
+                diff,
+                format,
+                audit_branch,
+            },
+        ),
         Command::Demo { .. } => not_built("demo", 5),
     }
 }

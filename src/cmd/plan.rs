@@ -1,19 +1,18 @@
 //! `siteward plan`: load, select, observe, diff, print. Read-only: nothing is changed.
 //!
-//! Steps: 1. refuse flags this build lacks; 2. load (invalid input: print the problems to
-//! stderr, observe nothing, exit 1); 3. select sites; 4.–6. resolve secrets, observe and diff
-//! ([`crate::survey`]); 7. render to stdout or `--out`; exit 0 in sync, 2 drift, 1 error.
+//! Steps: 1. load (invalid input: print the problems to stderr, observe nothing, exit 1);
+//! 2. select sites; 3. resolve secrets, observe and diff ([`crate::survey`]); 4. render to
+//! stdout or `--out`; 5. with `--record`, commit a run record. Exit 0 in sync, 2 drift, 1 error.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
 use crate::cli::{Format, RunOpts, Select};
 use crate::exit::Exit;
 use crate::plan::Plan;
 use crate::report::{self, Report};
-use crate::spec::{DesiredState, Site};
 use crate::survey;
 
 /// Parsed `plan` arguments.
@@ -28,33 +27,23 @@ pub struct PlanArgs {
 
 /// Runs `siteward plan` on the state repo at `repo`.
 pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
-    // 1. Flags owned by other parts of siteward that this build does not have yet.
-    if args.select.changed_since.is_some() {
-        bail!(
-            "`--changed-since` is not yet supported by `siteward plan`; select with `--site` or `--selector`"
-        );
-    }
-    if args.select.shard.is_some() {
-        bail!(
-            "`--shard` is not yet supported by `siteward plan`; select with `--site` or `--selector`"
-        );
-    }
-    if args.record {
-        bail!("`--record` is not yet supported by `siteward plan`; run without it");
-    }
-    // 2. Load; invalid input stops here.
+    // 1. Load; invalid input stops here.
     let Some(state) = survey::load_or_report(repo, "nothing was observed")? else {
         return Ok(Exit::Error);
     };
-    // 3. Select.
-    let sites = select(&state, &args.select)?;
+    // 2. Select.
+    let picked = survey::pick(repo, &state, &args.select)?;
+    for name in &picked.removed {
+        eprintln!("{name}: no longer managed (its site file was deleted): no action");
+    }
+    let sites = picked.sites;
     let opts = survey::observe_opts(&state.settings, &args.run, sites.len())?;
     let run = survey::new_run(repo);
-    // 4.–6. Observe and diff.
+    // 3. Observe and diff.
     let found = survey::runtime()?.block_on(survey::survey(repo, &sites, opts));
     let yaml = found.yaml;
     let plan = Plan::new(run, found.sites);
-    // 7. Render.
+    // 4. Render.
     let color = args.out.is_none()
         && std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
@@ -72,40 +61,25 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
             .with_context(|| format!("cannot write the plan to `{}`", path.display()))?,
         None => std::io::stdout().lock().write_all(text.as_bytes())?,
     }
-    Ok(plan.exit())
-}
-
-/// The sites named by `--site` (all when none) whose labels match every `--selector`.
-/// Kept in one function so that `src/select.rs` can replace it.
-fn select<'a>(state: &'a DesiredState, sel: &Select) -> anyhow::Result<Vec<&'a Site>> {
-    let mut pairs = Vec::new();
-    for s in &sel.selector {
-        let Some((k, v)) = s.split_once('=').filter(|(k, _)| !k.is_empty()) else {
-            bail!("`--selector {s}` is not `KEY=VALUE`");
+    // 5. Record the plan run when asked.
+    if args.record {
+        let git = crate::git::Repo::open(repo)?;
+        let branch = match &args.run.audit_branch {
+            Some(b) => b
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("`--audit-branch`: {e}"))?,
+            None => state.settings.audit_branch.clone(),
         };
-        pairs.push((k.trim(), v.trim()));
+        let author = crate::audit::author(state.settings.audit_author.as_deref(), &git)?;
+        let trigger = crate::audit::Trigger::from_env(args.run.trigger.as_deref());
+        let record = crate::audit::RunRecord::from_plan(
+            &plan,
+            crate::audit::RunCommand::Plan,
+            trigger,
+            chrono::Utc::now(),
+            Default::default(),
+        );
+        crate::audit::record_run(&git, &branch, &author, &record)?;
     }
-    for name in &sel.site {
-        if !state.sites.keys().any(|k| k.as_str() == name) {
-            let known: Vec<&str> = state.sites.keys().map(|k| k.as_str()).collect();
-            bail!(
-                "no site named `{name}` in the state repo; known sites: {}",
-                if known.is_empty() {
-                    "none".to_owned()
-                } else {
-                    known.join(", ")
-                }
-            );
-        }
-    }
-    Ok(state
-        .sites
-        .values()
-        .filter(|s| sel.site.is_empty() || sel.site.iter().any(|n| n == s.name.as_str()))
-        .filter(|s| {
-            pairs
-                .iter()
-                .all(|(k, v)| s.labels.get(*k).is_some_and(|l| l == v))
-        })
-        .collect())
+    Ok(plan.exit())
 }

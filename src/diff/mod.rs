@@ -143,7 +143,10 @@ fn change(
         // The acme and wordpress providers are not part of this build: their changes are
         // named with the provider the site configures but are never applicable, so they are
         // proposed instead of silently skipped.
-        Resource::Certificate => (manage.certificate.as_ref().map(|c| c.provider.as_str()), false),
+        Resource::Certificate => (
+            manage.certificate.as_ref().map(|c| c.provider.as_str()),
+            false,
+        ),
         Resource::Core | Resource::Plugin | Resource::Theme => {
             (manage.software.as_ref().map(|s| s.provider.as_str()), false)
         }

@@ -53,7 +53,15 @@ pub enum ProposalError {
 pub fn drift_digest(changes: &[(Change, String)]) -> String {
     let mut keys: Vec<String> = changes
         .iter()
-        .map(|(c, _)| format!("{:?}\u{0}{}\u{0}{:?}\u{0}{}", c.resource, c.key, c.action, c.desired.as_deref().unwrap_or("\u{1}absent")))
+        .map(|(c, _)| {
+            format!(
+                "{:?}\u{0}{}\u{0}{:?}\u{0}{}",
+                c.resource,
+                c.key,
+                c.action,
+                c.desired.as_deref().unwrap_or("\u{1}absent")
+            )
+        })
         .collect();
     keys.sort();
     hex::encode(Sha256::digest(keys.join("\n").as_bytes()))
@@ -78,31 +86,68 @@ pub fn propose(
     let branch = branch(prefix, site);
     let drift = drift_digest(changes);
     let markdown = render::markdown(site, plan, changes, &drift, run_id);
-    let plan_json = serde_json::to_vec_pretty(plan).map_err(|source| ProposalError::Json { site: site.name.to_string(), source })?;
+    let plan_json = serde_json::to_vec_pretty(plan).map_err(|source| ProposalError::Json {
+        site: site.name.to_string(),
+        source,
+    })?;
     let message = format!(
         "propose: {} — {} change(s)\n\nSiteward-Run: {run_id}\nSiteward-Sites: {}\nSiteward-Drift: {drift}\n",
         site.name,
         changes.len(),
         site.name
     );
-    commit(repo, &branch, author, |current| match current {
-        Some(md) if is_open(md) && md.contains(&format!("{}{drift}", render::DRIFT_PREFIX)) => None,
-        _ => Some(vec![(PROPOSAL_FILE, markdown.clone().into_bytes()), (PLAN_FILE, plan_json.clone())]),
-    }, &message)
+    commit(
+        repo,
+        &branch,
+        author,
+        |current| match current {
+            Some(md) if is_open(md) && md.contains(&format!("{}{drift}", render::DRIFT_PREFIX)) => {
+                None
+            }
+            _ => Some(vec![
+                (PROPOSAL_FILE, markdown.clone().into_bytes()),
+                (PLAN_FILE, plan_json.clone()),
+            ]),
+        },
+        &message,
+    )
     .map(|c| match c {
-        Some(commit) => Outcome::Written { branch: branch.clone(), commit },
-        None => Outcome::Unchanged { branch: branch.clone() },
+        Some(commit) => Outcome::Written {
+            branch: branch.clone(),
+            commit,
+        },
+        None => Outcome::Unchanged {
+            branch: branch.clone(),
+        },
     })
 }
 
 /// Marks the site's open proposal resolved (the site was observed in sync).
-pub fn resolve(repo: &Repo, prefix: &BranchName, author: &Identity, site: &Site, run_id: &str) -> Result<Outcome, ProposalError> {
+pub fn resolve(
+    repo: &Repo,
+    prefix: &BranchName,
+    author: &Identity,
+    site: &Site,
+    run_id: &str,
+) -> Result<Outcome, ProposalError> {
     let branch = branch(prefix, site);
-    let message = format!("resolve: {} is in sync\n\nSiteward-Run: {run_id}\nSiteward-Sites: {}\n", site.name, site.name);
-    let done = commit(repo, &branch, author, |current| match current {
-        Some(md) if is_open(md) => Some(vec![(PROPOSAL_FILE, render::resolved(md, run_id).into_bytes())]),
-        _ => None,
-    }, &message)?;
+    let message = format!(
+        "resolve: {} is in sync\n\nSiteward-Run: {run_id}\nSiteward-Sites: {}\n",
+        site.name, site.name
+    );
+    let done = commit(
+        repo,
+        &branch,
+        author,
+        |current| match current {
+            Some(md) if is_open(md) => Some(vec![(
+                PROPOSAL_FILE,
+                render::resolved(md, run_id).into_bytes(),
+            )]),
+            _ => None,
+        },
+        &message,
+    )?;
     Ok(match done {
         Some(commit) => Outcome::Resolved { branch, commit },
         None => Outcome::Nothing,
@@ -110,7 +155,9 @@ pub fn resolve(repo: &Repo, prefix: &BranchName, author: &Identity, site: &Site,
 }
 
 fn is_open(markdown: &str) -> bool {
-    markdown.lines().any(|l| l.trim_end() == render::STATUS_OPEN)
+    markdown
+        .lines()
+        .any(|l| l.trim_end() == render::STATUS_OPEN)
 }
 
 /// Compare-and-swap commit on `branch`: `files` sees the current `PROPOSAL.md` (if any) and
@@ -126,10 +173,14 @@ fn commit(
     for attempt in 0..MAX_ATTEMPTS {
         let tip = repo.read_ref(&refname)?;
         let current = match tip {
-            Some(c) => repo.read_file_at(c, PROPOSAL_FILE)?.map(|b| String::from_utf8_lossy(&b).into_owned()),
+            Some(c) => repo
+                .read_file_at(c, PROPOSAL_FILE)?
+                .map(|b| String::from_utf8_lossy(&b).into_owned()),
             None => None,
         };
-        let Some(files) = files(current.as_deref()) else { return Ok(None) };
+        let Some(files) = files(current.as_deref()) else {
+            return Ok(None);
+        };
         let blobs = files
             .iter()
             .map(|(path, data)| repo.write_blob(data).map(|b| ((*path).to_owned(), b)))
@@ -141,9 +192,13 @@ fn commit(
         let commit = repo.write_commit(tree, &parents, author, (now, now), message)?;
         match repo.update_ref(&refname, commit, tip, "siteward: proposal") {
             Ok(()) => return Ok(Some(commit)),
-            Err(GitError::Conflict { .. }) => std::thread::sleep(std::time::Duration::from_millis(20 << attempt)),
+            Err(GitError::Conflict { .. }) => {
+                std::thread::sleep(std::time::Duration::from_millis(20 << attempt))
+            }
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ProposalError::Contended { branch: branch.to_owned() })
+    Err(ProposalError::Contended {
+        branch: branch.to_owned(),
+    })
 }

@@ -16,7 +16,13 @@ pub const STATUS_RESOLVED: &str = "Status: resolved";
 pub const DRIFT_PREFIX: &str = "Drift: sha256:";
 
 /// Renders the change request for `changes` (each with the reason it is proposed).
-pub fn markdown(site: &Site, plan: &SitePlan, changes: &[(Change, String)], drift: &str, run_id: &str) -> String {
+pub fn markdown(
+    site: &Site,
+    plan: &SitePlan,
+    changes: &[(Change, String)],
+    drift: &str,
+    run_id: &str,
+) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# Change request: {}\n", site.name);
     let _ = writeln!(md, "{STATUS_OPEN}  ");
@@ -25,7 +31,11 @@ pub fn markdown(site: &Site, plan: &SitePlan, changes: &[(Change, String)], drif
     if let Some(owner) = &site.owner {
         let _ = writeln!(md, "Owner: {owner}  ");
     }
-    let _ = writeln!(md, "Raised by siteward run `{run_id}`; health at that time: {:?}.\n", plan.health);
+    let _ = writeln!(
+        md,
+        "Raised by siteward run `{run_id}`; health at that time: {:?}.\n",
+        plan.health
+    );
 
     md.push_str("## What to change\n\n| resource | key | now | should be | why siteward did not apply it |\n|---|---|---|---|---|\n");
     for (c, why) in changes {
@@ -45,7 +55,11 @@ pub fn markdown(site: &Site, plan: &SitePlan, changes: &[(Change, String)], drif
     let via = if site.policies.is_empty() {
         String::new()
     } else {
-        let names: Vec<String> = site.policies.iter().map(|p| format!("`policies/{p}.yaml`")).collect();
+        let names: Vec<String> = site
+            .policies
+            .iter()
+            .map(|p| format!("`policies/{p}.yaml`"))
+            .collect();
         format!(" (with defaults from {})", names.join(", "))
     };
     let _ = writeln!(md, "The desired state in {source}{via} says:\n");
@@ -61,7 +75,11 @@ pub fn markdown(site: &Site, plan: &SitePlan, changes: &[(Change, String)], drif
              Apache, inside the site's `<VirtualHost>` (needs `mod_headers`, and `mod_alias` for redirects):\n\n```apache\n{apache}```\n"
         );
     }
-    if changes.iter().any(|(c, _)| c.desired.as_deref().is_some_and(|d| d.starts_with("<secret sha256:"))) {
+    if changes.iter().any(|(c, _)| {
+        c.desired
+            .as_deref()
+            .is_some_and(|d| d.starts_with("<secret sha256:"))
+    }) {
         md.push_str("\nValues shown as `<secret sha256:…>` come from a secret reference in the site file; ask the site's owner for the value through your usual secure channel.\n");
     }
 
@@ -79,7 +97,9 @@ pub fn markdown(site: &Site, plan: &SitePlan, changes: &[(Change, String)], drif
 /// Marks a rendered proposal resolved, noting the run that saw the site in sync.
 pub fn resolved(markdown: &str, run_id: &str) -> String {
     let body = markdown.replacen(STATUS_OPEN, STATUS_RESOLVED, 1);
-    format!("{body}\n## Resolved\n\nRun `{run_id}` observed the site in sync with its desired state.\n")
+    format!(
+        "{body}\n## Resolved\n\nRun `{run_id}` observed the site in sync with its desired state.\n"
+    )
 }
 
 fn resource(r: Resource) -> &'static str {
@@ -106,7 +126,10 @@ fn value_cell(v: Option<&str>) -> String {
 
 /// The desired field a change comes from.
 fn field(c: &Change) -> String {
-    let want = c.desired.as_deref().map_or_else(|| "must be absent".to_owned(), |d| format!("`{}`", d.replace('`', "'")));
+    let want = c.desired.as_deref().map_or_else(
+        || "must be absent".to_owned(),
+        |d| format!("`{}`", d.replace('`', "'")),
+    );
     match c.resource {
         Resource::Header => format!("`headers.{}`: {want}", c.key),
         Resource::Redirect => format!("`redirects` from `{}`: {want}", c.key),
@@ -123,7 +146,11 @@ fn config_lines(changes: &[(Change, String)]) -> (String, String) {
     for (c, _) in changes {
         match (c.resource, c.action, c.desired.as_deref()) {
             (Resource::Header, Action::Remove, _) | (Resource::Header, _, None) => {
-                let _ = writeln!(nginx, "# remove every `add_header {0}` line; for a backend's header: proxy_hide_header {0}; / fastcgi_hide_header {0};", c.key);
+                let _ = writeln!(
+                    nginx,
+                    "# remove every `add_header {0}` line; for a backend's header: proxy_hide_header {0}; / fastcgi_hide_header {0};",
+                    c.key
+                );
                 let _ = writeln!(apache, "Header always unset {}", c.key);
             }
             (Resource::Header, _, Some(v)) => {
@@ -135,13 +162,26 @@ fn config_lines(changes: &[(Change, String)]) -> (String, String) {
                         let _ = writeln!(nginx, "# {why}");
                     }
                 }
-                let _ = writeln!(apache, "Header always set {} \"{}\"", c.key, v.replace('\\', "\\\\").replace('"', "\\\""));
+                let _ = writeln!(
+                    apache,
+                    "Header always set {} \"{}\"",
+                    c.key,
+                    v.replace('\\', "\\\\").replace('"', "\\\"")
+                );
             }
             (Resource::Redirect, _, Some(want)) => {
                 // The diff writes a desired redirect as `STATUS TARGET`.
                 let (status, target) = want.split_once(' ').unwrap_or(("301", want));
-                let _ = writeln!(nginx, "# in the server block answering {}:\nreturn {status} {target};", c.key);
-                let _ = writeln!(apache, "# in the VirtualHost answering {}:\nRedirect {status} / {target}", c.key);
+                let _ = writeln!(
+                    nginx,
+                    "# in the server block answering {}:\nreturn {status} {target};",
+                    c.key
+                );
+                let _ = writeln!(
+                    apache,
+                    "# in the VirtualHost answering {}:\nRedirect {status} / {target}",
+                    c.key
+                );
             }
             _ => {}
         }

@@ -430,16 +430,6 @@ impl Provider {
         let new = self
             .new_file(&rendered, backup.as_deref())
             .map_err(|e| self.fail(Stage::Render, e))?;
-        if backup.as_deref() == Some(new.as_slice()) {
-            tracing::info!("already in sync; nothing written");
-            return Ok(ApplyOutcome {
-                changed: false,
-                before,
-                after: rendered.text,
-                verified: false,
-            });
-        }
-        // 4. Write, test, reload, verify; roll back on failure.
         let job = sequence::Job {
             provider: self,
             site,
@@ -447,6 +437,27 @@ impl Provider {
             backup: backup.as_deref(),
             expect: expect.as_ref(),
         };
+        if backup.as_deref() == Some(new.as_slice()) {
+            // The file is right; when the server serves it too there is nothing to do. When it
+            // does not (a run was killed before its reload), reload and verify.
+            let served = match expect.as_ref() {
+                Some(e) => verify::until_served(site, &t.repo, e, std::time::Duration::ZERO)
+                    .await
+                    .is_ok(),
+                None => true,
+            };
+            if !served {
+                job.settle().await?;
+            }
+            tracing::info!("file already in sync; nothing written");
+            return Ok(ApplyOutcome {
+                changed: false,
+                before,
+                after: rendered.text,
+                verified: !served,
+            });
+        }
+        // 4. Write, test, reload, verify; roll back on failure.
         job.run(&new).await?;
         Ok(ApplyOutcome {
             changed: true,

@@ -27,23 +27,42 @@ impl Job<'_> {
             return Err(self.provider.fail(Stage::Write, e));
         }
         tracing::info!(path = %t.path.display(), "config written");
+        self.test_reload_verify(true).await
+    }
+
+    /// The file already holds the desired config but the server does not serve it (a run was
+    /// killed between write and reload): test, reload and verify without writing. Nothing was
+    /// written by this run, so there is nothing to roll back.
+    pub async fn settle(&self) -> Result<(), ProviderError> {
+        self.test_reload_verify(false).await
+    }
+
+    async fn test_reload_verify(&self, written: bool) -> Result<(), ProviderError> {
+        let t = self.provider.target();
+        let fail = |stage, detail, reload| async move {
+            if written {
+                self.rollback(stage, detail, reload).await
+            } else {
+                self.provider.fail(stage, detail)
+            }
+        };
         // 2. Test the whole server config with the new file in place.
         if let Some(test) = &t.test {
             if let Err(detail) = self.command(test).await {
-                return Err(self.rollback(Stage::Test, detail, false).await);
+                return Err(fail(Stage::Test, detail, false).await);
             }
         }
         // 3. Reload; after a failed reload the server may have half-loaded, so reload again.
         if let Some(reload) = &t.reload {
             if let Err(detail) = self.command(reload).await {
-                return Err(self.rollback(Stage::Reload, detail, true).await);
+                return Err(fail(Stage::Reload, detail, true).await);
             }
         }
         // 4. Verify that the change is served.
         if let Some(expect) = self.expect {
             let served = verify::until_served(self.site, &t.repo, expect, VERIFY_BUDGET).await;
             if let Err(detail) = served {
-                return Err(self.rollback(Stage::Verify, detail, true).await);
+                return Err(fail(Stage::Verify, detail, true).await);
             }
         }
         Ok(())

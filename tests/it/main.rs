@@ -1,8 +1,10 @@
-//! The one integration-test binary: runs the real `siteward` against real components (nginx,
-//! sshd, git) started on 127.0.0.1 by the helpers in `support`.
+//! The one integration-test binary: runs the real `siteward` (or the library) against real
+//! components (nginx, sshd, git, git daemon) started on 127.0.0.1 by the helpers in `support`.
 
 mod support;
 
+mod audit;
 mod observe;
 mod providers;
+mod reconcile;
 mod validate;

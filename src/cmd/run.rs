@@ -1,0 +1,293 @@
+//! `siteward apply` and `siteward reconcile`: the acting commands. This handler does what needs
+//! the git repo around the core loop ([`crate::reconcile`]): the repo lock, proposals, the run
+//! record (always, also after a failure or a signal) and the push.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+use crate::audit::{self, ActionRecord, ActionResult, Trigger};
+use crate::cli::{RunOpts, Select};
+use crate::exit::Exit;
+use crate::git::Repo;
+use crate::journal::Journal;
+use crate::lock::RepoLock;
+use crate::plan::SyncStatus;
+use crate::proposal::{self, Outcome as ProposalOutcome};
+use crate::reconcile::{self, Mode, Outcome, RunCtx};
+use crate::spec::{BranchName, DesiredState, Site};
+use crate::survey;
+
+/// Parsed `apply`/`reconcile` arguments.
+#[derive(Debug, Clone)]
+pub struct RunArgs {
+    pub mode: Mode,
+    /// `apply PLAN`: a saved plan.
+    pub saved: Option<PathBuf>,
+    pub select: Select,
+    pub run: RunOpts,
+    pub push: Option<String>,
+}
+
+/// Runs `apply` or `reconcile` on the state repo at `repo`.
+pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
+    let dry_run = matches!(args.mode, Mode::Apply { dry_run: true });
+    // Load; invalid input touches nothing.
+    let Some(state) = survey::load_or_report(repo, "nothing was changed")? else {
+        return Ok(Exit::Error);
+    };
+    let saved = args
+        .saved
+        .as_deref()
+        .map(crate::saved_plan::load)
+        .transpose()?;
+    // The repo lock keeps two acting runs apart (a dry run changes nothing and takes none).
+    let git = if dry_run {
+        Repo::open(repo).ok()
+    } else {
+        Some(open_repo(repo)?)
+    };
+    let _lock = match (&git, dry_run) {
+        (Some(g), false) => Some(RepoLock::acquire(
+            g.git_dir(),
+            &repo.display().to_string(),
+            Duration::from_secs(args.run.lock_timeout),
+        )?),
+        _ => None,
+    };
+    let picked = survey::pick(repo, &state, &args.select)?;
+    for name in &picked.removed {
+        println!("{name}: no longer managed (its site file was deleted): no action");
+    }
+    let mut sites = picked.sites;
+    if let Some(plan) = &saved {
+        sites.retain(|s| plan.sites.iter().any(|p| p.site == s.name.as_str()));
+    }
+    add_interrupted(repo, &state, &mut sites);
+    let ctx = RunCtx {
+        repo,
+        mode: args.mode,
+        opts: survey::observe_opts(&state.settings, &args.run, sites.len())?,
+        run: survey::new_run(repo),
+        journal: Journal::for_repo(repo),
+        stop: Arc::new(AtomicBool::new(false)),
+        saved,
+    };
+    let runtime = survey::runtime()?;
+    let mut outcome = runtime.block_on(async {
+        let watcher = tokio::spawn(stop_on_signal(ctx.stop.clone()));
+        let outcome = reconcile::run(&ctx, &sites).await;
+        watcher.abort();
+        outcome
+    });
+    let interrupted = ctx.stop.load(Ordering::SeqCst);
+    let Some(git) = git.filter(|_| !dry_run) else {
+        print_summary(&outcome, None, dry_run)?;
+        return Ok(outcome.exit());
+    };
+    // Proposals, then the record: the record is written even if proposals failed.
+    let author = audit::author(state.settings.audit_author.as_deref(), &git)?;
+    let proposals = write_proposals(&git, &state, &author, &mut outcome);
+    let branch = audit_branch(&args.run, &state)?;
+    let record = outcome.record(args.mode, Trigger::from_env(args.run.trigger.as_deref()));
+    let commit = audit::record_run(&git, &branch, &author, &record)
+        .context("cannot record the run on the audit branch")?;
+    for i in &outcome.interrupted {
+        if let Err(e) = i.clear() {
+            tracing::warn!(
+                "cannot clear the crash journal entry of `{}`: {e}",
+                i.entry.site
+            );
+        }
+    }
+    print_summary(&outcome, Some((&branch, &commit.to_string())), false)?;
+    if let Some(remote) = &args.push {
+        let report = audit::push_audit(&git, remote, &branch)?;
+        println!("pushed `{branch}` to `{remote}` ({report:?})");
+    }
+    proposals?;
+    if interrupted {
+        bail!("interrupted by a signal: the run was recorded; sites not yet applied were skipped");
+    }
+    Ok(outcome.exit())
+}
+
+fn open_repo(repo: &Path) -> anyhow::Result<Repo> {
+    Repo::open(repo).with_context(|| {
+        format!(
+            "`{}` must be a git repository: every acting run is recorded on its audit branch",
+            repo.display()
+        )
+    })
+}
+
+fn audit_branch(run: &RunOpts, state: &DesiredState) -> anyhow::Result<BranchName> {
+    match &run.audit_branch {
+        Some(b) => b
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("`--audit-branch`: {e}")),
+        None => Ok(state.settings.audit_branch.clone()),
+    }
+}
+
+/// Sites an interrupted run was applying are re-verified even when not selected.
+fn add_interrupted<'a>(repo: &Path, state: &'a DesiredState, sites: &mut Vec<&'a Site>) {
+    for i in Journal::for_repo(repo).interrupted() {
+        if let Some(site) = state
+            .sites
+            .values()
+            .find(|s| s.name.as_str() == i.entry.site)
+        {
+            if !sites.iter().any(|s| s.name == site.name) {
+                sites.push(site);
+            }
+        }
+    }
+}
+
+/// SIGINT or SIGTERM: stop starting new site applies; the run finishes and records.
+async fn stop_on_signal(stop: Arc<AtomicBool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+    eprintln!("siteward: signal received; finishing the running applies and recording the run");
+    stop.store(true, Ordering::SeqCst);
+}
+
+/// Writes (or dedupes) proposals and resolves those of sites now in sync; each becomes an
+/// action of the site. Returns the first failure after trying every site.
+fn write_proposals(
+    git: &Repo,
+    state: &DesiredState,
+    author: &crate::git::Identity,
+    outcome: &mut Outcome,
+) -> anyhow::Result<()> {
+    let prefix = &state.settings.proposals_prefix;
+    let mut first_error = None;
+    let site = |name: &str| state.sites.values().find(|s| s.name.as_str() == name);
+    for (name, changes) in std::mem::take(&mut outcome.to_propose) {
+        let (Some(site), Some(plan)) = (
+            site(&name),
+            outcome.plan.sites.iter().find(|p| p.site == name),
+        ) else {
+            continue;
+        };
+        let result = proposal::propose(
+            git,
+            prefix,
+            author,
+            site,
+            plan,
+            &changes,
+            &outcome.plan.run.id,
+        );
+        let message = match &result {
+            Ok(ProposalOutcome::Written { branch, .. }) => format!("proposed on `{branch}`"),
+            Ok(ProposalOutcome::Unchanged { branch }) => {
+                format!("already proposed on `{branch}` (same drift)")
+            }
+            Ok(_) => continue,
+            Err(e) => format!("cannot write the proposal: {e}"),
+        };
+        let result_kind = if result.is_ok() {
+            ActionResult::Proposed
+        } else {
+            ActionResult::Failed
+        };
+        let actions = outcome.actions.entry(name.clone()).or_default();
+        actions.extend(changes.iter().map(|(c, why)| ActionRecord {
+            resource: c.resource,
+            key: c.key.clone(),
+            action: c.action,
+            result: result_kind,
+            message: Some(format!("{message}: {why}")),
+        }));
+        let note = outcome.notes.entry(name).or_default();
+        if !note.is_empty() {
+            note.push_str("; ");
+        }
+        note.push_str(&format!("{} change(s) {message}", changes.len()));
+        if let Err(e) = result {
+            first_error.get_or_insert(anyhow::Error::new(e));
+        }
+    }
+    for plan in outcome
+        .plan
+        .sites
+        .iter()
+        .filter(|p| p.sync == SyncStatus::InSync)
+    {
+        let Some(site) = site(&plan.site) else {
+            continue;
+        };
+        match proposal::resolve(git, prefix, author, site, &outcome.plan.run.id) {
+            Ok(ProposalOutcome::Resolved { branch, .. }) => {
+                outcome.notes.insert(
+                    plan.site.clone(),
+                    format!("in sync; proposal on `{branch}` marked resolved"),
+                );
+            }
+            Ok(_) => {}
+            Err(e) => {
+                first_error.get_or_insert(anyhow::Error::new(e));
+            }
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// One line per site, then where the record went.
+fn print_summary(
+    outcome: &Outcome,
+    recorded: Option<(&BranchName, &str)>,
+    dry_run: bool,
+) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let s = &outcome.plan.summary;
+    let verb = if dry_run { "dry run" } else { "run" };
+    writeln!(
+        out,
+        "{verb} {}: {} site(s), {} in sync, {} drift, {} unknown",
+        outcome.plan.run.id, s.sites, s.in_sync, s.drift, s.unknown
+    )?;
+    for i in &outcome.interrupted {
+        writeln!(out, "warning: {}", i.message())?;
+    }
+    for p in &outcome.plan.sites {
+        let status = match p.sync {
+            SyncStatus::InSync => "in sync",
+            SyncStatus::Drift => "drift",
+            SyncStatus::Unknown => "unknown",
+        };
+        let note = outcome.notes.get(&p.site).map(String::as_str).unwrap_or("");
+        let error = p
+            .error
+            .as_deref()
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default();
+        writeln!(out, "  {:<32} {status:<8} {note}{error}", p.site)?;
+        for w in &p.warnings {
+            writeln!(out, "    warning: {w}")?;
+        }
+    }
+    if let Some((branch, commit)) = recorded {
+        writeln!(
+            out,
+            "recorded on `{branch}` as {}",
+            &commit[..commit.len().min(12)]
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,666 @@
+//! Git access for siteward, and the only user of `git2` in the crate.
+//!
+//! Objects (blobs, trees, commits) are built directly in the object database: nothing here
+//! touches the working tree or the index. A branch is moved last, with a compare-and-swap
+//! ([`Repo::update_ref`]), so concurrent writers never lose each other's commits.
+//!
+//! Fetch and push run the system `git` (every argument its own argv element, no shell): git2's
+//! default build has no https/ssh transport, and libgit2's local transport overwrites the remote
+//! ref after its own fast-forward check, which races with other pushers. `git receive-pack`
+//! checks the old value under the ref lock, so a push can never drop someone else's record.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chrono::{DateTime, TimeZone, Utc};
+use git2::{ErrorCode, ObjectType, Oid, Repository, Signature, Time, TreeWalkMode};
+
+/// A git failure, naming the repository object involved.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("cannot open git repository at `{path}`: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("revision `{rev}` not found: {source}")]
+    Revision {
+        rev: String,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("`{name}` moved while siteward was updating it")]
+    Conflict { name: String },
+    #[error("git {what}: {source}")]
+    Git {
+        what: String,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("`{path}` is not a valid path inside the repository")]
+    BadPath { path: String },
+    #[error("`{remote}` is not a valid remote name or URL")]
+    BadRemote { remote: String },
+    #[error("cannot run `git {args}`: {source}")]
+    Spawn {
+        args: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`git {args}` failed: {stderr}")]
+    Command { args: String, stderr: String },
+}
+
+fn wrap(what: impl Into<String>) -> impl FnOnce(git2::Error) -> GitError {
+    let what = what.into();
+    move |source| GitError::Git { what, source }
+}
+
+/// A commit's id (full hex when displayed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CommitId(Oid);
+
+/// A tree's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeId(Oid);
+
+/// A blob's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobId(Oid);
+
+impl std::fmt::Display for CommitId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Who wrote a commit: `Name <email>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub name: String,
+    pub email: String,
+}
+
+impl std::str::FromStr for Identity {
+    type Err = String;
+    /// Parses `Name <email>`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("`{s}` is not an identity; write it as `Name <email>`");
+        let (name, rest) = s.split_once('<').ok_or_else(bad)?;
+        let email = rest.strip_suffix('>').ok_or_else(bad)?;
+        let name = name.trim();
+        let unsafe_char = |c: char| c.is_control() || "<>".contains(c);
+        if name.is_empty() || email.is_empty() || s.contains(char::is_control) {
+            return Err(bad());
+        }
+        if name.contains(unsafe_char) || email.contains(unsafe_char) {
+            return Err(bad());
+        }
+        Ok(Identity {
+            name: name.to_owned(),
+            email: email.to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Display for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} <{}>", self.name, self.email)
+    }
+}
+
+/// A commit's metadata.
+#[derive(Debug, Clone)]
+pub struct CommitInfo {
+    pub id: CommitId,
+    pub tree: TreeId,
+    pub parents: Vec<CommitId>,
+    pub author: Identity,
+    /// Author time, UTC.
+    pub authored: DateTime<Utc>,
+    /// Committer time, UTC.
+    pub committed: DateTime<Utc>,
+    pub message: String,
+}
+
+/// How a file differs between a revision and the working tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileChange {
+    Added,
+    Modified,
+    Deleted,
+}
+
+/// The outcome of a push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// The remote branch now points at our tip.
+    Pushed,
+    /// The remote branch moved on: fetch, rebuild on its tip, push again.
+    Rejected { reason: String },
+}
+
+/// An open repository.
+pub struct Repo {
+    inner: Repository,
+}
+
+impl Repo {
+    /// Opens the repository containing `path` (searching upwards, like `git`).
+    pub fn open(path: &Path) -> Result<Repo, GitError> {
+        Repository::discover(path)
+            .map(|inner| Repo { inner })
+            .map_err(|source| GitError::Open {
+                path: path.to_owned(),
+                source,
+            })
+    }
+
+    /// The `.git` directory.
+    pub fn git_dir(&self) -> &Path {
+        self.inner.path()
+    }
+
+    /// The working tree, unless the repository is bare.
+    pub fn workdir(&self) -> Option<&Path> {
+        self.inner.workdir()
+    }
+
+    /// The commit `HEAD` points at; `None` in a repository without commits.
+    pub fn head_commit(&self) -> Result<Option<CommitId>, GitError> {
+        match self.inner.head() {
+            Ok(r) => r
+                .peel_to_commit()
+                .map(|c| Some(CommitId(c.id())))
+                .map_err(wrap("HEAD")),
+            Err(e) if matches!(e.code(), ErrorCode::UnbornBranch | ErrorCode::NotFound) => Ok(None),
+            Err(e) => Err(wrap("HEAD")(e)),
+        }
+    }
+
+    /// The commit a full ref name (`refs/heads/x`) points at; `None` when the ref is absent.
+    pub fn read_ref(&self, name: &str) -> Result<Option<CommitId>, GitError> {
+        match self.inner.find_reference(name) {
+            Ok(r) => r
+                .peel_to_commit()
+                .map(|c| Some(CommitId(c.id())))
+                .map_err(wrap(format!("reading `{name}`"))),
+            Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(wrap(format!("reading `{name}`"))(e)),
+        }
+    }
+
+    /// Resolves a revision (`HEAD~1`, `origin/main`, a commit id) to a commit.
+    pub fn resolve(&self, rev: &str) -> Result<CommitId, GitError> {
+        let revision = |source| GitError::Revision {
+            rev: rev.to_owned(),
+            source,
+        };
+        let obj = self.inner.revparse_single(rev).map_err(revision)?;
+        obj.peel_to_commit()
+            .map(|c| CommitId(c.id()))
+            .map_err(revision)
+    }
+
+    /// The `user.name`/`user.email` of git config, when both are set.
+    pub fn config_identity(&self) -> Option<Identity> {
+        let config = self.inner.config().ok()?;
+        Some(Identity {
+            name: config.get_string("user.name").ok()?,
+            email: config.get_string("user.email").ok()?,
+        })
+    }
+
+    /// Whether `name` is a configured remote (as opposed to a URL or path).
+    pub fn has_remote(&self, name: &str) -> bool {
+        self.inner.find_remote(name).is_ok()
+    }
+
+    /// Stores `data` as a blob.
+    pub fn write_blob(&self, data: &[u8]) -> Result<BlobId, GitError> {
+        self.inner
+            .blob(data)
+            .map(BlobId)
+            .map_err(wrap("writing a blob"))
+    }
+
+    /// The root tree of a commit.
+    pub fn commit_tree(&self, commit: CommitId) -> Result<TreeId, GitError> {
+        self.find_commit(commit).map(|c| TreeId(c.tree_id()))
+    }
+
+    /// A new tree: `base` (or the empty tree) with `files` added or replaced. Paths are
+    /// `/`-separated and relative; intermediate trees are created as needed.
+    pub fn tree_with_files(
+        &self,
+        base: Option<TreeId>,
+        files: &[(String, BlobId)],
+    ) -> Result<TreeId, GitError> {
+        let mut tree = base;
+        for (path, blob) in files {
+            let parts: Vec<&str> = path.split('/').collect();
+            if parts
+                .iter()
+                .any(|p| p.is_empty() || *p == "." || *p == ".." || p.contains('\0'))
+            {
+                return Err(GitError::BadPath { path: path.clone() });
+            }
+            tree = Some(self.insert_path(tree, &parts, blob.0)?);
+        }
+        match tree {
+            Some(t) => Ok(t),
+            None => self
+                .inner
+                .treebuilder(None)
+                .and_then(|b| b.write())
+                .map(TreeId)
+                .map_err(wrap("writing an empty tree")),
+        }
+    }
+
+    fn insert_path(
+        &self,
+        tree: Option<TreeId>,
+        parts: &[&str],
+        blob: Oid,
+    ) -> Result<TreeId, GitError> {
+        let what = || format!("building tree for `{}`", parts.join("/"));
+        let base = tree
+            .map(|t| self.inner.find_tree(t.0))
+            .transpose()
+            .map_err(wrap(what()))?;
+        let mut builder = self
+            .inner
+            .treebuilder(base.as_ref())
+            .map_err(wrap(what()))?;
+        let (first, rest) = parts.split_first().ok_or_else(|| GitError::BadPath {
+            path: String::new(),
+        })?;
+        if rest.is_empty() {
+            builder
+                .insert(first, blob, 0o100644)
+                .map_err(wrap(what()))?;
+        } else {
+            let child = builder
+                .get(first)
+                .map_err(wrap(what()))?
+                .filter(|e| e.kind() == Some(ObjectType::Tree))
+                .map(|e| TreeId(e.id()));
+            let child = self.insert_path(child, rest, blob)?;
+            builder
+                .insert(first, child.0, 0o040000)
+                .map_err(wrap(what()))?;
+        }
+        builder.write().map(TreeId).map_err(wrap(what()))
+    }
+
+    /// Writes a commit object (no ref is moved); `author` is also the committer.
+    pub fn write_commit(
+        &self,
+        tree: TreeId,
+        parents: &[CommitId],
+        author: &Identity,
+        (authored, committed): (DateTime<Utc>, DateTime<Utc>),
+        message: &str,
+    ) -> Result<CommitId, GitError> {
+        let sig = |t: DateTime<Utc>| {
+            Signature::new(&author.name, &author.email, &Time::new(t.timestamp(), 0))
+                .map_err(wrap(format!("author `{author}`")))
+        };
+        let tree = self
+            .inner
+            .find_tree(tree.0)
+            .map_err(wrap("reading a tree"))?;
+        let parents = parents
+            .iter()
+            .map(|p| self.find_commit(*p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let parents: Vec<&git2::Commit<'_>> = parents.iter().collect();
+        self.inner
+            .commit(
+                None,
+                &sig(authored)?,
+                &sig(committed)?,
+                message,
+                &tree,
+                &parents,
+            )
+            .map(CommitId)
+            .map_err(wrap("writing a commit"))
+    }
+
+    /// Moves ref `name` to `new` only if it still points at `expected` (`None`: only if it
+    /// does not exist yet). Returns [`GitError::Conflict`] when someone else moved it first.
+    pub fn update_ref(
+        &self,
+        name: &str,
+        new: CommitId,
+        expected: Option<CommitId>,
+        log_message: &str,
+    ) -> Result<(), GitError> {
+        let result = match expected {
+            Some(old) => self
+                .inner
+                .reference_matching(name, new.0, true, old.0, log_message),
+            None => self.inner.reference(name, new.0, false, log_message),
+        };
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.code(),
+                    ErrorCode::Modified | ErrorCode::Exists | ErrorCode::Locked
+                ) =>
+            {
+                Err(GitError::Conflict {
+                    name: name.to_owned(),
+                })
+            }
+            Err(e) => Err(wrap(format!("updating `{name}`"))(e)),
+        }
+    }
+
+    /// Files under `pathspecs` that differ between `rev` and the working tree (index and
+    /// untracked files included), as repo-relative paths.
+    pub fn changed_files(
+        &self,
+        rev: &str,
+        pathspecs: &[&str],
+    ) -> Result<Vec<(String, FileChange)>, GitError> {
+        let commit = self.resolve(rev)?;
+        let tree = self
+            .find_commit(commit)?
+            .tree()
+            .map_err(wrap(format!("tree of `{rev}`")))?;
+        let mut opts = git2::DiffOptions::new();
+        opts.include_untracked(true).recurse_untracked_dirs(true);
+        for p in pathspecs {
+            opts.pathspec(p);
+        }
+        let diff = self
+            .inner
+            .diff_tree_to_workdir_with_index(Some(&tree), Some(&mut opts))
+            .map_err(wrap(format!("diff against `{rev}`")))?;
+        let mut out = Vec::new();
+        for d in diff.deltas() {
+            let (file, change) = match d.status() {
+                git2::Delta::Deleted => (d.old_file(), FileChange::Deleted),
+                git2::Delta::Added | git2::Delta::Untracked => (d.new_file(), FileChange::Added),
+                _ => (d.new_file(), FileChange::Modified),
+            };
+            if let Some(path) = file.path().and_then(Path::to_str) {
+                out.push((path.to_owned(), change));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The content of `path` at `commit`; `None` when the file does not exist there.
+    pub fn read_file_at(&self, commit: CommitId, path: &str) -> Result<Option<Vec<u8>>, GitError> {
+        let tree = self
+            .find_commit(commit)?
+            .tree()
+            .map_err(wrap("reading a tree"))?;
+        let entry = match tree.get_path(Path::new(path)) {
+            Ok(e) => e,
+            Err(e) if e.code() == ErrorCode::NotFound => return Ok(None),
+            Err(e) => return Err(wrap(format!("reading `{path}`"))(e)),
+        };
+        match self.inner.find_blob(entry.id()) {
+            Ok(b) => Ok(Some(b.content().to_vec())),
+            Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(wrap(format!("reading `{path}`"))(e)),
+        }
+    }
+
+    /// Blobs that `commit` added or changed relative to its first parent (or all of its files
+    /// for a root commit), as `(path, blob)`.
+    pub fn files_added_by(&self, commit: CommitId) -> Result<Vec<(String, BlobId)>, GitError> {
+        let c = self.find_commit(commit)?;
+        let new = c.tree().map_err(wrap("reading a tree"))?;
+        let old = match c.parents().next() {
+            Some(p) => Some(p.tree().map_err(wrap("reading a tree"))?),
+            None => None,
+        };
+        let mut out = Vec::new();
+        if let Some(old) = old {
+            let diff = self
+                .inner
+                .diff_tree_to_tree(Some(&old), Some(&new), None)
+                .map_err(wrap(format!("diff of {commit}")))?;
+            for d in diff.deltas() {
+                if d.status() == git2::Delta::Deleted {
+                    continue;
+                }
+                if let Some(path) = d.new_file().path().and_then(Path::to_str) {
+                    out.push((path.to_owned(), BlobId(d.new_file().id())));
+                }
+            }
+        } else {
+            new.walk(TreeWalkMode::PreOrder, |dir, e| {
+                if e.kind() == Some(ObjectType::Blob) {
+                    if let Ok(name) = e.name() {
+                        out.push((format!("{dir}{name}"), BlobId(e.id())));
+                    }
+                }
+                git2::TreeWalkResult::Ok
+            })
+            .map_err(wrap(format!("reading tree of {commit}")))?;
+        }
+        Ok(out)
+    }
+
+    /// The content of a blob.
+    pub fn read_blob(&self, blob: BlobId) -> Result<Vec<u8>, GitError> {
+        self.inner
+            .find_blob(blob.0)
+            .map(|b| b.content().to_vec())
+            .map_err(wrap(format!("reading blob {}", blob.0)))
+    }
+
+    /// A commit's metadata.
+    pub fn commit_info(&self, id: CommitId) -> Result<CommitInfo, GitError> {
+        let c = self.find_commit(id)?;
+        let utc = |t: Time| {
+            Utc.timestamp_opt(t.seconds(), 0)
+                .single()
+                .unwrap_or_default()
+        };
+        let author = c.author();
+        Ok(CommitInfo {
+            id,
+            tree: TreeId(c.tree_id()),
+            parents: c.parent_ids().map(CommitId).collect(),
+            author: Identity {
+                name: String::from_utf8_lossy(author.name_bytes()).into_owned(),
+                email: String::from_utf8_lossy(author.email_bytes()).into_owned(),
+            },
+            authored: utc(author.when()),
+            committed: utc(c.time()),
+            message: String::from_utf8_lossy(c.message_bytes()).into_owned(),
+        })
+    }
+
+    /// Commits reachable from `tip` but not from `hide`, newest first: children before their
+    /// parents, then by committer time.
+    pub fn walk(
+        &self,
+        tip: CommitId,
+        hide: Option<CommitId>,
+    ) -> Result<impl Iterator<Item = Result<CommitId, GitError>> + '_, GitError> {
+        let mut walk = self.inner.revwalk().map_err(wrap("walking history"))?;
+        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)
+            .map_err(wrap("walking history"))?;
+        walk.push(tip.0).map_err(wrap("walking history"))?;
+        if let Some(h) = hide {
+            walk.hide(h.0).map_err(wrap("walking history"))?;
+        }
+        Ok(walk.map(|r| r.map(CommitId).map_err(wrap("walking history"))))
+    }
+
+    /// Pushes local branch `branch` to the same branch on `remote` (a remote name, URL or
+    /// path), never forcing.
+    pub fn push_branch(&self, remote: &str, branch: &str) -> Result<PushOutcome, GitError> {
+        check_remote(remote)?;
+        let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
+        let (ok, stdout, stderr) = self.git(&["push", "--porcelain", remote, &refspec])?;
+        if ok {
+            return Ok(PushOutcome::Pushed);
+        }
+        // Porcelain: `!<TAB>src:dst<TAB>[rejected] (fetch first)` for a moved remote tip.
+        let rejected = stdout
+            .lines()
+            .find(|l| l.starts_with('!') && l.contains("[rejected]"));
+        match rejected {
+            Some(line) => Ok(PushOutcome::Rejected {
+                reason: line.rsplit('\t').next().unwrap_or(line).to_owned(),
+            }),
+            None => Err(GitError::Command {
+                args: format!("push {remote} {refspec}"),
+                stderr: stderr.trim().to_owned(),
+            }),
+        }
+    }
+
+    /// Fetches `branch` from `remote` into the ref `into` and returns its tip.
+    pub fn fetch_branch(
+        &self,
+        remote: &str,
+        branch: &str,
+        into: &str,
+    ) -> Result<CommitId, GitError> {
+        check_remote(remote)?;
+        let refspec = format!("+refs/heads/{branch}:{into}");
+        let (ok, _, stderr) = self.git(&["fetch", "--no-tags", "--quiet", remote, &refspec])?;
+        if !ok {
+            return Err(GitError::Command {
+                args: format!("fetch {remote} {refspec}"),
+                stderr: stderr.trim().to_owned(),
+            });
+        }
+        self.read_ref(into)?.ok_or_else(|| GitError::Command {
+            args: format!("fetch {remote} {refspec}"),
+            stderr: format!("`{into}` is missing after the fetch"),
+        })
+    }
+
+    /// Runs the system `git` on this repository: `(success, stdout, stderr)`.
+    fn git(&self, args: &[&str]) -> Result<(bool, String, String), GitError> {
+        let out = Command::new("git")
+            .arg("--git-dir")
+            .arg(self.git_dir())
+            .args(args)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|source| GitError::Spawn {
+                args: args.join(" "),
+                source,
+            })?;
+        Ok((
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
+    }
+
+    fn find_commit(&self, id: CommitId) -> Result<git2::Commit<'_>, GitError> {
+        self.inner
+            .find_commit(id.0)
+            .map_err(wrap(format!("reading commit {id}")))
+    }
+}
+
+/// A remote must not look like an option to `git`.
+fn check_remote(remote: &str) -> Result<(), GitError> {
+    if remote.is_empty() || remote.starts_with('-') || remote.contains(char::is_control) {
+        return Err(GitError::BadRemote {
+            remote: remote.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity() -> Identity {
+        "Test <test@example.org>".parse().unwrap()
+    }
+
+    #[test]
+    fn identity_parsing() {
+        let id = identity();
+        assert_eq!(
+            (id.name.as_str(), id.email.as_str()),
+            ("Test", "test@example.org")
+        );
+        for bad in ["Test", "<a@b>", "Test <>", "A <b@c> x", "A\n <b@c>"] {
+            assert!(bad.parse::<Identity>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn trees_commits_and_compare_and_swap() {
+        let dir = tempfile::tempdir().unwrap();
+        Repository::init(dir.path()).unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        assert_eq!(repo.head_commit().unwrap(), None);
+        let blob = repo.write_blob(b"one").unwrap();
+        let t1 = repo
+            .tree_with_files(None, &[("a/b/c.json".into(), blob)])
+            .unwrap();
+        let now = Utc::now();
+        let c1 = repo
+            .write_commit(t1, &[], &identity(), (now, now), "one")
+            .unwrap();
+        let name = "refs/heads/x";
+        repo.update_ref(name, c1, None, "create").unwrap();
+        // Creating again expecting absence is a conflict.
+        assert!(matches!(
+            repo.update_ref(name, c1, None, "again"),
+            Err(GitError::Conflict { .. })
+        ));
+        let blob2 = repo.write_blob(b"two").unwrap();
+        let t2 = repo
+            .tree_with_files(Some(t1), &[("a/b/d.json".into(), blob2)])
+            .unwrap();
+        let c2 = repo
+            .write_commit(t2, &[c1], &identity(), (now, now), "two")
+            .unwrap();
+        let c3 = repo
+            .write_commit(t2, &[c1], &identity(), (now, now), "three")
+            .unwrap();
+        repo.update_ref(name, c2, Some(c1), "move").unwrap();
+        // A writer that read c1 earlier must not overwrite c2.
+        assert!(matches!(
+            repo.update_ref(name, c3, Some(c1), "stale"),
+            Err(GitError::Conflict { .. })
+        ));
+        assert_eq!(repo.read_ref(name).unwrap(), Some(c2));
+        assert_eq!(
+            repo.read_file_at(c2, "a/b/c.json").unwrap().as_deref(),
+            Some(&b"one"[..])
+        );
+        assert_eq!(repo.read_file_at(c2, "a/nope").unwrap(), None);
+        let added = repo.files_added_by(c2).unwrap();
+        assert_eq!(added.len(), 1);
+        assert_eq!(added[0].0, "a/b/d.json");
+        assert_eq!(repo.files_added_by(c1).unwrap()[0].0, "a/b/c.json");
+        let walked: Vec<_> = repo.walk(c2, None).unwrap().map(Result::unwrap).collect();
+        assert_eq!(walked, vec![c2, c1]);
+        // Nothing touched the working tree.
+        assert!(!dir.path().join("a").exists());
+        for bad in ["../x", "/x", "a//b", "a/./b"] {
+            assert!(repo.tree_with_files(None, &[(bad.into(), blob)]).is_err());
+        }
+    }
+
+    #[test]
+    fn remotes_that_look_like_options_are_refused() {
+        assert!(check_remote("--upload-pack=evil").is_err());
+        assert!(check_remote("origin").is_ok());
+    }
+}

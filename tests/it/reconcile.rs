@@ -1,0 +1,436 @@
+//! `siteward apply` and `siteward reconcile` end to end: the real binary against a real nginx
+//! on loopback whose server blocks include siteward's files, a real git state repo, the audit
+//! branch and proposal branches read back with the system `git`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use siteward::pki::{Ca, Validity};
+
+use super::support::Repo;
+use super::support::nginx::{Nginx, Vhost};
+
+/// A real nginx serving several hosts, each including its own siteward-managed file.
+struct Fleet {
+    nginx: Nginx,
+    repo: Repo,
+}
+
+impl Fleet {
+    fn start(hosts: &[&str]) -> Fleet {
+        let ca = Ca::new("reconcile test root").expect("ca");
+        let nginx = Nginx::start(&[]);
+        for host in hosts {
+            let mut v = Vhost::new(host, ca.leaf(&[host], Validity::days(60)).expect("leaf"));
+            v.config = format!(
+                "  include {}/siteward/{host}[.]conf;\n",
+                nginx.path().display()
+            );
+            nginx.add_vhost(&v);
+        }
+        nginx.reload();
+        let repo = Repo::new();
+        repo.write("ca.pem", &ca.cert_pem);
+        Fleet { nginx, repo }
+    }
+
+    fn include(&self, host: &str) -> PathBuf {
+        self.nginx.path().join(format!("siteward/{host}.conf"))
+    }
+
+    /// Writes `sites/<host>.yaml` managed by nginx with `sync` and extra YAML (headers, ...).
+    fn site(&self, host: &str, sync: &str, extra: &str) {
+        self.site_with(host, sync, extra, &self.nginx.command("-t"));
+    }
+
+    fn site_with(&self, host: &str, sync: &str, extra: &str, test_command: &str) {
+        let yaml = format!(
+            "name: {host}\nurl: https://{host}/\nsync: {sync}\nconnect: {}\nca: ca.pem\n{extra}\
+             manage:\n  server:\n    provider: nginx\n    config: {}\n    test_command: \"{test_command}\"\n    reload_command: \"{}\"\n",
+            self.nginx.https_addr(),
+            self.include(host).display(),
+            self.nginx.command("-s reload"),
+        );
+        self.repo.write(&format!("sites/{host}.yaml"), &yaml);
+    }
+
+    /// The value of `name` that `host` serves now.
+    fn served(&self, host: &str, name: &str) -> Option<String> {
+        let ca = self.repo.path().join("ca.pem");
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "-D-", "-o", "/dev/null", "--cacert"])
+            .arg(&ca)
+            .arg("--resolve")
+            .arg(format!("{host}:{}:127.0.0.1", self.nginx.https_port))
+            .arg(format!("https://{host}:{}/", self.nginx.https_port))
+            .output()
+            .expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })
+    }
+
+    /// The newest run record on the audit branch.
+    fn last_record(&self) -> serde_json::Value {
+        let files = self
+            .repo
+            .git(&["log", "-1", "--name-only", "--format=", "siteward-audit"]);
+        let path = files
+            .lines()
+            .find(|l| l.ends_with(".json"))
+            .expect("a record file");
+        let text = self.repo.git(&["show", &format!("siteward-audit:{path}")]);
+        serde_json::from_str(&text).expect("record JSON")
+    }
+}
+
+fn site_record<'a>(record: &'a serde_json::Value, site: &str) -> &'a serde_json::Value {
+    record["sites"]
+        .as_array()
+        .expect("sites")
+        .iter()
+        .find(|s| s["site"] == site)
+        .expect("site in record")
+}
+
+fn results(site: &serde_json::Value) -> Vec<String> {
+    site["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| a["result"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+#[test]
+fn apply_adds_changes_removes_and_a_second_apply_plans_nothing() {
+    let f = Fleet::start(&["a.test"]);
+    f.site(
+        "a.test",
+        "auto",
+        "headers:\n  X-Frame-Options: DENY\n  X-Team: web-ops\n",
+    );
+    f.repo.commit_all("desired state");
+    assert_eq!(f.served("a.test", "x-frame-options"), None);
+
+    let out = f.repo.run(&["apply"]);
+    out.expect_code(0);
+    assert_eq!(
+        f.served("a.test", "x-frame-options").as_deref(),
+        Some("DENY")
+    );
+    assert_eq!(f.served("a.test", "x-team").as_deref(), Some("web-ops"));
+    let rec = f.last_record();
+    assert_eq!(rec["run"]["command"], "apply");
+    let a = site_record(&rec, "a.test");
+    assert_eq!(
+        a["sync"], "in_sync",
+        "the record states the verified final state"
+    );
+    assert_eq!(results(a), ["applied", "applied"]);
+
+    // Idempotent: a second apply right after plans nothing.
+    let again = f.repo.run(&["apply"]);
+    again.expect_code(0);
+    let rec = f.last_record();
+    let a = site_record(&rec, "a.test");
+    assert_eq!(a["changes"].as_array().map(Vec::len), Some(0));
+    assert!(results(a).is_empty());
+    let plan = f.repo.run(&["plan", "--format", "json"]);
+    plan.expect_code(0);
+    assert_eq!(plan.json()["sites"][0]["sync"], "in_sync");
+
+    // Change one header, make the other absent.
+    f.site(
+        "a.test",
+        "auto",
+        "headers:\n  X-Frame-Options: SAMEORIGIN\n  X-Team: absent\n",
+    );
+    f.repo.commit_all("tighten");
+    f.repo.run(&["apply"]).expect_code(0);
+    assert_eq!(
+        f.served("a.test", "x-frame-options").as_deref(),
+        Some("SAMEORIGIN")
+    );
+    assert_eq!(f.served("a.test", "x-team"), None);
+    let audit_runs = f.repo.git(&["rev-list", "--count", "siteward-audit"]);
+    assert_eq!(audit_runs.trim(), "3");
+}
+
+#[test]
+fn reconcile_acts_per_sync_mode_and_proposals_dedupe_and_resolve() {
+    let f = Fleet::start(&["auto.test", "propose.test", "observe.test"]);
+    let headers = "headers:\n  X-Frame-Options: DENY\n";
+    f.site("auto.test", "auto", headers);
+    f.site("propose.test", "propose", headers);
+    f.site("observe.test", "observe", headers);
+    f.repo.commit_all("three sites");
+
+    let out = f.repo.run(&["reconcile", "--trigger", "schedule"]);
+    out.expect_code(2);
+    assert_eq!(
+        f.served("auto.test", "x-frame-options").as_deref(),
+        Some("DENY")
+    );
+    assert_eq!(
+        f.served("propose.test", "x-frame-options"),
+        None,
+        "propose never applies"
+    );
+    assert_eq!(
+        f.served("observe.test", "x-frame-options"),
+        None,
+        "observe never applies"
+    );
+    assert!(!f.include("propose.test").exists() && !f.include("observe.test").exists());
+    let rec = f.last_record();
+    assert_eq!(rec["run"]["trigger"]["reason"], "schedule");
+    assert_eq!(results(site_record(&rec, "auto.test")), ["applied"]);
+    assert_eq!(results(site_record(&rec, "propose.test")), ["proposed"]);
+    assert_eq!(results(site_record(&rec, "observe.test")), ["skipped"]);
+    let md = f
+        .repo
+        .git(&["show", "siteward-proposals/propose.test:PROPOSAL.md"]);
+    assert!(md.contains("Status: open"), "{md}");
+    assert!(
+        md.contains("add_header x-frame-options \"DENY\" always;"),
+        "{md}"
+    );
+    assert!(
+        md.contains("Header always set x-frame-options \"DENY\""),
+        "{md}"
+    );
+    assert!(md.contains("`headers.x-frame-options`"), "{md}");
+    let plan: serde_json::Value = serde_json::from_str(
+        &f.repo
+            .git(&["show", "siteward-proposals/propose.test:plan.json"]),
+    )
+    .expect("plan json");
+    assert_eq!(plan["site"], "propose.test");
+
+    // The same drift never yields a second proposal.
+    f.repo.run(&["reconcile"]).expect_code(2);
+    assert_eq!(
+        f.repo
+            .git(&["rev-list", "--count", "siteward-proposals/propose.test"])
+            .trim(),
+        "1"
+    );
+    let msg = results(site_record(&f.last_record(), "propose.test"));
+    assert_eq!(msg, ["proposed"]);
+
+    // The owner fixes it by hand: the proposal is marked resolved.
+    std::fs::create_dir_all(f.include("propose.test").parent().expect("dir")).expect("mkdir");
+    std::fs::write(
+        f.include("propose.test"),
+        "add_header X-Frame-Options \"DENY\" always;\n",
+    )
+    .expect("write");
+    f.nginx.reload();
+    f.repo
+        .run(&["reconcile", "--site", "propose.test"])
+        .expect_code(0);
+    let md = f
+        .repo
+        .git(&["show", "siteward-proposals/propose.test:PROPOSAL.md"]);
+    assert!(md.contains("Status: resolved"), "{md}");
+    assert_eq!(
+        f.repo
+            .git(&["rev-list", "--count", "siteward-proposals/propose.test"])
+            .trim(),
+        "2"
+    );
+}
+
+#[test]
+fn a_failing_config_test_keeps_the_old_config_serving() {
+    let f = Fleet::start(&["a.test"]);
+    f.site("a.test", "auto", "headers:\n  X-Version: one\n");
+    f.repo.commit_all("v1");
+    f.repo.run(&["apply"]).expect_code(0);
+    assert_eq!(f.served("a.test", "x-version").as_deref(), Some("one"));
+
+    f.site_with(
+        "a.test",
+        "auto",
+        "headers:\n  X-Version: two\n",
+        "sh -c 'echo config test says no >&2; exit 1'",
+    );
+    f.repo.commit_all("v2 with a failing test command");
+    let out = f.repo.run(&["apply"]);
+    out.expect_code(1);
+    assert_eq!(
+        f.served("a.test", "x-version").as_deref(),
+        Some("one"),
+        "old config still serving"
+    );
+    let file = std::fs::read_to_string(f.include("a.test")).expect("include");
+    assert!(
+        file.contains("\"one\"") && !file.contains("\"two\""),
+        "backup restored: {file}"
+    );
+    let a = site_record(&f.last_record(), "a.test").clone();
+    assert_eq!(results(&a), ["failed"]);
+    let message = a["actions"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("config test says no"), "{message}");
+}
+
+#[test]
+fn a_stale_saved_plan_is_refused_per_site() {
+    let f = Fleet::start(&["a.test", "b.test"]);
+    f.site("a.test", "auto", "headers:\n  X-Frame-Options: DENY\n");
+    f.site("b.test", "auto", "headers:\n  X-Frame-Options: DENY\n");
+    f.repo.commit_all("two sites");
+    let plan = f.repo.path().join("plan.json");
+    let out = f.repo.run(&[
+        "plan",
+        "--format",
+        "json",
+        "--out",
+        plan.to_str().expect("utf-8"),
+    ]);
+    out.expect_code(2);
+
+    // b.test's live state changes after the plan was made.
+    std::fs::create_dir_all(f.include("b.test").parent().expect("dir")).expect("mkdir");
+    std::fs::write(
+        f.include("b.test"),
+        "add_header X-Frame-Options \"SAMEORIGIN\" always;\n",
+    )
+    .expect("write");
+    f.nginx.reload();
+
+    let out = f.repo.run(&["apply", plan.to_str().expect("utf-8")]);
+    out.expect_code(1);
+    assert!(
+        out.stdout.contains("live state changed since the plan"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        f.served("a.test", "x-frame-options").as_deref(),
+        Some("DENY"),
+        "fresh site applied"
+    );
+    assert_eq!(
+        f.served("b.test", "x-frame-options").as_deref(),
+        Some("SAMEORIGIN"),
+        "stale site untouched"
+    );
+    let rec = f.last_record();
+    assert_eq!(results(site_record(&rec, "a.test")), ["applied"]);
+    assert_eq!(results(site_record(&rec, "b.test")), ["failed"]);
+}
+
+#[test]
+fn an_apply_killed_mid_way_is_detected_and_the_site_reverified() {
+    let f = Fleet::start(&["a.test"]);
+    // The reload hangs, so the apply is still running when the process is killed.
+    let yaml_reload_hangs = |reload: &str| {
+        format!(
+            "name: a.test\nurl: https://a.test/\nsync: auto\nconnect: {}\nca: ca.pem\nheaders:\n  X-Frame-Options: DENY\n\
+             manage:\n  server:\n    provider: nginx\n    config: {}\n    test_command: \"{}\"\n    reload_command: \"{reload}\"\n",
+            f.nginx.https_addr(),
+            f.include("a.test").display(),
+            f.nginx.command("-t"),
+        )
+    };
+    f.repo
+        .write("sites/a.test.yaml", &yaml_reload_hangs("sleep 30"));
+    f.repo.commit_all("slow reload");
+    let mut child = std::process::Command::new(super::support::bin())
+        .args(["--repo", f.repo.path().to_str().expect("utf-8"), "apply"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn siteward");
+    let journal = f.repo.path().join(".git/siteward/journal");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::read_dir(&journal).map_or(true, |d| d.count() == 0) {
+        assert!(Instant::now() < deadline, "the apply never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+
+    // The next run reports the interruption, re-verifies the site and finishes the job.
+    f.repo.write(
+        "sites/a.test.yaml",
+        &yaml_reload_hangs(&f.nginx.command("-s reload")),
+    );
+    f.repo.commit_all("normal reload");
+    let out = f.repo.run(&["reconcile"]);
+    out.expect_code(0);
+    assert!(
+        out.stdout
+            .contains("was interrupted while applying `a.test`"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        f.served("a.test", "x-frame-options").as_deref(),
+        Some("DENY")
+    );
+    let a = site_record(&f.last_record(), "a.test").clone();
+    assert_eq!(a["sync"], "in_sync");
+    assert_eq!(
+        std::fs::read_dir(&journal).map(|d| d.count()).unwrap_or(0),
+        0,
+        "journal cleared once reported"
+    );
+    // Reported once only.
+    let again = f.repo.run(&["reconcile"]);
+    again.expect_code(0);
+    assert!(!again.stdout.contains("interrupted"), "{}", again.stdout);
+}
+
+#[test]
+fn invalid_input_touches_nothing_and_unknown_sites_are_never_changed() {
+    let f = Fleet::start(&["a.test"]);
+    f.site("a.test", "auto", "headers:\n  X-Frame-Options: DENY\n");
+    f.repo.write(
+        "sites/broken.yaml",
+        "name: broken\nurl: https://broken.test/\nheders: {}\n",
+    );
+    f.repo.commit_all("one broken file");
+    let out = f.repo.run(&["reconcile"]);
+    out.expect_code(1);
+    assert!(
+        out.stderr
+            .contains("sites/broken.yaml:3:1: unknown key `heders`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !f.include("a.test").exists(),
+        "nothing applied on invalid input"
+    );
+
+    // A site whose address refuses connections is unknown: nothing is applied or proposed.
+    std::fs::remove_file(f.repo.path().join("sites/broken.yaml")).expect("rm");
+    let port = super::support::free_port();
+    let yaml = format!(
+        "name: down.test\nurl: https://down.test/\nsync: auto\nconnect: 127.0.0.1:{port}\nheaders:\n  X-A: b\n\
+         manage:\n  server:\n    provider: nginx\n    config: {}\n",
+        f.nginx.path().join("siteward/down.test.conf").display()
+    );
+    f.repo.write("sites/down.test.yaml", &yaml);
+    f.repo.commit_all("a dead site");
+    let out = f.repo.run(&["reconcile", "--timeout", "2"]);
+    out.expect_code(1);
+    let rec = f.last_record();
+    let down = site_record(&rec, "down.test");
+    assert_eq!(down["sync"], "unknown");
+    assert!(results(down).is_empty());
+    assert!(!f.nginx.path().join("siteward/down.test.conf").exists());
+    assert_eq!(
+        site_record(&rec, "a.test")["sync"],
+        "in_sync",
+        "the other site went on"
+    );
+}
