@@ -3,7 +3,6 @@
 //! the repo lock, `--changed-since`, secrets, and the CI examples.
 
 mod ci_examples;
-mod secrets;
 mod select;
 
 use std::collections::BTreeMap;

@@ -332,7 +332,10 @@ fn exit_codes_and_selection() {
     }
     seen.sort();
     let all = repo.run(&["plan", "--format", "json"]);
-    assert_eq!(seen, by_site(&all.json()).keys().cloned().collect::<Vec<_>>());
+    assert_eq!(
+        seen,
+        by_site(&all.json()).keys().cloned().collect::<Vec<_>>()
+    );
 
     // Invalid input: problems on stderr, nothing observed, exit 1.
     repo.write("sites/broken.yaml", "name: broken\nurl: ftp://x/\n");

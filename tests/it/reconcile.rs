@@ -434,3 +434,103 @@ fn invalid_input_touches_nothing_and_unknown_sites_are_never_changed() {
         "the other site went on"
     );
 }
+
+#[test]
+fn secrets_never_reach_git_objects_or_output() {
+    let nonce = format!(
+        "{}{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    );
+    let env_marker = format!("SWMARKENV{nonce}");
+    let file_marker = format!("SWMARKFILE{nonce}");
+    let f = Fleet::start(&["a.test", "b.test"]);
+    let outside = tempfile::tempdir().expect("temp dir");
+    let token = outside.path().join("token.txt");
+    std::fs::write(&token, format!("{file_marker}\n")).expect("write token");
+    let headers = format!(
+        "headers:\n  X-Api-Key: env:SW_TEST_SECRET\n  X-Other-Token: file:{}\n",
+        token.display()
+    );
+    f.site("a.test", "auto", &headers);
+    f.site("b.test", "propose", &headers);
+    f.repo.commit_all("sites with secret headers");
+    let env = [("SW_TEST_SECRET", env_marker.as_str())];
+
+    let mut outputs = Vec::new();
+    let plan_file = f.repo.path().join("plan.json");
+    for args in [
+        vec!["plan", "--format", "json", "--record"],
+        vec!["plan", "--format", "text"],
+        vec!["plan", "--format", "markdown"],
+        vec![
+            "plan",
+            "--format",
+            "json",
+            "--out",
+            plan_file.to_str().expect("utf-8"),
+        ],
+        vec!["reconcile", "-vv"],
+        vec!["log", "--diff"],
+        vec!["log", "--format", "json"],
+    ] {
+        let out = f.repo.run_env(&args, &env);
+        assert!(
+            out.code == 0 || out.code == 2,
+            "{args:?}: {}\n{}",
+            out.stdout,
+            out.stderr
+        );
+        outputs.push((
+            format!("{args:?}"),
+            format!("{}\n{}", out.stdout, out.stderr),
+        ));
+    }
+    outputs.push((
+        "saved plan".into(),
+        std::fs::read_to_string(&plan_file).expect("plan file"),
+    ));
+    // Not vacuous: the secrets were resolved and applied (nginx serves them) and their digests
+    // are what every output shows.
+    assert_eq!(
+        f.served("a.test", "x-api-key").as_deref(),
+        Some(env_marker.as_str())
+    );
+    assert_eq!(
+        f.served("a.test", "x-other-token").as_deref(),
+        Some(file_marker.as_str())
+    );
+    let digest = siteward::secret::shown(&env_marker);
+    assert!(outputs[0].1.contains(&digest), "{}", outputs[0].1);
+    for (what, text) in &outputs {
+        assert!(
+            !text.contains(&env_marker) && !text.contains(&file_marker),
+            "{what} leaks a secret:\n{text}"
+        );
+    }
+    // Every object in the repository: records, proposals, plans.
+    let out = std::process::Command::new("git")
+        .args([
+            "-C",
+            f.repo.path().to_str().expect("utf-8"),
+            "cat-file",
+            "--batch-all-objects",
+            "--batch",
+        ])
+        .output()
+        .expect("git cat-file");
+    let objects = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        objects.contains(&digest),
+        "records and proposals carry the digest"
+    );
+    assert!(
+        !objects.contains(&env_marker) && !objects.contains(&file_marker),
+        "a git object holds a secret"
+    );
+    assert!(
+        f.repo
+            .git(&["branch", "--list"])
+            .contains("siteward-proposals/b.test")
+    );
+}

@@ -37,9 +37,14 @@ impl Repo {
 
     /// Runs `siteward --repo <this repo> ARGS`.
     pub fn run(&self, args: &[&str]) -> Run {
+        self.run_env(args, &[])
+    }
+
+    /// Runs `siteward --repo <this repo> ARGS` with extra environment variables.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut full = vec!["--repo", self.dir.path().to_str().expect("utf-8 path")];
         full.extend_from_slice(args);
-        siteward(&full)
+        siteward_env(&full, env)
     }
 
     /// Runs `git -C <repo> ARGS`, panicking on failure.
@@ -117,8 +122,14 @@ pub fn bin() -> PathBuf {
 
 /// Runs the binary with `args`, with colour off and a clean environment for CI variables.
 pub fn siteward(args: &[&str]) -> Run {
+    siteward_env(args, &[])
+}
+
+/// Runs the binary with `args` and extra environment variables.
+pub fn siteward_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     let out = Command::new(bin())
         .args(args)
+        .envs(env.iter().copied())
         .env("NO_COLOR", "1")
         .env_remove("RUST_LOG")
         .output()
