@@ -157,6 +157,34 @@ impl Repo {
             })
     }
 
+    /// Creates a repository at `path` with branch `main` and commits every file in its working
+    /// tree (index included, so the tree looks like a normal clone).
+    pub fn init_with_commit(
+        path: &Path,
+        author: &Identity,
+        message: &str,
+    ) -> Result<Repo, GitError> {
+        let mut opts = git2::RepositoryInitOptions::new();
+        opts.initial_head("main");
+        let inner = Repository::init_opts(path, &opts).map_err(|source| GitError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        let tree = {
+            let mut index = inner.index().map_err(wrap("opening the index"))?;
+            index
+                .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+                .and_then(|()| index.write())
+                .map_err(wrap("adding files to the index"))?;
+            index.write_tree().map_err(wrap("writing the tree"))?
+        };
+        let repo = Repo { inner };
+        let now = Utc::now();
+        let commit = repo.write_commit(TreeId(tree), &[], author, (now, now), message)?;
+        repo.update_ref("refs/heads/main", commit, None, "siteward: initial commit")?;
+        Ok(repo)
+    }
+
     /// The `.git` directory.
     pub fn git_dir(&self) -> &Path {
         self.inner.path()

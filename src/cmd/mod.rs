@@ -89,7 +89,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 audit_branch,
             },
         ),
-        Command::Demo { .. } => not_built("demo", 5),
+        Command::Demo { keep } => crate::demo::run(keep.as_deref()),
     }
 }
 

@@ -31,11 +31,32 @@ pub fn markdown(
     if let Some(owner) = &site.owner {
         let _ = writeln!(md, "Owner: {owner}  ");
     }
+    let health = serde_json::to_value(plan.health)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
     let _ = writeln!(
         md,
-        "Raised by siteward run `{run_id}`; health at that time: {:?}.\n",
-        plan.health
+        "Raised by siteward run `{run_id}`; health at that time: {health}.\n"
     );
+    // Header names as the site file spells them (the plan keys are lowercase).
+    let changes: Vec<(Change, String)> = changes
+        .iter()
+        .map(|(c, why)| {
+            let mut c = c.clone();
+            if c.resource == Resource::Header {
+                if let Some(name) = site
+                    .headers
+                    .keys()
+                    .find(|n| n.as_str().eq_ignore_ascii_case(&c.key))
+                {
+                    c.key = name.to_string();
+                }
+            }
+            (c, why.clone())
+        })
+        .collect();
+    let changes = changes.as_slice();
 
     md.push_str("## What to change\n\n| resource | key | now | should be | why siteward did not apply it |\n|---|---|---|---|---|\n");
     for (c, why) in changes {
@@ -67,12 +88,18 @@ pub fn markdown(
         let _ = writeln!(md, "- {}", field(c));
     }
 
-    let (nginx, apache) = config_lines(changes);
+    let (nginx, apache, headers_file) = config_lines(changes);
     if !nginx.is_empty() {
         let _ = write!(
             md,
             "\n## Exact configuration\n\nnginx, inside the site's `server {{}}` block:\n\n```nginx\n{nginx}```\n\n\
              Apache, inside the site's `<VirtualHost>` (needs `mod_headers`, and `mod_alias` for redirects):\n\n```apache\n{apache}```\n"
+        );
+    }
+    if !headers_file.is_empty() {
+        let _ = write!(
+            md,
+            "\nStatic hosting (Netlify / Cloudflare Pages `_headers` file):\n\n```\n/*\n{headers_file}```\n"
         );
     }
     if changes.iter().any(|(c, _)| {
@@ -140,9 +167,9 @@ fn field(c: &Change) -> String {
     }
 }
 
-/// nginx and Apache lines for the header and redirect changes.
-fn config_lines(changes: &[(Change, String)]) -> (String, String) {
-    let (mut nginx, mut apache) = (String::new(), String::new());
+/// nginx, Apache and `_headers` lines for the header and redirect changes.
+fn config_lines(changes: &[(Change, String)]) -> (String, String, String) {
+    let (mut nginx, mut apache, mut headers_file) = (String::new(), String::new(), String::new());
     for (c, _) in changes {
         match (c.resource, c.action, c.desired.as_deref()) {
             (Resource::Header, Action::Remove, _) | (Resource::Header, _, None) => {
@@ -152,6 +179,7 @@ fn config_lines(changes: &[(Change, String)]) -> (String, String) {
                     c.key
                 );
                 let _ = writeln!(apache, "Header always unset {}", c.key);
+                let _ = writeln!(headers_file, "  ! {}", c.key);
             }
             (Resource::Header, _, Some(v)) => {
                 match nginx_quoted(v, &c.key) {
@@ -168,6 +196,7 @@ fn config_lines(changes: &[(Change, String)]) -> (String, String) {
                     c.key,
                     v.replace('\\', "\\\\").replace('"', "\\\"")
                 );
+                let _ = writeln!(headers_file, "  {}: {v}", c.key);
             }
             (Resource::Redirect, _, Some(want)) => {
                 // The diff writes a desired redirect as `STATUS TARGET`.
@@ -186,5 +215,5 @@ fn config_lines(changes: &[(Change, String)]) -> (String, String) {
             _ => {}
         }
     }
-    (nginx, apache)
+    (nginx, apache, headers_file)
 }

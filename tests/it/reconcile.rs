@@ -197,14 +197,14 @@ fn reconcile_acts_per_sync_mode_and_proposals_dedupe_and_resolve() {
         .git(&["show", "siteward-proposals/propose.test:PROPOSAL.md"]);
     assert!(md.contains("Status: open"), "{md}");
     assert!(
-        md.contains("add_header x-frame-options \"DENY\" always;"),
+        md.contains("add_header X-Frame-Options \"DENY\" always;"),
         "{md}"
     );
     assert!(
-        md.contains("Header always set x-frame-options \"DENY\""),
+        md.contains("Header always set X-Frame-Options \"DENY\""),
         "{md}"
     );
-    assert!(md.contains("`headers.x-frame-options`"), "{md}");
+    assert!(md.contains("`headers.X-Frame-Options`"), "{md}");
     let plan: serde_json::Value = serde_json::from_str(
         &f.repo
             .git(&["show", "siteward-proposals/propose.test:plan.json"]),
