@@ -81,6 +81,9 @@ Sites with `sync: observe` are reported as skipped. Exit code: 0 applied, 2 chan
         /// Print what would be done, change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Push the audit branch to REMOTE after recording (never a force push).
+        #[arg(long, value_name = "REMOTE", conflicts_with = "dry_run")]
+        push: Option<String>,
     },
     /// The scheduled run: observe all, act per site according to `sync`, record the run.
     #[command(

@@ -44,6 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             select,
             run: opts,
             dry_run,
+            push,
         } => run::run(
             &cli.repo,
             run::RunArgs {
@@ -51,7 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 saved: plan,
                 select,
                 run: opts,
-                push: None,
+                push,
             },
         ),
         Command::Reconcile {

@@ -107,7 +107,14 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
     print_summary(&outcome, Some((&branch, &commit.to_string())), false)?;
     if let Some(remote) = &args.push {
         let report = audit::push_audit(&git, remote, &branch)?;
-        println!("pushed `{branch}` to `{remote}` ({report:?})");
+        let replayed = match report.replayed {
+            0 => String::new(),
+            n => format!(", {n} record(s) rebuilt on the moved remote tip"),
+        };
+        println!(
+            "pushed `{branch}` to `{remote}` at {}{replayed}",
+            &report.tip.to_string()[..12]
+        );
     }
     proposals?;
     if interrupted {
