@@ -44,9 +44,14 @@ impl Fleet {
     }
 
     fn site_with(&self, host: &str, sync: &str, extra: &str, test_command: &str) {
+        self.site_over(host, sync, extra, test_command, "");
+    }
+
+    /// As [`Fleet::site_with`], with extra `manage.server` lines (an SSH transport).
+    fn site_over(&self, host: &str, sync: &str, extra: &str, test_command: &str, transport: &str) {
         let yaml = format!(
             "name: {host}\nurl: https://{host}/\nsync: {sync}\nconnect: {}\nca: ca.pem\n{extra}\
-             manage:\n  server:\n    provider: nginx\n    config: {}\n    test_command: \"{test_command}\"\n    reload_command: \"{}\"\n",
+             manage:\n  server:\n    provider: nginx\n    config: {}\n    test_command: \"{test_command}\"\n    reload_command: \"{}\"\n{transport}",
             self.nginx.https_addr(),
             self.include(host).display(),
             self.nginx.command("-s reload"),
@@ -532,5 +537,75 @@ fn secrets_never_reach_git_objects_or_output() {
         f.repo
             .git(&["branch", "--list"])
             .contains("siteward-proposals/b.test")
+    );
+}
+
+#[test]
+fn reconcile_over_ssh_applies_changes_and_rolls_back_a_failing_test() {
+    let f = Fleet::start(&["a.test"]);
+    let sshd = super::support::sshd::Sshd::start();
+    let over_ssh = |extra: &str, test: &str| {
+        f.site_over("a.test", "auto", extra, test, &sshd.transport_yaml())
+    };
+    over_ssh(
+        "headers:\n  X-Frame-Options: DENY\n  X-Served-By: \"ssh; $(touch /tmp/never)\"\n",
+        &f.nginx.command("-t"),
+    );
+    f.repo.commit_all("managed over ssh");
+    // `$` cannot be written to nginx: that header is refused, the apply fails as a whole.
+    let out = f.repo.run(&["reconcile"]);
+    out.expect_code(1);
+    assert!(!std::path::Path::new("/tmp/never").exists());
+    assert!(
+        !f.include("a.test").exists(),
+        "nothing left in place after a refused render"
+    );
+    let refused = site_record(&f.last_record(), "a.test").clone();
+    assert!(
+        refused["actions"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("contains `$`"),
+        "{refused}"
+    );
+
+    over_ssh(
+        "headers:\n  X-Frame-Options: DENY\n  X-Served-By: \"it's; \\\"quoted\\\" `and` spaced\"\n",
+        &f.nginx.command("-t"),
+    );
+    f.repo.commit_all("a value full of shell metacharacters");
+    f.repo.run(&["reconcile"]).expect_code(0);
+    assert_eq!(
+        f.served("a.test", "x-frame-options").as_deref(),
+        Some("DENY")
+    );
+    assert_eq!(
+        f.served("a.test", "x-served-by").as_deref(),
+        Some("it's; \"quoted\" `and` spaced")
+    );
+    assert_eq!(
+        results(site_record(&f.last_record(), "a.test")),
+        ["applied", "applied"]
+    );
+
+    over_ssh(
+        "headers:\n  X-Frame-Options: SAMEORIGIN\n",
+        "sh -c 'echo remote test failed >&2; exit 1'",
+    );
+    f.repo.commit_all("change with a failing remote test");
+    let out = f.repo.run(&["reconcile"]);
+    out.expect_code(1);
+    assert_eq!(
+        f.served("a.test", "x-frame-options").as_deref(),
+        Some("DENY"),
+        "old config still serving"
+    );
+    let a = site_record(&f.last_record(), "a.test").clone();
+    assert!(
+        a["actions"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("remote test failed"),
+        "{a}"
     );
 }
