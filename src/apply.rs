@@ -162,7 +162,8 @@ fn cannot_reason(c: &Change) -> String {
     }
 }
 
-fn records(changes: &[Change], result: ActionResult, message: &str) -> Vec<ActionRecord> {
+/// One action record per change, all with the same result and message.
+pub fn records(changes: &[Change], result: ActionResult, message: &str) -> Vec<ActionRecord> {
     changes
         .iter()
         .map(|c| ActionRecord {

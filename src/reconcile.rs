@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::{StreamExt, stream};
 
-use crate::apply::{self, ApplyCtx};
+use crate::apply::{self, ApplyCtx, records};
 use crate::audit::{ActionRecord, ActionResult, RunCommand, RunRecord, Trigger};
 use crate::exit::Exit;
 use crate::journal::{Interrupted, Journal};
@@ -299,19 +299,6 @@ fn refusals(ctx: &RunCtx<'_>, now: &[SitePlan]) -> BTreeMap<String, String> {
                 p.site.clone(),
                 "the site is not in the saved plan".to_owned(),
             )),
-        })
-        .collect()
-}
-
-fn records(changes: &[Change], result: ActionResult, message: &str) -> Vec<ActionRecord> {
-    changes
-        .iter()
-        .map(|c| ActionRecord {
-            resource: c.resource,
-            key: c.key.clone(),
-            action: c.action,
-            result,
-            message: Some(message.to_owned()),
         })
         .collect()
 }

@@ -609,3 +609,86 @@ fn reconcile_over_ssh_applies_changes_and_rolls_back_a_failing_test() {
         "{a}"
     );
 }
+
+#[test]
+fn dry_run_changes_nothing_and_records_nothing() {
+    let f = Fleet::start(&["a.test"]);
+    f.site("a.test", "auto", "headers:\n  X-Frame-Options: DENY\n");
+    f.repo.commit_all("one site");
+    let out = f.repo.run(&["apply", "--dry-run"]);
+    out.expect_code(2);
+    assert!(out.stdout.contains("dry run"), "{}", out.stdout);
+    assert!(!f.include("a.test").exists());
+    assert_eq!(f.served("a.test", "x-frame-options"), None);
+    let branches = f.repo.git(&["branch", "--list"]);
+    assert!(
+        !branches.contains("siteward-audit"),
+        "a dry run records nothing: {branches}"
+    );
+}
+
+#[test]
+fn sigterm_finishes_the_running_apply_skips_the_rest_and_records() {
+    let f = Fleet::start(&["a.test", "b.test"]);
+    // Each reload takes a moment, so the signal arrives while the first site is applied.
+    let slow_reload = format!("sh -c 'sleep 1.5; {}'", f.nginx.command("-s reload"));
+    for host in ["a.test", "b.test"] {
+        let yaml = format!(
+            "name: {host}\nurl: https://{host}/\nsync: auto\nconnect: {}\nca: ca.pem\nheaders:\n  X-Frame-Options: DENY\n\
+             manage:\n  server:\n    provider: nginx\n    config: {}\n    test_command: \"{}\"\n    reload_command: \"{slow_reload}\"\n",
+            f.nginx.https_addr(),
+            f.include(host).display(),
+            f.nginx.command("-t"),
+        );
+        f.repo.write(&format!("sites/{host}.yaml"), &yaml);
+    }
+    f.repo.commit_all("two sites, slow reloads");
+    let child = std::process::Command::new(super::support::bin())
+        .args([
+            "--repo",
+            f.repo.path().to_str().expect("utf-8"),
+            "reconcile",
+            "--concurrency",
+            "1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn siteward");
+    let journal = f.repo.path().join(".git/siteward/journal");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::read_dir(&journal).map_or(true, |d| d.count() == 0) {
+        assert!(Instant::now() < deadline, "the apply never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted by a signal"));
+    let rec = f.last_record();
+    let mut results: Vec<Vec<String>> = ["a.test", "b.test"]
+        .iter()
+        .map(|s| results(site_record(&rec, s)))
+        .collect();
+    results.sort();
+    assert_eq!(
+        results,
+        [vec!["applied".to_owned()], vec!["skipped".to_owned()]],
+        "{rec}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&journal).map(|d| d.count()).unwrap_or(0),
+        0,
+        "no journal entry left: the apply finished"
+    );
+}
