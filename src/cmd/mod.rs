@@ -1,5 +1,6 @@
 //! One handler per command: turns parsed arguments into work and an [`Exit`].
 
+mod check;
 mod log;
 mod plan;
 mod run;
@@ -68,7 +69,18 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 push,
             },
         ),
-        Command::Check { .. } => not_built("check", 0),
+        Command::Check {
+            select,
+            run,
+            format,
+        } => check::run(
+            &cli.repo,
+            check::CheckArgs {
+                select,
+                run,
+                format,
+            },
+        ),
         Command::Log {
             site,
             since,

@@ -190,7 +190,7 @@ fn cert_min_days_left(min: u32, live: &LiveSite) -> Option<Failure> {
     };
     Some(Failure::new(
         format!(
-            "the certificate {when} ({}), within the required {min} day(s)",
+            "the certificate {when} ({}); at least {min} day(s) are required",
             tls.leaf.not_after
         ),
         "renew the certificate now and automate renewal (`manage.certificate: {provider: acme}`)",
@@ -238,9 +238,14 @@ fn plugin_deny(slugs: &[String], live: &LiveSite) -> Option<Failure> {
     Some(Failure::new(
         format!("denied plugin(s) installed: {listed}"),
         format!(
-            "remove them (`wp plugin delete {}`) and write `<slug>: absent` under \
-             `software.plugins` so siteward keeps them out",
-            found.join(" ")
+            "remove them (`wp plugin delete {}`) and write {} under `software.plugins` in the \
+             site file so siteward keeps them out",
+            found.join(" "),
+            found
+                .iter()
+                .map(|s| format!("`{s}: absent`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     ))
 }

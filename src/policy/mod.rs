@@ -236,7 +236,7 @@ pub fn check_site(
         excepted: false,
     }));
     // Most severe first; the order within a severity is rule order, then test order.
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     SiteCheck {
         site: name,
         grade: Some(Grade::from_score(score)),
