@@ -19,6 +19,7 @@ pub mod logging;
 pub mod observe;
 pub mod pki;
 pub mod plan;
+pub mod policy;
 pub mod probe;
 pub mod problem;
 pub mod proposal;

@@ -1,5 +1,6 @@
 //! One handler per command: turns parsed arguments into work and an [`Exit`].
 
+mod check;
 mod log;
 mod plan;
 mod run;
@@ -69,7 +70,18 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 push,
             },
         ),
-        Command::Check { .. } => not_built("check", 0),
+        Command::Check {
+            select,
+            run,
+            format,
+        } => check::run(
+            &cli.repo,
+            check::CheckArgs {
+                select,
+                run,
+                format,
+            },
+        ),
         Command::Log {
             site,
             since,
@@ -92,16 +104,4 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         ),
         Command::Demo { keep } => crate::demo::run(keep.as_deref()),
     }
-}
-
-/// Commands that exist in the contract but not yet in this build: say so, exit 1.
-fn not_built(command: &str, issue: u32) -> anyhow::Result<Exit> {
-    let tracked = if issue > 0 {
-        format!(" (tracked in issue #{issue})")
-    } else {
-        String::new()
-    };
-    anyhow::bail!(
-        "`siteward {command}` is not implemented in this version yet{tracked}; nothing was done"
-    )
 }

@@ -1,6 +1,8 @@
 //! Renderers of a plan: text for people, JSON (SPEC's versioned shape), Markdown for PR
-//! comments. Each takes the finished [`Plan`] plus the canonical renderings to diff.
+//! comments. Each takes the finished [`Plan`] plus the canonical renderings to diff. The
+//! renderers of `siteward check` live in [`check`].
 
+pub mod check;
 pub mod json;
 pub mod markdown;
 pub mod text;

@@ -4,6 +4,7 @@
 mod support;
 
 mod audit;
+mod check;
 mod demo;
 mod observe;
 mod providers;

@@ -1,0 +1,92 @@
+//! `siteward check`: load, select, observe, evaluate policy rules and the built-in grader,
+//! print. Read-only: nothing is changed and nothing is recorded.
+//!
+//! Steps: 1. load (invalid input: print the problems to stderr, observe nothing, exit 1);
+//! 2. select sites; 3. observe them ([`crate::survey`]), also probing for plugins their
+//! policies deny; 4. evaluate each site as of today (UTC) ([`crate::policy`]); 5. render to
+//! stdout. Exit 0 compliant, 2 a failing finding, 1 a site not observed (see
+//! [`crate::policy::CheckReport::exit`]).
+
+use std::borrow::Cow;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+use crate::cli::{Format, RunOpts, Select};
+use crate::exit::Exit;
+use crate::policy::{self, CheckReport};
+use crate::report::check as render;
+use crate::spec::{DesiredState, Package, Site};
+use crate::survey;
+
+/// Parsed `check` arguments.
+#[derive(Debug, Clone)]
+pub struct CheckArgs {
+    pub select: Select,
+    pub run: RunOpts,
+    pub format: Format,
+}
+
+/// Runs `siteward check` on the state repo at `repo`.
+pub fn run(repo: &Path, args: CheckArgs) -> anyhow::Result<Exit> {
+    // 1. Load; invalid input stops here.
+    let Some(state) = survey::load_or_report(repo, "nothing was observed")? else {
+        return Ok(Exit::Error);
+    };
+    // 2. Select.
+    let picked = survey::pick(repo, &state, &args.select)?;
+    for name in &picked.removed {
+        eprintln!("{name}: no longer managed (its site file was deleted): no action");
+    }
+    let opts = survey::observe_opts(&state.settings, &args.run, picked.sites.len())?;
+    // 3. Observe, looking for denied plugins too.
+    let probed: Vec<Cow<'_, Site>> = picked
+        .sites
+        .iter()
+        .map(|s| with_denied_plugins(&state, s))
+        .collect();
+    let sites: Vec<&Site> = probed.iter().map(|s| s.as_ref()).collect();
+    let found = survey::runtime()?.block_on(survey::survey(repo, &sites, opts));
+    // 4. Evaluate as of today, UTC: an exception holds through its `expires` day.
+    let today = chrono::Utc::now().date_naive();
+    let checked = picked
+        .sites
+        .iter()
+        .zip(&found.live)
+        .map(|(site, live)| {
+            if live.insecure_skip_verify {
+                eprintln!(
+                    "warning: site `{}`: TLS verification is off (`insecure_skip_verify: true`)",
+                    site.name
+                );
+            }
+            policy::check_site(&state, site, live, today)
+        })
+        .collect();
+    let report = CheckReport::new(checked);
+    // 5. Render.
+    let color = std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let text = match args.format {
+        Format::Json => render::json(&report)?,
+        Format::Text => render::text::render(&report, color),
+        Format::Markdown => render::markdown::render(&report),
+    };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(report.exit())
+}
+
+/// The site, with the plugins its policies deny added as `absent` when it is fingerprinted,
+/// so that observation looks for them; unchanged otherwise.
+fn with_denied_plugins<'a>(state: &DesiredState, site: &'a Site) -> Cow<'a, Site> {
+    let denied = policy::denied_plugins(state, site);
+    if denied.is_empty() || !crate::observe::fingerprinted(site) {
+        return Cow::Borrowed(site);
+    }
+    let mut site = site.clone();
+    if let Some(software) = site.software.as_mut() {
+        for slug in denied {
+            software.plugins.entry(slug).or_insert(Package::Absent);
+        }
+    }
+    Cow::Owned(site)
+}

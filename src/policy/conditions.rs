@@ -1,0 +1,553 @@
+//! One policy rule's condition against the observed live state. Each condition either holds
+//! (`None`) or fails with a message saying what was seen and advice saying what to change.
+//!
+//! Caveats: a header condition fails when the headers could not be read (HTTPS refused);
+//! `plugin_deny` holds when no software was observed (nothing denied was seen), while
+//! `min_core_version` fails when the core version cannot be told, since it cannot be shown
+//! to be recent enough.
+
+use std::collections::BTreeMap;
+
+use super::Failure;
+use super::headers::{self, has_source};
+use super::strength;
+use crate::diff::values::normalise;
+use crate::observe::live::LiveSite;
+use crate::spec::{Condition, HeaderName, KeyType, Version};
+
+/// Evaluates `condition` on `live`: `None` when it holds.
+pub fn evaluate(condition: &Condition, live: &LiveSite) -> Option<Failure> {
+    match condition {
+        Condition::HeaderPresent(name) => header_present(name, live),
+        Condition::HeaderAbsent(name) => header_absent(name, live),
+        Condition::HeaderValue { name, value } => header_value(name, value.as_str(), live),
+        Condition::HstsMinMaxAge(min) => hsts_min_max_age(*min, live),
+        Condition::CspRequires(wanted) => csp_requires(wanted, live),
+        Condition::CertMinDaysLeft(min) => cert_min_days_left(*min, live),
+        Condition::CertMinKey(key) => cert_min_key(*key, live),
+        Condition::PluginDeny(slugs) => plugin_deny(slugs, live),
+        Condition::MinCoreVersion(min) => min_core_version(min, live),
+        Condition::ChecksPass(names) => checks_pass(names, live),
+    }
+}
+
+/// The nginx line that sends `name: value`.
+pub fn nginx_add(name: &str, value: &str) -> String {
+    format!("add_header {name} \"{value}\" always;")
+}
+
+fn unobserved(why: String) -> Failure {
+    Failure::new(
+        why,
+        "make the site answer over HTTPS with a certificate clients accept, then check again",
+    )
+}
+
+fn header_present(name: &HeaderName, live: &LiveSite) -> Option<Failure> {
+    let page = match headers::page(live) {
+        Ok(p) => p,
+        Err(why) => return Some(unobserved(why)),
+    };
+    if page.headers.contains_key(&name.lower()) {
+        return None;
+    }
+    Some(Failure::new(
+        format!("`{name}` is not sent"),
+        format!(
+            "send the header `{name}` on every response (nginx: `{}`)",
+            nginx_add(name.as_str(), "…")
+        ),
+    ))
+}
+
+fn header_absent(name: &HeaderName, live: &LiveSite) -> Option<Failure> {
+    let page = match headers::page(live) {
+        Ok(p) => p,
+        Err(why) => return Some(unobserved(why)),
+    };
+    let sent = page.header(&name.lower())?;
+    Some(Failure::new(
+        format!("`{name}` is sent (`{sent}`) but must not be"),
+        format!(
+            "stop sending `{name}`: remove it where the application sets it, or hide it in \
+             the web server (nginx: `proxy_hide_header {name};` and `fastcgi_hide_header {name};`)"
+        ),
+    ))
+}
+
+fn header_value(name: &HeaderName, value: &str, live: &LiveSite) -> Option<Failure> {
+    let page = match headers::page(live) {
+        Ok(p) => p,
+        Err(why) => return Some(unobserved(why)),
+    };
+    let lower = name.lower();
+    let advice = format!(
+        "send `{name}: {value}` (nginx: `{}`)",
+        nginx_add(name.as_str(), value)
+    );
+    match page.header(&lower) {
+        None => Some(Failure::new(format!("`{name}` is not sent"), advice)),
+        Some(sent) if normalise(&lower, &sent) == normalise(&lower, value) => None,
+        Some(sent) => Some(Failure::new(
+            format!("`{name}` is `{sent}`, not `{value}`"),
+            advice,
+        )),
+    }
+}
+
+fn hsts_min_max_age(min: u64, live: &LiveSite) -> Option<Failure> {
+    let page = match headers::page(live) {
+        Ok(p) => p,
+        Err(why) => return Some(unobserved(why)),
+    };
+    let value = format!("max-age={min}; includeSubDomains");
+    let advice = format!(
+        "send `Strict-Transport-Security: {value}` (nginx: `{}`)",
+        nginx_add("Strict-Transport-Security", &value)
+    );
+    let message = match headers::first(page, "strict-transport-security") {
+        None => "`Strict-Transport-Security` is not sent".to_owned(),
+        Some(sent) => match headers::hsts_max_age(sent) {
+            Some(age) if age >= min => return None,
+            Some(age) => format!(
+                "`Strict-Transport-Security` max-age is {age} s, below the required {min} s"
+            ),
+            None => format!("`Strict-Transport-Security: {sent}` has no valid max-age"),
+        },
+    };
+    Some(Failure::new(message, advice))
+}
+
+fn csp_requires(wanted: &BTreeMap<String, Vec<String>>, live: &LiveSite) -> Option<Failure> {
+    let page = match headers::page(live) {
+        Ok(p) => p,
+        Err(why) => return Some(unobserved(why)),
+    };
+    let policies = headers::csps(page);
+    let mut problems = Vec::new();
+    let mut fixes = Vec::new();
+    for (directive, sources) in wanted {
+        let directive = directive.to_ascii_lowercase();
+        // One enforced policy with the directive and every listed source satisfies it.
+        let found: Vec<&Vec<String>> = policies.iter().filter_map(|p| p.get(&directive)).collect();
+        if found.is_empty() {
+            problems.push(format!("no `{directive}` directive"));
+        } else if !found
+            .iter()
+            .any(|have| sources.iter().all(|s| has_source(have, s)))
+        {
+            let missing: Vec<&str> = sources
+                .iter()
+                .filter(|s| !has_source(found[0], s))
+                .map(String::as_str)
+                .collect();
+            problems.push(format!("`{directive}` lacks {}", missing.join(" ")));
+        } else {
+            continue;
+        }
+        fixes.push(if sources.is_empty() {
+            format!("a `{directive}` directive")
+        } else {
+            format!("`{directive} {}`", sources.join(" "))
+        });
+    }
+    if problems.is_empty() {
+        return None;
+    }
+    let message = if policies.is_empty() {
+        "`Content-Security-Policy` is not sent".to_owned()
+    } else {
+        format!("`Content-Security-Policy`: {}", problems.join("; "))
+    };
+    Some(Failure::new(
+        message,
+        format!("add {} to `Content-Security-Policy`", fixes.join(" and ")),
+    ))
+}
+
+fn no_certificate(live: &LiveSite) -> Failure {
+    let why = live.https_refused.as_deref().map_or_else(
+        || "no certificate was observed (the site is not served over HTTPS)".to_owned(),
+        |r| format!("no certificate was observed ({r})"),
+    );
+    Failure::new(
+        why,
+        "serve the site over HTTPS with a certificate from a trusted CA",
+    )
+}
+
+fn cert_min_days_left(min: u32, live: &LiveSite) -> Option<Failure> {
+    let Some(tls) = &live.tls else {
+        return Some(no_certificate(live));
+    };
+    if tls.days_left >= i64::from(min) {
+        return None;
+    }
+    let when = if tls.days_left < 0 {
+        format!("expired {} day(s) ago", -tls.days_left)
+    } else {
+        format!("expires in {} day(s)", tls.days_left)
+    };
+    Some(Failure::new(
+        format!(
+            "the certificate {when} ({}); at least {min} day(s) are required",
+            tls.leaf.not_after
+        ),
+        "renew the certificate now and automate renewal (`manage.certificate: {provider: acme}`)",
+    ))
+}
+
+fn cert_min_key(min: KeyType, live: &LiveSite) -> Option<Failure> {
+    let Some(tls) = &live.tls else {
+        return Some(no_certificate(live));
+    };
+    let need = strength::required_bits(min);
+    let key = &tls.leaf.key;
+    let message = match strength::observed_bits(key) {
+        Some(bits) if bits >= need => return None,
+        Some(bits) => format!(
+            "the certificate key `{key}` ({bits}-bit security) is weaker than the required \
+             `{min}` ({need}-bit)"
+        ),
+        None => format!("the certificate key `{key}` is of an unknown type; `{min}` is required"),
+    };
+    Some(Failure::new(
+        message,
+        format!(
+            "reissue the certificate with a `{}` key (or another at least as strong as `{min}`)",
+            strength::suggestion(need)
+        ),
+    ))
+}
+
+fn plugin_deny(slugs: &[String], live: &LiveSite) -> Option<Failure> {
+    let software = live.software.as_ref()?;
+    let found: Vec<&str> = slugs
+        .iter()
+        .filter(|s| software.plugins.get(*s).is_some_and(|d| d.found))
+        .map(String::as_str)
+        .collect();
+    if found.is_empty() {
+        return None;
+    }
+    let listed = found
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(Failure::new(
+        format!("denied plugin(s) installed: {listed}"),
+        format!(
+            "remove them (`wp plugin delete {}`) and write {} under `software.plugins` in the \
+             site file so siteward keeps them out",
+            found.join(" "),
+            found
+                .iter()
+                .map(|s| format!("`{s}: absent`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    ))
+}
+
+fn min_core_version(min: &Version, live: &LiveSite) -> Option<Failure> {
+    let advice = format!("update core to {min} or later (`wp core update --version={min}`)");
+    let Some(software) = &live.software else {
+        return Some(Failure::new(
+            format!(
+                "the core version was not observed, so it cannot be shown to be at least {min}"
+            ),
+            "set `software.platform: wordpress` on the site so siteward fingerprints it",
+        ));
+    };
+    let core = &software.core;
+    let message = match core.version.as_deref().map(str::parse::<Version>) {
+        Some(Ok(v)) if v >= *min => return None,
+        Some(Ok(v)) => format!("core {v} is older than the required {min}"),
+        Some(Err(_)) | None => format!(
+            "the core version cannot be told ({}), so it cannot be shown to be at least {min}",
+            core.unknown_reason.as_deref().unwrap_or("no evidence")
+        ),
+    };
+    Some(Failure::new(message, advice))
+}
+
+fn checks_pass(names: &[String], live: &LiveSite) -> Option<Failure> {
+    let mut problems = Vec::new();
+    let mut undefined = false;
+    if names.is_empty() {
+        problems.extend(live.checks.iter().filter(|c| !c.ok).map(|c| {
+            format!(
+                "check `{}` failed: {}",
+                c.name,
+                c.message.as_deref().unwrap_or("no reason given")
+            )
+        }));
+    }
+    for name in names {
+        match live.checks.iter().find(|c| &c.name == name) {
+            Some(c) if c.ok => {}
+            Some(c) => problems.push(format!(
+                "check `{name}` failed: {}",
+                c.message.as_deref().unwrap_or("no reason given")
+            )),
+            None => {
+                undefined = true;
+                problems.push(format!("check `{name}` is not defined for this site"));
+            }
+        }
+    }
+    if problems.is_empty() {
+        return None;
+    }
+    let advice = if undefined {
+        "define the missing check under `checks:` in the site file, and fix any failing one"
+    } else {
+        "fix what the failing check reports, then run `siteward check` again"
+    };
+    Some(Failure::new(problems.join("; "), advice))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::live::{CertInfo, Detected, Page, SoftwareObservation, TlsObservation};
+    use crate::plan::CheckOutcome;
+
+    fn live(headers: &[(&str, &str)]) -> LiveSite {
+        let mut page = Page {
+            status: 200,
+            ..Page::default()
+        };
+        for (k, v) in headers {
+            page.headers
+                .entry(k.to_ascii_lowercase())
+                .or_default()
+                .push((*v).to_owned());
+        }
+        LiveSite {
+            site: "a.test".into(),
+            page: Some(page),
+            ..LiveSite::default()
+        }
+    }
+
+    fn tls(key: &str, days_left: i64) -> LiveSite {
+        LiveSite {
+            tls: Some(TlsObservation {
+                leaf: CertInfo {
+                    key: key.into(),
+                    not_after: "2030-01-01T00:00:00Z".into(),
+                    ..CertInfo::default()
+                },
+                trusted: true,
+                host_match: true,
+                days_left,
+                ..TlsObservation::default()
+            }),
+            ..live(&[])
+        }
+    }
+
+    fn name(s: &str) -> HeaderName {
+        s.parse().expect("header name")
+    }
+
+    fn fails(c: &Condition, l: &LiveSite) -> String {
+        evaluate(c, l).map(|f| f.message).unwrap_or_default()
+    }
+
+    #[test]
+    fn header_present_is_case_insensitive() {
+        let c = Condition::HeaderPresent(name("X-Frame-Options"));
+        assert!(evaluate(&c, &live(&[("x-frame-options", "DENY")])).is_none());
+        let f = evaluate(&c, &live(&[])).expect("fails");
+        assert_eq!(f.message, "`X-Frame-Options` is not sent");
+        assert!(f.advice.contains("add_header X-Frame-Options"));
+    }
+
+    #[test]
+    fn header_absent_names_the_value_sent() {
+        let c = Condition::HeaderAbsent(name("X-Powered-By"));
+        assert!(evaluate(&c, &live(&[])).is_none());
+        assert!(fails(&c, &live(&[("X-Powered-By", "PHP/8.2")])).contains("`PHP/8.2`"));
+    }
+
+    #[test]
+    fn header_value_compares_normalised_values() {
+        let c = Condition::HeaderValue {
+            name: name("Strict-Transport-Security"),
+            value: "max-age=31536000; includeSubDomains"
+                .parse()
+                .expect("value"),
+        };
+        let same = live(&[(
+            "Strict-Transport-Security",
+            "includesubdomains;  max-age=31536000",
+        )]);
+        assert!(evaluate(&c, &same).is_none());
+        let f = evaluate(&c, &live(&[("Strict-Transport-Security", "max-age=1")])).expect("f");
+        assert!(
+            f.message
+                .contains("not `max-age=31536000; includeSubDomains`")
+        );
+        assert!(f.advice.contains("add_header Strict-Transport-Security"));
+    }
+
+    #[test]
+    fn header_conditions_fail_when_https_was_refused() {
+        let refused = LiveSite {
+            page: None,
+            https_refused: Some("certificate expired".into()),
+            ..live(&[])
+        };
+        let c = Condition::HeaderAbsent(name("Server"));
+        assert!(fails(&c, &refused).contains("certificate expired"));
+    }
+
+    #[test]
+    fn hsts_min_max_age_parses_the_header() {
+        let c = Condition::HstsMinMaxAge(31_536_000);
+        let ok = live(&[("Strict-Transport-Security", "max-age=63072000; preload")]);
+        assert!(evaluate(&c, &ok).is_none());
+        let short = live(&[("Strict-Transport-Security", "max-age=300")]);
+        assert_eq!(
+            fails(&c, &short),
+            "`Strict-Transport-Security` max-age is 300 s, below the required 31536000 s"
+        );
+        assert!(fails(&c, &live(&[])).contains("not sent"));
+        let broken = live(&[("Strict-Transport-Security", "includeSubDomains")]);
+        assert!(fails(&c, &broken).contains("no valid max-age"));
+    }
+
+    #[test]
+    fn csp_requires_directives_and_listed_sources() {
+        let wanted: BTreeMap<String, Vec<String>> = [
+            ("default-src".to_owned(), vec!["'self'".to_owned()]),
+            ("frame-ancestors".to_owned(), vec![]),
+        ]
+        .into();
+        let c = Condition::CspRequires(wanted);
+        let good = live(&[(
+            "Content-Security-Policy",
+            "DEFAULT-SRC 'SELF' cdn.test; frame-ancestors 'none'",
+        )]);
+        assert!(evaluate(&c, &good).is_none());
+        let f = evaluate(
+            &c,
+            &live(&[("Content-Security-Policy", "default-src cdn.test")]),
+        )
+        .expect("fails");
+        assert_eq!(
+            f.message,
+            "`Content-Security-Policy`: `default-src` lacks 'self'; no `frame-ancestors` directive"
+        );
+        assert_eq!(
+            f.advice,
+            "add `default-src 'self'` and a `frame-ancestors` directive to `Content-Security-Policy`"
+        );
+        assert!(fails(&c, &live(&[])).contains("is not sent"));
+        // Report-only policies are not enforced, so they do not count.
+        let report_only = live(&[(
+            "Content-Security-Policy-Report-Only",
+            "default-src 'self'; frame-ancestors 'none'",
+        )]);
+        assert!(evaluate(&c, &report_only).is_some());
+    }
+
+    #[test]
+    fn cert_min_days_left_counts_whole_days() {
+        let c = Condition::CertMinDaysLeft(14);
+        assert!(evaluate(&c, &tls("ecdsa-p256", 14)).is_none());
+        assert!(fails(&c, &tls("ecdsa-p256", 13)).contains("expires in 13 day(s)"));
+        assert!(fails(&c, &tls("ecdsa-p256", -2)).contains("expired 2 day(s) ago"));
+        assert!(fails(&c, &live(&[])).contains("no certificate"));
+    }
+
+    #[test]
+    fn cert_min_key_orders_by_security_bits() {
+        let c = Condition::CertMinKey(KeyType::Rsa3072);
+        assert!(evaluate(&c, &tls("ecdsa-p256", 90)).is_none());
+        assert!(evaluate(&c, &tls("rsa-4096", 90)).is_none());
+        let f = evaluate(&c, &tls("rsa-2048", 90)).expect("weaker");
+        assert!(f.message.contains("112-bit"), "{}", f.message);
+        assert!(f.advice.contains("`ecdsa-p256`"));
+        let strict = Condition::CertMinKey(KeyType::EcdsaP384);
+        assert!(evaluate(&strict, &tls("ecdsa-p256", 90)).is_some());
+        assert!(fails(&strict, &tls("dsa-1024", 90)).contains("unknown type"));
+    }
+
+    fn wordpress(core: Option<&str>, plugins: &[&str]) -> LiveSite {
+        let found = Detected {
+            found: true,
+            ..Detected::default()
+        };
+        LiveSite {
+            software: Some(SoftwareObservation {
+                core: Detected {
+                    version: core.map(str::to_owned),
+                    unknown_reason: core.is_none().then(|| "no evidence".to_owned()),
+                    ..Detected::default()
+                },
+                plugins: plugins
+                    .iter()
+                    .map(|p| ((*p).to_owned(), found.clone()))
+                    .chain([("probed-absent".to_owned(), Detected::default())])
+                    .collect(),
+                themes: BTreeMap::new(),
+            }),
+            ..live(&[])
+        }
+    }
+
+    #[test]
+    fn plugin_deny_reports_found_plugins_only() {
+        let c = Condition::PluginDeny(vec!["wp-file-manager".into(), "probed-absent".into()]);
+        assert!(evaluate(&c, &wordpress(Some("6.4"), &[])).is_none());
+        let f = evaluate(&c, &wordpress(Some("6.4"), &["wp-file-manager"])).expect("denied");
+        assert_eq!(f.message, "denied plugin(s) installed: `wp-file-manager`");
+        assert!(f.advice.contains("wp plugin delete wp-file-manager"));
+        // Nothing observed: nothing denied was seen.
+        assert!(evaluate(&c, &live(&[])).is_none());
+    }
+
+    #[test]
+    fn min_core_version_needs_a_known_recent_enough_version() {
+        let c = Condition::MinCoreVersion("6.4".parse().expect("version"));
+        assert!(evaluate(&c, &wordpress(Some("6.4.3"), &[])).is_none());
+        assert!(evaluate(&c, &wordpress(Some("6.4"), &[])).is_none());
+        assert_eq!(
+            fails(&c, &wordpress(Some("6.3.2"), &[])),
+            "core 6.3.2 is older than the required 6.4"
+        );
+        assert!(fails(&c, &wordpress(None, &[])).contains("cannot be told (no evidence)"));
+        assert!(fails(&c, &live(&[])).contains("not observed"));
+    }
+
+    fn outcome(name: &str, ok: bool) -> CheckOutcome {
+        CheckOutcome {
+            name: name.into(),
+            ok,
+            status: Some(if ok { 200 } else { 500 }),
+            ms: Some(5),
+            message: (!ok).then(|| "status 500, expected 200".to_owned()),
+        }
+    }
+
+    #[test]
+    fn checks_pass_by_name_or_all() {
+        let l = LiveSite {
+            checks: vec![outcome("home", true), outcome("checkout", false)],
+            ..live(&[])
+        };
+        assert!(evaluate(&Condition::ChecksPass(vec!["home".into()]), &l).is_none());
+        assert_eq!(
+            fails(&Condition::ChecksPass(vec![]), &l),
+            "check `checkout` failed: status 500, expected 200"
+        );
+        let f = evaluate(&Condition::ChecksPass(vec!["login".into()]), &l).expect("undefined");
+        assert_eq!(f.message, "check `login` is not defined for this site");
+        assert!(f.advice.contains("define the missing check"));
+        assert!(evaluate(&Condition::ChecksPass(vec![]), &live(&[])).is_none());
+    }
+}

@@ -1,0 +1,178 @@
+//! Markdown of `siteward check` for pull-request comments: a table of every site (worst
+//! first), then a section per site with findings or an error. Stays under [`MAX_CHARS`] like
+//! the plan's Markdown: large fleets are summarised, and the output says what was left out.
+
+use std::fmt::Write;
+
+use super::{count, grades, severities};
+use crate::policy::{CheckReport, SiteCheck};
+
+/// Upper bound of the output length, in characters.
+pub const MAX_CHARS: usize = crate::report::markdown::MAX_CHARS;
+/// Share of [`MAX_CHARS`] the summary table may take.
+const TABLE_CHARS: usize = 20_000;
+/// Longest message or advice shown in one cell.
+const CELL_CHARS: usize = 400;
+/// Room kept for the closing note.
+const NOTE_CHARS: usize = 600;
+
+/// Renders the report as Markdown.
+pub fn render(report: &CheckReport) -> String {
+    let mut out = String::from("## siteward check\n\n");
+    let _ = writeln!(
+        out,
+        "**{} site(s)**: {}; open findings: {}.\n",
+        report.summary.sites,
+        if report.sites.is_empty() {
+            "none".to_owned()
+        } else {
+            grades(report)
+        },
+        severities(report)
+    );
+    let mut ordered: Vec<&SiteCheck> = report.sites.iter().collect();
+    // Not observed first, then lowest score; by name within each.
+    ordered.sort_by_key(|s| (s.error.is_none(), s.score, s.site.clone()));
+
+    out.push_str("| site | grade | score | TLS | findings |\n| --- | --- | --- | --- | --- |\n");
+    let table_end = out.len() + TABLE_CHARS;
+    let mut listed = 0;
+    for site in &ordered {
+        let row = match &site.error {
+            Some(_) => format!("| `{}` | ❌ not observed | | | |\n", site.site),
+            None => format!(
+                "| `{}` | {} | {} | {} | {} |\n",
+                site.site,
+                site.grade.map_or("", |g| g.as_str()),
+                site.score.map_or_else(String::new, |s| s.to_string()),
+                site.tls_grade.map_or("", |g| g.as_str()),
+                count(site)
+            ),
+        };
+        if out.len() + row.len() > table_end {
+            break;
+        }
+        out.push_str(&row);
+        listed += 1;
+    }
+    let unlisted = ordered.len() - listed;
+    if unlisted > 0 {
+        let _ = writeln!(out, "| … {unlisted} more site(s) | | | | |");
+    }
+    out.push('\n');
+
+    let needs: Vec<&&SiteCheck> = ordered
+        .iter()
+        .filter(|s| s.error.is_some() || !s.findings.is_empty())
+        .collect();
+    let mut shown = 0;
+    for site in &needs {
+        let section = section(site);
+        if out.len() + section.len() + NOTE_CHARS > MAX_CHARS {
+            break;
+        }
+        out.push_str(&section);
+        shown += 1;
+    }
+    let left = needs.len() - shown;
+    if left > 0 || unlisted > 0 {
+        let _ = writeln!(
+            out,
+            "\n> Summarised to stay under {MAX_CHARS} characters: {unlisted} site(s) not in the \
+             table, details of {left} site(s) left out. Run `siteward check --format json` for \
+             every finding."
+        );
+    }
+    out
+}
+
+/// Text safe inside a table cell: pipes escaped, one line, at most [`CELL_CHARS`].
+fn cell(s: &str) -> String {
+    let one_line = s.replace('\n', " ").replace('<', "&lt;");
+    let cut: String = one_line.chars().take(CELL_CHARS).collect();
+    let cut = if cut.len() < one_line.len() {
+        cut + "…"
+    } else {
+        cut
+    };
+    cut.replace('|', "\\|")
+}
+
+fn section(site: &SiteCheck) -> String {
+    let mut d = format!("### `{}`", site.site);
+    if let Some(e) = &site.error {
+        let _ = writeln!(d, ": not observed\n\n**error:** {}\n", cell(e));
+        return d;
+    }
+    let _ = writeln!(
+        d,
+        ": grade {} ({}), TLS {}\n",
+        site.grade.map_or("-", |g| g.as_str()),
+        site.score.map_or_else(|| "-".to_owned(), |s| s.to_string()),
+        site.tls_grade.map_or("-", |g| g.as_str())
+    );
+    d.push_str("| severity | rule | finding | advice |\n| --- | --- | --- | --- |\n");
+    for f in &site.findings {
+        let rule = if f.excepted {
+            format!("`{}` (excepted)", f.rule)
+        } else {
+            format!("`{}`", f.rule)
+        };
+        let _ = writeln!(
+            d,
+            "| {} | {rule} | {} | {} |",
+            f.severity,
+            cell(&f.message),
+            cell(&f.advice)
+        );
+    }
+    for e in &site.exceptions {
+        let state = if e.expired {
+            "expired"
+        } else {
+            "in force until"
+        };
+        let _ = writeln!(
+            d,
+            "\n- exception for `{}` {state} {}: {}",
+            e.rule,
+            e.expires,
+            cell(&e.reason)
+        );
+    }
+    d.push('\n');
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_then_sections_with_escaped_cells() {
+        let md = render(&super::super::tests::sample());
+        assert!(md.starts_with("## siteward check\n\n**2 site(s)**: B 1, unknown 1;"));
+        let down = md
+            .find("| `down.example.nl` | ❌ not observed")
+            .expect("row");
+        let shop = md.find("| `shop.example.nl` | B | 78 | A |").expect("row");
+        assert!(down < shop, "not observed first:\n{md}");
+        assert!(md.contains("| high | `hsts` | hsts \\| failed | fix hsts |"));
+        assert!(md.contains("| `csp` (excepted) |"));
+        assert!(md.contains("### `down.example.nl`: not observed"));
+    }
+
+    #[test]
+    fn a_large_fleet_stays_under_the_limit() {
+        let one = super::super::tests::sample().sites[0].clone();
+        let sites = (0..3000)
+            .map(|i| SiteCheck {
+                site: format!("site-{i}.example.nl"),
+                ..one.clone()
+            })
+            .collect();
+        let md = render(&CheckReport::new(sites));
+        assert!(md.len() <= MAX_CHARS, "{}", md.len());
+        assert!(md.contains("Summarised to stay under"));
+    }
+}

@@ -1,0 +1,335 @@
+//! `siteward check` against a real nginx on loopback with `siteward::pki` certificates: a
+//! well-configured site, a site under an exception (and an expired one), a site with bad
+//! headers, an expiring certificate and a denied WordPress plugin, and a site that does not
+//! answer. Assertions are on the check JSON and the exit codes.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use siteward::pki::{Ca, Validity};
+
+use super::support::nginx::{Nginx, Vhost};
+use super::support::{Repo, free_port};
+
+const GOOD: &str = "  server_tokens off;\n  \
+add_header Strict-Transport-Security \"max-age=31536000; includeSubDomains\" always;\n  \
+add_header Content-Security-Policy \"default-src 'self'; frame-ancestors 'none'\" always;\n  \
+add_header X-Frame-Options DENY always;\n  \
+add_header X-Content-Type-Options nosniff always;\n  \
+add_header Referrer-Policy strict-origin-when-cross-origin always;\n  \
+add_header Permissions-Policy \"camera=(), microphone=()\" always;\n  \
+if ($scheme = http) { return 301 https://$host$request_uri; }\n";
+
+/// Like [`GOOD`] but framable (no `X-Frame-Options`, no `frame-ancestors`) and without a
+/// `Referrer-Policy`: both are covered by exceptions, one of them expired.
+const LEGACY: &str = "  server_tokens off;\n  \
+add_header Strict-Transport-Security \"max-age=31536000; includeSubDomains\" always;\n  \
+add_header Content-Security-Policy \"default-src 'self'\" always;\n  \
+add_header X-Content-Type-Options nosniff always;\n  \
+add_header Permissions-Policy \"camera=()\" always;\n";
+
+const BAD: &str = "  add_header X-Powered-By \"PHP/8.2\" always;\n  \
+add_header Strict-Transport-Security \"max-age=300\" always;\n";
+
+const BASELINE: &str = "name: baseline\nrules:\n  \
+- {id: hsts-one-year, severity: high, hsts_min_max_age: 31536000}\n  \
+- {id: no-powered-by, severity: low, header_absent: X-Powered-By}\n  \
+- {id: cert-window, severity: critical, cert_min_days_left: 14}\n  \
+- {id: cert-key, severity: high, cert_min_key: rsa-3072}\n  \
+- id: csp-self\n    severity: medium\n    csp_requires: {default-src: [\"'self'\"]}\n  \
+- {id: checks-green, severity: critical, checks_pass: []}\n\
+exceptions:\n  \
+- {rule: x-frame-options, site: legacy.test, reason: 'partner frame, OPS-1432', expires: 2099-12-31}\n  \
+- {rule: referrer-policy, site: legacy.test, reason: 'old analytics, OPS-99', expires: 2020-01-01}\n";
+
+const WORDPRESS: &str = "name: wordpress\nrules:\n  \
+- {id: no-risky-plugins, severity: critical, plugin_deny: [wp-file-manager, revslider-old]}\n  \
+- {id: wordpress-supported, severity: high, min_core_version: '6.4'}\n";
+
+struct Fleet {
+    _nginx: Nginx,
+    repo: Repo,
+}
+
+fn fleet() -> Fleet {
+    let root = Ca::new("siteward check root").expect("root");
+    let mid = root.intermediate("siteward check mid").expect("mid");
+    let vhost = |name: &str, days: i64, config: &str| {
+        let mut v = Vhost::new(name, mid.leaf(&[name], Validity::days(days)).expect("leaf"));
+        v.chain.push(mid.cert_pem.clone());
+        v.config = config.to_owned();
+        v
+    };
+    let mut bad = vhost("bad.test", 5, BAD);
+    bad.files = vec![
+        (
+            "index.html".into(),
+            "<html><head><meta name=\"generator\" content=\"WordPress 6.2.1\" /></head></html>\n"
+                .into(),
+        ),
+        (
+            "wp-content/plugins/wp-file-manager/readme.txt".into(),
+            "=== File Manager ===\nStable tag: 7.1\n".into(),
+        ),
+    ];
+    let nginx = Nginx::start(&[
+        vhost("good.test", 90, GOOD),
+        vhost("legacy.test", 90, LEGACY),
+        bad,
+    ]);
+    let repo = Repo::new();
+    repo.write("ca.pem", &root.cert_pem);
+    repo.write("policies/baseline.yaml", BASELINE);
+    repo.write("policies/wordpress.yaml", WORDPRESS);
+    let site = |name: &str, extra: &str| {
+        repo.write(
+            &format!("sites/{name}.yaml"),
+            &format!(
+                "name: {name}\nurl: https://{name}/\nconnect: {}\nconnect_http: {}\nca: ca.pem\n{extra}",
+                nginx.https_addr(),
+                nginx.http_addr()
+            ),
+        );
+    };
+    site(
+        "good.test",
+        "policies: [baseline]\n\
+         redirects:\n  - {from: 'http://good.test/', to: 'https://good.test/', status: 301}\n\
+         checks:\n  - {name: home, path: /, status: 200, body_contains: good.test}\n",
+    );
+    site("legacy.test", "policies: [baseline]\n");
+    site(
+        "bad.test",
+        "policies: [baseline, wordpress]\nsoftware: {platform: wordpress}\n\
+         checks:\n  - {name: health, path: /health.html, status: 200}\n",
+    );
+    repo.write(
+        "sites/refused.test.yaml",
+        &format!(
+            "name: refused.test\nurl: https://refused.test/\nconnect: 127.0.0.1:{}\npolicies: [baseline]\n",
+            free_port()
+        ),
+    );
+    Fleet {
+        _nginx: nginx,
+        repo,
+    }
+}
+
+fn by_site(report: &Value) -> BTreeMap<String, Value> {
+    report["sites"]
+        .as_array()
+        .expect("sites")
+        .iter()
+        .map(|s| (s["site"].as_str().expect("name").to_owned(), s.clone()))
+        .collect()
+}
+
+/// The site's findings as `rule → (severity, excepted)`.
+fn findings(site: &Value) -> BTreeMap<String, (String, bool)> {
+    site["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().expect("rule").to_owned(),
+                (
+                    f["severity"].as_str().expect("severity").to_owned(),
+                    f["excepted"].as_bool().expect("excepted"),
+                ),
+            )
+        })
+        .collect()
+}
+
+fn finding<'a>(site: &'a Value, rule: &str) -> &'a Value {
+    site["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["rule"] == rule)
+        .unwrap_or_else(|| panic!("no `{rule}` finding in {site:#}"))
+}
+
+#[test]
+fn check_grades_sites_applies_exceptions_and_sets_exit_codes() {
+    let f = fleet();
+
+    // Every site, one of them not answering: exit 1, and the others are still graded.
+    let run = f.repo.run(&["check", "--format", "json", "--timeout", "5"]);
+    run.expect_code(1);
+    let report = run.json();
+    assert_eq!(report["version"], 1);
+    let sites = by_site(&report);
+
+    let good = &sites["good.test"];
+    assert_eq!(findings(good), BTreeMap::new(), "{good:#}");
+    assert_eq!(good["grade"], "A+");
+    assert_eq!(good["score"], 100);
+    assert_eq!(good["tls_grade"], "A+");
+    assert_eq!(good["error"], Value::Null);
+
+    let legacy = &sites["legacy.test"];
+    let lf = findings(legacy);
+    assert_eq!(
+        lf["x-frame-options"],
+        ("medium".to_owned(), true),
+        "{legacy:#}"
+    );
+    assert_eq!(lf["referrer-policy"], ("low".to_owned(), false));
+    assert_eq!(lf["expired-exception"], ("low".to_owned(), false));
+    assert!(
+        finding(legacy, "expired-exception")["message"]
+            .as_str()
+            .expect("message")
+            .contains("`referrer-policy` expired on 2020-01-01")
+    );
+    assert_eq!(
+        legacy["exceptions"],
+        serde_json::json!([
+            {"rule": "referrer-policy", "reason": "old analytics, OPS-99", "expires": "2020-01-01", "expired": true},
+            {"rule": "x-frame-options", "reason": "partner frame, OPS-1432", "expires": "2099-12-31", "expired": false},
+        ])
+    );
+    assert_eq!(legacy["grade"], "B", "{legacy:#}");
+    assert_eq!(legacy["score"], 84);
+
+    let bad = &sites["bad.test"];
+    let bf = findings(bad);
+    for (rule, severity) in [
+        ("cert-window", "critical"),
+        ("checks-green", "critical"),
+        ("no-risky-plugins", "critical"),
+        ("tls-certificate", "critical"),
+        ("hsts-one-year", "high"),
+        ("wordpress-supported", "high"),
+        ("csp-self", "medium"),
+        ("x-frame-options", "medium"),
+        ("no-powered-by", "low"),
+        ("server-banner", "low"),
+    ] {
+        assert_eq!(
+            bf.get(rule),
+            Some(&(severity.to_owned(), false)),
+            "{rule}: {bad:#}"
+        );
+    }
+    assert!(
+        !bf.contains_key("cert-key"),
+        "ecdsa-p256 is as strong as rsa-3072"
+    );
+    assert_eq!(bad["grade"], "F");
+    assert_eq!(bad["tls_grade"], "B");
+    assert!(bad["score"].as_u64().expect("score") < 40);
+    let hsts = finding(bad, "hsts-one-year");
+    assert_eq!(
+        hsts["message"],
+        "`Strict-Transport-Security` max-age is 300 s, below the required 31536000 s"
+    );
+    assert!(
+        hsts["advice"]
+            .as_str()
+            .expect("advice")
+            .contains("Strict-Transport-Security: max-age=31536000; includeSubDomains")
+    );
+    assert!(
+        finding(bad, "no-risky-plugins")["message"]
+            .as_str()
+            .expect("message")
+            .contains("`wp-file-manager`")
+    );
+    assert!(
+        finding(bad, "wordpress-supported")["message"]
+            .as_str()
+            .expect("message")
+            .contains("core 6.2.1 is older than the required 6.4")
+    );
+    // Most severe first.
+    let order: Vec<&str> = bad["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["severity"].as_str().expect("severity"))
+        .collect();
+    let rank = |s: &str| {
+        ["critical", "high", "medium", "low"]
+            .iter()
+            .position(|x| *x == s)
+    };
+    assert!(
+        order.windows(2).all(|w| rank(w[0]) <= rank(w[1])),
+        "{order:?}"
+    );
+
+    let refused = &sites["refused.test"];
+    assert!(refused["error"].is_string(), "{refused:#}");
+    assert_eq!(refused["grade"], Value::Null);
+    assert_eq!(refused["tls_grade"], Value::Null);
+    assert_eq!(refused["findings"], serde_json::json!([]));
+
+    assert_eq!(report["summary"]["sites"], 4);
+    assert_eq!(report["summary"]["by_grade"]["A+"], 1);
+    assert_eq!(report["summary"]["by_grade"]["unknown"], 1);
+    assert!(report["summary"]["findings_by_severity"]["critical"].as_u64() >= Some(4));
+
+    // Compliant: the excepted medium finding and the low ones do not fail the run.
+    let run = f.repo.run(&[
+        "check",
+        "--site",
+        "good.test",
+        "--site",
+        "legacy.test",
+        "--format",
+        "json",
+    ]);
+    run.expect_code(0);
+    assert_eq!(run.json()["summary"]["findings_by_severity"]["medium"], 0);
+
+    // Violations: exit 2; text output names the grade and the advice.
+    let run = f
+        .repo
+        .run(&["check", "--site", "good.test", "--site", "bad.test"]);
+    run.expect_code(2);
+    assert!(
+        run.stdout
+            .contains("good.test  grade A+ (100)  tls A+  no findings\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("bad.test  grade F ("), "{}", run.stdout);
+    assert!(run.stdout.contains("fix: send `Strict-Transport-Security"));
+
+    let run = f
+        .repo
+        .run(&["check", "--site", "bad.test", "--format", "markdown"]);
+    run.expect_code(2);
+    assert!(run.stdout.starts_with("## siteward check\n"));
+    assert!(run.stdout.contains("| `bad.test` | F |"), "{}", run.stdout);
+
+    // An unknown site is an error.
+    let run = f.repo.run(&["check", "--site", "nope.test"]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("nope.test"), "{}", run.stderr);
+}
+
+#[test]
+fn check_on_invalid_input_observes_nothing_and_exits_1() {
+    let repo = Repo::new();
+    repo.write(
+        "sites/a.test.yaml",
+        "name: a.test\nurl: https://a.test/\nconnect: 127.0.0.1:9\npolicies: [baseline]\n",
+    );
+    repo.write(
+        "policies/baseline.yaml",
+        "name: baseline\nexceptions:\n  - {rule: x-frame-option, site: a.test, reason: r, expires: 2099-01-01}\n",
+    );
+    let run = repo.run(&["check", "--format", "json"]);
+    run.expect_code(1);
+    assert_eq!(run.stdout, "");
+    assert!(
+        run.stderr.contains("did you mean `x-frame-options`?"),
+        "{}",
+        run.stderr
+    );
+}
