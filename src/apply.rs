@@ -76,7 +76,17 @@ pub async fn apply_site(ctx: ApplyCtx<'_>, site: &Site, plan: &SitePlan) -> Site
         }
         Err(e) => return failed(plan.changes.iter().filter(|c| c.applicable), e, out),
     };
-    // 2. Split by what the provider can do, given its own view of its file.
+    // 2. A desired state the provider cannot render (e.g. a `$` in an nginx value) is proposed
+    //    as a whole rather than failing on every run.
+    if let Err(e) = provider.render(site) {
+        out.cannot = plan
+            .changes
+            .iter()
+            .map(|c| (c.clone(), e.to_string()))
+            .collect();
+        return out;
+    }
+    // 3. Split by what the provider can do, given its own view of its file.
     let observed = match provider.observe(site, &transport).await {
         Ok(o) => o,
         Err(e) => {
@@ -96,7 +106,7 @@ pub async fn apply_site(ctx: ApplyCtx<'_>, site: &Site, plan: &SitePlan) -> Site
         out.actions = records(&split.apply, ActionResult::Skipped, "dry run: would apply");
         return out;
     }
-    // 3. Apply inside a journal entry (left behind only if this process is killed).
+    // 4. Apply inside a journal entry (left behind only if this process is killed).
     let entry = Entry {
         run: ctx.run_id.to_owned(),
         site: site.name.to_string(),

@@ -467,10 +467,10 @@ impl Repo {
             }
         } else {
             new.walk(TreeWalkMode::PreOrder, |dir, e| {
-                if e.kind() == Some(ObjectType::Blob) {
-                    if let Ok(name) = e.name() {
-                        out.push((format!("{dir}{name}"), BlobId(e.id())));
-                    }
+                if e.kind() == Some(ObjectType::Blob)
+                    && let Ok(name) = e.name()
+                {
+                    out.push((format!("{dir}{name}"), BlobId(e.id())));
                 }
                 git2::TreeWalkResult::Ok
             })

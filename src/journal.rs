@@ -76,13 +76,12 @@ fn remove(path: &Path) -> std::io::Result<()> {
 }
 
 impl Journal {
-    /// The journal of the state repo at `repo`.
+    /// The journal of the state repo at `repo`: in its git directory (found like `git` does,
+    /// so `--repo` may be a subdirectory), else in `.siteward/` beside the state files.
     pub fn for_repo(repo: &Path) -> Journal {
-        let git = repo.join(".git");
-        let dir = if git.is_dir() {
-            git.join("siteward").join("journal")
-        } else {
-            repo.join(".siteward").join("journal")
+        let dir = match crate::git::Repo::open(repo) {
+            Ok(git) => git.git_dir().join("siteward").join("journal"),
+            Err(_) => repo.join(".siteward").join("journal"),
         };
         Journal { dir }
     }

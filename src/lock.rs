@@ -1,12 +1,13 @@
 //! The repo lock: one siteward run that acts on sites at a time per state repository.
 //!
-//! The lock is the file `.git/siteward.lock`, created exclusively, holding the owner's pid,
-//! host name and start time. A lock whose pid no longer exists on this host is stale and is
-//! taken over; a live one is waited for up to a timeout. Audit records do not need the lock
-//! (their branch is updated by compare-and-swap); it keeps two applies from racing on a site.
+//! The lock is a kernel file lock (`flock`) on `.git/siteward.lock`; the file also holds the
+//! owner's pid, host name and start time for the message a waiting run prints. The kernel
+//! releases the lock when its process ends, however it ends, so a killed run never leaves a
+//! stale lock and no takeover race exists. The file itself is never deleted (deleting a locked
+//! file would let two runs lock two different files). Audit records do not need the lock (their
+//! branch is updated by compare-and-swap); it keeps two applies from racing on a site.
 //!
-//! Caveat: a lock held by a process on another host (a shared network disk) is never
-//! considered stale; remove it by hand when that run is gone.
+//! Caveat: file locks on network file systems depend on the server; keep state repos local.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,7 +23,7 @@ pub const LOCK_FILE: &str = "siteward.lock";
 pub enum LockError {
     #[error(
         "another siteward run (pid {pid} on host {host}, since {since}) holds the lock on {repo}; \
-waited {waited} — try again later or remove .git/{LOCK_FILE} if that run is gone"
+waited {waited} — try again when it has finished, or raise `--lock-timeout`"
     )]
     Busy {
         pid: u32,
@@ -51,7 +52,7 @@ impl Owner {
     fn current() -> Owner {
         Owner {
             pid: std::process::id(),
-            host: hostname(),
+            host: crate::journal::hostname(),
             since: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         }
     }
@@ -82,17 +83,13 @@ impl Owner {
             since: since?,
         })
     }
-
-    /// A lock is stale when its owner ran on this host and that process is gone.
-    fn is_stale(&self) -> bool {
-        self.host == hostname() && !Path::new(&format!("/proc/{}", self.pid)).exists()
-    }
 }
 
 /// A held lock; dropping it releases the lock.
 #[derive(Debug)]
 pub struct RepoLock {
-    path: PathBuf,
+    /// Holding the open, locked file is holding the lock.
+    file: std::fs::File,
     owner: Owner,
 }
 
@@ -105,56 +102,46 @@ impl RepoLock {
             path: path.clone(),
             source,
         };
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
         let start = Instant::now();
-        let me = Owner::current();
         loop {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(mut f) => {
-                    f.write_all(me.render().as_bytes()).map_err(io)?;
-                    return Ok(RepoLock { path, owner: me });
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < timeout => {
+                    std::thread::sleep(Duration::from_millis(50));
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(io(e)),
-            }
-            let text = match std::fs::read_to_string(&path) {
-                Ok(t) => t,
-                // Released between our attempts: try again at once.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(io(e)),
-            };
-            let holder = Owner::parse(&text);
-            if let Some(h) = holder.as_ref().filter(|h| h.is_stale()) {
-                // Remove only the stale lock we read, not a fresh one written since.
-                tracing::warn!(pid = h.pid, host = %h.host, "taking over a stale siteward lock");
-                if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
-                    match std::fs::remove_file(&path) {
-                        Ok(()) => continue,
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                        Err(e) => return Err(io(e)),
-                    }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    let holder = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|t| Owner::parse(&t));
+                    let h = holder.unwrap_or(Owner {
+                        pid: 0,
+                        host: "unknown".into(),
+                        since: "unknown".into(),
+                    });
+                    return Err(LockError::Busy {
+                        pid: h.pid,
+                        host: h.host,
+                        since: h.since,
+                        repo: repo.to_owned(),
+                        waited: waited(timeout),
+                    });
                 }
-                continue;
+                Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
             }
-            if start.elapsed() >= timeout {
-                let h = holder.unwrap_or(Owner {
-                    pid: 0,
-                    host: "unknown".into(),
-                    since: "unknown".into(),
-                });
-                return Err(LockError::Busy {
-                    pid: h.pid,
-                    host: h.host,
-                    since: h.since,
-                    repo: repo.to_owned(),
-                    waited: waited(timeout),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(50));
         }
+        let me = Owner::current();
+        file.set_len(0)
+            .and_then(|()| file.write_all(me.render().as_bytes()))
+            .and_then(|()| file.flush())
+            .map_err(io)?;
+        Ok(RepoLock { file, owner: me })
     }
 
     /// Who holds this lock (this process).
@@ -165,14 +152,9 @@ impl RepoLock {
 
 impl Drop for RepoLock {
     fn drop(&mut self) {
-        // Only remove the file if it is still ours (it may have been removed by hand).
-        let ours = std::fs::read_to_string(&self.path)
-            .ok()
-            .and_then(|t| Owner::parse(&t))
-            .is_some_and(|o| o == self.owner);
-        if ours {
-            let _ = std::fs::remove_file(&self.path);
-        }
+        // Clear the owner so the file does not name a finished run; closing the file (after
+        // this) releases the kernel lock.
+        let _ = self.file.set_len(0);
     }
 }
 
@@ -183,15 +165,6 @@ fn waited(d: Duration) -> String {
     } else {
         format!("{}s", d.as_secs())
     }
-}
-
-/// This machine's host name (from the kernel), or `unknown`.
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unknown".into())
 }
 
 #[cfg(test)]
@@ -209,35 +182,29 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains("holds the lock on state"), "{msg}");
-        assert!(msg.contains("remove .git/siteward.lock"), "{msg}");
+        assert!(msg.contains("try again when it has finished"), "{msg}");
         assert_eq!(held.owner().pid, std::process::id());
         drop(held);
-        assert!(!dir.path().join(LOCK_FILE).exists());
         RepoLock::acquire(dir.path(), "state", Duration::ZERO).unwrap();
     }
 
     #[test]
-    fn stale_lock_of_a_dead_pid_is_taken_over() {
+    fn a_leftover_file_without_a_holder_is_no_lock() {
         let dir = tempfile::tempdir().unwrap();
-        // A pid above the kernel's pid_max cannot exist.
+        // What a killed run leaves: the file with its owner, but no kernel lock.
         let dead = Owner {
-            pid: 4_194_304 + 1,
-            host: hostname(),
-            since: "2026-01-01T00:00:00Z".into(),
-        };
-        std::fs::write(dir.path().join(LOCK_FILE), dead.render()).unwrap();
-        let lock = RepoLock::acquire(dir.path(), "state", Duration::ZERO).unwrap();
-        assert_eq!(lock.owner.pid, std::process::id());
-    }
-
-    #[test]
-    fn lock_of_another_host_is_never_stale() {
-        let other = Owner {
             pid: 4_194_305,
             host: "elsewhere.invalid".into(),
             since: "x".into(),
         };
-        assert!(!other.is_stale());
-        assert_eq!(Owner::parse(&other.render()), Some(other));
+        std::fs::write(dir.path().join(LOCK_FILE), dead.render()).unwrap();
+        assert_eq!(Owner::parse(&dead.render()), Some(dead));
+        let lock = RepoLock::acquire(dir.path(), "state", Duration::ZERO).unwrap();
+        assert_eq!(lock.owner.pid, std::process::id());
+        let text = std::fs::read_to_string(dir.path().join(LOCK_FILE)).unwrap();
+        assert!(
+            text.starts_with(&format!("pid {}\n", std::process::id())),
+            "{text}"
+        );
     }
 }

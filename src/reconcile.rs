@@ -87,6 +87,9 @@ pub struct RunCtx<'a> {
     pub stop: Arc<AtomicBool>,
     /// A saved plan to apply: sites whose live or desired state changed since are refused.
     pub saved: Option<Plan>,
+    /// Sites the user selected. Others in the run (added to re-verify an interrupted apply)
+    /// are observed and recorded, never changed.
+    pub selected: std::collections::BTreeSet<String>,
 }
 
 /// What a run did, ready to print and record.
@@ -99,6 +102,8 @@ pub struct Outcome {
     pub interrupted: Vec<Interrupted>,
     /// Sites whose changes await a proposal: `(site, changes with the reason for each)`.
     pub to_propose: Vec<(String, Vec<(Change, String)>)>,
+    /// Sites a saved plan refused (stale).
+    pub refused: usize,
 }
 
 impl Outcome {
@@ -109,7 +114,7 @@ impl Outcome {
             .values()
             .flatten()
             .any(|a| a.result == ActionResult::Failed);
-        if self.plan.summary.unknown > 0 || failed {
+        if self.plan.summary.unknown > 0 || failed || self.refused > 0 {
             Exit::Error
         } else if self.plan.summary.drift > 0 {
             Exit::Drift
@@ -152,6 +157,7 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
     let mut to_propose = Vec::new();
     // 3.–4. Refuse stale sites, decide the rest.
     let refused = refusals(ctx, &found.sites);
+    let refused_count = refused.len();
     let mut to_apply: Vec<(&Site, SitePlan)> = Vec::new();
     for (site, plan) in sites.iter().zip(&found.sites) {
         let name = plan.site.clone();
@@ -164,7 +170,17 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
             notes.insert(name, refused);
             continue;
         }
-        match decide(ctx.mode, site.sync, plan) {
+        let decision = decide(ctx.mode, site.sync, plan);
+        if !ctx.selected.contains(&name) && matches!(decision, Decision::Apply | Decision::Propose)
+        {
+            notes.insert(
+                name,
+                "re-verified after an interrupted apply; not selected, so nothing was changed"
+                    .into(),
+            );
+            continue;
+        }
+        match decision {
             Decision::Nothing => {}
             Decision::Unknown => {
                 notes.insert(name, "not observed: nothing was changed".into());
@@ -199,11 +215,25 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         repo: ctx.repo,
         run_id: &ctx.run.id,
         journal: &ctx.journal,
-        timeouts: Default::default(),
+        timeouts: crate::transport::Timeouts {
+            connect: ctx.opts.timeout.min(std::time::Duration::from_secs(30)),
+            command: (ctx.opts.timeout * 6).max(std::time::Duration::from_secs(60)),
+        },
         dry_run,
     };
+    // Sites on one server share its config test and reload: they are applied one at a time,
+    // so one site's half-applied file is never tested or reloaded as part of another's apply.
+    let gates: BTreeMap<String, tokio::sync::Mutex<()>> = to_apply
+        .iter()
+        .map(|(site, _)| (server_key(site), tokio::sync::Mutex::new(())))
+        .collect();
+    let gates = &gates;
     let results: Vec<(String, apply::SiteApply)> = stream::iter(to_apply.iter())
         .map(|(site, plan)| async move {
+            let _turn = match gates.get(&server_key(site)) {
+                Some(gate) => Some(gate.lock().await),
+                None => None,
+            };
             if ctx.stop.load(Ordering::SeqCst) {
                 let msg = "interrupted by a signal before this site was applied";
                 let skipped = apply::SiteApply {
@@ -239,10 +269,15 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
                 if dry_run { "would apply" } else { "applied" }
             ),
         };
-        if done > 0 {
-            if let Some((site, _)) = to_apply.iter().find(|(s, _)| s.name.as_str() == name) {
-                applied.push(site);
-            }
+        let attempted = result
+            .actions
+            .iter()
+            .any(|a| matches!(a.result, ActionResult::Applied | ActionResult::Failed));
+        if attempted
+            && !dry_run
+            && let Some((site, _)) = to_apply.iter().find(|(s, _)| s.name.as_str() == name)
+        {
+            applied.push(site);
         }
         if !result.cannot.is_empty() && !dry_run {
             to_propose.push((name.clone(), result.cannot));
@@ -250,7 +285,8 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         notes.insert(name.clone(), note);
         actions.insert(name, result.actions);
     }
-    // 6. Observe applied sites again: the record states what is live now.
+    // 6. Observe the sites an apply was attempted on again (applied, or failed and rolled
+    //    back): the record states what is live now.
     if !applied.is_empty() {
         let again = survey::survey(ctx.repo, &applied, ctx.opts).await;
         for after in again.sites {
@@ -276,25 +312,43 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         notes,
         interrupted,
         to_propose,
+        refused: refused_count,
+    }
+}
+
+/// Which server a site's config lives on: its transport and its test and reload commands.
+fn server_key(site: &Site) -> String {
+    match &site.manage.server {
+        Some(m) => {
+            let host = m
+                .transport
+                .host
+                .as_ref()
+                .map_or_else(|| "local".to_owned(), ToString::to_string);
+            let words = |c: &Option<crate::spec::Command>| {
+                c.as_ref().map(|c| c.words().join(" ")).unwrap_or_default()
+            };
+            format!(
+                "{host}\u{0}{}\u{0}{}",
+                words(&m.test_command),
+                words(&m.reload_command)
+            )
+        }
+        None => format!("none\u{0}{}", site.name),
     }
 }
 
 /// Per site of a saved plan: why it may not be applied (stale, or not in the plan at all).
 fn refusals(ctx: &RunCtx<'_>, now: &[SitePlan]) -> BTreeMap<String, String> {
+    use crate::saved_plan::{Freshness, staleness};
     let Some(saved) = &ctx.saved else {
         return BTreeMap::new();
     };
-    let observed: BTreeMap<String, Option<String>> = now
-        .iter()
-        .map(|p| (p.site.clone(), p.observed_sha256.clone()))
-        .collect();
-    let fresh = crate::saved_plan::staleness(saved, ctx.run.desired_commit.as_deref(), &observed);
+    let fresh = staleness(saved, ctx.run.desired_commit.as_deref(), now);
     now.iter()
         .filter_map(|p| match fresh.get(&p.site) {
-            Some(crate::saved_plan::Freshness::Fresh) => None,
-            Some(crate::saved_plan::Freshness::Stale { reason }) => {
-                Some((p.site.clone(), reason.clone()))
-            }
+            Some(Freshness::Fresh) => None,
+            Some(Freshness::Stale { reason }) => Some((p.site.clone(), reason.clone())),
             None => Some((
                 p.site.clone(),
                 "the site is not in the saved plan".to_owned(),

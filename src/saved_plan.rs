@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::plan::{PLAN_VERSION, Plan};
+use crate::plan::{PLAN_VERSION, Plan, SitePlan};
 
 /// A saved plan cannot be written or used.
 #[derive(Debug, thiserror::Error)]
@@ -91,13 +91,14 @@ pub enum Freshness {
     Stale { reason: String },
 }
 
-/// Per site of `plan`: fresh when the desired commit is unchanged and the site's live state
-/// digest equals the one in the plan. `observed` holds the current digests (`None`: the site
-/// could not be observed now); a site missing from it is stale too.
+/// Per site of `plan`: fresh when the desired commit is unchanged, the site's desired state
+/// digest is unchanged (an uncommitted edit counts) and its live state digest equals the one in
+/// the plan. `now` is this run's plan of the same sites; a site missing from it, or that cannot
+/// be observed now, is stale too.
 pub fn staleness(
     plan: &Plan,
     desired_commit: Option<&str>,
-    observed: &BTreeMap<String, Option<String>>,
+    now: &[SitePlan],
 ) -> BTreeMap<String, Freshness> {
     let short = |c: Option<&str>| c.map_or("none".to_owned(), |c| c.chars().take(12).collect());
     let desired_moved = plan.run.desired_commit.as_deref() != desired_commit;
@@ -105,19 +106,25 @@ pub fn staleness(
         .iter()
         .map(|site| {
             let stale = |reason: String| Freshness::Stale { reason };
+            let current = now.iter().find(|p| p.site == site.site);
             let freshness = if desired_moved {
                 stale(format!(
                     "desired commit changed since the plan: {} → {}",
                     short(plan.run.desired_commit.as_deref()),
                     short(desired_commit)
                 ))
+            } else if current.is_some_and(|c| c.desired_sha256 != site.desired_sha256) {
+                stale("desired state changed since the plan (an uncommitted edit?)".into())
             } else {
-                match (site.observed_sha256.as_deref(), observed.get(&site.site)) {
+                match (
+                    site.observed_sha256.as_deref(),
+                    current.and_then(|c| c.observed_sha256.as_deref()),
+                ) {
                     (None, _) => {
                         stale("the site could not be observed when the plan was made".into())
                     }
-                    (_, None | Some(None)) => stale("the site cannot be observed now".into()),
-                    (Some(then), Some(Some(now))) if then != now => {
+                    (_, None) => stale("the site cannot be observed now".into()),
+                    (Some(then), Some(now)) if then != now => {
                         stale("live state changed since the plan".into())
                     }
                     _ => Freshness::Fresh,
@@ -131,7 +138,7 @@ pub fn staleness(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Health, RunInfo, SitePlan, SyncStatus};
+    use crate::plan::{Health, RunInfo, SyncStatus};
 
     fn plan() -> Plan {
         let site = |name: &str, digest: Option<&str>| SitePlan {
@@ -183,13 +190,16 @@ mod tests {
     fn staleness_per_site() {
         let p = plan();
         let commit = p.run.desired_commit.clone();
-        let observed: BTreeMap<String, Option<String>> = [
-            ("a".to_owned(), Some("1".to_owned())),
-            ("b".to_owned(), Some("changed".to_owned())),
-            ("c".to_owned(), Some("3".to_owned())),
-        ]
-        .into();
-        let f = staleness(&p, commit.as_deref(), &observed);
+        let now = |observed: [&str; 3], desired: [&str; 3]| -> Vec<SitePlan> {
+            let mut sites = plan().sites;
+            for ((s, o), d) in sites.iter_mut().zip(observed).zip(desired) {
+                s.observed_sha256 = Some(o.to_owned());
+                s.desired_sha256 = d.to_owned();
+            }
+            sites
+        };
+        let current = now(["1", "changed", "3"], ["d", "d", "d"]);
+        let f = staleness(&p, commit.as_deref(), &current);
         assert_eq!(f["a"], Freshness::Fresh);
         assert_eq!(
             f["b"],
@@ -199,7 +209,13 @@ mod tests {
         );
         assert!(matches!(f["c"], Freshness::Stale { .. }));
 
-        let f = staleness(&p, Some("def456def456def"), &observed);
+        let edited = now(["1", "2", "3"], ["edited", "d", "d"]);
+        let f = staleness(&p, commit.as_deref(), &edited);
+        assert!(
+            matches!(&f["a"], Freshness::Stale { reason } if reason.contains("desired state changed"))
+        );
+
+        let f = staleness(&p, Some("def456def456def"), &current);
         let Freshness::Stale { reason } = &f["a"] else {
             panic!("expected stale")
         };
@@ -207,5 +223,9 @@ mod tests {
             reason,
             "desired commit changed since the plan: abcabcabcabc → def456def456"
         );
+        assert!(matches!(
+            staleness(&p, commit.as_deref(), &[])["a"],
+            Freshness::Stale { .. }
+        ));
     }
 }

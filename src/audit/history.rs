@@ -95,15 +95,13 @@ impl<'r> History<'r> {
             if filter.until.is_some_and(|until| info.authored >= until) {
                 continue;
             }
-            if !filter.sites.is_empty() {
-                if let Some(listed) = trailer(&info.message, SITES_TRAILER) {
-                    if !listed
-                        .split(", ")
-                        .any(|s| filter.sites.iter().any(|f| f == s))
-                    {
-                        continue;
-                    }
-                }
+            if !filter.sites.is_empty()
+                && let Some(listed) = trailer(&info.message, SITES_TRAILER)
+                && !listed
+                    .split(", ")
+                    .any(|s| filter.sites.iter().any(|f| f == s))
+            {
+                continue;
             }
             let Some(record) = self.record_of(&info)? else {
                 continue;

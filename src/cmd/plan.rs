@@ -57,6 +57,8 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
         Format::Markdown => report::markdown::render(r),
     };
     match &args.out {
+        // A JSON plan is a saved plan: written atomically, so `apply PLAN` never reads half.
+        Some(path) if args.format == Format::Json => crate::saved_plan::write(path, &plan)?,
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("cannot write the plan to `{}`", path.display()))?,
         None => std::io::stdout().lock().write_all(text.as_bytes())?,

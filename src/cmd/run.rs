@@ -67,6 +67,7 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
     if let Some(plan) = &saved {
         sites.retain(|s| plan.sites.iter().any(|p| p.site == s.name.as_str()));
     }
+    let selected = sites.iter().map(|s| s.name.to_string()).collect();
     add_interrupted(repo, &state, &mut sites);
     let ctx = RunCtx {
         repo,
@@ -76,14 +77,13 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
         journal: Journal::for_repo(repo),
         stop: Arc::new(AtomicBool::new(false)),
         saved,
+        selected,
     };
     let runtime = survey::runtime()?;
-    let mut outcome = runtime.block_on(async {
-        let watcher = tokio::spawn(stop_on_signal(ctx.stop.clone()));
-        let outcome = reconcile::run(&ctx, &sites).await;
-        watcher.abort();
-        outcome
-    });
+    // The watcher stays until the process ends: a signal during proposals, the record or the
+    // push is not lost (the first one lets them finish; a second one exits at once).
+    runtime.spawn(stop_on_signal(ctx.stop.clone()));
+    let mut outcome = runtime.block_on(reconcile::run(&ctx, &sites));
     let interrupted = ctx.stop.load(Ordering::SeqCst);
     let Some(git) = git.filter(|_| !dry_run) else {
         print_summary(&outcome, None, dry_run)?;
@@ -96,7 +96,13 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
     let record = outcome.record(args.mode, Trigger::from_env(args.run.trigger.as_deref()));
     let commit = audit::record_run(&git, &branch, &author, &record)
         .context("cannot record the run on the audit branch")?;
-    for i in &outcome.interrupted {
+    // An interruption is forgotten once a record carries it (its site was in this run).
+    let recorded = |site: &str| outcome.plan.sites.iter().any(|p| p.site == site);
+    for i in outcome
+        .interrupted
+        .iter()
+        .filter(|i| recorded(&i.entry.site))
+    {
         if let Err(e) = i.clear() {
             tracing::warn!(
                 "cannot clear the crash journal entry of `{}`: {e}",
@@ -148,10 +154,9 @@ fn add_interrupted<'a>(repo: &Path, state: &'a DesiredState, sites: &mut Vec<&'a
             .sites
             .values()
             .find(|s| s.name.as_str() == i.entry.site)
+            && !sites.iter().any(|s| s.name == site.name)
         {
-            if !sites.iter().any(|s| s.name == site.name) {
-                sites.push(site);
-            }
+            sites.push(site);
         }
     }
 }
@@ -169,8 +174,18 @@ async fn stop_on_signal(stop: Arc<AtomicBool>) {
         _ = int.recv() => {}
         _ = term.recv() => {}
     }
-    eprintln!("siteward: signal received; finishing the running applies and recording the run");
+    eprintln!(
+        "siteward: signal received; finishing the running applies and recording the run (a second signal exits at once)"
+    );
     stop.store(true, Ordering::SeqCst);
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+    eprintln!(
+        "siteward: second signal; exiting without finishing (the next run reports any interrupted apply)"
+    );
+    std::process::exit(i32::from(Exit::Error.code()));
 }
 
 /// Writes (or dedupes) proposals and resolves those of sites now in sync; each becomes an

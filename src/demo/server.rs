@@ -145,10 +145,8 @@ pub fn headers_for(rules: &str, path: &str) -> Vec<(String, String)> {
                 Some(prefix) => path.starts_with(prefix),
                 None => trimmed == path,
             };
-        } else if matching {
-            if let Some((name, value)) = trimmed.split_once(':') {
-                out.push((name.trim().to_owned(), value.trim().to_owned()));
-            }
+        } else if matching && let Some((name, value)) = trimmed.split_once(':') {
+            out.push((name.trim().to_owned(), value.trim().to_owned()));
         }
     }
     out

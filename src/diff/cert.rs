@@ -166,15 +166,15 @@ pub fn changes(d: &Desired<'_>, t: &TlsObservation, refused: Option<&str>) -> Ve
             ));
         }
     }
-    if out.is_empty() {
-        if let Some(why) = refused {
-            out.push(make(
-                "trust",
-                Action::Change,
-                Some(format!("refused: {why}")),
-                Some("trusted".into()),
-            ));
-        }
+    if out.is_empty()
+        && let Some(why) = refused
+    {
+        out.push(make(
+            "trust",
+            Action::Change,
+            Some(format!("refused: {why}")),
+            Some("trusted".into()),
+        ));
     }
     out
 }

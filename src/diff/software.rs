@@ -85,17 +85,17 @@ pub fn changes(d: &Desired<'_>, obs: &SoftwareObservation) -> Vec<Change> {
         return Vec::new();
     };
     let mut out = Vec::new();
-    if let Some(want) = &sw.core {
-        if let Some(c) = mismatch(want, &obs.core) {
-            out.push(change(
-                d,
-                Resource::Core,
-                sw.platform.clone(),
-                Action::Change,
-                Some(c),
-                Some(want.to_string()),
-            ));
-        }
+    if let Some(want) = &sw.core
+        && let Some(c) = mismatch(want, &obs.core)
+    {
+        out.push(change(
+            d,
+            Resource::Core,
+            sw.platform.clone(),
+            Action::Change,
+            Some(c),
+            Some(want.to_string()),
+        ));
     }
     for (resource, want, seen) in [
         (Resource::Plugin, &sw.plugins, &obs.plugins),

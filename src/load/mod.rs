@@ -296,15 +296,13 @@ fn check_stem(r: &mut Reader, source: &Source, node: &Node, name: &str) {
         .next()
         .unwrap_or_default()
         .trim_end_matches(".yaml");
-    if stem != name {
-        if let Some(n) = node.get("name") {
-            r.report(
-                &n.loc,
-                format!(
-                    "name `{name}` differs from the file name `{stem}.yaml`; they must be equal"
-                ),
-            );
-        }
+    if stem != name
+        && let Some(n) = node.get("name")
+    {
+        r.report(
+            &n.loc,
+            format!("name `{name}` differs from the file name `{stem}.yaml`; they must be equal"),
+        );
     }
 }
 
@@ -334,25 +332,23 @@ fn check_exceptions(
             continue;
         };
         for item in items {
-            if let Some(site) = item.get("site") {
-                if let crate::yaml::Kind::Scalar { text, .. } = &site.kind {
-                    if !site_stems.contains(&text.as_str()) {
-                        r.report(&site.loc, format!("exception names unknown site `{text}`"));
-                    }
-                }
+            if let Some(site) = item.get("site")
+                && let crate::yaml::Kind::Scalar { text, .. } = &site.kind
+                && !site_stems.contains(&text.as_str())
+            {
+                r.report(&site.loc, format!("exception names unknown site `{text}`"));
             }
-            if let Some(rule) = item.get("rule") {
-                if let crate::yaml::Kind::Scalar { text, .. } = &rule.kind {
-                    if !rule_ids.contains(&text.as_str()) {
-                        let hint = suggest(text, &rule_ids)
-                            .map(|s| format!("; did you mean `{s}`?"))
-                            .unwrap_or_default();
-                        r.report(
-                            &rule.loc,
-                            format!("exception names unknown rule `{text}`{hint}"),
-                        );
-                    }
-                }
+            if let Some(rule) = item.get("rule")
+                && let crate::yaml::Kind::Scalar { text, .. } = &rule.kind
+                && !rule_ids.contains(&text.as_str())
+            {
+                let hint = suggest(text, &rule_ids)
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                r.report(
+                    &rule.loc,
+                    format!("exception names unknown rule `{text}`{hint}"),
+                );
             }
         }
     }

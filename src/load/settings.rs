@@ -22,13 +22,11 @@ pub fn read_settings(r: &mut Reader, node: &Node) -> Settings {
     if let Some(p) = f
         .get("proposals")
         .and_then(|n| r.map(n, "proposals", keys::PROPOSALS))
-    {
-        if let Some(b) = p
+        && let Some(b) = p
             .get("branch_prefix")
             .and_then(|n| r.parse(n, "proposals.branch_prefix"))
-        {
-            s.proposals_prefix = b;
-        }
+    {
+        s.proposals_prefix = b;
     }
     if let Some(n) = f
         .get("concurrency")

@@ -53,13 +53,14 @@ pub fn read_site(r: &mut Reader, node: &Node, shape: SiteShape) -> Option<Site> 
         .get("allow_http")
         .and_then(|n| r.bool(n, "allow_http"))
         .unwrap_or(false);
-    if let (Some(u), Some(n)) = (&url, f.get("url")) {
-        if !u.is_https() && !allow_http {
-            r.report(
-                &n.loc,
-                format!("url: `{u}` must be https (set `allow_http: true` for an intranet site)"),
-            );
-        }
+    if let (Some(u), Some(n)) = (&url, f.get("url"))
+        && !u.is_https()
+        && !allow_http
+    {
+        r.report(
+            &n.loc,
+            format!("url: `{u}` must be https (set `allow_http: true` for an intranet site)"),
+        );
     }
     let owner = f.get("owner").and_then(|n| r.text(n, "owner"));
     let description = f.get("description").and_then(|n| r.text(n, "description"));
@@ -447,7 +448,7 @@ fn read_transport(r: &mut Reader, f: &crate::yaml::Fields<'_>, what: &str) -> Tr
         .and_then(|n| r.list(n, &format!("{what}.ssh_options")))
         .unwrap_or_default()
         .iter()
-        .filter_map(|n| r.text(n, &format!("{what}.ssh_options")))
+        .filter_map(|n| r.parse(n, &format!("{what}.ssh_options")))
         .collect();
     Transport {
         host: f
@@ -514,13 +515,13 @@ fn read_cert_manage(r: &mut Reader, node: &Node) -> Option<CertificateManage> {
     let challenge = f
         .get("challenge")
         .and_then(|n| r.text(n, "manage.certificate.challenge"));
-    if let (Some(c), Some(n)) = (&challenge, f.get("challenge")) {
-        if c != "http-01" {
-            r.report(
-                &n.loc,
-                format!("manage.certificate.challenge: `{c}` is not supported; use `http-01`"),
-            );
-        }
+    if let (Some(c), Some(n)) = (&challenge, f.get("challenge"))
+        && c != "http-01"
+    {
+        r.report(
+            &n.loc,
+            format!("manage.certificate.challenge: `{c}` is not supported; use `http-01`"),
+        );
     }
     Some(CertificateManage {
         provider: provider?,

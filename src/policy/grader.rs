@@ -338,10 +338,10 @@ fn tls_certificate(site: &Site, live: &LiveSite) -> Outcome {
             tls.days_left, tls.leaf.not_after
         ));
     }
-    if problems.is_empty() {
-        if let Some(e) = &tls.verify_error {
-            problems.push(format!("clients refuse the certificate: {e}"));
-        }
+    if problems.is_empty()
+        && let Some(e) = &tls.verify_error
+    {
+        problems.push(format!("clients refuse the certificate: {e}"));
     }
     if problems.is_empty() {
         return Outcome::Pass;

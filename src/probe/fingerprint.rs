@@ -60,14 +60,13 @@ pub fn from_html(html: &str) -> PageEvidence {
     let mut ev = PageEvidence::default();
     for tag in tags(html, "meta") {
         let lower = tag.to_ascii_lowercase();
-        if attr(&lower, "name").as_deref() == Some("generator") {
-            if let Some(v) = attr(tag, "content")
+        if attr(&lower, "name").as_deref() == Some("generator")
+            && let Some(v) = attr(tag, "content")
                 .as_deref()
                 .and_then(|c| c.trim().strip_prefix("WordPress "))
                 .and_then(version_text)
-            {
-                ev.core.push((Source::GeneratorMeta, v));
-            }
+        {
+            ev.core.push((Source::GeneratorMeta, v));
         }
     }
     for link in links(html) {
@@ -275,10 +274,10 @@ fn links(html: &str) -> Vec<String> {
             let start = at + i + needle.len();
             at = start;
             let rest = &html[start..];
-            if let Some(q @ ('"' | '\'')) = rest.chars().next() {
-                if let Some(v) = rest[1..].split(q).next() {
-                    out.push(v.replace("&amp;", "&").replace("&#038;", "&"));
-                }
+            if let Some(q @ ('"' | '\'')) = rest.chars().next()
+                && let Some(v) = rest[1..].split(q).next()
+            {
+                out.push(v.replace("&amp;", "&").replace("&#038;", "&"));
             }
         }
     }

@@ -44,14 +44,13 @@ pub fn markdown(
         .iter()
         .map(|(c, why)| {
             let mut c = c.clone();
-            if c.resource == Resource::Header {
-                if let Some(name) = site
+            if c.resource == Resource::Header
+                && let Some(name) = site
                     .headers
                     .keys()
                     .find(|n| n.as_str().eq_ignore_ascii_case(&c.key))
-                {
-                    c.key = name.to_string();
-                }
+            {
+                c.key = name.to_string();
             }
             (c, why.clone())
         })

@@ -39,24 +39,40 @@ impl Job<'_> {
 
     async fn test_reload_verify(&self, written: bool) -> Result<(), ProviderError> {
         let t = self.provider.target();
-        let fail = |stage, detail, reload| async move {
+        let fail = |stage, detail: String, reload| async move {
             if written {
                 self.rollback(stage, detail, reload).await
+            } else if stage == Stage::Test {
+                // A file an interrupted run left behind fails the config test. Its previous
+                // content died with that run, so the file is removed: a broken config is
+                // never left in place, and the server never loaded it.
+                match self.transport.remove(&t.path).await {
+                    Ok(()) => self.provider.fail(
+                        stage,
+                        format!("{detail} (the file left by an interrupted run was removed)"),
+                    ),
+                    Err(e) => self.provider.fail(
+                        stage,
+                        format!(
+                            "{detail}; removing the file left by an interrupted run failed too: {e}"
+                        ),
+                    ),
+                }
             } else {
                 self.provider.fail(stage, detail)
             }
         };
         // 2. Test the whole server config with the new file in place.
-        if let Some(test) = &t.test {
-            if let Err(detail) = self.command(test).await {
-                return Err(fail(Stage::Test, detail, false).await);
-            }
+        if let Some(test) = &t.test
+            && let Err(detail) = self.command(test).await
+        {
+            return Err(fail(Stage::Test, detail, false).await);
         }
         // 3. Reload; after a failed reload the server may have half-loaded, so reload again.
-        if let Some(reload) = &t.reload {
-            if let Err(detail) = self.command(reload).await {
-                return Err(fail(Stage::Reload, detail, true).await);
-            }
+        if let Some(reload) = &t.reload
+            && let Err(detail) = self.command(reload).await
+        {
+            return Err(fail(Stage::Reload, detail, true).await);
         }
         // 4. Verify that the change is served.
         if let Some(expect) = self.expect {

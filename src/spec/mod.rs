@@ -12,7 +12,7 @@ use serde::Serialize;
 pub use values::{
     BranchName, CertificateProvider, Command, ConnectTo, Date, HeaderName, HeaderValue, Issuer,
     KeyType, PolicyName, SecretRef, ServerProvider, Severity, Sha256Hex, SiteName,
-    SoftwareProvider, Span, SshTarget, SyncMode, WebUrl, WordpressVia,
+    SoftwareProvider, Span, SshOption, SshTarget, SyncMode, WebUrl, WordpressVia,
 };
 pub use version::{Version, VersionSpec};
 
@@ -181,7 +181,7 @@ pub struct Transport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub known_hosts: Option<PathBuf>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub ssh_options: Vec<String>,
+    pub ssh_options: Vec<SshOption>,
 }
 
 /// Web-server configuration management (`manage.server`).

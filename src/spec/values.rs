@@ -279,10 +279,19 @@ impl SecretRef {
             })
         } else {
             s.strip_prefix("file:").map(|p| {
+                let path = PathBuf::from(p);
                 if p.is_empty() {
                     Err("`file:` needs a path".to_owned())
+                } else if path.is_relative()
+                    && path
+                        .components()
+                        .any(|c| matches!(c, std::path::Component::ParentDir))
+                {
+                    Err(format!(
+                        "relative secret path `{p}` leaves the state repo; write an absolute path"
+                    ))
                 } else {
-                    Ok(SecretRef::File(PathBuf::from(p)))
+                    Ok(SecretRef::File(path))
                 }
             })
         }
@@ -578,6 +587,64 @@ impl Serialize for SshTarget {
     }
 }
 
+/// One `ssh -o` option from `ssh_options`: `Key=Value`, alphanumeric key, no control
+/// characters, and none of the options that run local code, replace the remote command or turn
+/// host-key checking off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshOption(String);
+
+/// Options that make ssh run local commands or load local code.
+const SSH_REFUSED: &[&str] = &[
+    "proxycommand",
+    "localcommand",
+    "permitlocalcommand",
+    "knownhostscommand",
+    "remotecommand",
+    "pkcs11provider",
+    "securitykeyprovider",
+];
+
+impl SshOption {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for SshOption {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let refuse = |why: &str| format!("`{}` is refused: {why}", s.escape_debug());
+        if s.starts_with('-') {
+            return Err(refuse("write `Key=Value` without a leading `-`"));
+        }
+        if s.chars().any(char::is_control) {
+            return Err(refuse("it contains a control character"));
+        }
+        let (key, value) = s
+            .split_once('=')
+            .ok_or_else(|| refuse("write it as `Key=Value`, e.g. `ProxyJump=bastion`"))?;
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric()) || value.is_empty() {
+            return Err(refuse("write it as `Key=Value`, e.g. `ProxyJump=bastion`"));
+        }
+        let key = key.to_ascii_lowercase();
+        if SSH_REFUSED.contains(&key.as_str()) {
+            return Err(refuse(
+                "it makes ssh run local commands or load local code; use `ProxyJump` or your ssh config",
+            ));
+        }
+        let value = value.trim().to_ascii_lowercase();
+        let unpinned = (key == "stricthostkeychecking" && matches!(value.as_str(), "no" | "off"))
+            || (key.ends_with("knownhostsfile") && value == "/dev/null");
+        if unpinned {
+            return Err(refuse(
+                "it turns host-key checking off; pin the host with `known_hosts` instead",
+            ));
+        }
+        Ok(SshOption(s.to_owned()))
+    }
+}
+string_like!(SshOption, as_str);
+
 /// A lowercase hex sha256 digest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
@@ -659,6 +726,31 @@ mod tests {
         assert!("ssh://-oProxyCommand=x@h".parse::<SshTarget>().is_err());
         assert!("ssh://u:pw@h".parse::<SshTarget>().is_err());
         assert!("https://h".parse::<SshTarget>().is_err());
+    }
+
+    #[test]
+    fn ssh_options_and_secret_paths() {
+        for bad in [
+            "-oProxyCommand=sh",
+            "ProxyCommand=nc %h %p",
+            "PKCS11Provider=./evil.so",
+            "StrictHostKeyChecking=no",
+            "UserKnownHostsFile=/dev/null",
+            "NoEquals",
+            "A=b\nc",
+            "K=",
+        ] {
+            assert!(bad.parse::<SshOption>().is_err(), "{bad:?}");
+        }
+        assert!("ProxyJump=bastion".parse::<SshOption>().is_ok());
+        assert!(
+            "StrictHostKeyChecking=accept-new"
+                .parse::<SshOption>()
+                .is_ok()
+        );
+        assert!("file:../../etc/hostname".parse::<SecretRef>().is_err());
+        assert!("file:/run/secrets/token".parse::<SecretRef>().is_ok());
+        assert!("file:secrets/token".parse::<SecretRef>().is_ok());
     }
 
     #[test]

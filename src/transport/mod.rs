@@ -98,8 +98,6 @@ pub enum TransportError {
         what: String,
         limit: u64,
     },
-    #[error("ssh_options: `{option}` is refused: {reason}")]
-    SshOption { option: String, reason: String },
     #[error("{place}: {what} contains a NUL byte and cannot be passed safely")]
     Unquotable { place: String, what: String },
     #[error("{place}: path `{path}` is not valid UTF-8 and cannot be quoted for the remote shell")]

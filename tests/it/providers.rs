@@ -422,7 +422,7 @@ async fn ssh_transport_cannot_be_injected() {
         host: Some(sshd.url().parse().expect("target")),
         identity: Some(sshd.identity()),
         known_hosts: Some(sshd.known_hosts()),
-        ssh_options: vec!["ServerAliveInterval=5".to_owned()],
+        ssh_options: vec!["ServerAliveInterval=5".parse().expect("valid option")],
     };
     let t = Transport::from_spec(&spec, Path::new("/"), Timeouts::default()).expect("ssh");
     no_injection(&t).await;

@@ -552,21 +552,23 @@ fn reconcile_over_ssh_applies_changes_and_rolls_back_a_failing_test() {
         &f.nginx.command("-t"),
     );
     f.repo.commit_all("managed over ssh");
-    // `$` cannot be written to nginx: that header is refused, the apply fails as a whole.
+    // `$` cannot be written to nginx: the site's server changes are proposed instead of
+    // failing on every run, and nothing is written.
     let out = f.repo.run(&["reconcile"]);
-    out.expect_code(1);
+    out.expect_code(2);
     assert!(!std::path::Path::new("/tmp/never").exists());
     assert!(
         !f.include("a.test").exists(),
-        "nothing left in place after a refused render"
+        "nothing written for a site that cannot be rendered"
     );
-    let refused = site_record(&f.last_record(), "a.test").clone();
+    let proposed = site_record(&f.last_record(), "a.test").clone();
+    assert_eq!(results(&proposed), ["proposed", "proposed"]);
     assert!(
-        refused["actions"][0]["message"]
+        proposed["actions"][0]["message"]
             .as_str()
             .unwrap_or_default()
             .contains("contains `$`"),
-        "{refused}"
+        "{proposed}"
     );
 
     over_ssh(
@@ -690,5 +692,39 @@ fn sigterm_finishes_the_running_apply_skips_the_rest_and_records() {
         std::fs::read_dir(&journal).map(|d| d.count()).unwrap_or(0),
         0,
         "no journal entry left: the apply finished"
+    );
+}
+
+#[test]
+fn a_saved_plan_is_refused_after_an_uncommitted_desired_edit() {
+    let f = Fleet::start(&["a.test"]);
+    f.site("a.test", "auto", "headers:\n  X-Frame-Options: DENY\n");
+    f.repo.commit_all("reviewed");
+    let plan = f.repo.path().join("plan.json");
+    f.repo
+        .run(&[
+            "plan",
+            "--format",
+            "json",
+            "--out",
+            plan.to_str().expect("utf-8"),
+        ])
+        .expect_code(2);
+    // Someone edits the site file after the plan was reviewed, without committing.
+    f.site(
+        "a.test",
+        "auto",
+        "headers:\n  X-Frame-Options: SAMEORIGIN\n",
+    );
+    let out = f.repo.run(&["apply", plan.to_str().expect("utf-8")]);
+    out.expect_code(1);
+    assert!(
+        out.stdout.contains("desired state changed since the plan"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !f.include("a.test").exists(),
+        "the unreviewed state was not applied"
     );
 }

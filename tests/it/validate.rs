@@ -562,6 +562,33 @@ const CASES: &[Case] = &[
         "use the `.yaml` extension",
     ),
     case(
+        "secret path escapes",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nheaders:\n  X-Key: file:../../etc/hostname\n",
+        )],
+        "sites/a.yaml:4:10",
+        "leaves the state repo",
+    ),
+    case(
+        "ssh option runs local code",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  server:\n    provider: nginx\n    config: /x.conf\n    ssh_options: [\"PKCS11Provider=./evil.so\"]\n",
+        )],
+        "sites/a.yaml:7:19",
+        "load local code",
+    ),
+    case(
+        "ssh option unpins host keys",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  server:\n    provider: nginx\n    config: /x.conf\n    ssh_options: [StrictHostKeyChecking=no]\n",
+        )],
+        "sites/a.yaml:7:19",
+        "host-key checking off",
+    ),
+    case(
         "merge key",
         &[(
             "sites/a.yaml",
