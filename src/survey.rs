@@ -172,7 +172,8 @@ pub fn pick<'a>(
     select: &crate::cli::Select,
 ) -> anyhow::Result<Picked<'a>> {
     use crate::select::{Selection, changed_since};
-    let selection = Selection::parse(&select.site, &select.selector, select.shard.as_deref())?;
+    let shard = select.shard.clone().or_else(ci_shard);
+    let selection = Selection::parse(&select.site, &select.selector, shard.as_deref())?;
     let mut names = selection.apply(state)?;
     let mut removed = Vec::new();
     if let Some(rev) = &select.changed_since {
@@ -183,4 +184,17 @@ pub fn pick<'a>(
     }
     let sites = names.iter().filter_map(|n| state.sites.get(n)).collect();
     Ok(Picked { sites, removed })
+}
+
+/// GitLab's parallel jobs (`CI_NODE_INDEX`, 1-based, of `CI_NODE_TOTAL`) choose the shard when
+/// `--shard` is not given, so a `parallel: N` job splits the fleet without extra flags.
+fn ci_shard() -> Option<String> {
+    let index = std::env::var("CI_NODE_INDEX").ok()?;
+    let total = std::env::var("CI_NODE_TOTAL").ok()?;
+    if total.trim().parse::<u64>().ok()? < 2 {
+        return None;
+    }
+    let shard = format!("{}/{}", index.trim(), total.trim());
+    eprintln!("siteward: shard {shard} from CI_NODE_INDEX/CI_NODE_TOTAL");
+    Some(shard)
 }

@@ -128,6 +128,14 @@ fn collect_yaml(
             collect_yaml(root, &rel, true, out, problems);
         } else if kind.is_file() && name.ends_with(".yaml") {
             out.push(rel);
+        } else if kind.is_symlink() && (name.ends_with(".yaml") || name.ends_with(".yml")) {
+            problems.push(Problem {
+                path: rel,
+                line: 1,
+                column: 1,
+                message: "symbolic links are not followed; keep the file itself in the state repo"
+                    .into(),
+            });
         } else if kind.is_file() && name.ends_with(".yml") {
             problems.push(Problem {
                 path: rel,

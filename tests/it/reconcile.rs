@@ -728,3 +728,40 @@ fn a_saved_plan_is_refused_after_an_uncommitted_desired_edit() {
         "the unreviewed state was not applied"
     );
 }
+
+#[test]
+fn gitlab_parallel_jobs_pick_their_shard_without_flags() {
+    let repo = Repo::new();
+    let port = super::support::free_port();
+    for i in 0..6 {
+        repo.write(
+            &format!("sites/s{i}.test.yaml"),
+            &format!("name: s{i}.test\nurl: https://s{i}.test/\nconnect: 127.0.0.1:{port}\n"),
+        );
+    }
+    let mut seen: Vec<String> = Vec::new();
+    for index in ["1", "2"] {
+        let env = [("CI_NODE_INDEX", index), ("CI_NODE_TOTAL", "2")];
+        let out = repo.run_env(&["plan", "--format", "json", "--timeout", "2"], &env);
+        assert!(
+            out.stderr
+                .contains(&format!("shard {index}/2 from CI_NODE_INDEX")),
+            "{}",
+            out.stderr
+        );
+        let plan = out.json();
+        let names: Vec<String> = plan["sites"]
+            .as_array()
+            .expect("sites")
+            .iter()
+            .map(|s| s["site"].as_str().unwrap_or("").to_owned())
+            .collect();
+        assert!(names.len() < 6, "a shard is a part of the fleet: {names:?}");
+        seen.extend(names);
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        (0..6).map(|i| format!("s{i}.test")).collect::<Vec<_>>()
+    );
+}

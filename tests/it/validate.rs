@@ -893,6 +893,16 @@ fn schema_properties_match_loader_keys() {
 
 #[test]
 fn help_and_version() {
+    let bad = siteward(&["plan", "--format", "yaml"]);
+    assert_eq!(
+        bad.code, 1,
+        "a usage error is invalid input (exit 1), never drift (2)"
+    );
+    assert!(
+        bad.stderr.contains("invalid value 'yaml'"),
+        "{}",
+        bad.stderr
+    );
     let out = siteward(&["--version"]);
     out.expect_code(0);
     assert!(out.stdout.starts_with("siteward "));
