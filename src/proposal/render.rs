@@ -71,7 +71,8 @@ pub fn markdown(
     }
 
     md.push_str("\n## Why\n\n");
-    let source = format!("`sites/{}.yaml`", site.name);
+    // Site files may live in subdirectories of `sites/`; the name is what identifies them.
+    let source = format!("`{}.yaml` under `sites/`", site.name);
     let via = if site.policies.is_empty() {
         String::new()
     } else {
