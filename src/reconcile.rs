@@ -90,6 +90,9 @@ pub struct RunCtx<'a> {
     /// Sites the user selected. Others in the run (added to re-verify an interrupted apply)
     /// are observed and recorded, never changed.
     pub selected: std::collections::BTreeSet<String>,
+    /// Applies a killed run left unfinished (read from the journal once, by the caller, which
+    /// also adds their sites to the run).
+    pub interrupted: Vec<Interrupted>,
 }
 
 /// What a run did, ready to print and record.
@@ -140,7 +143,7 @@ impl Outcome {
 pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
     // 1. Applies a killed run left unfinished: report them; their sites are observed below
     //    like every other, so what is live now is verified.
-    let interrupted = ctx.journal.interrupted();
+    let interrupted = ctx.interrupted.clone();
     let mut notes = BTreeMap::new();
     for i in &interrupted {
         tracing::warn!("{}", i.message());

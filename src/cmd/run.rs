@@ -14,7 +14,7 @@ use crate::audit::{self, ActionRecord, ActionResult, Trigger};
 use crate::cli::{RunOpts, Select};
 use crate::exit::Exit;
 use crate::git::Repo;
-use crate::journal::Journal;
+use crate::journal::{Interrupted, Journal};
 use crate::lock::RepoLock;
 use crate::plan::SyncStatus;
 use crate::proposal::{self, Outcome as ProposalOutcome};
@@ -68,16 +68,19 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
         sites.retain(|s| plan.sites.iter().any(|p| p.site == s.name.as_str()));
     }
     let selected = sites.iter().map(|s| s.name.to_string()).collect();
-    add_interrupted(repo, &state, &mut sites);
+    let journal = Journal::for_repo(repo);
+    let interrupted = journal.interrupted();
+    add_interrupted(&interrupted, &state, &mut sites);
     let ctx = RunCtx {
         repo,
         mode: args.mode,
         opts: survey::observe_opts(&state.settings, &args.run, sites.len())?,
         run: survey::new_run(repo),
-        journal: Journal::for_repo(repo),
+        journal,
         stop: Arc::new(AtomicBool::new(false)),
         saved,
         selected,
+        interrupted,
     };
     let runtime = survey::runtime()?;
     // The watcher stays until the process ends: a signal during proposals, the record or the
@@ -148,8 +151,12 @@ fn audit_branch(run: &RunOpts, state: &DesiredState) -> anyhow::Result<BranchNam
 }
 
 /// Sites an interrupted run was applying are re-verified even when not selected.
-fn add_interrupted<'a>(repo: &Path, state: &'a DesiredState, sites: &mut Vec<&'a Site>) {
-    for i in Journal::for_repo(repo).interrupted() {
+fn add_interrupted<'a>(
+    interrupted: &[Interrupted],
+    state: &'a DesiredState,
+    sites: &mut Vec<&'a Site>,
+) {
+    for i in interrupted {
         if let Some(site) = state
             .sites
             .values()
