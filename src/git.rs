@@ -442,6 +442,40 @@ impl Repo {
         }
     }
 
+    /// Every blob under directory `dir` (no trailing `/`) of `commit`'s tree, as `(path, blob)`
+    /// with repo-relative paths; empty when there is no such directory. One read per tree.
+    pub fn files_under(
+        &self,
+        commit: CommitId,
+        dir: &str,
+    ) -> Result<Vec<(String, BlobId)>, GitError> {
+        let root = self
+            .find_commit(commit)?
+            .tree()
+            .map_err(wrap("reading a tree"))?;
+        let entry = match root.get_path(Path::new(dir)) {
+            Ok(e) if e.kind() == Some(ObjectType::Tree) => e,
+            Ok(_) => return Ok(Vec::new()),
+            Err(e) if e.code() == ErrorCode::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(wrap(format!("reading `{dir}`"))(e)),
+        };
+        let tree = self
+            .inner
+            .find_tree(entry.id())
+            .map_err(wrap(format!("reading `{dir}`")))?;
+        let mut out = Vec::new();
+        tree.walk(TreeWalkMode::PreOrder, |sub, e| {
+            if e.kind() == Some(ObjectType::Blob)
+                && let Ok(name) = e.name()
+            {
+                out.push((format!("{dir}/{sub}{name}"), BlobId(e.id())));
+            }
+            git2::TreeWalkResult::Ok
+        })
+        .map_err(wrap(format!("reading `{dir}` of {commit}")))?;
+        Ok(out)
+    }
+
     /// Blobs that `commit` added or changed relative to its first parent (or all of its files
     /// for a root commit), as `(path, blob)`.
     pub fn files_added_by(&self, commit: CommitId) -> Result<Vec<(String, BlobId)>, GitError> {
@@ -475,6 +509,38 @@ impl Repo {
                 git2::TreeWalkResult::Ok
             })
             .map_err(wrap(format!("reading tree of {commit}")))?;
+        }
+        Ok(out)
+    }
+
+    /// Paths that differ between `commit` and any of its parents (added, changed or deleted),
+    /// or all of its files for a root commit.
+    pub fn changed_paths(&self, commit: CommitId) -> Result<Vec<String>, GitError> {
+        let c = self.find_commit(commit)?;
+        if c.parent_count() == 0 {
+            return Ok(self
+                .files_added_by(commit)?
+                .into_iter()
+                .map(|(p, _)| p)
+                .collect());
+        }
+        let new = c.tree().map_err(wrap("reading a tree"))?;
+        let mut out = Vec::new();
+        for parent in c.parents() {
+            let old = parent.tree().map_err(wrap("reading a tree"))?;
+            let diff = self
+                .inner
+                .diff_tree_to_tree(Some(&old), Some(&new), None)
+                .map_err(wrap(format!("diff of {commit}")))?;
+            for d in diff.deltas() {
+                let file = match d.status() {
+                    git2::Delta::Deleted => d.old_file(),
+                    _ => d.new_file(),
+                };
+                if let Some(path) = file.path().and_then(Path::to_str) {
+                    out.push(path.to_owned());
+                }
+            }
         }
         Ok(out)
     }
@@ -677,6 +743,16 @@ mod tests {
         assert_eq!(added.len(), 1);
         assert_eq!(added[0].0, "a/b/d.json");
         assert_eq!(repo.files_added_by(c1).unwrap()[0].0, "a/b/c.json");
+        let mut under = repo.files_under(c2, "a").unwrap();
+        under.sort_by(|x, y| x.0.cmp(&y.0));
+        assert_eq!(
+            under,
+            vec![("a/b/c.json".into(), blob), ("a/b/d.json".into(), blob2)]
+        );
+        assert_eq!(repo.files_under(c2, "nope").unwrap(), vec![]);
+        assert_eq!(repo.changed_paths(c2).unwrap(), ["a/b/d.json"]);
+        assert_eq!(repo.changed_paths(c1).unwrap(), ["a/b/c.json"]);
+        assert_eq!(repo.files_under(c2, "a/b/c.json").unwrap(), vec![]);
         let walked: Vec<_> = repo.walk(c2, None).unwrap().map(Result::unwrap).collect();
         assert_eq!(walked, vec![c2, c1]);
         // Nothing touched the working tree.

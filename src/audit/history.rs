@@ -2,14 +2,16 @@
 //!
 //! Fast on long histories: only commit headers are walked; a commit is skipped by its dates and
 //! its `Siteward-Sites:` trailer before anything else is read, and then only its own record
-//! blob is read, found by path (`audit/<author date>/<Siteward-Run>.json`) rather than by
-//! diffing trees.
+//! blob is read, found by path (`audit/<author date>/<Siteward-Run>.json`) in the tip's tree,
+//! which is read once ([`TipRecords`]), rather than through the commit's own five trees.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::record::{ActionRecord, RUN_TRAILER, RunCommand, RunRecord, SITES_TRAILER, record_path};
-use crate::git::{CommitId, CommitInfo, GitError, Repo};
+use crate::git::{BlobId, CommitId, CommitInfo, GitError, Repo};
 use crate::plan::{Change, Health, SyncStatus};
 
 /// Clock skew between runners that the early stop of `--since` tolerates.
@@ -82,28 +84,23 @@ impl<'r> History<'r> {
         if limit == 0 {
             return Ok(());
         }
+        let mut tip = TipRecords::read(self.repo, self.tip)?;
         for commit in self.repo.walk(self.tip, None)? {
             let info = self.repo.commit_info(commit?)?;
-            if let Some(since) = filter.since {
-                if info.committed < since - SKEW {
-                    break;
-                }
-                if info.authored < since {
-                    continue;
-                }
-            }
-            if filter.until.is_some_and(|until| info.authored >= until) {
-                continue;
-            }
-            if !filter.sites.is_empty()
-                && let Some(listed) = trailer(&info.message, SITES_TRAILER)
-                && !listed
-                    .split(", ")
-                    .any(|s| filter.sites.iter().any(|f| f == s))
+            if filter
+                .since
+                .is_some_and(|since| info.committed < since - SKEW)
             {
+                break;
+            }
+            let path =
+                trailer(&info.message, RUN_TRAILER).map(|run| record_path(info.authored, run));
+            // Every commit passes the tip's records, read or not, so they stay true for older ones.
+            let from_tip = tip.pass(self.repo, &info, path.as_deref())?;
+            if !wanted(&info, filter) {
                 continue;
             }
-            let Some(record) = self.record_of(&info)? else {
+            let Some(record) = self.record_of(&info, path, from_tip)? else {
                 continue;
             };
             let commit = info.id.to_string();
@@ -132,15 +129,19 @@ impl<'r> History<'r> {
         Ok(())
     }
 
-    /// The record a commit added: by its trailer and date when possible, else by diffing the
-    /// commit against its parent. Unreadable records are skipped with a warning.
-    fn record_of(&self, info: &CommitInfo) -> Result<Option<RunRecord>, GitError> {
-        let by_path = match trailer(&info.message, RUN_TRAILER) {
-            Some(run) => {
-                let path = record_path(info.authored, run);
-                self.repo.read_file_at(info.id, &path)?.map(|b| (path, b))
-            }
-            None => None,
+    /// The record a commit added: by its trailer and date when possible (from the tip's tree
+    /// when `from_tip` has it, else from the commit's own), else by diffing the commit against
+    /// its parent. Unreadable records are skipped with a warning.
+    fn record_of(
+        &self,
+        info: &CommitInfo,
+        path: Option<String>,
+        from_tip: Option<BlobId>,
+    ) -> Result<Option<RunRecord>, GitError> {
+        let by_path = match (path, from_tip) {
+            (Some(path), Some(blob)) => Some((path, self.repo.read_blob(blob)?)),
+            (Some(path), None) => self.repo.read_file_at(info.id, &path)?.map(|b| (path, b)),
+            (None, _) => None,
         };
         let found = match by_path {
             Some(found) => Some(found),
@@ -163,6 +164,68 @@ impl<'r> History<'r> {
             Ok(r) => Ok(Some(r)),
             Err(e) => {
                 tracing::warn!(commit = %info.id, %path, "unreadable run record skipped: {e}");
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// Whether a commit's dates and `Siteward-Sites:` trailer pass `filter` (`--since` only by
+/// the author date: the early stop is up to the caller).
+fn wanted(info: &CommitInfo, filter: &HistoryFilter) -> bool {
+    if filter.since.is_some_and(|since| info.authored < since) {
+        return false;
+    }
+    if filter.until.is_some_and(|until| info.authored >= until) {
+        return false;
+    }
+    if filter.sites.is_empty() {
+        return true;
+    }
+    trailer(&info.message, SITES_TRAILER).is_none_or(|listed| {
+        listed
+            .split(", ")
+            .any(|s| filter.sites.iter().any(|f| f == s))
+    })
+}
+
+/// The record blobs of the branch tip's `audit/` tree, by path, read once: one tree per day
+/// folder instead of five trees per commit.
+///
+/// # Guarantees
+/// Walking newest first and passing every commit ([`TipRecords::pass`]), a path is handed to a
+/// commit only when the commit's own tree has the same blob there, so `siteward log` reads
+/// exactly what it read through each commit's tree; otherwise the commit reads its own tree.
+///
+/// # Assumptions
+/// A run commit (a `Siteward-Run:` trailer, at most one parent) changes only its own record
+/// path, as every siteward writer does (`record_run`, the push replay). Any other commit is
+/// diffed against each parent.
+struct TipRecords(HashMap<String, BlobId>);
+
+impl TipRecords {
+    fn read(repo: &Repo, tip: CommitId) -> Result<TipRecords, GitError> {
+        Ok(TipRecords(
+            repo.files_under(tip, "audit")?.into_iter().collect(),
+        ))
+    }
+
+    /// Lets the next commit (newest first) by, and returns the blob of its own record `path`
+    /// when the tip's is that one. A run commit takes its path out, so that an older commit with
+    /// the same path reads its own tree; any other commit takes out every path it changed,
+    /// since the tip's blob there is not what older commits hold.
+    fn pass(
+        &mut self,
+        repo: &Repo,
+        info: &CommitInfo,
+        path: Option<&str>,
+    ) -> Result<Option<BlobId>, GitError> {
+        match path {
+            Some(path) if info.parents.len() <= 1 => Ok(self.0.remove(path)),
+            _ => {
+                for changed in repo.changed_paths(info.id)? {
+                    self.0.remove(&changed);
+                }
                 Ok(None)
             }
         }

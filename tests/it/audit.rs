@@ -270,6 +270,100 @@ Siteward-Run: 20261129T100000Z-aaaa0003\nSiteward-Sites: shop.example.nl, www.ex
     );
 }
 
+/// `siteward log` takes records from the tip's tree: a commit whose record was later removed,
+/// rewritten by hand or recorded again under the same run id still shows its own.
+#[test]
+fn log_shows_each_commit_s_own_record_when_later_commits_removed_or_rewrote_it() {
+    let state = state_repo();
+    let repo = Repo::open(state.path()).unwrap();
+    let shop = |sync| site_plan("shop.example.nl", sync, vec![]);
+    let run = |id: &str, started: &str, sync| {
+        record_run(
+            &repo,
+            &branch(),
+            &author(),
+            &record(id, started, vec![shop(sync)]),
+        )
+        .unwrap()
+    };
+    run(
+        "20261127T090000Z-cccc0001",
+        "2026-11-27T09:00:00Z",
+        SyncStatus::InSync,
+    );
+    run(
+        "20261128T090000Z-cccc0002",
+        "2026-11-28T09:00:00Z",
+        SyncStatus::InSync,
+    );
+    run(
+        "20261129T090000Z-cccc0003",
+        "2026-11-29T09:00:00Z",
+        SyncStatus::InSync,
+    );
+    // By hand, without trailers: rewrite the first record, remove the second.
+    state.git(&["checkout", "-q", BRANCH]);
+    let first = "audit/2026/11/27/20261127T090000Z-cccc0001.json";
+    let text = std::fs::read_to_string(state.path().join(first)).unwrap();
+    state.write(
+        first,
+        &text.replace(r#""sync": "in_sync""#, r#""sync": "unknown""#),
+    );
+    state.git(&[
+        "rm",
+        "-q",
+        "audit/2026/11/28/20261128T090000Z-cccc0002.json",
+    ]);
+    state.git(&["add", "-A"]);
+    let at = "--date=2026-11-29T12:00:00Z";
+    state.git(&["commit", "-q", at, "-m", "edit the audit by hand"]);
+    state.git(&["checkout", "-q", "main"]);
+    // The third run recorded again under its own id.
+    run(
+        "20261129T090000Z-cccc0003",
+        "2026-11-29T09:00:00Z",
+        SyncStatus::Unknown,
+    );
+
+    let out = siteward(state.path())
+        .args(["log", "--format", "json"])
+        .expect_code(0);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let entries: Vec<(&str, &str)> = doc["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["run"].as_str().unwrap(), e["sync"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ("20261129T090000Z-cccc0003", "unknown"),
+            // The hand edit adds no record of its own: its diff shows the rewritten one.
+            ("20261127T090000Z-cccc0001", "unknown"),
+            ("20261129T090000Z-cccc0003", "in_sync"),
+            ("20261128T090000Z-cccc0002", "in_sync"),
+            ("20261127T090000Z-cccc0001", "in_sync"),
+        ]
+    );
+    // Filtered out, a newer commit still keeps older ones reading their own records.
+    let out = siteward(state.path())
+        .args(["log", "--until", "2026-11-29"])
+        .expect_code(0);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", out.stdout);
+    assert!(
+        lines[0].contains("cccc0002  reconcile  shop.example.nl  in_sync"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        lines[1].contains("cccc0001  reconcile  shop.example.nl  in_sync"),
+        "{}",
+        out.stdout
+    );
+}
+
 #[test]
 fn log_without_audit_branch_is_empty_and_reads_remote_tracking_branches() {
     let state = state_repo();
