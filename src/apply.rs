@@ -40,8 +40,14 @@ pub struct ApplyCtx<'a> {
     pub dry_run: bool,
 }
 
-/// Applies the applicable changes of `plan` to `site`.
-pub async fn apply_site(ctx: ApplyCtx<'_>, site: &Site, plan: &SitePlan) -> SiteApply {
+/// Applies the applicable changes of `plan` to `site`; `recovering` when the crash journal
+/// says a killed run was applying this site.
+pub async fn apply_site(
+    ctx: ApplyCtx<'_>,
+    site: &Site,
+    plan: &SitePlan,
+    recovering: bool,
+) -> SiteApply {
     let mut out = SiteApply {
         actions: Vec::new(),
         cannot: Vec::new(),
@@ -74,7 +80,7 @@ pub async fn apply_site(ctx: ApplyCtx<'_>, site: &Site, plan: &SitePlan) -> Site
                 .collect();
             return out;
         }
-        Err(e) => return failed(plan.changes.iter().filter(|c| c.applicable), e, out),
+        Err(e) => return failed_setup(plan, e, out),
     };
     // 2. A desired state the provider cannot render (e.g. a `$` in an nginx value) is proposed
     //    as a whole rather than failing on every run.
@@ -126,7 +132,11 @@ pub async fn apply_site(ctx: ApplyCtx<'_>, site: &Site, plan: &SitePlan) -> Site
             );
         }
     };
-    let result = provider.apply(site, &transport).await;
+    let result = if recovering {
+        provider.recover(site, &transport).await
+    } else {
+        provider.apply(site, &transport).await
+    };
     drop(guard);
     match result {
         Ok(_) => {
@@ -184,6 +194,18 @@ pub fn records(changes: &[Change], result: ActionResult, message: &str) -> Vec<A
             message: Some(message.to_owned()),
         })
         .collect()
+}
+
+/// The provider could not even be set up or read: the applicable changes failed, the others
+/// still go to a proposal.
+fn failed_setup(plan: &SitePlan, error: String, mut out: SiteApply) -> SiteApply {
+    out.cannot = plan
+        .changes
+        .iter()
+        .filter(|c| !c.applicable)
+        .map(|c| (c.clone(), cannot_reason(c)))
+        .collect();
+    failed(plan.changes.iter().filter(|c| c.applicable), error, out)
 }
 
 fn failed<'a>(

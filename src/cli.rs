@@ -84,6 +84,9 @@ Sites with `sync: observe` are reported as skipped. Exit code: 0 applied, 2 chan
         /// Push the audit branch to REMOTE after recording (never a force push).
         #[arg(long, value_name = "REMOTE", conflicts_with = "dry_run")]
         push: Option<String>,
+        /// `text`: a line per site; `json`: the run record (also for a dry run, not committed).
+        #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
+        format: ValidateFormat,
     },
     /// The scheduled run: observe all, act per site according to `sync`, record the run.
     #[command(
@@ -99,6 +102,9 @@ cannot be observed is never changed. Exit code: 0 in sync, 2 drift remains, 1 er
         /// Push the audit branch to REMOTE after recording (never a force push).
         #[arg(long, value_name = "REMOTE")]
         push: Option<String>,
+        /// `text`: a line per site; `json`: the run record.
+        #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
+        format: ValidateFormat,
     },
     /// Evaluate policy rules: per-site score, grade and findings with advice.
     #[command(

@@ -100,7 +100,9 @@ impl Journal {
     }
 
     /// Entries left by processes that no longer run (this process's own are never stale).
-    pub fn interrupted(&self) -> Vec<Interrupted> {
+    /// With `locked` (the caller holds the repo lock, so no other acting run is alive) every
+    /// entry not of this process is one, even if its pid was reused since.
+    pub fn interrupted(&self, locked: bool) -> Vec<Interrupted> {
         let Ok(dir) = std::fs::read_dir(&self.dir) else {
             return Vec::new();
         };
@@ -111,8 +113,8 @@ impl Journal {
             .filter(|p| p.extension().is_some_and(|x| x == "json"))
             .filter_map(|path| {
                 let entry: Entry = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
-                let alive = entry.host == host
-                    && (entry.pid == std::process::id() || process_alive(entry.pid));
+                let ours = entry.host == host && entry.pid == std::process::id();
+                let alive = ours || (!locked && entry.host == host && process_alive(entry.pid));
                 (!alive).then_some(Interrupted { entry, path })
             })
             .collect();
@@ -157,7 +159,7 @@ mod tests {
         {
             let _g = j.begin(&entry(std::process::id())).unwrap();
             assert!(
-                j.interrupted().is_empty(),
+                j.interrupted(true).is_empty(),
                 "our own running apply is not interrupted"
             );
         }
@@ -175,7 +177,7 @@ mod tests {
         let j = Journal::for_repo(dir.path());
         let g = j.begin(&entry(u32::MAX - 7)).unwrap();
         std::mem::forget(g);
-        let found = j.interrupted();
+        let found = j.interrupted(false);
         assert_eq!(found.len(), 1);
         assert!(
             found[0]
@@ -183,6 +185,6 @@ mod tests {
                 .contains("was interrupted while applying `a.example`")
         );
         found[0].clear().unwrap();
-        assert!(j.interrupted().is_empty());
+        assert!(j.interrupted(false).is_empty());
     }
 }

@@ -246,7 +246,11 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
                 };
                 return (plan.site.clone(), skipped);
             }
-            (plan.site.clone(), apply::apply_site(actx, site, plan).await)
+            let recovering = ctx.interrupted.iter().any(|i| i.entry.site == plan.site);
+            (
+                plan.site.clone(),
+                apply::apply_site(actx, site, plan, recovering).await,
+            )
         })
         .buffer_unordered(ctx.opts.concurrency.max(1))
         .collect()
@@ -319,25 +323,16 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
     }
 }
 
-/// Which server a site's config lives on: its transport and its test and reload commands.
+/// Which server a site's config lives on: the SSH host and port, or this machine.
 fn server_key(site: &Site) -> String {
-    match &site.manage.server {
-        Some(m) => {
-            let host = m
-                .transport
-                .host
-                .as_ref()
-                .map_or_else(|| "local".to_owned(), ToString::to_string);
-            let words = |c: &Option<crate::spec::Command>| {
-                c.as_ref().map(|c| c.words().join(" ")).unwrap_or_default()
-            };
-            format!(
-                "{host}\u{0}{}\u{0}{}",
-                words(&m.test_command),
-                words(&m.reload_command)
-            )
-        }
-        None => format!("none\u{0}{}", site.name),
+    match site
+        .manage
+        .server
+        .as_ref()
+        .and_then(|m| m.transport.host.as_ref())
+    {
+        Some(h) => format!("{}:{}", h.host.to_ascii_lowercase(), h.port.unwrap_or(22)),
+        None => "local".to_owned(),
     }
 }
 
@@ -349,6 +344,7 @@ fn refusals(ctx: &RunCtx<'_>, now: &[SitePlan]) -> BTreeMap<String, String> {
     };
     let fresh = staleness(saved, ctx.run.desired_commit.as_deref(), now);
     now.iter()
+        .filter(|p| ctx.selected.contains(&p.site))
         .filter_map(|p| match fresh.get(&p.site) {
             Some(Freshness::Fresh) => None,
             Some(Freshness::Stale { reason }) => Some((p.site.clone(), reason.clone())),

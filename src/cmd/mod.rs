@@ -8,7 +8,7 @@ mod validate;
 
 use std::io::Write;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ValidateFormat};
 use crate::exit::Exit;
 use crate::reconcile::Mode;
 
@@ -46,6 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             run: opts,
             dry_run,
             push,
+            format,
         } => run::run(
             &cli.repo,
             run::RunArgs {
@@ -54,12 +55,14 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 select,
                 run: opts,
                 push,
+                json: format == ValidateFormat::Json,
             },
         ),
         Command::Reconcile {
             select,
             run: opts,
             push,
+            format,
         } => run::run(
             &cli.repo,
             run::RunArgs {
@@ -68,6 +71,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 select,
                 run: opts,
                 push,
+                json: format == ValidateFormat::Json,
             },
         ),
         Command::Check {

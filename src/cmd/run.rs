@@ -31,6 +31,8 @@ pub struct RunArgs {
     pub select: Select,
     pub run: RunOpts,
     pub push: Option<String>,
+    /// Print the run record as JSON instead of a line per site.
+    pub json: bool,
 }
 
 /// Runs `apply` or `reconcile` on the state repo at `repo`.
@@ -51,7 +53,16 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
     } else {
         Some(open_repo(repo)?)
     };
-    let _lock = match (&git, dry_run) {
+    // Who records, and where: resolved before anything is changed, so a bad `audit.author` or
+    // `--audit-branch` can never leave applied changes without a record.
+    let audit = match &git {
+        Some(g) if !dry_run => Some((
+            audit::author(state.settings.audit_author.as_deref(), g)?,
+            audit_branch(&args.run, &state)?,
+        )),
+        _ => None,
+    };
+    let lock = match (&git, dry_run) {
         (Some(g), false) => Some(RepoLock::acquire(
             g.git_dir(),
             &repo.display().to_string(),
@@ -61,15 +72,26 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
     };
     let picked = survey::pick(repo, &state, &args.select)?;
     for name in &picked.removed {
-        println!("{name}: no longer managed (its site file was deleted): no action");
+        eprintln!("{name}: no longer managed (its site file was deleted): no action");
     }
     let mut sites = picked.sites;
     if let Some(plan) = &saved {
         sites.retain(|s| plan.sites.iter().any(|p| p.site == s.name.as_str()));
+        for p in plan
+            .sites
+            .iter()
+            .filter(|p| !state.sites.keys().any(|k| k.as_str() == p.site))
+        {
+            eprintln!(
+                "{}: in the saved plan but no longer in the state repo: no action",
+                p.site
+            );
+        }
     }
     let selected = sites.iter().map(|s| s.name.to_string()).collect();
     let journal = Journal::for_repo(repo);
-    let interrupted = journal.interrupted();
+    // Under the repo lock no other acting run is alive, so every entry but ours is a dead one.
+    let interrupted = journal.interrupted(lock.is_some());
     add_interrupted(&interrupted, &state, &mut sites);
     let ctx = RunCtx {
         repo,
@@ -88,19 +110,30 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
     runtime.spawn(stop_on_signal(ctx.stop.clone()));
     let mut outcome = runtime.block_on(reconcile::run(&ctx, &sites));
     let interrupted = ctx.stop.load(Ordering::SeqCst);
-    let Some(git) = git.filter(|_| !dry_run) else {
-        print_summary(&outcome, None, dry_run)?;
+    let trigger = Trigger::from_env(args.run.trigger.as_deref());
+    let (Some(git), Some((author, branch))) = (git.filter(|_| !dry_run), audit) else {
+        if args.json {
+            print_json(&outcome.record(args.mode, trigger))?;
+        } else {
+            print_summary(&outcome, None, dry_run)?;
+        }
         return Ok(outcome.exit());
     };
     // Proposals, then the record: the record is written even if proposals failed.
-    let author = audit::author(state.settings.audit_author.as_deref(), &git)?;
     let proposals = write_proposals(&git, &state, &author, &mut outcome);
-    let branch = audit_branch(&args.run, &state)?;
-    let record = outcome.record(args.mode, Trigger::from_env(args.run.trigger.as_deref()));
+    let record = outcome.record(args.mode, trigger);
     let commit = audit::record_run(&git, &branch, &author, &record)
         .context("cannot record the run on the audit branch")?;
-    // An interruption is forgotten once a record carries it (its site was in this run).
-    let recorded = |site: &str| outcome.plan.sites.iter().any(|p| p.site == site);
+    // An interruption is forgotten once a record carries it and its site was really
+    // re-verified: selected (so acted on if needed) and observed.
+    let recorded = |site: &str| {
+        ctx.selected.contains(site)
+            && outcome
+                .plan
+                .sites
+                .iter()
+                .any(|p| p.site == site && p.sync != SyncStatus::Unknown)
+    };
     for i in outcome
         .interrupted
         .iter()
@@ -113,14 +146,18 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
             );
         }
     }
-    print_summary(&outcome, Some((&branch, &commit.to_string())), false)?;
+    if args.json {
+        print_json(&record)?;
+    } else {
+        print_summary(&outcome, Some((&branch, &commit.to_string())), false)?;
+    }
     if let Some(remote) = &args.push {
         let report = audit::push_audit(&git, remote, &branch)?;
         let replayed = match report.replayed {
             0 => String::new(),
             n => format!(", {n} record(s) rebuilt on the moved remote tip"),
         };
-        println!(
+        eprintln!(
             "pushed `{branch}` to `{remote}` at {}{replayed}",
             &report.tip.to_string()[..12]
         );
@@ -275,6 +312,12 @@ fn write_proposals(
         }
     }
     first_error.map_or(Ok(()), Err)
+}
+
+fn print_json(record: &audit::RunRecord) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, record)?;
+    writeln!(out)
 }
 
 /// One line per site, then where the record went.

@@ -24,6 +24,21 @@ fn show(rule: &HeaderRule, value: &str) -> String {
     }
 }
 
+/// How a live value is shown. Besides current secrets, a header whose name suggests a
+/// credential is shown as a digest too: it may carry a secret that the site file no longer
+/// references (retired to `absent` or replaced by a literal), which must not reach a plan,
+/// record or proposal.
+fn show_live(rule: &HeaderRule, lower: &str, value: &str) -> String {
+    const SENSITIVE: [&str; 9] = [
+        "key", "token", "secret", "auth", "pass", "sign", "cred", "session", "cookie",
+    ];
+    if matches!(rule, HeaderRule::Secret(_)) || SENSITIVE.iter().any(|w| lower.contains(w)) {
+        crate::secret::shown(&super::values::squash(value))
+    } else {
+        value.to_owned()
+    }
+}
+
 /// Desired headers, canonical: lowercased name → normalised value or `absent`.
 pub fn desired(d: &Desired<'_>) -> Canon {
     let mut c = Canon::map();
@@ -44,7 +59,7 @@ pub fn live(d: &Desired<'_>, page: &Page) -> Canon {
     for (name, rule) in &d.site.headers {
         let lower = name.lower();
         let text = match page.header(&lower) {
-            Some(v) => show(rule, &normalise(&lower, &v)),
+            Some(v) => show_live(rule, &lower, &normalise(&lower, &v)),
             None => "absent".to_owned(),
         };
         c = c.with(&lower, text);
@@ -70,9 +85,27 @@ pub fn changes(d: &Desired<'_>, page: &Page) -> Vec<Change> {
             Resource::Header,
             lower,
             action,
-            live.map(|v| show(rule, &v)),
+            live.map(|v| show_live(rule, &name.lower(), &v)),
             want.map(|v| show(rule, &v)),
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_like_live_values_are_digests() {
+        let absent = HeaderRule::Absent;
+        assert_eq!(show_live(&absent, "x-powered-by", "PHP/7.4.3"), "PHP/7.4.3");
+        let retired = show_live(&absent, "x-api-key", "s3cret-token");
+        assert!(
+            retired.starts_with("<secret sha256:") && !retired.contains("s3cret"),
+            "{retired}"
+        );
+        let literal = HeaderRule::Value("public".parse().unwrap());
+        assert!(show_live(&literal, "x-auth-token", "old-secret").starts_with("<secret sha256:"));
+    }
 }

@@ -79,9 +79,21 @@ pub fn live_canon(d: &Desired<'_>, live: &LiveSite) -> Option<Canon> {
     Some(c)
 }
 
+/// The desired digest: the canonical desired state (secret values as digests) plus the whole
+/// typed site — how it is managed (`manage`, commands, hosts), `sync`, `connect`, `ca`, … — so
+/// that any edit to the site, committed or not, changes it (saved plans rely on that).
+fn desired_digest(d: &Desired<'_>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(desired_canon(d).to_yaml().as_bytes());
+    h.update(b"\n");
+    h.update(serde_json::to_vec(d.site).unwrap_or_default());
+    hex::encode(h.finalize())
+}
+
 /// The plan for one site.
 pub fn plan_site(d: &Desired<'_>, live: &LiveSite) -> SitePlan {
-    let desired_sha256 = desired_canon(d).sha256();
+    let desired_sha256 = desired_digest(d);
     let observed = live_canon(d, live);
     let mut changes = Vec::new();
     if observed.is_some() {

@@ -259,3 +259,28 @@ fn digests_are_stable_and_ignore_timings() {
     );
     assert_eq!(p.health, crate::plan::Health::Down);
 }
+
+#[test]
+fn desired_digest_covers_how_a_site_is_managed() {
+    let sec = secrets();
+    let base = site(HEADERS);
+    let managed = site(&format!(
+        "{HEADERS}manage:\n  server:\n    provider: nginx\n    config: /etc/nginx/a.conf\n    reload_command: sudo systemctl reload nginx\n"
+    ));
+    let digest = |s: &Site| {
+        plan_site(
+            &Desired {
+                site: s,
+                secrets: &sec,
+            },
+            &live(page(&[])),
+        )
+        .desired_sha256
+    };
+    assert_ne!(
+        digest(&base),
+        digest(&managed),
+        "a changed reload command is a changed desired state"
+    );
+    assert_eq!(digest(&managed), digest(&managed.clone()));
+}

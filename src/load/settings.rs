@@ -17,7 +17,16 @@ pub fn read_settings(r: &mut Reader, node: &Node) -> Settings {
         if let Some(b) = audit.get("branch").and_then(|n| r.parse(n, "audit.branch")) {
             s.audit_branch = b;
         }
-        s.audit_author = audit.get("author").and_then(|n| r.text(n, "audit.author"));
+        s.audit_author = audit.get("author").and_then(|n| {
+            let text = r.text(n, "audit.author")?;
+            match text.parse::<crate::git::Identity>() {
+                Ok(_) => Some(text),
+                Err(e) => {
+                    r.report(&n.loc, format!("audit.author: {e}"));
+                    None
+                }
+            }
+        });
     }
     if let Some(p) = f
         .get("proposals")

@@ -404,13 +404,31 @@ impl Provider {
     ) -> Result<ApplyOutcome, ProviderError> {
         use tracing::Instrument;
         let span = tracing::info_span!("apply", site = %self.target().site, provider = self.name());
-        self.apply_steps(site, transport).instrument(span).await
+        self.apply_steps(site, transport, false)
+            .instrument(span)
+            .await
+    }
+
+    /// As [`Provider::apply`], for a site whose previous apply was killed (the crash journal
+    /// says so): a file that run left behind and that fails the config test may be removed.
+    pub async fn recover(
+        &self,
+        site: &Site,
+        transport: &Transport,
+    ) -> Result<ApplyOutcome, ProviderError> {
+        use tracing::Instrument;
+        let span =
+            tracing::info_span!("recover", site = %self.target().site, provider = self.name());
+        self.apply_steps(site, transport, true)
+            .instrument(span)
+            .await
     }
 
     async fn apply_steps(
         &self,
         site: &Site,
         transport: &Transport,
+        recovering: bool,
     ) -> Result<ApplyOutcome, ProviderError> {
         let t = self.target();
         // 1. Render the desired config, secrets resolved.
@@ -430,16 +448,26 @@ impl Provider {
         let new = self
             .new_file(&rendered, backup.as_deref())
             .map_err(|e| self.fail(Stage::Render, e))?;
+        // Resolved secret values, scrubbed from any command output that becomes an error.
+        let secrets: Vec<String> = desired::headers(site, &t.repo)
+            .map_err(|e| self.fail(Stage::Render, e))?
+            .into_iter()
+            .filter(|h| h.secret)
+            .map(|h| h.value)
+            .collect();
         let job = sequence::Job {
             provider: self,
             site,
             transport,
             backup: backup.as_deref(),
             expect: expect.as_ref(),
+            recovering,
+            secrets: &secrets,
         };
         if backup.as_deref() == Some(new.as_slice()) {
             // The file is right; when the server serves it too there is nothing to do. When it
-            // does not (a run was killed before its reload), reload and verify.
+            // does not (a run was killed before its reload, or another layer overrides it),
+            // test, reload and verify.
             let served = match expect.as_ref() {
                 Some(e) => verify::until_served(site, &t.repo, e, std::time::Duration::ZERO)
                     .await

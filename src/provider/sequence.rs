@@ -16,6 +16,10 @@ pub(super) struct Job<'a> {
     pub backup: Option<&'a [u8]>,
     /// What must be served afterwards (`None`: not verifiable).
     pub expect: Option<&'a Expect>,
+    /// The crash journal says a killed run was applying this site.
+    pub recovering: bool,
+    /// Resolved secret values: replaced by their digest in any command output.
+    pub secrets: &'a [String],
 }
 
 impl Job<'_> {
@@ -42,22 +46,8 @@ impl Job<'_> {
         let fail = |stage, detail: String, reload| async move {
             if written {
                 self.rollback(stage, detail, reload).await
-            } else if stage == Stage::Test {
-                // A file an interrupted run left behind fails the config test. Its previous
-                // content died with that run, so the file is removed: a broken config is
-                // never left in place, and the server never loaded it.
-                match self.transport.remove(&t.path).await {
-                    Ok(()) => self.provider.fail(
-                        stage,
-                        format!("{detail} (the file left by an interrupted run was removed)"),
-                    ),
-                    Err(e) => self.provider.fail(
-                        stage,
-                        format!(
-                            "{detail}; removing the file left by an interrupted run failed too: {e}"
-                        ),
-                    ),
-                }
+            } else if stage == Stage::Test && self.recovering {
+                self.drop_leftover(detail).await
             } else {
                 self.provider.fail(stage, detail)
             }
@@ -84,13 +74,58 @@ impl Job<'_> {
         Ok(())
     }
 
-    /// Runs a test or reload command; the error is the tool's own output.
+    /// Runs a test or reload command; the error is the tool's own output, with any secret
+    /// value (a hook may echo the file it deploys) replaced by its digest.
     async fn command(&self, argv: &[String]) -> Result<(), String> {
         let out = self.transport.run(argv).await.map_err(|e| e.to_string())?;
         if out.success() {
-            Ok(())
-        } else {
-            Err(out.message())
+            return Ok(());
+        }
+        let mut message = out.message();
+        for secret in self.secrets.iter().filter(|s| !s.is_empty()) {
+            message = message.replace(secret.as_str(), &super::redacted(secret));
+        }
+        Err(message)
+    }
+
+    /// The config test fails with the file a killed run left behind. Its previous content died
+    /// with that run, so the file is moved aside and the test run again: when the server's
+    /// config passes without it, it stays removed (a broken file is never left in place); when
+    /// the test fails anyway, the cause is elsewhere and the file is put back untouched.
+    async fn drop_leftover(&self, detail: String) -> ProviderError {
+        let t = self.provider.target();
+        let Some(content) = self.backup else {
+            return self.provider.fail(Stage::Test, detail);
+        };
+        if let Err(e) = self.transport.remove(&t.path).await {
+            return self.provider.fail(
+                Stage::Test,
+                format!("{detail}; removing the file an interrupted run left failed: {e}"),
+            );
+        }
+        let without = match &t.test {
+            Some(test) => self.command(test).await,
+            None => Ok(()),
+        };
+        match without {
+            Ok(()) => self.provider.fail(
+                Stage::Test,
+                format!("{detail} (the file an interrupted run left failed the config test and was removed)"),
+            ),
+            Err(_) => match self.transport.write(&t.path, content).await {
+                Ok(()) => self.provider.fail(
+                    Stage::Test,
+                    format!("{detail} (the config test fails without this site's file too; the file was left in place)"),
+                ),
+                Err(e) => ProviderError::RollbackFailed {
+                    site: t.site.clone(),
+                    provider: self.provider.name(),
+                    stage: Stage::Test,
+                    detail,
+                    path: t.path.clone(),
+                    rollback: format!("putting the file back failed: {e}"),
+                },
+            },
         }
     }
 

@@ -37,6 +37,9 @@ pub async fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
+        // Its own process group: a Ctrl-C meant for siteward (or a CI runner signalling the
+        // group) does not kill a config test or reload halfway; siteward finishes it.
+        .process_group(0)
         .spawn()
         .map_err(|source| TransportError::Spawn {
             place: place.to_owned(),
@@ -69,6 +72,13 @@ pub async fn run(
     let (out, err, status) = match finished {
         Ok(done) => done,
         Err(_) => {
+            // The whole group: a shell's children (`sh -c 'sleep 30; …'`) stop too.
+            if let Some(pid) = child.id() {
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{pid}")])
+                    .stderr(Stdio::null())
+                    .status();
+            }
             // `kill_on_drop` also covers this, but an explicit kill reaps the child now.
             let _ = child.kill().await;
             return Err(TransportError::Timeout {

@@ -175,8 +175,15 @@ fn reconcile_acts_per_sync_mode_and_proposals_dedupe_and_resolve() {
     f.site("observe.test", "observe", headers);
     f.repo.commit_all("three sites");
 
-    let out = f.repo.run(&["reconcile", "--trigger", "schedule"]);
+    let out = f
+        .repo
+        .run(&["reconcile", "--trigger", "schedule", "--format", "json"]);
     out.expect_code(2);
+    assert_eq!(
+        out.json()["summary"]["applied"],
+        1,
+        "the JSON output is the run record"
+    );
     assert_eq!(
         f.served("auto.test", "x-frame-options").as_deref(),
         Some("DENY")
@@ -622,6 +629,11 @@ fn dry_run_changes_nothing_and_records_nothing() {
     assert!(out.stdout.contains("dry run"), "{}", out.stdout);
     assert!(!f.include("a.test").exists());
     assert_eq!(f.served("a.test", "x-frame-options"), None);
+    let json = f.repo.run(&["apply", "--dry-run", "--format", "json"]);
+    json.expect_code(2);
+    let rec = json.json();
+    assert_eq!(rec["run"]["command"], "apply");
+    assert_eq!(results(site_record(&rec, "a.test")), ["skipped"]);
     let branches = f.repo.git(&["branch", "--list"]);
     assert!(
         !branches.contains("siteward-audit"),
