@@ -1,5 +1,6 @@
-//! The core loop of `apply` and `reconcile`. The outer [`run`] always records the outcome — also
-//! when a step fails or the run is interrupted by SIGINT/SIGTERM; the inner steps are numbered:
+//! The core loop of `apply` and `reconcile`. [`run`] is the inner loop (steps 1–6); the outer
+//! layer, `cmd/run.rs`, holds the repo lock, writes proposals and always records the outcome —
+//! also when a step failed or a SIGINT/SIGTERM arrived (steps 7–8):
 //!
 //! 1. report applies a killed run left unfinished (crash journal) and re-verify their sites;
 //! 2. observe and diff the selected sites;
