@@ -925,3 +925,17 @@ fn help_and_version() {
         );
     }
 }
+
+#[test]
+fn the_committed_schema_file_is_current() {
+    // Site and policy files point editors at `../siteward.schema.json`; it must match the binary.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let committed =
+        std::fs::read_to_string(root.join("siteward.schema.json")).expect("siteward.schema.json");
+    let out = siteward(&["schema"]);
+    out.expect_code(0);
+    assert_eq!(
+        committed, out.stdout,
+        "regenerate with `cargo run -- schema > siteward.schema.json`"
+    );
+}
