@@ -3,8 +3,8 @@
 //! 1. make a state repo (git) with three sites and a baseline policy, and a web root per site
 //!    whose `_headers` file has drifted from the desired state;
 //! 2. serve the web roots over HTTPS on 127.0.0.1 with a certificate from an in-memory CA;
-//! 3. run the same commands a user would type — `plan`, `reconcile`, `plan`, `log` — and print
-//!    what each shows;
+//! 3. run the same commands a user would type — `plan`, `reconcile`, `plan`, `check`, `log` —
+//!    and print what each shows;
 //! 4. remove everything, unless `--keep DIR`.
 
 pub mod server;
@@ -48,6 +48,8 @@ defaults:
     X-Content-Type-Options: nosniff
     X-Frame-Options: DENY
     Referrer-Policy: strict-origin-when-cross-origin
+    Content-Security-Policy: \"default-src 'self'; frame-ancestors 'none'\"
+    Permissions-Policy: \"camera=(), microphone=(), geolocation=()\"
     X-Powered-By: absent
 rules:
   - id: hsts-one-year
@@ -142,7 +144,12 @@ pub fn run(keep: Option<&Path>) -> anyhow::Result<Exit> {
             &["plan"],
         )?;
         step(
-            "4. the audit log: `siteward log`, or plain `git log siteward-audit`",
+            "4. compliance: the baseline's rules and the built-in grader",
+            &state,
+            &["check"],
+        )?;
+        step(
+            "5. the audit log: `siteward log`, or plain `git log siteward-audit`",
             &state,
             &["log", "--diff"],
         )?;
@@ -157,7 +164,7 @@ pub fn run(keep: Option<&Path>) -> anyhow::Result<Exit> {
             .map(|d| d.count())
             .unwrap_or(0);
         println!(
-            "== 5. the change request for the shop ==\n$ git show siteward-proposals/shop.demo.test:PROPOSAL.md\n"
+            "== 6. the change request for the shop ==\n$ git show siteward-proposals/shop.demo.test:PROPOSAL.md\n"
         );
         if let Some(tip) = repo.read_ref("refs/heads/siteward-proposals/shop.demo.test")? {
             let md = repo.read_file_at(tip, "PROPOSAL.md")?.unwrap_or_default();
