@@ -63,15 +63,7 @@ pub fn render(r: Report<'_>) -> String {
     out.push('\n');
 
     let needs: Vec<&&SitePlan> = ordered.iter().filter(|s| attention(s)).collect();
-    let mut shown = 0;
-    for site in &needs {
-        let section = details(site, r);
-        if out.len() + section.len() + NOTE_CHARS > MAX_CHARS {
-            break;
-        }
-        out.push_str(&section);
-        shown += 1;
-    }
+    let shown = append_within(&mut out, needs.iter().map(|site| details(site, r)));
     let left = needs.len() - shown;
     if left > 0 || unlisted > 0 {
         let _ = writeln!(
@@ -82,6 +74,20 @@ pub fn render(r: Report<'_>) -> String {
         );
     }
     out
+}
+
+/// Appends `sections` in order while the whole stays under [`MAX_CHARS`], keeping room for the
+/// closing note; returns how many were appended.
+pub fn append_within(out: &mut String, sections: impl Iterator<Item = String>) -> usize {
+    let mut shown = 0;
+    for section in sections {
+        if out.len() + section.len() + NOTE_CHARS > MAX_CHARS {
+            break;
+        }
+        out.push_str(&section);
+        shown += 1;
+    }
+    shown
 }
 
 /// Unknown first, then drift, then the rest; by name within each.

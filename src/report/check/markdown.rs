@@ -13,8 +13,6 @@ pub const MAX_CHARS: usize = crate::report::markdown::MAX_CHARS;
 const TABLE_CHARS: usize = 20_000;
 /// Longest message or advice shown in one cell.
 const CELL_CHARS: usize = 400;
-/// Room kept for the closing note.
-const NOTE_CHARS: usize = 600;
 
 /// Renders the report as Markdown.
 pub fn render(report: &CheckReport) -> String {
@@ -65,15 +63,8 @@ pub fn render(report: &CheckReport) -> String {
         .iter()
         .filter(|s| s.error.is_some() || !s.findings.is_empty())
         .collect();
-    let mut shown = 0;
-    for site in &needs {
-        let section = section(site);
-        if out.len() + section.len() + NOTE_CHARS > MAX_CHARS {
-            break;
-        }
-        out.push_str(&section);
-        shown += 1;
-    }
+    let shown =
+        crate::report::markdown::append_within(&mut out, needs.iter().map(|site| section(site)));
     let left = needs.len() - shown;
     if left > 0 || unlisted > 0 {
         let _ = writeln!(
