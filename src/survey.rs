@@ -20,7 +20,15 @@ use crate::spec::{DesiredState, HeaderRule, Settings, Site};
 /// the caller then touches nothing and exits 1.
 pub fn load_or_report(repo: &Path, doing: &str) -> anyhow::Result<Option<DesiredState>> {
     match load_repo(repo) {
-        Ok(s) => Ok(Some(s)),
+        Ok(s) => {
+            if s.sites.is_empty() {
+                eprintln!(
+                    "warning: no site files under `{}`; is `--repo` the state repo?",
+                    repo.join("sites").display()
+                );
+            }
+            Ok(Some(s))
+        }
         Err(LoadError::Invalid(problems)) => {
             let mut err = std::io::stderr().lock();
             for p in &problems {

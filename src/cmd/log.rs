@@ -57,7 +57,9 @@ pub fn run(repo: &Path, args: LogArgs) -> anyhow::Result<Exit> {
                 repo.display()
             );
         }
-        tracing::info!("no audit branch `{branch}` yet: no run has been recorded");
+        eprintln!(
+            "no run recorded yet: branch `{branch}` does not exist (apply, reconcile and `plan --record` create it)"
+        );
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match args.format {

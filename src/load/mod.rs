@@ -33,7 +33,7 @@ pub struct Source {
 /// Loading failed: either the repo could not be read at all, or files had problems.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read state repo `{path}`: {source}")]
+    #[error("cannot read state repo `{path}`")]
     Io {
         path: String,
         #[source]
