@@ -55,7 +55,7 @@ pub async fn apply_site(
     };
     // 1. The provider and its transport.
     let setup = Provider::for_site(site, ctx.repo)
-        .map_err(|e| e.to_string())
+        .map_err(|e| crate::error_text::chain(&e))
         .and_then(|p| match p {
             Some(p) => {
                 let spec = &site
@@ -66,7 +66,7 @@ pub async fn apply_site(
                     .unwrap_or_default();
                 Transport::from_spec(spec, ctx.repo, ctx.timeouts)
                     .map(|t| Some((p, t)))
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| crate::error_text::chain(&e))
             }
             None => Ok(None),
         });
@@ -88,7 +88,7 @@ pub async fn apply_site(
         out.cannot = plan
             .changes
             .iter()
-            .map(|c| (c.clone(), e.to_string()))
+            .map(|c| (c.clone(), crate::error_text::chain(&e)))
             .collect();
         return out;
     }
@@ -98,7 +98,7 @@ pub async fn apply_site(
         Err(e) => {
             return failed(
                 plan.changes.iter().filter(|c| c.applicable),
-                e.to_string(),
+                crate::error_text::chain(&e),
                 out,
             );
         }
@@ -146,7 +146,7 @@ pub async fn apply_site(
                 &format!("applied via {}", provider.name()),
             )
         }
-        Err(e) => out = failed(split.apply.iter(), e.to_string(), out),
+        Err(e) => out = failed(split.apply.iter(), crate::error_text::chain(&e), out),
     }
     out
 }

@@ -18,13 +18,13 @@ use git2::{ErrorCode, ObjectType, Oid, Repository, Signature, Time, TreeWalkMode
 /// A git failure, naming the repository object involved.
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
-    #[error("cannot open git repository at `{path}`: {source}")]
+    #[error("cannot open git repository at `{path}`")]
     Open {
         path: PathBuf,
         #[source]
         source: git2::Error,
     },
-    #[error("revision `{rev}` not found: {source}")]
+    #[error("revision `{rev}` not found")]
     Revision {
         rev: String,
         #[source]
@@ -32,7 +32,7 @@ pub enum GitError {
     },
     #[error("`{name}` moved while siteward was updating it")]
     Conflict { name: String },
-    #[error("git {what}: {source}")]
+    #[error("git {what}")]
     Git {
         what: String,
         #[source]
@@ -42,7 +42,7 @@ pub enum GitError {
     BadPath { path: String },
     #[error("`{remote}` is not a valid remote name or URL")]
     BadRemote { remote: String },
-    #[error("cannot run `git {args}`: {source}")]
+    #[error("cannot run `git {args}`")]
     Spawn {
         args: String,
         #[source]

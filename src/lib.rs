@@ -10,6 +10,7 @@ pub mod cli;
 pub mod cmd;
 pub mod demo;
 pub mod diff;
+pub mod error_text;
 pub mod exit;
 pub mod git;
 pub mod journal;

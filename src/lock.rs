@@ -32,7 +32,7 @@ waited {waited} — try again when it has finished, or raise `--lock-timeout`"
         repo: String,
         waited: String,
     },
-    #[error("cannot use lock file `{path}`: {source}")]
+    #[error("cannot use lock file `{path}`")]
     Io {
         path: PathBuf,
         #[source]

@@ -10,13 +10,13 @@ use crate::plan::{PLAN_VERSION, Plan, SitePlan};
 /// A saved plan cannot be written or used.
 #[derive(Debug, thiserror::Error)]
 pub enum SavedPlanError {
-    #[error("cannot read plan file `{path}`: {source}")]
+    #[error("cannot read plan file `{path}`")]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot write plan file `{path}`: {source}")]
+    #[error("cannot write plan file `{path}`")]
     Write {
         path: PathBuf,
         #[source]

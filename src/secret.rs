@@ -15,7 +15,7 @@ const MAX_SECRET_BYTES: u64 = 64 * 1024;
 pub enum SecretError {
     #[error("secret `env:{name}` is not set; export it before running")]
     EnvMissing { name: String },
-    #[error("secret `file:{path}` cannot be read: {source}")]
+    #[error("secret `file:{path}` cannot be read")]
     File {
         path: String,
         #[source]

@@ -22,7 +22,7 @@ pub enum SelectError {
     Selector(String),
     #[error("`--site {name}`: no such site in sites/{hint}")]
     UnknownSite { name: String, hint: String },
-    #[error("`--changed-since {rev}`: {source}")]
+    #[error("`--changed-since {rev}`")]
     ChangedSince {
         rev: String,
         #[source]

@@ -144,7 +144,8 @@ fn header_secrets(site: &Site, repo: &Path) -> Result<BTreeMap<String, String>, 
     let mut out = BTreeMap::new();
     for (name, rule) in &site.headers {
         if let HeaderRule::Secret(r) = rule {
-            let v = crate::secret::resolve(r, repo).map_err(|e| format!("header `{name}`: {e}"))?;
+            let v = crate::secret::resolve(r, repo)
+                .map_err(|e| format!("header `{name}`: {}", crate::error_text::chain(&e)))?;
             out.insert(name.lower(), v);
         }
     }

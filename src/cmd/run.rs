@@ -265,7 +265,7 @@ fn write_proposals(
                 format!("already proposed on `{branch}` (same drift)")
             }
             Ok(_) => continue,
-            Err(e) => format!("cannot write the proposal: {e}"),
+            Err(e) => format!("cannot write the proposal: {}", crate::error_text::chain(e)),
         };
         let result_kind = if result.is_ok() {
             ActionResult::Proposed

@@ -141,7 +141,7 @@ impl Http {
                 secs: self.timeout.as_secs_f64(),
             };
         }
-        let message = chain_text(e);
+        let message = crate::error_text::chain(e);
         if e.is_connect() {
             FetchError::Connect { url, message }
         } else {
@@ -173,18 +173,4 @@ fn certificate_error(e: &(dyn std::error::Error + 'static)) -> Option<String> {
         cur = err.source();
     }
     None
-}
-
-/// The error and its sources in one line, innermost cause last, without repeats.
-fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut cur = Some(e);
-    while let Some(err) = cur {
-        let text = err.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        cur = err.source();
-    }
-    parts.join(": ")
 }

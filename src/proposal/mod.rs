@@ -38,7 +38,7 @@ pub enum Outcome {
 pub enum ProposalError {
     #[error(transparent)]
     Git(#[from] GitError),
-    #[error("cannot serialise the plan of `{site}`: {source}")]
+    #[error("cannot serialise the plan of `{site}`")]
     Json {
         site: String,
         #[source]

@@ -61,7 +61,8 @@ pub fn headers(site: &Site, repo: &Path) -> Result<Vec<DesiredHeader>, String> {
 
 /// Resolves a secret header value; errors never contain the value.
 fn resolve(r: &SecretRef, repo: &Path, header: &HeaderName) -> Result<String, String> {
-    let raw = crate::secret::resolve(r, repo).map_err(|e| format!("header `{header}`: {e}"))?;
+    let raw = crate::secret::resolve(r, repo)
+        .map_err(|e| format!("header `{header}`: {}", crate::error_text::chain(&e)))?;
     raw.parse::<HeaderValue>()
         .map(|v| v.as_str().to_owned())
         .map_err(|_| {

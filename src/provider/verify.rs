@@ -63,7 +63,7 @@ async fn check(site: &Site, repo: &Path, expect: &Expect) -> Result<(), String> 
             .get(url.as_str())
             .send()
             .await
-            .map_err(|e| format!("GET {url}: {}", chain(&e)))?;
+            .map_err(|e| format!("GET {url}: {}", crate::error_text::chain(&e)))?;
         for h in &expect.headers {
             let served: Vec<String> = resp
                 .headers()
@@ -96,7 +96,7 @@ async fn check(site: &Site, repo: &Path, expect: &Expect) -> Result<(), String> 
             .get(r.from.as_str())
             .send()
             .await
-            .map_err(|e| format!("GET {}: {}", r.from, chain(&e)))?;
+            .map_err(|e| format!("GET {}: {}", r.from, crate::error_text::chain(&e)))?;
         let location = resp
             .headers()
             .get(reqwest::header::LOCATION)
@@ -150,8 +150,12 @@ async fn client_for(
     if site.insecure_skip_verify {
         b = b.tls_danger_accept_invalid_certs(true);
     }
-    b.build()
-        .map_err(|e| format!("cannot build an HTTP client: {}", chain(&e)))
+    b.build().map_err(|e| {
+        format!(
+            "cannot build an HTTP client: {}",
+            crate::error_text::chain(&e)
+        )
+    })
 }
 
 async fn lookup(host: &str, port: u16) -> Result<SocketAddr, String> {
@@ -165,16 +169,4 @@ async fn lookup(host: &str, port: u16) -> Result<SocketAddr, String> {
 /// Whitespace runs collapsed, ends trimmed: header values compare like this (SPEC).
 fn normalise(v: &str) -> String {
     v.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// The error and its sources in one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        cur = s.source();
-    }
-    text
 }

@@ -58,7 +58,7 @@ fn changed_since_selects_sites_by_own_file_and_policy() {
     assert_eq!(all.sites.len(), desired.sites.len());
 
     let err = changed_since(&repo, "no-such-rev", &desired).unwrap_err();
-    let msg = err.to_string();
+    let msg = siteward::error_text::chain(&err);
     assert!(
         msg.starts_with("`--changed-since no-such-rev`: revision `no-such-rev` not found"),
         "{msg}"
