@@ -49,14 +49,43 @@ impl Fleet {
 
     /// As [`Fleet::site_with`], with extra `manage.server` lines (an SSH transport).
     fn site_over(&self, host: &str, sync: &str, extra: &str, test_command: &str, transport: &str) {
+        self.write_site(
+            host,
+            sync,
+            extra,
+            test_command,
+            &self.nginx.command("-s reload"),
+            transport,
+        );
+    }
+
+    /// The general form: every command and the transport chosen by the test.
+    fn write_site(
+        &self,
+        host: &str,
+        sync: &str,
+        extra: &str,
+        test: &str,
+        reload: &str,
+        transport: &str,
+    ) {
         let yaml = format!(
             "name: {host}\nurl: https://{host}/\nsync: {sync}\nconnect: {}\nca: ca.pem\n{extra}\
-             manage:\n  server:\n    provider: nginx\n    config: {}\n    test_command: \"{test_command}\"\n    reload_command: \"{}\"\n{transport}",
+             manage:\n  server:\n    provider: nginx\n    config: {}\n    test_command: \"{test}\"\n    reload_command: \"{reload}\"\n{transport}",
             self.nginx.https_addr(),
             self.include(host).display(),
-            self.nginx.command("-s reload"),
         );
         self.repo.write(&format!("sites/{host}.yaml"), &yaml);
+    }
+
+    /// Waits until an apply has written its crash-journal entry (it is applying now).
+    fn wait_for_apply_to_start(&self) {
+        let journal = self.repo.path().join(".git/siteward/journal");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::fs::read_dir(&journal).map_or(true, |d| d.count() == 0) {
+            assert!(Instant::now() < deadline, "the apply never started");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// The value of `name` that `host` serves now.
@@ -342,17 +371,15 @@ fn a_stale_saved_plan_is_refused_per_site() {
 fn an_apply_killed_mid_way_is_detected_and_the_site_reverified() {
     let f = Fleet::start(&["a.test"]);
     // The reload hangs, so the apply is still running when the process is killed.
-    let yaml_reload_hangs = |reload: &str| {
-        format!(
-            "name: a.test\nurl: https://a.test/\nsync: auto\nconnect: {}\nca: ca.pem\nheaders:\n  X-Frame-Options: DENY\n\
-             manage:\n  server:\n    provider: nginx\n    config: {}\n    test_command: \"{}\"\n    reload_command: \"{reload}\"\n",
-            f.nginx.https_addr(),
-            f.include("a.test").display(),
-            f.nginx.command("-t"),
-        )
-    };
-    f.repo
-        .write("sites/a.test.yaml", &yaml_reload_hangs("sleep 30"));
+    let headers = "headers:\n  X-Frame-Options: DENY\n";
+    f.write_site(
+        "a.test",
+        "auto",
+        headers,
+        &f.nginx.command("-t"),
+        "sleep 30",
+        "",
+    );
     f.repo.commit_all("slow reload");
     let mut child = std::process::Command::new(super::support::bin())
         .args(["--repo", f.repo.path().to_str().expect("utf-8"), "apply"])
@@ -360,21 +387,14 @@ fn an_apply_killed_mid_way_is_detected_and_the_site_reverified() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn siteward");
+    f.wait_for_apply_to_start();
     let journal = f.repo.path().join(".git/siteward/journal");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::fs::read_dir(&journal).map_or(true, |d| d.count() == 0) {
-        assert!(Instant::now() < deadline, "the apply never started");
-        std::thread::sleep(Duration::from_millis(50));
-    }
     std::thread::sleep(Duration::from_millis(300));
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
 
     // The next run reports the interruption, re-verifies the site and finishes the job.
-    f.repo.write(
-        "sites/a.test.yaml",
-        &yaml_reload_hangs(&f.nginx.command("-s reload")),
-    );
+    f.site("a.test", "auto", headers);
     f.repo.commit_all("normal reload");
     let out = f.repo.run(&["reconcile"]);
     out.expect_code(0);
@@ -647,14 +667,15 @@ fn sigterm_finishes_the_running_apply_skips_the_rest_and_records() {
     // Each reload takes a moment, so the signal arrives while the first site is applied.
     let slow_reload = format!("sh -c 'sleep 1.5; {}'", f.nginx.command("-s reload"));
     for host in ["a.test", "b.test"] {
-        let yaml = format!(
-            "name: {host}\nurl: https://{host}/\nsync: auto\nconnect: {}\nca: ca.pem\nheaders:\n  X-Frame-Options: DENY\n\
-             manage:\n  server:\n    provider: nginx\n    config: {}\n    test_command: \"{}\"\n    reload_command: \"{slow_reload}\"\n",
-            f.nginx.https_addr(),
-            f.include(host).display(),
-            f.nginx.command("-t"),
+        let headers = "headers:\n  X-Frame-Options: DENY\n";
+        f.write_site(
+            host,
+            "auto",
+            headers,
+            &f.nginx.command("-t"),
+            &slow_reload,
+            "",
         );
-        f.repo.write(&format!("sites/{host}.yaml"), &yaml);
     }
     f.repo.commit_all("two sites, slow reloads");
     let child = std::process::Command::new(super::support::bin())
@@ -669,12 +690,8 @@ fn sigterm_finishes_the_running_apply_skips_the_rest_and_records() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn siteward");
+    f.wait_for_apply_to_start();
     let journal = f.repo.path().join(".git/siteward/journal");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::fs::read_dir(&journal).map_or(true, |d| d.count() == 0) {
-        assert!(Instant::now() < deadline, "the apply never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
     let pid = child.id().to_string();
     let kill = std::process::Command::new("kill")
         .args(["-TERM", &pid])
