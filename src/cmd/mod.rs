@@ -109,3 +109,16 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Demo { keep } => crate::demo::run(keep.as_deref()),
     }
 }
+
+/// The audit branch of an acting or recording run: `--audit-branch`, else `audit.branch`.
+fn audit_branch(
+    run: &crate::cli::RunOpts,
+    settings: &crate::spec::Settings,
+) -> anyhow::Result<crate::spec::BranchName> {
+    match &run.audit_branch {
+        Some(b) => b
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("`--audit-branch`: {e}")),
+        None => Ok(settings.audit_branch.clone()),
+    }
+}

@@ -66,12 +66,7 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
     // 5. Record the plan run when asked.
     if args.record {
         let git = crate::git::Repo::open(repo)?;
-        let branch = match &args.run.audit_branch {
-            Some(b) => b
-                .parse()
-                .map_err(|e: String| anyhow::anyhow!("`--audit-branch`: {e}"))?,
-            None => state.settings.audit_branch.clone(),
-        };
+        let branch = super::audit_branch(&args.run, &state.settings)?;
         let author = crate::audit::author(state.settings.audit_author.as_deref(), &git)?;
         let trigger = crate::audit::Trigger::from_env(args.run.trigger.as_deref());
         let record = crate::audit::RunRecord::from_plan(

@@ -58,7 +58,7 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
     let audit = match &git {
         Some(g) if !dry_run => Some((
             audit::author(state.settings.audit_author.as_deref(), g)?,
-            audit_branch(&args.run, &state)?,
+            super::audit_branch(&args.run, &state.settings)?,
         )),
         _ => None,
     };
@@ -176,15 +176,6 @@ fn open_repo(repo: &Path) -> anyhow::Result<Repo> {
             repo.display()
         )
     })
-}
-
-fn audit_branch(run: &RunOpts, state: &DesiredState) -> anyhow::Result<BranchName> {
-    match &run.audit_branch {
-        Some(b) => b
-            .parse()
-            .map_err(|e: String| anyhow::anyhow!("`--audit-branch`: {e}")),
-        None => Ok(state.settings.audit_branch.clone()),
-    }
 }
 
 /// Sites an interrupted run was applying are re-verified even when not selected.

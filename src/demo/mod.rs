@@ -160,9 +160,16 @@ pub fn run(keep: Option<&Path>) -> anyhow::Result<Exit> {
                 repo.commit_info(tip)?.message
             );
         }
-        let proposal = std::fs::read_dir(state.join(".git/refs/heads/siteward-proposals"))
-            .map(|d| d.count())
-            .unwrap_or(0);
+        // Exactly one change request: the shop's (the auto sites were applied).
+        let mut proposed = Vec::new();
+        for (host, _, _) in SITES {
+            if repo
+                .read_ref(&format!("refs/heads/siteward-proposals/{host}"))?
+                .is_some()
+            {
+                proposed.push(host);
+            }
+        }
         println!(
             "== 6. the change request for the shop ==\n$ git show siteward-proposals/shop.demo.test:PROPOSAL.md\n"
         );
@@ -170,7 +177,7 @@ pub fn run(keep: Option<&Path>) -> anyhow::Result<Exit> {
             let md = repo.read_file_at(tip, "PROPOSAL.md")?.unwrap_or_default();
             println!("{}", String::from_utf8_lossy(&md));
         }
-        Ok(last == Exit::Drift && proposal == 1)
+        Ok(last == Exit::Drift && proposed == ["shop.demo.test"])
     })();
     let _ = stop_tx.send(());
     let _ = server.join();

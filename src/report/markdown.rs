@@ -40,27 +40,16 @@ pub fn render(r: Report<'_>) -> String {
     ordered.sort_by_key(|site| rank(site));
 
     out.push_str("| site | sync | health | changes |\n| --- | --- | --- | --- |\n");
-    let table_end = out.len() + TABLE_CHARS;
-    let mut listed = 0;
-    for site in &ordered {
-        let row = format!(
+    let rows = ordered.iter().map(|site| {
+        format!(
             "| `{}` | {} | {} | {} |\n",
             site.site,
             sync_word(site.sync),
             json_word(&site.health),
             site.changes.len()
-        );
-        if out.len() + row.len() > table_end {
-            break;
-        }
-        out.push_str(&row);
-        listed += 1;
-    }
-    let unlisted = ordered.len() - listed;
-    if unlisted > 0 {
-        let _ = writeln!(out, "| … {unlisted} more site(s) | | | |");
-    }
-    out.push('\n');
+        )
+    });
+    let unlisted = table_rows(&mut out, rows, 4);
 
     let needs: Vec<&&SitePlan> = ordered.iter().filter(|s| attention(s)).collect();
     let shown = append_within(&mut out, needs.iter().map(|site| details(site, r)));
@@ -74,6 +63,35 @@ pub fn render(r: Report<'_>) -> String {
         );
     }
     out
+}
+
+/// Appends table `rows` (of `columns` cells) while the table stays within [`TABLE_CHARS`], then a
+/// `… N more site(s)` row for the rest and a blank line; returns how many were left out.
+pub fn table_rows(
+    out: &mut String,
+    rows: impl ExactSizeIterator<Item = String>,
+    columns: usize,
+) -> usize {
+    let total = rows.len();
+    let table_end = out.len() + TABLE_CHARS;
+    let mut listed = 0;
+    for row in rows {
+        if out.len() + row.len() > table_end {
+            break;
+        }
+        out.push_str(&row);
+        listed += 1;
+    }
+    let unlisted = total - listed;
+    if unlisted > 0 {
+        let _ = writeln!(
+            out,
+            "| … {unlisted} more site(s) |{}",
+            " |".repeat(columns - 1)
+        );
+    }
+    out.push('\n');
+    unlisted
 }
 
 /// Appends `sections` in order while the whole stays under [`MAX_CHARS`], keeping room for the

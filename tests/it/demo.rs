@@ -1,6 +1,6 @@
 //! `siteward demo`: the whole loop with no network and no setup, through the real binary.
 
-use super::support::siteward;
+use super::support::{git_in, siteward};
 
 #[test]
 fn demo_runs_the_whole_loop_and_cleans_up() {
@@ -40,30 +40,14 @@ fn demo_keep_leaves_a_usable_state_repo() {
     let out = siteward(&["demo", "--keep", keep.to_str().expect("utf-8")]);
     out.expect_code(0);
     let state = keep.join("state");
-    let branches = std::process::Command::new("git")
-        .args(["-C", state.to_str().expect("utf-8"), "branch", "--list"])
-        .output()
-        .expect("git");
-    let branches = String::from_utf8_lossy(&branches.stdout);
+    let branches = git_in(&state, &["branch", "--list"]);
     assert!(
         branches.contains("siteward-audit")
             && branches.contains("siteward-proposals/shop.demo.test"),
         "{branches}"
     );
-    let status = std::process::Command::new("git")
-        .args([
-            "-C",
-            state.to_str().expect("utf-8"),
-            "status",
-            "--porcelain",
-        ])
-        .output()
-        .expect("git");
-    assert!(
-        status.stdout.is_empty(),
-        "the working tree is untouched: {}",
-        String::from_utf8_lossy(&status.stdout)
-    );
+    let status = git_in(&state, &["status", "--porcelain"]);
+    assert!(status.is_empty(), "the working tree is untouched: {status}");
     siteward(&["--repo", state.to_str().expect("utf-8"), "validate"]).expect_code(0);
     // A second --keep into the same (now non-empty) directory is refused.
     let again = siteward(&["demo", "--keep", keep.to_str().expect("utf-8")]);

@@ -541,17 +541,7 @@ fn secrets_never_reach_git_objects_or_output() {
         );
     }
     // Every object in the repository: records, proposals, plans.
-    let out = std::process::Command::new("git")
-        .args([
-            "-C",
-            f.repo.path().to_str().expect("utf-8"),
-            "cat-file",
-            "--batch-all-objects",
-            "--batch",
-        ])
-        .output()
-        .expect("git cat-file");
-    let objects = String::from_utf8_lossy(&out.stdout);
+    let objects = f.repo.git(&["cat-file", "--batch-all-objects", "--batch"]);
     assert!(
         objects.contains(&digest),
         "records and proposals carry the digest"

@@ -9,8 +9,6 @@ use crate::policy::{CheckReport, SiteCheck};
 
 /// Upper bound of the output length, in characters.
 pub const MAX_CHARS: usize = crate::report::markdown::MAX_CHARS;
-/// Share of [`MAX_CHARS`] the summary table may take.
-const TABLE_CHARS: usize = 20_000;
 /// Longest message or advice shown in one cell.
 const CELL_CHARS: usize = 400;
 
@@ -21,11 +19,7 @@ pub fn render(report: &CheckReport) -> String {
         out,
         "**{} site(s)**: {}; open findings: {}.\n",
         report.summary.sites,
-        if report.sites.is_empty() {
-            "none".to_owned()
-        } else {
-            grades(report)
-        },
+        grades(report),
         severities(report)
     );
     let mut ordered: Vec<&SiteCheck> = report.sites.iter().collect();
@@ -33,31 +27,18 @@ pub fn render(report: &CheckReport) -> String {
     ordered.sort_by_key(|s| (s.error.is_none(), s.score, s.site.clone()));
 
     out.push_str("| site | grade | score | TLS | findings |\n| --- | --- | --- | --- | --- |\n");
-    let table_end = out.len() + TABLE_CHARS;
-    let mut listed = 0;
-    for site in &ordered {
-        let row = match &site.error {
-            Some(_) => format!("| `{}` | ❌ not observed | | | |\n", site.site),
-            None => format!(
-                "| `{}` | {} | {} | {} | {} |\n",
-                site.site,
-                site.grade.map_or("", |g| g.as_str()),
-                site.score.map_or_else(String::new, |s| s.to_string()),
-                site.tls_grade.map_or("", |g| g.as_str()),
-                count(site)
-            ),
-        };
-        if out.len() + row.len() > table_end {
-            break;
-        }
-        out.push_str(&row);
-        listed += 1;
-    }
-    let unlisted = ordered.len() - listed;
-    if unlisted > 0 {
-        let _ = writeln!(out, "| … {unlisted} more site(s) | | | | |");
-    }
-    out.push('\n');
+    let rows = ordered.iter().map(|site| match &site.error {
+        Some(_) => format!("| `{}` | ❌ not observed | | | |\n", site.site),
+        None => format!(
+            "| `{}` | {} | {} | {} | {} |\n",
+            site.site,
+            site.grade.map_or("", |g| g.as_str()),
+            site.score.map_or_else(String::new, |s| s.to_string()),
+            site.tls_grade.map_or("", |g| g.as_str()),
+            count(site)
+        ),
+    });
+    let unlisted = crate::report::markdown::table_rows(&mut out, rows, 5);
 
     let needs: Vec<&&SiteCheck> = ordered
         .iter()

@@ -61,8 +61,11 @@ pub fn severities(report: &CheckReport) -> String {
     }
 }
 
-/// `A+ 1, B 2, unknown 1` over the non-zero grades.
+/// `A+ 1, B 2, unknown 1` over the non-zero grades; `none` for a report without sites.
 pub fn grades(report: &CheckReport) -> String {
+    if report.sites.is_empty() {
+        return "none".to_owned();
+    }
     let order = crate::policy::Grade::ALL
         .iter()
         .map(|g| g.as_str())

@@ -46,11 +46,7 @@ pub fn render(report: &CheckReport, color: bool) -> String {
         out,
         "{} site(s): {}; open findings: {}",
         report.summary.sites,
-        if report.sites.is_empty() {
-            "none".to_owned()
-        } else {
-            grades(report)
-        },
+        grades(report),
         severities(report)
     );
     out

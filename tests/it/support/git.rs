@@ -117,17 +117,6 @@ impl GitRepo {
     /// Runs `git` in the repository, asserting success; returns stdout.
     #[track_caller]
     pub fn git(&self, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(&self.path)
-            .args(args)
-            .output()
-            .expect("run git");
-        assert!(
-            out.status.success(),
-            "git {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        super::git_in(&self.path, args)
     }
 }

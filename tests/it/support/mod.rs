@@ -50,18 +50,7 @@ impl Repo {
     /// Runs `git -C <repo> ARGS`, panicking on failure.
     #[track_caller]
     pub fn git(&self, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(self.path())
-            .args(args)
-            .output()
-            .expect("run git");
-        assert!(
-            out.status.success(),
-            "git {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        git_in(self.path(), args)
     }
 
     /// `git init` + commit everything, with a fixed identity.
@@ -113,6 +102,23 @@ impl Run {
         );
         self
     }
+}
+
+/// Runs `git -C DIR ARGS`, asserting success; returns stdout.
+#[track_caller]
+pub fn git_in(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Path of the binary under test.
