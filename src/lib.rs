@@ -32,6 +32,8 @@ pub mod schema;
 pub mod secret;
 pub mod select;
 pub mod spec;
+pub mod stage;
 pub mod survey;
 pub mod transport;
+pub mod verify;
 pub mod yaml;

@@ -39,6 +39,20 @@ pub enum Resource {
     Theme,
 }
 
+impl Resource {
+    /// The JSON name: `header`, `redirect`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resource::Header => "header",
+            Resource::Redirect => "redirect",
+            Resource::Certificate => "certificate",
+            Resource::Core => "core",
+            Resource::Plugin => "plugin",
+            Resource::Theme => "theme",
+        }
+    }
+}
+
 /// What a change does to the live resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -46,6 +60,31 @@ pub enum Action {
     Add,
     Change,
     Remove,
+}
+
+/// What `apply`/`reconcile` does with one change, decided once by the plan stage
+/// ([`crate::stage`]) and executed exactly as planned.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// A provider applies it.
+    Apply,
+    /// A change request is written (`reason` says why it is not applied).
+    Propose,
+    /// Reported only (`reason` says why). The default for records made before steps existed.
+    #[default]
+    Skip,
+}
+
+impl Step {
+    /// The JSON name: `apply`, `propose`, `skip`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Apply => "apply",
+            Step::Propose => "propose",
+            Step::Skip => "skip",
+        }
+    }
 }
 
 /// One difference between desired and live state.
@@ -61,8 +100,14 @@ pub struct Change {
     pub desired: Option<String>,
     /// The provider that could apply it (`nginx`, `headers-file`, `acme`, `wordpress`), if any.
     pub provider: Option<String>,
-    /// Whether that provider can apply it now.
+    /// Whether that provider can apply it now (whatever the sync mode says).
     pub applicable: bool,
+    /// What `apply`/`reconcile` will do with it.
+    #[serde(default)]
+    pub step: Step,
+    /// Why the step is not `apply` (`None` for `apply`).
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// The outcome of one availability check.
@@ -176,6 +221,8 @@ mod tests {
             desired: Some("DENY".into()),
             provider: None,
             applicable: false,
+            step: Step::Propose,
+            reason: Some("no provider".into()),
         };
         SitePlan {
             site: "a".into(),

@@ -23,12 +23,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures_util::{StreamExt, stream};
 
 use crate::apply::{self, ApplyCtx, records};
+use crate::stage::{self, Command, with_step};
 use crate::audit::{ActionRecord, ActionResult, RunCommand, RunRecord, Trigger};
 use crate::exit::Exit;
 use crate::journal::{Interrupted, Journal};
 use crate::observe::ObserveOpts;
-use crate::plan::{Change, Plan, RunInfo, SitePlan, SyncStatus};
-use crate::spec::{Site, SyncMode};
+use crate::plan::{Change, Plan, RunInfo, SitePlan, Step, SyncStatus};
+use crate::spec::Site;
 use crate::survey;
 
 /// Which command drives the loop.
@@ -47,33 +48,13 @@ impl Mode {
             Mode::Reconcile => RunCommand::Reconcile,
         }
     }
-}
 
-/// What to do with one site, decided from its plan and its `sync` mode.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    /// In sync: nothing to do (an open proposal gets resolved).
-    Nothing,
-    /// Not observed: nothing is changed or proposed.
-    Unknown,
-    /// Drift that is only reported (`sync: observe`).
-    Report,
-    /// Apply what a provider can; propose the rest.
-    Apply,
-    /// Propose every change.
-    Propose,
-}
-
-/// Decides what to do with a site (pure).
-pub fn decide(mode: Mode, sync: SyncMode, plan: &SitePlan) -> Decision {
-    match plan.sync {
-        SyncStatus::Unknown => Decision::Unknown,
-        SyncStatus::InSync => Decision::Nothing,
-        SyncStatus::Drift => match (mode, sync) {
-            (_, SyncMode::Observe) => Decision::Report,
-            (Mode::Apply { .. }, _) | (Mode::Reconcile, SyncMode::Auto) => Decision::Apply,
-            (Mode::Reconcile, SyncMode::Propose) => Decision::Propose,
-        },
+    /// The command the plan stage stages for.
+    fn stage(self) -> Command {
+        match self {
+            Mode::Apply { .. } => Command::Apply,
+            Mode::Reconcile => Command::Reconcile,
+        }
     }
 }
 
@@ -150,23 +131,24 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         tracing::warn!("{}", i.message());
         notes.insert(i.entry.site.clone(), i.message());
     }
-    // 2. Observe and diff.
-    let mut found = survey::survey(ctx.repo, sites, ctx.opts).await;
+    // 2. Observe, diff and stage: every change gets its step.
+    let mut found = survey::survey(ctx.repo, sites, ctx.opts, Some(ctx.mode.stage())).await;
     for plan in &mut found.sites {
         if let Some(i) = interrupted.iter().find(|i| i.entry.site == plan.site) {
             plan.warnings.push(i.message());
         }
     }
+    // 3. A saved plan: stale sites are refused; every other site's steps must be the plan's.
+    let refused = refusals(ctx, &found.sites);
     let mut actions: BTreeMap<String, Vec<ActionRecord>> = BTreeMap::new();
     let mut to_propose = Vec::new();
-    // 3.–4. Refuse stale sites, decide the rest.
-    let refused = refusals(ctx, &found.sites);
-    let refused_count = refused.len();
-    let mut to_apply: Vec<(&Site, SitePlan)> = Vec::new();
-    for (site, plan) in sites.iter().zip(&found.sites) {
+    let mut to_apply: Vec<(&Site, Vec<Change>)> = Vec::new();
+    let dry_run = matches!(ctx.mode, Mode::Apply { dry_run: true });
+    for (site, plan) in sites.iter().zip(found.sites.iter_mut()) {
         let name = plan.site.clone();
         if let Some(reason) = refused.get(&name) {
             let refused = format!("refused: {reason}; run `siteward plan` again");
+            stage::skip_all(plan, &refused);
             actions.insert(
                 name.clone(),
                 records(&plan.changes, ActionResult::Failed, &refused),
@@ -174,55 +156,48 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
             notes.insert(name, refused);
             continue;
         }
-        let decision = decide(ctx.mode, site.sync, plan);
-        if !ctx.selected.contains(&name) && matches!(decision, Decision::Apply | Decision::Propose)
-        {
-            notes.insert(
-                name,
-                "re-verified after an interrupted apply; not selected, so nothing was changed"
-                    .into(),
-            );
+        if !ctx.selected.contains(&name) {
+            let why = "re-verified after an interrupted apply; not selected, so nothing was changed";
+            stage::skip_all(plan, why);
+            notes.insert(name, why.into());
             continue;
         }
-        match decision {
-            Decision::Nothing => {}
-            Decision::Unknown => {
-                notes.insert(name, "not observed: nothing was changed".into());
+        if plan.sync == SyncStatus::Unknown {
+            notes.insert(name, "not observed: nothing was changed".into());
+            continue;
+        }
+        // 4. Execute the plan's steps: skips are recorded, proposals collected, applies run
+        //    below.
+        let mut done: Vec<ActionRecord> = Vec::new();
+        for c in with_step(plan, Step::Skip) {
+            done.extend(records([c], ActionResult::Skipped, reason(c)));
+        }
+        let propose: Vec<(Change, String)> = with_step(plan, Step::Propose)
+            .map(|c| (c.clone(), reason(c).to_owned()))
+            .collect();
+        if dry_run {
+            for (c, why) in &propose {
+                let msg = format!("dry run: would propose: {why}");
+                done.extend(records([c], ActionResult::Skipped, &msg));
             }
-            Decision::Report => {
-                let msg = "sync: observe — reported only";
-                actions.insert(
-                    name.clone(),
-                    records(&plan.changes, ActionResult::Skipped, msg),
-                );
-                notes.insert(
-                    name,
-                    format!("{} change(s) reported (sync: observe)", plan.changes.len()),
-                );
-            }
-            Decision::Propose => {
-                let why = "sync: propose".to_owned();
-                to_propose.push((
-                    name,
-                    plan.changes
-                        .iter()
-                        .map(|c| (c.clone(), why.clone()))
-                        .collect(),
-                ));
-            }
-            Decision::Apply => to_apply.push((site, plan.clone())),
+        } else if !propose.is_empty() {
+            to_propose.push((name.clone(), propose));
+        }
+        let apply: Vec<Change> = with_step(plan, Step::Apply).cloned().collect();
+        if !apply.is_empty() {
+            to_apply.push((site, apply));
+        }
+        notes.insert(name.clone(), steps_note(plan, dry_run));
+        if !done.is_empty() {
+            actions.insert(name, done);
         }
     }
     // 5. Apply, sites in parallel within the concurrency limit.
-    let dry_run = matches!(ctx.mode, Mode::Apply { dry_run: true });
     let actx = ApplyCtx {
         repo: ctx.repo,
         run_id: &ctx.run.id,
         journal: &ctx.journal,
-        timeouts: crate::transport::Timeouts {
-            connect: ctx.opts.timeout.min(std::time::Duration::from_secs(30)),
-            command: (ctx.opts.timeout * 6).max(std::time::Duration::from_secs(60)),
-        },
+        opts: ctx.opts,
         dry_run,
     };
     // Sites on one server share its config test and reload: they are applied one at a time,
@@ -233,24 +208,24 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         .collect();
     let gates = &gates;
     let results: Vec<(String, apply::SiteApply)> = stream::iter(to_apply.iter())
-        .map(|(site, plan)| async move {
+        .map(|(site, changes)| async move {
             let _turn = match gates.get(&server_key(site)) {
                 Some(gate) => Some(gate.lock().await),
                 None => None,
             };
+            let name = site.name.to_string();
             if ctx.stop.load(Ordering::SeqCst) {
                 let msg = "interrupted by a signal before this site was applied";
                 let skipped = apply::SiteApply {
-                    actions: records(&plan.changes, ActionResult::Skipped, msg),
-                    cannot: Vec::new(),
+                    actions: records(changes, ActionResult::Skipped, msg),
                     error: None,
                 };
-                return (plan.site.clone(), skipped);
+                return (name, skipped);
             }
-            let recovering = ctx.interrupted.iter().any(|i| i.entry.site == plan.site);
+            let recovering = ctx.interrupted.iter().any(|i| i.entry.site == name);
             (
-                plan.site.clone(),
-                apply::apply_site(actx, site, plan, recovering).await,
+                name,
+                apply::apply_site(actx, site, changes, recovering).await,
             )
         })
         .buffer_unordered(ctx.opts.concurrency.max(1))
@@ -258,69 +233,71 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         .await;
     let mut applied: Vec<&Site> = Vec::new();
     for (name, result) in results {
-        let done = result
-            .actions
-            .iter()
-            .filter(|a| a.result == ActionResult::Applied)
-            .count();
-        let note = match (&result.error, done, result.cannot.len()) {
-            (Some(e), _, _) => format!("apply failed, rolled back: {e}"),
-            (None, 0, 0) if dry_run => "dry run: nothing would be applied".into(),
-            (None, 0, _) if dry_run => format!(
-                "dry run: {} change(s) would be proposed",
-                result.cannot.len()
-            ),
-            (None, 0, 0) => "nothing to apply".into(),
-            (None, n, 0) if !dry_run => format!("applied {n} change(s)"),
-            (None, n, c) => format!(
-                "{} {n} change(s); {c} need a proposal",
-                if dry_run { "would apply" } else { "applied" }
-            ),
-        };
+        if let Some(e) = &result.error {
+            notes.insert(name.clone(), format!("apply failed, rolled back: {e}"));
+        }
         let attempted = result
             .actions
             .iter()
             .any(|a| matches!(a.result, ActionResult::Applied | ActionResult::Failed));
-        if attempted
-            && !dry_run
-            && let Some((site, _)) = to_apply.iter().find(|(s, _)| s.name.as_str() == name)
+        if attempted && let Some((site, _)) = to_apply.iter().find(|(s, _)| s.name.as_str() == name)
         {
             applied.push(site);
         }
-        if !result.cannot.is_empty() && !dry_run {
-            to_propose.push((name.clone(), result.cannot));
-        }
-        notes.insert(name.clone(), note);
-        actions.insert(name, result.actions);
+        actions.entry(name).or_default().extend(result.actions);
     }
     // 6. Observe the sites an apply was attempted on again (applied, or failed and rolled
     //    back): the record states what is live now.
     if !applied.is_empty() {
-        let again = survey::survey(ctx.repo, &applied, ctx.opts).await;
+        let again = survey::survey(ctx.repo, &applied, ctx.opts, Some(ctx.mode.stage())).await;
         for after in again.sites {
             if let Some(slot) = found.sites.iter_mut().find(|p| p.site == after.site) {
                 *slot = after;
             }
         }
     }
-    // Changes already proposed that the re-observation shows fixed are dropped.
-    for (name, changes) in &mut to_propose {
-        if let Some(p) = found.sites.iter().find(|p| &p.site == name) {
-            changes.retain(|(c, _)| {
-                p.changes
-                    .iter()
-                    .any(|now| now.resource == c.resource && now.key == c.key)
-            });
-        }
-    }
-    to_propose.retain(|(_, c)| !c.is_empty());
     Outcome {
         plan: Plan::new(ctx.run.clone(), found.sites),
         actions,
         notes,
         interrupted,
         to_propose,
-        refused: refused_count,
+        refused: refused.len(),
+    }
+}
+
+/// The reason the plan stage gave for a change that is not applied.
+fn reason(c: &Change) -> &str {
+    c.reason.as_deref().unwrap_or("no reason given")
+}
+
+/// One line for people: how many changes get each step.
+fn steps_note(plan: &SitePlan, dry_run: bool) -> String {
+    let count = |s| with_step(plan, s).count();
+    let (apply, propose, skip) = (count(Step::Apply), count(Step::Propose), count(Step::Skip));
+    let mut parts = Vec::new();
+    let (applying, proposing) = if dry_run {
+        ("would apply", "would propose")
+    } else {
+        ("applying", "proposing")
+    };
+    if apply > 0 {
+        parts.push(format!("{applying} {apply} change(s)"));
+    }
+    if propose > 0 {
+        parts.push(format!("{proposing} {propose}"));
+    }
+    if skip > 0 {
+        let why = with_step(plan, Step::Skip)
+            .next()
+            .map(reason)
+            .unwrap_or_default();
+        parts.push(format!("{skip} change(s) reported ({why})"));
+    }
+    let prefix = if dry_run { "dry run: " } else { "" };
+    match parts.is_empty() {
+        true => format!("{prefix}nothing to do"),
+        false => format!("{prefix}{}", parts.join("; ")),
     }
 }
 
@@ -355,66 +332,4 @@ fn refusals(ctx: &RunCtx<'_>, now: &[SitePlan]) -> BTreeMap<String, String> {
             )),
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::plan::Health;
-
-    fn plan(sync: SyncStatus) -> SitePlan {
-        SitePlan {
-            site: "a".into(),
-            sync,
-            health: Health::Healthy,
-            observed_sha256: None,
-            desired_sha256: String::new(),
-            changes: vec![],
-            checks: vec![],
-            error: None,
-            warnings: vec![],
-        }
-    }
-
-    #[test]
-    fn unknown_sites_are_never_acted_on() {
-        for mode in [Mode::Reconcile, Mode::Apply { dry_run: false }] {
-            for sync in [SyncMode::Auto, SyncMode::Propose, SyncMode::Observe] {
-                assert_eq!(
-                    decide(mode, sync, &plan(SyncStatus::Unknown)),
-                    Decision::Unknown
-                );
-                assert_eq!(
-                    decide(mode, sync, &plan(SyncStatus::InSync)),
-                    Decision::Nothing
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn sync_modes_decide_drift() {
-        let drift = plan(SyncStatus::Drift);
-        assert_eq!(
-            decide(Mode::Reconcile, SyncMode::Auto, &drift),
-            Decision::Apply
-        );
-        assert_eq!(
-            decide(Mode::Reconcile, SyncMode::Propose, &drift),
-            Decision::Propose
-        );
-        assert_eq!(
-            decide(Mode::Reconcile, SyncMode::Observe, &drift),
-            Decision::Report
-        );
-        // `apply` is the approval (after a merge): it applies propose sites too.
-        assert_eq!(
-            decide(Mode::Apply { dry_run: false }, SyncMode::Propose, &drift),
-            Decision::Apply
-        );
-        assert_eq!(
-            decide(Mode::Apply { dry_run: false }, SyncMode::Observe, &drift),
-            Decision::Report
-        );
-    }
 }

@@ -15,6 +15,7 @@ use crate::observe::{self, ObserveOpts, live::LiveSite};
 use crate::plan::{RunInfo, SitePlan, new_run_id};
 use crate::report::SiteYaml;
 use crate::spec::{DesiredState, HeaderRule, Settings, Site};
+use crate::stage::{self, Command};
 
 /// Loads the state repo. On invalid input prints every problem to stderr and returns `None`:
 /// the caller then touches nothing and exits 1.
@@ -64,8 +65,15 @@ pub struct Survey {
     pub live: Vec<LiveSite>,
 }
 
-/// Observes `sites` and diffs each against its desired state.
-pub async fn survey(repo: &Path, sites: &[&Site], opts: ObserveOpts) -> Survey {
+/// Observes `sites` (their live state and, when staging for a `command`, siteward's own
+/// files), diffs each against its desired state and stages the changes for `command` (`None`:
+/// observation for `check`, changes left unstaged).
+pub async fn survey(
+    repo: &Path,
+    sites: &[&Site],
+    opts: ObserveOpts,
+    command: Option<Command>,
+) -> Survey {
     // Secrets: a site whose secret cannot be resolved is unknown and not observed.
     let secrets: Vec<Result<BTreeMap<String, String>, String>> =
         sites.iter().map(|s| header_secrets(s, repo)).collect();
@@ -75,14 +83,29 @@ pub async fn survey(repo: &Path, sites: &[&Site], opts: ObserveOpts) -> Survey {
         .filter(|(_, s)| s.is_ok())
         .map(|(site, _)| *site)
         .collect();
-    let mut observed = observe::observe_all(&observable, repo, opts)
-        .await
-        .into_iter();
+    let read_managed = async {
+        match command {
+            Some(_) => observe::managed::read_all(&observable, repo, opts).await,
+            None => vec![None; observable.len()],
+        }
+    };
+    let (observed, managed) = tokio::join!(observe::observe_all(&observable, repo, opts), read_managed);
+    let mut observed = observed.into_iter().zip(managed);
     let mut out = Survey::default();
     let empty = BTreeMap::new();
     for (site, secret) in sites.iter().zip(&secrets) {
         let live = match secret {
-            Ok(_) => observed.next().unwrap_or_default(),
+            Ok(_) => match observed.next() {
+                Some((mut live, Some(Err(e)))) if live.error.is_none() => {
+                    live.error = Some(format!("cannot read siteward's own file: {e}"));
+                    live
+                }
+                Some((mut live, managed)) => {
+                    live.managed = managed.and_then(Result::ok);
+                    live
+                }
+                None => LiveSite::default(),
+            },
             Err(e) => LiveSite {
                 site: site.name.to_string(),
                 error: Some(e.clone()),
@@ -93,7 +116,14 @@ pub async fn survey(repo: &Path, sites: &[&Site], opts: ObserveOpts) -> Survey {
             site,
             secrets: secret.as_ref().unwrap_or(&empty),
         };
-        out.sites.push(diff::plan_site(&d, &live));
+        let mut plan = diff::plan_site(&d, &live);
+        if let Some(command) = command {
+            let managed = live.managed.as_ref();
+            stage::stage_site(&mut plan, command, site.sync, |c| {
+                observe::managed::verdict(site, managed, c)
+            });
+        }
+        out.sites.push(plan);
         out.yaml.insert(
             site.name.to_string(),
             SiteYaml {

@@ -264,6 +264,8 @@ mod tests {
             desired: Some("DENY".into()),
             provider: Some("nginx".into()),
             applicable: true,
+            step: crate::plan::Step::Apply,
+            reason: None,
         };
         let site = |name: &str, sync, changes: Vec<Change>| SitePlan {
             site: name.into(),

@@ -245,6 +245,8 @@ mod tests {
             desired: Some("DENY".into()),
             provider: None,
             applicable: false,
+            step: crate::plan::Step::Propose,
+            reason: Some("no provider".into()),
         };
         assert_eq!(
             change_line(&c),

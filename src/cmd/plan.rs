@@ -40,7 +40,12 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
     let opts = survey::observe_opts(&state.settings, &args.run, sites.len())?;
     let run = survey::new_run(repo);
     // 3. Observe and diff.
-    let found = survey::runtime()?.block_on(survey::survey(repo, &sites, opts));
+    let found = survey::runtime()?.block_on(survey::survey(
+        repo,
+        &sites,
+        opts,
+        Some(crate::stage::Command::Apply),
+    ));
     let yaml = found.yaml;
     let plan = Plan::new(run, found.sites);
     // 4. Render.

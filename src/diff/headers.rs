@@ -5,6 +5,7 @@ use super::{Desired, change};
 use crate::canon::Canon;
 use crate::observe::live::Page;
 use crate::plan::{Action, Change, Resource};
+use crate::provider::View;
 use crate::spec::HeaderRule;
 
 /// The desired value of header `lower` as text (secrets resolved), `None` for `absent`.
@@ -90,6 +91,20 @@ pub fn changes(d: &Desired<'_>, page: &Page) -> Vec<Change> {
         ));
     }
     out
+}
+
+/// Headers siteward's own file sets that the desired state no longer names: planned removes.
+pub fn retired(d: &Desired<'_>, page: Option<&Page>, view: &View) -> Vec<Change> {
+    view.headers
+        .iter()
+        .filter(|name| !d.site.headers.keys().any(|n| n.lower() == **name))
+        .map(|name| {
+            let live = page
+                .and_then(|p| p.header(name))
+                .map(|v| show_live(&HeaderRule::Absent, name, &v));
+            change(d, Resource::Header, name.clone(), Action::Remove, live, None)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -91,6 +91,19 @@ fn desired_digest(d: &Desired<'_>) -> String {
     hex::encode(h.finalize())
 }
 
+/// The observed digest: the canonical observed state plus siteward's own file as its provider
+/// reads it, so that a saved plan goes stale when that file changes.
+fn observed_digest(observed: &Canon, live: &LiveSite) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(observed.to_yaml().as_bytes());
+    if let Some(m) = &live.managed {
+        h.update(b"\nmanaged:\n");
+        h.update(m.view.text.as_deref().unwrap_or("(none)").as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
 /// The plan for one site.
 pub fn plan_site(d: &Desired<'_>, live: &LiveSite) -> SitePlan {
     let desired_sha256 = desired_digest(d);
@@ -106,6 +119,12 @@ pub fn plan_site(d: &Desired<'_>, live: &LiveSite) -> SitePlan {
         }
         if let Some(s) = &live.software {
             changes.extend(software::changes(d, s));
+        }
+        // What siteward's own file still sets although the desired state no longer names it
+        // is a planned removal: the next write drops it, so the plan must say so.
+        if let Some(m) = &live.managed {
+            changes.extend(headers::retired(d, live.page.as_ref(), &m.view));
+            changes.extend(redirects::retired(d, &m.view));
         }
     }
     let sync = match (&live.error, changes.is_empty()) {
@@ -128,7 +147,7 @@ pub fn plan_site(d: &Desired<'_>, live: &LiveSite) -> SitePlan {
         site: d.site.name.to_string(),
         sync,
         health: health::health(live),
-        observed_sha256: observed.map(|c| c.sha256()),
+        observed_sha256: observed.map(|c| observed_digest(&c, live)),
         desired_sha256,
         changes,
         checks: live.checks.clone(),
@@ -137,7 +156,8 @@ pub fn plan_site(d: &Desired<'_>, live: &LiveSite) -> SitePlan {
     }
 }
 
-/// A change, with the provider that could apply it and whether it can.
+/// A change, named with the provider the site configures for its resource group; the plan
+/// stage ([`crate::stage`]) decides `applicable`, `step` and `reason`.
 fn change(
     d: &Desired<'_>,
     resource: Resource,
@@ -147,20 +167,11 @@ fn change(
     desired: Option<String>,
 ) -> Change {
     let manage = &d.site.manage;
-    let (provider, applicable) = match resource {
-        Resource::Header | Resource::Redirect => (
-            manage.server.as_ref().map(|s| s.provider.as_str()),
-            manage.server.is_some(),
-        ),
-        // The acme and wordpress providers are not part of this build: their changes are
-        // named with the provider the site configures but are never applicable, so they are
-        // proposed instead of silently skipped.
-        Resource::Certificate => (
-            manage.certificate.as_ref().map(|c| c.provider.as_str()),
-            false,
-        ),
+    let provider = match resource {
+        Resource::Header | Resource::Redirect => manage.server.as_ref().map(|s| s.provider.as_str()),
+        Resource::Certificate => manage.certificate.as_ref().map(|c| c.provider.as_str()),
         Resource::Core | Resource::Plugin | Resource::Theme => {
-            (manage.software.as_ref().map(|s| s.provider.as_str()), false)
+            manage.software.as_ref().map(|s| s.provider.as_str())
         }
     };
     Change {
@@ -170,7 +181,9 @@ fn change(
         live,
         desired,
         provider: provider.map(str::to_owned),
-        applicable,
+        applicable: false,
+        step: crate::plan::Step::Skip,
+        reason: None,
     }
 }
 

@@ -4,6 +4,7 @@ use super::{Desired, change};
 use crate::canon::Canon;
 use crate::observe::live::RedirectObservation;
 use crate::plan::{Action, Change, Resource};
+use crate::provider::View;
 use crate::spec::Redirect;
 
 fn want(r: &Redirect) -> String {
@@ -64,4 +65,23 @@ pub fn changes(d: &Desired<'_>, obs: &[RedirectObservation]) -> Vec<Change> {
         ));
     }
     out
+}
+
+/// Redirects siteward's own file serves that the desired state no longer names: planned
+/// removes.
+pub fn retired(d: &Desired<'_>, view: &View) -> Vec<Change> {
+    view.redirects
+        .iter()
+        .filter(|from| !d.site.redirects.iter().any(|r| r.from.as_str() == from.as_str()))
+        .map(|from| {
+            change(
+                d,
+                Resource::Redirect,
+                from.clone(),
+                Action::Remove,
+                Some("served by siteward's file".to_owned()),
+                None,
+            )
+        })
+        .collect()
 }

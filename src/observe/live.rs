@@ -29,6 +29,9 @@ pub struct LiveSite {
     pub checks: Vec<CheckOutcome>,
     /// Passive fingerprint, for WordPress sites without a software provider.
     pub software: Option<SoftwareObservation>,
+    /// siteward's own web-server file (`manage.server`), as its provider reads it.
+    #[serde(skip)]
+    pub managed: Option<super::managed::Managed>,
 }
 
 /// One HTTP response.

@@ -8,6 +8,7 @@
 pub mod clients;
 pub mod limits;
 pub mod live;
+pub mod managed;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -38,14 +39,23 @@ pub struct ObserveOpts {
 impl ObserveOpts {
     /// The longest one site may take: its page, then its other probes, plus a retry backoff.
     pub fn site_budget(&self) -> Duration {
-        self.timeout * 3 + Duration::from_secs(1)
+        self.timeout.saturating_mul(3).saturating_add(Duration::from_secs(1))
+    }
+
+    /// Deadlines for reading and changing files on a provider's target: connecting takes at
+    /// most the request timeout (capped at 30 s), a command six times it (at least 60 s).
+    pub fn transport_timeouts(&self) -> crate::transport::Timeouts {
+        crate::transport::Timeouts {
+            connect: self.timeout.min(Duration::from_secs(30)),
+            command: self.timeout.saturating_mul(6).max(Duration::from_secs(60)),
+        }
     }
 
     /// The whole-run deadline for `sites` sites: every wave of `concurrency` sites may use
     /// its full budget.
     pub fn run_deadline(&self, sites: usize) -> Duration {
         let waves = sites.div_ceil(self.concurrency.max(1)).max(1) as u32;
-        self.site_budget() * waves
+        self.site_budget().saturating_mul(waves)
     }
 }
 

@@ -5,7 +5,6 @@
 use std::fmt::Write;
 
 use crate::plan::{Action, Change, Resource, SitePlan};
-use crate::provider::nginx_quoted;
 use crate::spec::Site;
 
 /// Line that carries the proposal's state; read back to resolve it.
@@ -88,19 +87,9 @@ pub fn markdown(
         let _ = writeln!(md, "- {}", field(c));
     }
 
-    let (nginx, apache, headers_file) = config_lines(changes);
-    if !nginx.is_empty() {
-        let _ = write!(
-            md,
-            "\n## Exact configuration\n\nnginx, inside the site's `server {{}}` block:\n\n```nginx\n{nginx}```\n\n\
-             Apache, inside the site's `<VirtualHost>` (needs `mod_headers`, and `mod_alias` for redirects):\n\n```apache\n{apache}```\n"
-        );
-    }
-    if !headers_file.is_empty() {
-        let _ = write!(
-            md,
-            "\nStatic hosting (Netlify / Cloudflare Pages `_headers` file):\n\n```\n/*\n{headers_file}```\n"
-        );
+    let config = config(site, changes);
+    if !config.is_empty() {
+        let _ = write!(md, "\n## Exact configuration\n\n{config}");
     }
     if changes.iter().any(|(c, _)| {
         c.desired
@@ -167,45 +156,47 @@ fn field(c: &Change) -> String {
     }
 }
 
-/// nginx, Apache and `_headers` lines for the header and redirect changes.
-fn config_lines(changes: &[(Change, String)]) -> (String, String, String) {
-    let (mut nginx, mut apache, mut headers_file) = (String::new(), String::new(), String::new());
-    for (c, _) in changes {
+/// The configuration for the header and redirect changes: in the syntax of the site's own
+/// provider when it has one (a `_headers` site is never told to edit nginx); otherwise in
+/// every provider's syntax, and Apache's.
+fn config(site: &Site, changes: &[(Change, String)]) -> String {
+    let changes: Vec<Change> = changes.iter().map(|(c, _)| c.clone()).collect();
+    if let Some(m) = &site.manage.server {
+        return crate::provider::kind(m.provider).advice(&changes);
+    }
+    let mut out: Vec<String> = crate::provider::kinds()
+        .map(|k| k.advice(&changes))
+        .filter(|a| !a.is_empty())
+        .collect();
+    let apache = apache_lines(&changes);
+    if !apache.is_empty() {
+        out.push(format!(
+            "Apache, inside the site's `<VirtualHost>` (needs `mod_headers`, and `mod_alias` for \
+             redirects):\n\n```apache\n{apache}```\n"
+        ));
+    }
+    out.join("\n")
+}
+
+/// Apache lines for the header and redirect changes.
+fn apache_lines(changes: &[Change]) -> String {
+    let mut apache = String::new();
+    for c in changes {
         match (c.resource, c.action, c.desired.as_deref()) {
             (Resource::Header, Action::Remove, _) | (Resource::Header, _, None) => {
-                let _ = writeln!(
-                    nginx,
-                    "# remove every `add_header {0}` line; for a backend's header: proxy_hide_header {0}; / fastcgi_hide_header {0};",
-                    c.key
-                );
                 let _ = writeln!(apache, "Header always unset {}", c.key);
-                let _ = writeln!(headers_file, "  ! {}", c.key);
             }
             (Resource::Header, _, Some(v)) => {
-                match nginx_quoted(v, &c.key) {
-                    Ok(q) => {
-                        let _ = writeln!(nginx, "add_header {} {q} always;", c.key);
-                    }
-                    Err(why) => {
-                        let _ = writeln!(nginx, "# {why}");
-                    }
-                }
                 let _ = writeln!(
                     apache,
                     "Header always set {} \"{}\"",
                     c.key,
                     v.replace('\\', "\\\\").replace('"', "\\\"")
                 );
-                let _ = writeln!(headers_file, "  {}: {v}", c.key);
             }
             (Resource::Redirect, _, Some(want)) => {
                 // The diff writes a desired redirect as `STATUS TARGET`.
                 let (status, target) = want.split_once(' ').unwrap_or(("301", want));
-                let _ = writeln!(
-                    nginx,
-                    "# in the server block answering {}:\nreturn {status} {target};",
-                    c.key
-                );
                 let _ = writeln!(
                     apache,
                     "# in the VirtualHost answering {}:\nRedirect {status} / {target}",
@@ -215,5 +206,5 @@ fn config_lines(changes: &[(Change, String)]) -> (String, String, String) {
             _ => {}
         }
     }
-    (nginx, apache, headers_file)
+    apache
 }

@@ -2,7 +2,11 @@
 //! hosting. siteward owns the lines between `# siteward:begin` and `# siteward:end` (a `/*`
 //! block of `  Name: value` lines) and keeps every other line of the file byte for byte.
 
+use std::fmt::Write;
+
 use super::desired::{self, DesiredHeader};
+use super::{ServerConfig, View};
+use crate::plan::{Action, Change, Resource};
 use crate::spec::Site;
 
 /// First line of the owned block.
@@ -10,8 +14,61 @@ pub const BEGIN: &str = "# siteward:begin";
 /// Last line of the owned block.
 pub const END: &str = "# siteward:end";
 
+/// The `_headers` kind.
+pub struct HeadersFile;
+
+impl ServerConfig for HeadersFile {
+    fn name(&self) -> &'static str {
+        "headers-file"
+    }
+
+    fn render(&self, site: &Site, headers: &[DesiredHeader], reveal: bool) -> Result<String, String> {
+        Ok(render(site, headers, reveal))
+    }
+
+    fn splice(&self, current: Option<&str>, owned: &str) -> Result<String, String> {
+        splice(current.unwrap_or(""), owned)
+    }
+
+    fn view(&self, site: &Site, current: &str) -> Result<View, String> {
+        view(site, current)
+    }
+
+    fn can_apply(&self, _site: &Site, change: &Change) -> Result<(), String> {
+        match change.resource {
+            Resource::Header => Ok(()),
+            _ => Err("a `_headers` file cannot redirect; use the host's `_redirects` file".into()),
+        }
+    }
+
+    /// Without a deploy command siteward cannot know when the host publishes the file.
+    fn verifiable(&self, has_reload: bool) -> bool {
+        has_reload
+    }
+
+    fn advice(&self, changes: &[Change]) -> String {
+        let mut out = String::new();
+        for c in changes.iter().filter(|c| c.resource == Resource::Header) {
+            match (c.action, c.desired.as_deref()) {
+                (Action::Remove, _) | (_, None) => {
+                    let _ = writeln!(out, "  ! {}", c.key);
+                }
+                (_, Some(v)) => {
+                    let _ = writeln!(out, "  {}: {v}", c.key);
+                }
+            }
+        }
+        if out.is_empty() {
+            return out;
+        }
+        format!(
+            "Static hosting (Netlify / Cloudflare Pages `_headers` file):\n\n```\n/*\n{out}```\n"
+        )
+    }
+}
+
 /// The owned block. `reveal` writes secret values; otherwise they appear as digests.
-pub fn render(site: &Site, headers: &[DesiredHeader], reveal: bool) -> String {
+fn render(site: &Site, headers: &[DesiredHeader], reveal: bool) -> String {
     let mut block = format!(
         "{BEGIN}\n# managed by siteward — do not edit between these markers; site {}\n",
         site.name
@@ -61,7 +118,7 @@ fn locate(text: &str) -> Result<Option<std::ops::Range<usize>>, String> {
 }
 
 /// `current` with the owned block replaced by `block` (appended when there is none).
-pub fn splice(current: &str, block: &str) -> Result<String, String> {
+fn splice(current: &str, block: &str) -> Result<String, String> {
     match locate(current)? {
         Some(range) => {
             let mut out = current.to_owned();
@@ -83,7 +140,7 @@ pub fn splice(current: &str, block: &str) -> Result<String, String> {
 }
 
 /// The provider's own view: the owned block, secret values as digests (`None` without one).
-pub fn public_view(site: &Site, current: &str) -> Result<Option<String>, String> {
+fn public_view(site: &Site, current: &str) -> Result<Option<String>, String> {
     let Some(range) = locate(current)? else {
         return Ok(None);
     };
@@ -106,11 +163,21 @@ fn header_line(line: &str) -> Option<(&str, &str)> {
     Some((name.trim(), value.trim()))
 }
 
-/// Whether the owned block of `view` sets header `name` (case-insensitive).
-pub fn sets_header(view: &str, name: &str) -> bool {
-    view.lines()
+/// What the owned block of `current` sets (an empty view without a block).
+fn view(site: &Site, current: &str) -> Result<View, String> {
+    let Some(text) = public_view(site, current)? else {
+        return Ok(View::default());
+    };
+    let headers = text
+        .lines()
         .filter_map(header_line)
-        .any(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(n, _)| n.to_ascii_lowercase())
+        .collect();
+    Ok(View {
+        text: Some(text),
+        headers,
+        redirects: Default::default(),
+    })
 }
 
 #[cfg(test)]
@@ -156,8 +223,14 @@ mod tests {
 
     #[test]
     fn finds_headers_in_a_view() {
-        assert!(sets_header(BLOCK, "x-a"));
-        assert!(!sets_header(BLOCK, "x-b"));
-        assert!(!sets_header("/*\n", "/*"));
+        let (state, problems) = crate::load::load_sources(&[crate::load::Source {
+            path: "sites/s.yaml".into(),
+            text: "name: s\nurl: https://s/\n".into(),
+        }]);
+        assert!(problems.is_empty(), "{problems:?}");
+        let site = state.sites.into_values().next().expect("site");
+        let v = view(&site, BLOCK).unwrap();
+        assert!(v.headers.contains("x-a") && v.headers.len() == 1, "{v:?}");
+        assert!(view(&site, "/*\n  X-B: 1\n").unwrap().headers.is_empty());
     }
 }

@@ -1,15 +1,20 @@
 //! Providers: the execution layer that turns a site's desired web-server state into files and
-//! commands on a target. The core decides what to change; a provider only executes:
+//! commands on a target. The core decides what to change (the plan stage, [`crate::stage`]);
+//! a provider renders, reads and applies its own file. One provider is one file under
+//! `src/provider/` implementing [`ServerConfig`] plus one line in [`kind`]:
 //!
-//! - [`Provider::render`]: the desired config text (secrets shown as digests),
-//! - [`Provider::observe`]: the current config text, the provider's own view,
-//! - [`Provider::applicable_to`]: whether it can apply one planned change,
-//! - [`Provider::apply`]: back up, write, test, reload, verify; roll back on any failure,
-//! - [`Provider::verify`]: check over HTTP that the desired state is served.
+//! - [`ServerConfig::render`]: the content siteward owns, from the desired state,
+//! - [`ServerConfig::view`]: what the file on the target sets now (read during observation),
+//! - [`ServerConfig::can_apply`]: whether it can make one planned change true, and why not,
+//! - [`ServerConfig::advice`]: the lines an operator would write by hand, in its own syntax.
+//!
+//! [`Provider`] joins a kind with its target and runs the shared sequence (`sequence.rs`):
+//! back up, write, test, reload, verify (by observing and diffing again, [`crate::verify`]),
+//! and restore on any failure.
 //!
 //! # Guarantees
-//! - Apply is idempotent: when the file already holds the rendered config nothing is written,
-//!   tested or reloaded.
+//! - Apply is idempotent: when the file already holds the rendered config and it is served,
+//!   nothing is written, tested or reloaded.
 //! - A failed test, reload or verification never leaves the new config in place: the previous
 //!   file is restored (or the new one removed) and, after a reload, the server reloaded again.
 //! - Secret header values are written to the target file only; every returned text, outcome
@@ -19,17 +24,17 @@ mod desired;
 mod headers_file;
 mod nginx;
 mod sequence;
-mod verify;
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::plan::{Action, Change, Resource};
 use crate::spec::{ServerManage, ServerProvider, Site, SiteName};
 use crate::transport::Transport;
+use crate::verify::Verify;
 
-pub use desired::redacted;
-pub use nginx::quoted as nginx_quoted;
+pub use desired::{DesiredHeader, redacted};
 
 /// The step of an apply that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,18 +145,76 @@ pub struct ApplyOutcome {
     pub verified: bool,
 }
 
-/// Whether a provider can apply a change, and why not.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Applicability {
-    Yes,
-    No(String),
+/// What siteward's own file (or block) on the target sets now: the provider's view, read
+/// during observation so that the plan stage can judge every change before anything runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct View {
+    /// The owned content as it may be shown (secret values as digests); `None`: no file or
+    /// no block yet.
+    pub text: Option<String>,
+    /// Lowercased names of the headers it sets.
+    pub headers: BTreeSet<String>,
+    /// The redirect sources (`from` URLs) it serves.
+    pub redirects: BTreeSet<String>,
 }
 
-impl Applicability {
-    /// For the plan's `applicable` field.
-    pub fn is_yes(&self) -> bool {
-        matches!(self, Applicability::Yes)
+/// One kind of web-server configuration siteward can own (`manage.server.provider`). A kind
+/// is pure: it renders and reads text and judges changes; [`Provider`] does the I/O.
+pub trait ServerConfig: Send + Sync {
+    /// The keyword of `manage.server.provider`, shown in plans as the change's provider.
+    fn name(&self) -> &'static str;
+
+    /// `test_command` and `reload_command` when the site sets none.
+    fn default_commands(&self) -> (Option<&'static [&'static str]>, Option<&'static [&'static str]>) {
+        (None, None)
     }
+
+    /// The content siteward owns, from the desired headers (absent ones left out, secrets
+    /// resolved) and the site; with `reveal` false secret values appear as digests.
+    fn render(&self, site: &Site, headers: &[DesiredHeader], reveal: bool)
+    -> Result<String, String>;
+
+    /// The whole new file from the current one (`None`: no file) and the owned content. By
+    /// default the owned content is the whole file.
+    fn splice(&self, current: Option<&str>, owned: &str) -> Result<String, String> {
+        let _ = current;
+        Ok(owned.to_owned())
+    }
+
+    /// What the current file text sets.
+    fn view(&self, site: &Site, current: &str) -> Result<View, String>;
+
+    /// Whether an `add` or `change` of a header or redirect can be made true by this kind.
+    /// (Removals and other resources are judged by [`Provider::can_apply`] for every kind.)
+    fn can_apply(&self, site: &Site, change: &Change) -> Result<(), String>;
+
+    /// Whether a change is live once the commands ran; `false` when the kind cannot know (a
+    /// `_headers` file without a deploy `reload_command`).
+    fn verifiable(&self, has_reload: bool) -> bool {
+        let _ = has_reload;
+        true
+    }
+
+    /// The configuration an operator would write by hand for `changes`, in this kind's
+    /// syntax, with a one-line heading (for proposals); empty when nothing applies.
+    fn advice(&self, changes: &[Change]) -> String;
+}
+
+/// The registry: the kind that serves a `manage.server.provider` keyword. Adding a provider
+/// is one file and one line here.
+pub fn kind(keyword: ServerProvider) -> &'static dyn ServerConfig {
+    match keyword {
+        ServerProvider::Nginx => &nginx::Nginx,
+        ServerProvider::HeadersFile => &headers_file::HeadersFile,
+    }
+}
+
+/// Every registered kind, for advice to a site that no provider manages.
+pub fn kinds() -> impl Iterator<Item = &'static dyn ServerConfig> {
+    ServerProvider::ALL
+        .iter()
+        .filter_map(|k| k.parse().ok())
+        .map(kind)
 }
 
 /// What both providers share: where the file is and which commands run around a write.
@@ -164,25 +227,21 @@ struct Target {
     reload: Option<Vec<String>>,
 }
 
-/// How a site's web-server configuration is managed (`manage.server.provider`).
-#[derive(Debug, Clone)]
-pub enum Provider {
-    /// An nginx include file inside the site's `server {}` block.
-    Nginx(Nginx),
-    /// A `_headers` file for static hosting.
-    HeadersFile(HeadersFile),
+/// A site's `manage.server`: its kind and its target.
+#[derive(Clone)]
+pub struct Provider {
+    kind: &'static dyn ServerConfig,
+    target: Target,
 }
 
-/// The nginx provider (see `nginx.rs` for the include contract).
-#[derive(Debug, Clone)]
-pub struct Nginx(Target);
-
-/// The `_headers` provider (see `headers_file.rs` for the block contract).
-#[derive(Debug, Clone)]
-pub struct HeadersFile(Target);
-
-/// Within this time a change must be served after reload.
-const VERIFY_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
+impl fmt::Debug for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Provider")
+            .field("kind", &self.kind.name())
+            .field("target", &self.target)
+            .finish()
+    }
+}
 
 impl Provider {
     /// The provider of `site`'s `manage.server`; `None` when the site has none. `repo` is the
@@ -191,42 +250,28 @@ impl Provider {
         let Some(m) = &site.manage.server else {
             return Ok(None);
         };
-        let target = Target::new(site, m, repo)?;
-        Ok(Some(match m.provider {
-            ServerProvider::Nginx => {
-                let words = |d: &[&str]| d.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
-                Provider::Nginx(Nginx(Target {
-                    test: target.test.or_else(|| Some(words(nginx::TEST))),
-                    reload: target.reload.or_else(|| Some(words(nginx::RELOAD))),
-                    ..target
-                }))
-            }
-            ServerProvider::HeadersFile => Provider::HeadersFile(HeadersFile(target)),
-        }))
-    }
-
-    fn target(&self) -> &Target {
-        match self {
-            Provider::Nginx(Nginx(t)) | Provider::HeadersFile(HeadersFile(t)) => t,
-        }
+        let kind = kind(m.provider);
+        let mut target = Target::new(site, m, repo)?;
+        let words = |d: &[&str]| d.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
+        let (test, reload) = kind.default_commands();
+        target.test = target.test.or_else(|| test.map(words));
+        target.reload = target.reload.or_else(|| reload.map(words));
+        Ok(Some(Provider { kind, target }))
     }
 
     /// The provider's name as in `manage.server.provider` and the plan's `provider` field.
     pub fn name(&self) -> &'static str {
-        match self {
-            Provider::Nginx(_) => ServerProvider::Nginx.as_str(),
-            Provider::HeadersFile(_) => ServerProvider::HeadersFile.as_str(),
-        }
+        self.kind.name()
     }
 
     /// The managed file on the target.
     pub fn config_path(&self) -> &Path {
-        &self.target().path
+        &self.target.path
     }
 
     fn fail(&self, stage: Stage, detail: impl fmt::Display) -> ProviderError {
         ProviderError::Failed {
-            site: self.target().site.clone(),
+            site: self.target.site.clone(),
             provider: self.name(),
             stage,
             detail: detail.to_string(),
@@ -237,26 +282,15 @@ impl Provider {
     /// The desired config for `site`, with secrets resolved (they stay out of `text`).
     pub fn render(&self, site: &Site) -> Result<Rendered, ProviderError> {
         let fail = |e| self.fail(Stage::Render, e);
-        let headers = desired::headers(site, &self.target().repo).map_err(fail)?;
-        let (text, full) = match self {
-            Provider::Nginx(_) => (
-                nginx::render(site, &headers, false).map_err(fail)?,
-                nginx::render(site, &headers, true).map_err(fail)?,
-            ),
-            Provider::HeadersFile(_) => (
-                headers_file::render(site, &headers, false),
-                headers_file::render(site, &headers, true),
-            ),
-        };
-        Ok(Rendered { text, full })
+        let headers = desired::headers(site, &self.target.repo).map_err(fail)?;
+        Ok(Rendered {
+            text: self.kind.render(site, &headers, false).map_err(fail)?,
+            full: self.kind.render(site, &headers, true).map_err(fail)?,
+        })
     }
 
-    /// The provider's own view of what is on the target now (`None`: nothing managed yet).
-    pub async fn observe(
-        &self,
-        site: &Site,
-        transport: &Transport,
-    ) -> Result<Option<String>, ProviderError> {
+    /// The provider's own view of what is on the target now.
+    pub async fn observe(&self, site: &Site, transport: &Transport) -> Result<View, ProviderError> {
         let current = transport
             .read(self.config_path())
             .await
@@ -265,146 +299,69 @@ impl Provider {
             .map_err(|e| self.fail(Stage::Observe, e))
     }
 
-    /// The public view of file content `current`.
-    fn view(&self, site: &Site, current: Option<&[u8]>) -> Result<Option<String>, String> {
-        let Some(bytes) = current else {
-            return Ok(None);
-        };
-        let text = std::str::from_utf8(bytes)
-            .map_err(|_| format!("`{}` is not UTF-8 text", self.config_path().display()))?;
-        match self {
-            Provider::Nginx(_) => Ok(Some(nginx::public_view(site, text))),
-            Provider::HeadersFile(_) => headers_file::public_view(site, text),
+    /// The view of file content `current` (`None`: no file).
+    fn view(&self, site: &Site, current: Option<&[u8]>) -> Result<View, String> {
+        match current {
+            None => Ok(View::default()),
+            Some(bytes) => self.kind.view(site, self.utf8(bytes)?),
         }
     }
 
-    /// The whole new file: the include itself, or the `_headers` file with the block spliced in.
-    fn new_file(&self, rendered: &Rendered, current: Option<&[u8]>) -> Result<Vec<u8>, String> {
-        match self {
-            Provider::Nginx(_) => Ok(rendered.full.clone().into_bytes()),
-            Provider::HeadersFile(_) => {
-                let text = match current {
-                    Some(b) => std::str::from_utf8(b).map_err(|_| {
-                        format!("`{}` is not UTF-8 text", self.config_path().display())
-                    })?,
-                    None => "",
-                };
-                headers_file::splice(text, &rendered.full).map(String::into_bytes)
-            }
-        }
+    fn utf8<'a>(&self, bytes: &'a [u8]) -> Result<&'a str, String> {
+        std::str::from_utf8(bytes)
+            .map_err(|_| format!("`{}` is not UTF-8 text", self.config_path().display()))
     }
 
-    /// Whether this provider can apply `change` for `site`, given its current view `observed`
-    /// (from [`Provider::observe`]).
-    pub fn applicable_to(
-        &self,
-        site: &Site,
-        change: &Change,
-        observed: Option<&str>,
-    ) -> Applicability {
-        let observed = observed.unwrap_or("");
-        let elsewhere = || {
-            Applicability::No(format!(
-                "`{}` is not set by siteward's file `{}`; it comes from elsewhere \
-                 (server config or application): remove it there",
-                change.key,
-                self.config_path().display()
-            ))
-        };
-        match (change.resource, self) {
-            (Resource::Header, _) if change.action == Action::Remove => {
-                let ours = match self {
-                    Provider::Nginx(_) => nginx::sets_header(observed, &change.key),
-                    Provider::HeadersFile(_) => headers_file::sets_header(observed, &change.key),
+    /// Whether this provider can make `change` true for `site`, given what its file sets now
+    /// (`view`, from [`Provider::observe`]); the error says why not, in the user's terms.
+    pub fn can_apply(&self, site: &Site, change: &Change, view: &View) -> Result<(), String> {
+        match (change.resource, change.action) {
+            (Resource::Header | Resource::Redirect, Action::Remove) => {
+                let ours = match change.resource {
+                    Resource::Header => view.headers.contains(&change.key),
+                    _ => view.redirects.contains(&change.key),
                 };
                 if ours {
-                    Applicability::Yes
+                    Ok(())
                 } else {
-                    elsewhere()
-                }
-            }
-            (Resource::Header, Provider::Nginx(_)) => {
-                match change
-                    .desired
-                    .as_deref()
-                    .map(|v| nginx::quoted(v, &change.key))
-                {
-                    Some(Err(why)) => Applicability::No(why),
-                    _ => Applicability::Yes,
-                }
-            }
-            (Resource::Header, Provider::HeadersFile(_)) => Applicability::Yes,
-            (Resource::Redirect, Provider::Nginx(_)) if change.action == Action::Remove => {
-                if nginx::has_redirect(observed) {
-                    Applicability::Yes
-                } else {
-                    elsewhere()
-                }
-            }
-            (Resource::Redirect, Provider::Nginx(_)) => {
-                let served = nginx::redirect(site).is_some_and(|r| r.from.as_str() == change.key);
-                if served {
-                    Applicability::Yes
-                } else {
-                    Applicability::No(format!(
-                        "nginx manages only the redirect from `http://{}/` to https inside the \
-                         site's server block; set up `{}` in the server config",
-                        site.url.host(),
-                        change.key
+                    Err(format!(
+                        "`{}` is not set by siteward's file `{}`; it comes from elsewhere \
+                         (server config or application): remove it there",
+                        change.key,
+                        self.config_path().display()
                     ))
                 }
             }
-            (Resource::Redirect, Provider::HeadersFile(_)) => Applicability::No(
-                "a `_headers` file cannot redirect; use the host's `_redirects` file".to_owned(),
-            ),
-            (r, _) => Applicability::No(format!(
-                "{} manages headers{}, not {r:?} changes",
+            (Resource::Header | Resource::Redirect, _) => self.kind.can_apply(site, change),
+            (r, _) => Err(format!(
+                "the {} provider manages headers and redirects, not {}",
                 self.name(),
-                if matches!(self, Provider::Nginx(_)) {
-                    " and redirects"
-                } else {
-                    ""
-                },
+                r.as_str()
             )),
         }
     }
 
-    /// What to check over HTTP after an apply; `None` when this provider cannot know when the
-    /// change goes live (a `_headers` file without a deploy `reload_command`).
-    fn expectations(&self, site: &Site) -> Result<Option<verify::Expect>, String> {
-        let headers = desired::headers(site, &self.target().repo)?;
-        Ok(match self {
-            Provider::Nginx(_) => Some(verify::Expect {
-                headers,
-                redirects: nginx::redirect(site).into_iter().cloned().collect(),
-            }),
-            Provider::HeadersFile(HeadersFile(t)) => t.reload.as_ref().map(|_| verify::Expect {
-                headers,
-                redirects: Vec::new(),
-            }),
-        })
+    /// The lines an operator would write for `changes`, in this provider's syntax.
+    pub fn advice(&self, changes: &[Change]) -> String {
+        self.kind.advice(changes)
     }
 
-    /// Checks over HTTP that the desired headers (and nginx redirect) are served, retrying for
-    /// up to 5 s.
-    pub async fn verify(&self, site: &Site) -> Result<(), ProviderError> {
-        let fail = |e| self.fail(Stage::Verify, e);
-        let expect = self.expectations(site).map_err(fail)?.unwrap_or_default();
-        verify::until_served(site, &self.target().repo, &expect, VERIFY_BUDGET)
-            .await
-            .map_err(fail)
+    /// Whether an apply is checked over HTTP afterwards.
+    fn verifiable(&self) -> bool {
+        self.kind.verifiable(self.target.reload.is_some())
     }
 
-    /// Applies the desired config: back up, write atomically, test, reload, verify; on any
-    /// failure restore the backup (or remove the new file) and reload again.
+    /// Applies the desired config: back up, write atomically, test, reload, verify with
+    /// `verify`; on any failure restore the backup (or remove the new file) and reload again.
     pub async fn apply(
         &self,
         site: &Site,
         transport: &Transport,
+        verify: &Verify<'_>,
     ) -> Result<ApplyOutcome, ProviderError> {
         use tracing::Instrument;
-        let span = tracing::info_span!("apply", site = %self.target().site, provider = self.name());
-        self.apply_steps(site, transport, false)
+        let span = tracing::info_span!("apply", site = %self.target.site, provider = self.name());
+        self.apply_steps(site, transport, verify, false)
             .instrument(span)
             .await
     }
@@ -415,11 +372,11 @@ impl Provider {
         &self,
         site: &Site,
         transport: &Transport,
+        verify: &Verify<'_>,
     ) -> Result<ApplyOutcome, ProviderError> {
         use tracing::Instrument;
-        let span =
-            tracing::info_span!("recover", site = %self.target().site, provider = self.name());
-        self.apply_steps(site, transport, true)
+        let span = tracing::info_span!("recover", site = %self.target.site, provider = self.name());
+        self.apply_steps(site, transport, verify, true)
             .instrument(span)
             .await
     }
@@ -428,14 +385,12 @@ impl Provider {
         &self,
         site: &Site,
         transport: &Transport,
+        verify: &Verify<'_>,
         recovering: bool,
     ) -> Result<ApplyOutcome, ProviderError> {
-        let t = self.target();
+        let t = &self.target;
         // 1. Render the desired config, secrets resolved.
         let rendered = self.render(site)?;
-        let expect = self
-            .expectations(site)
-            .map_err(|e| self.fail(Stage::Render, e))?;
         // 2. Back up: read what is there now.
         let backup = transport
             .read(&t.path)
@@ -443,11 +398,19 @@ impl Provider {
             .map_err(|e| self.fail(Stage::Write, e))?;
         let before = self
             .view(site, backup.as_deref())
-            .map_err(|e| self.fail(Stage::Render, e))?;
+            .map_err(|e| self.fail(Stage::Render, e))?
+            .text;
         // 3. Build the new file; nothing to do when it is already there.
-        let new = self
-            .new_file(&rendered, backup.as_deref())
+        let current = backup
+            .as_deref()
+            .map(|b| self.utf8(b))
+            .transpose()
             .map_err(|e| self.fail(Stage::Render, e))?;
+        let new = self
+            .kind
+            .splice(current, &rendered.full)
+            .map_err(|e| self.fail(Stage::Render, e))?
+            .into_bytes();
         // Resolved secret values, scrubbed from any command output that becomes an error.
         let secrets: Vec<String> = desired::headers(site, &t.repo)
             .map_err(|e| self.fail(Stage::Render, e))?
@@ -455,12 +418,13 @@ impl Provider {
             .filter(|h| h.secret)
             .map(|h| h.value)
             .collect();
+        let verifiable = self.verifiable();
         let job = sequence::Job {
             provider: self,
             site,
             transport,
             backup: backup.as_deref(),
-            expect: expect.as_ref(),
+            verify: verifiable.then_some(verify),
             recovering,
             secrets: &secrets,
         };
@@ -468,12 +432,7 @@ impl Provider {
             // The file is right; when the server serves it too there is nothing to do. When it
             // does not (a run was killed before its reload, or another layer overrides it),
             // test, reload and verify.
-            let served = match expect.as_ref() {
-                Some(e) => verify::until_served(site, &t.repo, e, std::time::Duration::ZERO)
-                    .await
-                    .is_ok(),
-                None => true,
-            };
+            let served = !verifiable || verify.once(site).await.is_ok();
             if !served {
                 job.settle().await?;
             }
@@ -491,7 +450,7 @@ impl Provider {
             changed: true,
             before,
             after: rendered.text,
-            verified: expect.is_some(),
+            verified: verifiable,
         })
     }
 }
@@ -583,7 +542,13 @@ mod tests {
             desired: desired.map(str::to_owned),
             provider: Some("nginx".to_owned()),
             applicable: false,
+            step: crate::plan::Step::Skip,
+            reason: None,
         }
+    }
+
+    fn view(p: &Provider, s: &Site, text: &str) -> View {
+        p.view(s, Some(text.as_bytes())).expect("view")
     }
 
     #[test]
@@ -592,21 +557,22 @@ mod tests {
         let p = nginx(&s);
         let ours = "add_header Server \"x\" always;\n";
         let remove = change(Resource::Header, "server", Action::Remove, None);
-        assert!(p.applicable_to(&s, &remove, Some(ours)).is_yes());
-        assert!(!p.applicable_to(&s, &remove, Some("# empty\n")).is_yes());
+        let none = View::default();
+        assert!(p.can_apply(&s, &remove, &view(&p, &s, ours)).is_ok());
+        assert!(p.can_apply(&s, &remove, &view(&p, &s, "# empty\n")).is_err());
         let add = change(Resource::Header, "x-a", Action::Add, Some("1"));
-        assert!(p.applicable_to(&s, &add, None).is_yes());
+        assert!(p.can_apply(&s, &add, &none).is_ok());
         let dollar = change(Resource::Header, "x-a", Action::Add, Some("$x"));
-        assert!(!p.applicable_to(&s, &dollar, None).is_yes());
+        assert!(p.can_apply(&s, &dollar, &none).is_err());
         let plugin = change(Resource::Plugin, "akismet", Action::Add, Some("1.0"));
-        assert!(!p.applicable_to(&s, &plugin, None).is_yes());
+        assert!(p.can_apply(&s, &plugin, &none).is_err());
         let www = change(
             Resource::Redirect,
             "http://www.shop.example/",
             Action::Add,
             Some("x"),
         );
-        assert!(!p.applicable_to(&s, &www, None).is_yes());
+        assert!(p.can_apply(&s, &www, &none).is_err());
     }
 
     #[test]

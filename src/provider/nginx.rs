@@ -10,16 +10,102 @@
 //! - A header that nginx sends from elsewhere (the main config, the application) cannot be
 //!   removed by this file; such changes are reported as not applicable.
 
+use std::fmt::Write;
+
 use super::desired::{self, DesiredHeader};
+use super::{ServerConfig, View};
+use crate::plan::{Action, Change, Resource};
 use crate::spec::{Redirect, Site};
 
 /// Default `test_command`.
-pub const TEST: &[&str] = &["nginx", "-t"];
+const TEST: &[&str] = &["nginx", "-t"];
 /// Default `reload_command`.
-pub const RELOAD: &[&str] = &["nginx", "-s", "reload"];
+const RELOAD: &[&str] = &["nginx", "-s", "reload"];
+
+/// The nginx kind.
+pub struct Nginx;
+
+impl ServerConfig for Nginx {
+    fn name(&self) -> &'static str {
+        "nginx"
+    }
+
+    fn default_commands(&self) -> (Option<&'static [&'static str]>, Option<&'static [&'static str]>) {
+        (Some(TEST), Some(RELOAD))
+    }
+
+    fn render(&self, site: &Site, headers: &[DesiredHeader], reveal: bool) -> Result<String, String> {
+        render(site, headers, reveal)
+    }
+
+    fn view(&self, site: &Site, current: &str) -> Result<View, String> {
+        Ok(view(site, current))
+    }
+
+    fn can_apply(&self, site: &Site, change: &Change) -> Result<(), String> {
+        match change.resource {
+            Resource::Header => match change.desired.as_deref() {
+                Some(v) => header_line(&change.key, v).map(drop),
+                None => Ok(()),
+            },
+            _ if redirect(site).is_some_and(|r| r.from.as_str() == change.key) => {
+                redirect(site).map_or(Ok(()), |r| redirect_target(r).map(drop))
+            }
+            _ => Err(format!(
+                "nginx manages only the redirect from `{}` to https inside the site's server \
+                 block; set up `{}` in the server config",
+                upgrade_source(site),
+                change.key
+            )),
+        }
+    }
+
+    fn advice(&self, changes: &[Change]) -> String {
+        let mut out = String::new();
+        for c in changes {
+            match (c.resource, c.action, c.desired.as_deref()) {
+                (Resource::Header, Action::Remove, _) | (Resource::Header, _, None) => {
+                    let _ = writeln!(
+                        out,
+                        "# remove every `add_header {0}` line; for a backend's header: \
+                         proxy_hide_header {0}; / fastcgi_hide_header {0};",
+                        c.key
+                    );
+                }
+                (Resource::Header, _, Some(v)) => match header_line(&c.key, v) {
+                    Ok(line) => out.push_str(&line),
+                    Err(why) => {
+                        let _ = writeln!(out, "# {why}");
+                    }
+                },
+                (Resource::Redirect, _, Some(want)) => {
+                    // The diff writes a desired redirect as `STATUS TARGET`.
+                    let (status, target) = want.split_once(' ').unwrap_or(("301", want));
+                    let _ = writeln!(
+                        out,
+                        "# in the server block answering {}:\nreturn {status} {target};",
+                        c.key
+                    );
+                }
+                (Resource::Redirect, _, None) => {
+                    let _ = writeln!(
+                        out,
+                        "# remove the `return` that redirects {} from its server block",
+                        c.key
+                    );
+                }
+                _ => {}
+            }
+        }
+        if out.is_empty() {
+            return out;
+        }
+        format!("nginx, inside the site's `server {{}}` block:\n\n```nginx\n{out}```\n")
+    }
+}
 
 /// The include file text. `reveal` writes secret values; otherwise they appear as digests.
-pub fn render(site: &Site, headers: &[DesiredHeader], reveal: bool) -> Result<String, String> {
+fn render(site: &Site, headers: &[DesiredHeader], reveal: bool) -> Result<String, String> {
     let mut text = format!("# managed by siteward — do not edit; site {}\n", site.name);
     for h in headers {
         let value = if reveal { h.value.clone() } else { h.shown() };
@@ -49,7 +135,7 @@ fn header_line(name: &str, value: &str) -> Result<String, String> {
 }
 
 /// An nginx double-quoted string: `\` and `"` escaped, `$` refused (nginx has no escape).
-pub fn quoted(value: &str, what: &str) -> Result<String, String> {
+fn quoted(value: &str, what: &str) -> Result<String, String> {
     if value.contains('$') {
         return Err(format!(
             "`{what}` contains `$`, which nginx would expand as a variable and cannot escape; \
@@ -85,7 +171,7 @@ fn parse_header_line(line: &str) -> Option<(&str, String)> {
 }
 
 /// The provider's own view of an existing include: the file with secret values as digests.
-pub fn public_view(site: &Site, current: &str) -> String {
+fn public_view(site: &Site, current: &str) -> String {
     current
         .lines()
         .map(|line| match parse_header_line(line) {
@@ -98,25 +184,34 @@ pub fn public_view(site: &Site, current: &str) -> String {
         .collect()
 }
 
-/// Whether the include `text` sets header `name` (case-insensitive).
-pub fn sets_header(text: &str, name: &str) -> bool {
-    text.lines()
-        .filter_map(parse_header_line)
-        .any(|(n, _)| n.eq_ignore_ascii_case(name))
+/// What the include `text` sets: header names (lowercased) and whether it redirects.
+fn view(site: &Site, text: &str) -> View {
+    let mut view = View {
+        text: Some(public_view(site, text)),
+        ..View::default()
+    };
+    for line in text.lines() {
+        if let Some((name, _)) = parse_header_line(line) {
+            view.headers.insert(name.to_ascii_lowercase());
+        } else if line.trim() == "if ($scheme = http) {" {
+            view.redirects.insert(upgrade_source(site));
+        }
+    }
+    view
 }
 
-/// Whether the include `text` holds a redirect block.
-pub fn has_redirect(text: &str) -> bool {
-    text.lines().any(|l| l.trim() == "if ($scheme = http) {")
+/// The one redirect source an include can serve: `http://<site host>/`.
+fn upgrade_source(site: &Site) -> String {
+    format!("http://{}/", site.url.host())
 }
 
 /// The one redirect this include can serve: from `http://<site host>/` to an https URL.
-pub fn redirect(site: &Site) -> Option<&Redirect> {
+fn redirect(site: &Site) -> Option<&Redirect> {
     site.redirects.iter().find(|r| can_serve(site, r))
 }
 
 /// Whether a redirect fits inside the site's own `server {}` block.
-pub fn can_serve(site: &Site, r: &Redirect) -> bool {
+fn can_serve(site: &Site, r: &Redirect) -> bool {
     let from = r.from.url();
     from.scheme() == "http"
         && from.host_str() == Some(site.url.host())
@@ -125,16 +220,17 @@ pub fn can_serve(site: &Site, r: &Redirect) -> bool {
         && r.to.is_https()
 }
 
-/// `https://$host$request_uri` for a plain upgrade of the same host; the quoted target else.
+/// `https://$host[:PORT]$request_uri` for an upgrade to the root of the same host (the
+/// request's path and query are kept); the quoted target else.
 fn redirect_target(r: &Redirect) -> Result<String, String> {
     let (from, to) = (r.from.url(), r.to.url());
     let upgrade = to.host_str() == from.host_str()
-        && to.port().is_none()
         && to.path() == "/"
         && to.query().is_none()
         && to.fragment().is_none();
     if upgrade {
-        Ok("https://$host$request_uri".to_owned())
+        let port = to.port().map(|p| format!(":{p}")).unwrap_or_default();
+        Ok(format!("https://$host{port}$request_uri"))
     } else {
         quoted(r.to.as_str(), "redirect.to")
     }
@@ -173,9 +269,23 @@ mod tests {
     }
 
     #[test]
-    fn sets_header_ignores_case() {
-        let text = "# x\nadd_header X-Frame-Options \"DENY\" always;\n";
-        assert!(sets_header(text, "x-frame-options"));
-        assert!(!sets_header(text, "x-content-type-options"));
+    fn upgrade_to_another_port_keeps_the_request_path() {
+        let to = |t: &str| Redirect {
+            from: "http://a.test/".parse().unwrap(),
+            to: t.parse().unwrap(),
+            status: 301,
+        };
+        assert_eq!(
+            redirect_target(&to("https://a.test:20443/")).unwrap(),
+            "https://$host:20443$request_uri"
+        );
+        assert_eq!(
+            redirect_target(&to("https://a.test/")).unwrap(),
+            "https://$host$request_uri"
+        );
+        assert_eq!(
+            redirect_target(&to("https://a.test/x")).unwrap(),
+            "\"https://a.test/x\""
+        );
     }
 }

@@ -2,10 +2,10 @@
 //! provider so that the safety rule lives in one place: a config that failed any step is never
 //! left in place.
 
-use super::verify::{self, Expect};
-use super::{Provider, ProviderError, Stage, VERIFY_BUDGET};
+use super::{Provider, ProviderError, Stage};
 use crate::spec::Site;
 use crate::transport::Transport;
+use crate::verify::Verify;
 
 /// One apply in progress: the backup taken and what to check afterwards.
 pub(super) struct Job<'a> {
@@ -14,8 +14,8 @@ pub(super) struct Job<'a> {
     pub transport: &'a Transport,
     /// The file as it was before (`None`: there was none).
     pub backup: Option<&'a [u8]>,
-    /// What must be served afterwards (`None`: not verifiable).
-    pub expect: Option<&'a Expect>,
+    /// How to check that the change is served afterwards (`None`: not verifiable).
+    pub verify: Option<&'a Verify<'a>>,
     /// The crash journal says a killed run was applying this site.
     pub recovering: bool,
     /// Resolved secret values: replaced by their digest in any command output.
@@ -25,7 +25,7 @@ pub(super) struct Job<'a> {
 impl Job<'_> {
     /// Writes `new` and takes it through test, reload and verification.
     pub async fn run(&self, new: &[u8]) -> Result<(), ProviderError> {
-        let t = self.provider.target();
+        let t = &self.provider.target;
         // 1. Write atomically; a failed write leaves the old file untouched.
         if let Err(e) = self.transport.write(&t.path, new).await {
             return Err(self.provider.fail(Stage::Write, e));
@@ -42,7 +42,7 @@ impl Job<'_> {
     }
 
     async fn test_reload_verify(&self, written: bool) -> Result<(), ProviderError> {
-        let t = self.provider.target();
+        let t = &self.provider.target;
         let fail = |stage, detail: String, reload| async move {
             if written {
                 self.rollback(stage, detail, reload).await
@@ -65,9 +65,8 @@ impl Job<'_> {
             return Err(fail(Stage::Reload, detail, true).await);
         }
         // 4. Verify that the change is served.
-        if let Some(expect) = self.expect {
-            let served = verify::until_served(self.site, &t.repo, expect, VERIFY_BUDGET).await;
-            if let Err(detail) = served {
+        if let Some(verify) = self.verify {
+            if let Err(detail) = verify.until_served(self.site).await {
                 return Err(fail(Stage::Verify, detail, true).await);
             }
         }
@@ -93,7 +92,7 @@ impl Job<'_> {
     /// config passes without it, it stays removed (a broken file is never left in place); when
     /// the test fails anyway, the cause is elsewhere and the file is put back untouched.
     async fn drop_leftover(&self, detail: String) -> ProviderError {
-        let t = self.provider.target();
+        let t = &self.provider.target;
         let Some(content) = self.backup else {
             return self.provider.fail(Stage::Test, detail);
         };
@@ -132,7 +131,7 @@ impl Job<'_> {
     /// Restores the backup (or removes the new file), reloads when `reload` says the new
     /// config may have been loaded, and builds the error for the failed `stage`.
     async fn rollback(&self, stage: Stage, detail: String, reload: bool) -> ProviderError {
-        let t = self.provider.target();
+        let t = &self.provider.target;
         tracing::warn!(%stage, "apply failed; restoring the previous config");
         let restored = match self.backup {
             Some(old) => self.transport.write(&t.path, old).await,

@@ -213,6 +213,8 @@ mod tests {
                         desired: Some("DENY | x".into()),
                         provider: None,
                         applicable: false,
+                        step: crate::plan::Step::Propose,
+                        reason: Some("no provider".into()),
                     }],
                     checks: vec![],
                     error: None,

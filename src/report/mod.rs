@@ -9,7 +9,7 @@ pub mod text;
 
 use std::collections::BTreeMap;
 
-use crate::plan::{Action, Change, Plan};
+use crate::plan::{Action, Change, Plan, Step};
 
 /// The canonical YAML of both sides of one site, for the text diff.
 #[derive(Debug, Clone, Default)]
@@ -50,22 +50,28 @@ pub fn sigil(a: Action) -> char {
     }
 }
 
-/// One line describing a change: `~ header x-frame-options: SAMEORIGIN → DENY [nginx]`.
-pub fn describe(c: &Change) -> String {
-    let resource = serde_json::to_value(c.resource)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
+/// What a change is about: `header x-frame-options: SAMEORIGIN → DENY`.
+pub fn describe_values(c: &Change) -> String {
     let value = match (&c.live, &c.desired) {
         (Some(l), Some(d)) => format!("{l} → {d}"),
         (None, Some(d)) => d.clone(),
         (Some(l), None) => format!("{l} (remove)"),
-        (None, None) => String::new(),
+        (None, None) => "(remove)".to_owned(),
     };
-    let by = match (&c.provider, c.applicable) {
-        (Some(p), true) => format!(" [{p}]"),
-        (Some(p), false) => format!(" [{p}, not applicable]"),
-        (None, _) => " [no provider: propose only]".to_owned(),
-    };
-    format!("{} {resource} {}: {value}{by}", sigil(c.action), c.key)
+    format!("{} {}: {value}", c.resource.as_str(), c.key)
+}
+
+/// The plan stage's verdict for people: `apply via nginx`, `propose: why`, `skip: why`.
+pub fn verdict(c: &Change) -> String {
+    match (c.step, &c.provider, &c.reason) {
+        (Step::Apply, Some(p), _) => format!("apply via {p}"),
+        (step, _, Some(why)) => format!("{}: {why}", step.as_str()),
+        (step, _, None) => step.as_str().to_owned(),
+    }
+}
+
+/// One line describing a change and its step:
+/// `~ header x-frame-options: SAMEORIGIN → DENY [apply via nginx]`.
+pub fn describe(c: &Change) -> String {
+    format!("{} {} [{}]", sigil(c.action), describe_values(c), verdict(c))
 }

@@ -40,6 +40,8 @@ pub fn header_change(key: &str, live: &str, desired: &str) -> Change {
         desired: Some(desired.into()),
         provider: Some("nginx".into()),
         applicable: true,
+        step: plan::Step::Apply,
+        reason: None,
     }
 }
 

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use siteward::pki::{Ca, Validity};
 use siteward::provider::{Provider, ProviderError, Stage};
 use siteward::spec::Site;
+use siteward::observe::ObserveOpts;
 use siteward::transport::{Timeouts, Transport};
+use siteward::verify::Verify;
 
 use super::support::Repo;
 use super::support::nginx::{Nginx, Vhost};
@@ -104,6 +106,17 @@ fn provider(site: &Site, repo: &Repo) -> (Provider, Transport) {
     (p, t)
 }
 
+/// Verification the way `apply` does it: observe and diff again, with a 10 s request timeout.
+fn verify(repo: &Repo) -> Verify<'_> {
+    let opts = ObserveOpts {
+        concurrency: 1,
+        per_host: 4,
+        timeout: std::time::Duration::from_secs(10),
+        progress: false,
+    };
+    Verify::everything(repo.path(), opts)
+}
+
 fn header<'a>(h: &'a reqwest::header::HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
@@ -114,7 +127,7 @@ async fn add_change_remove(web: &Web, repo: &Repo, manage: &str) {
                 redirects:\n  - {from: 'http://a.test/', to: 'https://a.test/', status: 301}\n";
     let site = web.site(repo, with, manage);
     let (p, t) = provider(&site, repo);
-    let out = p.apply(&site, &t).await.expect("first apply");
+    let out = p.apply(&site, &t, &verify(&repo)).await.expect("first apply");
     assert!(out.changed && out.verified && out.before.is_none());
     let h = web.headers().await;
     assert_eq!(header(&h, "x-frame-options"), Some("DENY"));
@@ -132,19 +145,19 @@ async fn add_change_remove(web: &Web, repo: &Repo, manage: &str) {
         "{text}"
     );
     assert_eq!(
-        p.observe(&site, &t).await.expect("observe"),
+        p.observe(&site, &t).await.expect("observe").text,
         Some(out.after.clone())
     );
 
     // A second apply of the same state touches nothing.
-    let again = p.apply(&site, &t).await.expect("second apply");
+    let again = p.apply(&site, &t, &verify(&repo)).await.expect("second apply");
     assert!(!again.changed);
 
     // Change one header, make the other absent.
     let changed = "headers:\n  X-Frame-Options: SAMEORIGIN\n  X-Siteward-Test: absent\n";
     let site = web.site(repo, changed, manage);
     let (p, t) = provider(&site, repo);
-    let out = p.apply(&site, &t).await.expect("change apply");
+    let out = p.apply(&site, &t, &verify(&repo)).await.expect("change apply");
     assert!(out.changed);
     let h = web.headers().await;
     assert_eq!(header(&h, "x-frame-options"), Some("SAMEORIGIN"));
@@ -181,13 +194,13 @@ async fn second_apply_fails(web: &Web, repo: &Repo, manage: &str) -> ProviderErr
         &web.manage(&web.include()),
     );
     let (p, t) = provider(&site, repo);
-    p.apply(&site, &t).await.expect("good apply");
+    p.apply(&site, &t, &verify(&repo)).await.expect("good apply");
     let good = std::fs::read(web.include()).expect("include");
 
     let site = web.site(repo, "headers:\n  X-Version: '2'\n", manage);
     let (p, t) = provider(&site, repo);
     let err = p
-        .apply(&site, &t)
+        .apply(&site, &t, &verify(&repo))
         .await
         .expect_err("broken apply must fail");
     assert_eq!(
@@ -242,7 +255,7 @@ async fn nginx_real_config_error_is_reported_and_removed() {
         &web.manage(&web.include()),
     );
     let (p, t) = provider(&site, &repo);
-    p.apply(&site, &t).await.expect("good apply");
+    p.apply(&site, &t, &verify(&repo)).await.expect("good apply");
 
     // A file placed where nginx includes it at `http {}` level: `if` is not allowed there, and
     // the real `nginx -t` says so.
@@ -251,7 +264,7 @@ async fn nginx_real_config_error_is_reported_and_removed() {
         "headers:\n  X-Other: x\nredirects:\n  - {from: 'http://a.test/', to: 'https://a.test/'}\n";
     let site = web.site(&repo, redirect, &web.manage(&misplaced));
     let (p, t) = provider(&site, &repo);
-    let err = p.apply(&site, &t).await.expect_err("nginx -t must fail");
+    let err = p.apply(&site, &t, &verify(&repo)).await.expect_err("nginx -t must fail");
     assert_eq!(err.stage(), Stage::Test);
     let msg = err.to_string();
     assert!(
@@ -275,13 +288,13 @@ async fn nginx_secret_header_is_served_but_never_returned() {
     let (p, t) = provider(&site, &repo);
     let rendered = p.render(&site).expect("render");
     assert!(!rendered.text.contains("s3cret") && !format!("{rendered:?}").contains("s3cret"));
-    let out = p.apply(&site, &t).await.expect("apply");
+    let out = p.apply(&site, &t, &verify(&repo)).await.expect("apply");
     assert!(out.after.contains("<secret sha256:") && !out.after.contains("s3cret"));
     assert_eq!(
         header(&web.headers().await, "x-token"),
         Some("s3cret-token-value")
     );
-    let observed = p.observe(&site, &t).await.expect("observe").expect("file");
+    let observed = p.observe(&site, &t).await.expect("observe").text.expect("file");
     assert_eq!(observed, rendered.text);
 }
 
@@ -295,7 +308,7 @@ async fn nginx_refuses_dollar_values() {
         &web.manage(&web.include()),
     );
     let (p, t) = provider(&site, &repo);
-    let err = p.apply(&site, &t).await.expect_err("`$` must be refused");
+    let err = p.apply(&site, &t, &verify(&repo)).await.expect_err("`$` must be refused");
     assert_eq!(err.stage(), Stage::Render);
     assert!(err.to_string().contains("`X-Ip` contains `$`"), "{err}");
     assert!(!web.include().exists());
@@ -323,7 +336,7 @@ async fn headers_file_keeps_foreign_lines(transport_yaml: &str) {
         &yaml("  X-Frame-Options: DENY\n  Referrer-Policy: no-referrer\n"),
     );
     let (p, t) = provider(&site, &repo);
-    let out = p.apply(&site, &t).await.expect("apply");
+    let out = p.apply(&site, &t, &verify(&repo)).await.expect("apply");
     assert!(out.changed && !out.verified);
     let text = std::fs::read_to_string(&file).expect("read");
     assert_eq!(
@@ -337,7 +350,7 @@ async fn headers_file_keeps_foreign_lines(transport_yaml: &str) {
     std::fs::write(&file, format!("{text}/docs/*\n  X-Robots-Tag: noindex\n")).expect("append");
     let site = load_site(&repo, &yaml("  X-Frame-Options: SAMEORIGIN\n"));
     let (p, t) = provider(&site, &repo);
-    assert!(p.apply(&site, &t).await.expect("apply").changed);
+    assert!(p.apply(&site, &t, &verify(&repo)).await.expect("apply").changed);
     let text = std::fs::read_to_string(&file).expect("read");
     assert!(text.starts_with(foreign), "{text}");
     assert!(
@@ -347,7 +360,7 @@ async fn headers_file_keeps_foreign_lines(transport_yaml: &str) {
         "{text}"
     );
     assert!(!text.contains("Referrer-Policy"), "{text}");
-    assert!(!p.apply(&site, &t).await.expect("again").changed);
+    assert!(!p.apply(&site, &t, &verify(&repo)).await.expect("again").changed);
 }
 
 #[tokio::test]
@@ -482,7 +495,7 @@ async fn nginx_unverifiable_change_is_rolled_back() {
     let unused = web.nginx.path().join("unused/a.test.conf");
     let site = web.site(&repo, "headers:\n  X-Never: served\n", &web.manage(&unused));
     let (p, t) = provider(&site, &repo);
-    let err = p.apply(&site, &t).await.expect_err("verify must fail");
+    let err = p.apply(&site, &t, &verify(&repo)).await.expect_err("verify must fail");
     assert_eq!(err.stage(), Stage::Verify, "{err}");
     let msg = err.to_string();
     assert!(

@@ -1,0 +1,104 @@
+//! One meaning of "served": after an apply the site is observed and diffed again exactly as
+//! `plan` does it — the same clients, trust roots, `connect` addresses, `--timeout` and value
+//! normalisation — and the changes that were applied must be gone. Rounds are repeated on
+//! fresh connections until they pass several times in a row or a budget is spent, because a
+//! reloaded server keeps answering from old workers for a moment.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::observe::ObserveOpts;
+use crate::plan::{Change, Resource, Step};
+use crate::spec::Site;
+use crate::stage::Command;
+
+/// Consecutive passing rounds that count as "served".
+const STABLE_ROUNDS: u32 = 3;
+
+/// The least time a change gets to be served after a reload.
+const MIN_BUDGET: Duration = Duration::from_secs(10);
+
+/// How to check that applied changes are served.
+#[derive(Debug, Clone)]
+pub struct Verify<'a> {
+    repo: &'a Path,
+    opts: ObserveOpts,
+    /// The applied changes (`None`: every change the plan stage would apply now).
+    applied: Option<Vec<(Resource, String)>>,
+}
+
+impl<'a> Verify<'a> {
+    /// Checks that `applied` is served, observing with `opts` (one site at a time).
+    pub fn new(repo: &'a Path, opts: ObserveOpts, applied: &[Change]) -> Verify<'a> {
+        Verify {
+            repo,
+            opts: ObserveOpts {
+                progress: false,
+                ..opts
+            },
+            applied: Some(applied.iter().map(|c| (c.resource, c.key.clone())).collect()),
+        }
+    }
+
+    /// Checks that nothing the provider could apply is left (for a provider used on its own).
+    pub fn everything(repo: &'a Path, opts: ObserveOpts) -> Verify<'a> {
+        Verify {
+            repo,
+            opts,
+            applied: None,
+        }
+    }
+
+    /// One round: observe and diff `site`; the error names what is still not served.
+    pub async fn once(&self, site: &Site) -> Result<(), String> {
+        let found = crate::survey::survey(self.repo, &[site], self.opts, Some(Command::Apply)).await;
+        let Some(plan) = found.sites.first() else {
+            return Err("the site was not observed".to_owned());
+        };
+        if let Some(e) = &plan.error {
+            return Err(format!("not observed: {e}"));
+        }
+        let left: Vec<String> = plan
+            .changes
+            .iter()
+            .filter(|c| match &self.applied {
+                Some(keys) => keys.iter().any(|(r, k)| *r == c.resource && *k == c.key),
+                None => c.step == Step::Apply,
+            })
+            .map(crate::report::describe_values)
+            .collect();
+        if left.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("still served differently: {}", left.join("; ")))
+        }
+    }
+
+    /// Rounds until [`STABLE_ROUNDS`] pass in a row or the budget (three request timeouts,
+    /// at least 10 s) is spent; the error says what was served last.
+    pub async fn until_served(&self, site: &Site) -> Result<(), String> {
+        let budget = self.opts.timeout.saturating_mul(3).max(MIN_BUDGET);
+        let deadline = Instant::now() + budget;
+        let mut pause = Duration::from_millis(100);
+        let mut streak = 0;
+        loop {
+            match self.once(site).await {
+                Ok(()) => {
+                    streak += 1;
+                    if streak == STABLE_ROUNDS {
+                        return Ok(());
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) if Instant::now() + pause >= deadline => {
+                    return Err(format!("not served within {} s: {e}", budget.as_secs()));
+                }
+                Err(_) => {
+                    streak = 0;
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+}
