@@ -9,7 +9,7 @@ use anyhow::Context;
 use chrono::{Duration, TimeZone, Utc};
 use siteward::audit::{RunCommand, RunRecord, Trigger, record_run};
 use siteward::git::Repo;
-use siteward::plan::{Action, Change, Health, Plan, Resource, Step, RunInfo, SitePlan, SyncStatus};
+use siteward::plan::{Action, Change, Health, Plan, Resource, RunInfo, SitePlan, Step, SyncStatus};
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);

@@ -48,7 +48,10 @@ Exit code: 0 when valid, 1 otherwise."
     /// Observe live sites, diff them against desired state, print the plan.
     #[command(
         after_help = "Examples:\n  siteward plan\n  siteward plan --site shop.example.nl --format json\n  \
-siteward plan --changed-since origin/main --format markdown --out plan.md\n\n\
+siteward plan --changed-since origin/main --format markdown --out plan.md\n  \
+siteward plan --out plan.json && siteward apply plan.json\n\n\
+Each change shows its step: what `apply` will do with it (`apply via PROVIDER`,\n\
+`propose: why`, `skip: why`).\n\
 Exit code: 0 in sync, 2 drift, 1 error (a site could not be observed, or invalid input)."
     )]
     Plan {
@@ -56,9 +59,12 @@ Exit code: 0 in sync, 2 drift, 1 error (a site could not be observed, or invalid
         select: Select,
         #[command(flatten)]
         run: RunOpts,
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-        /// Write the plan to FILE instead of standard output (JSON plans can be applied later).
+        /// Output format [default: text; with `--out`: json, or markdown/text for a FILE
+        /// ending in `.md`/`.txt`].
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        /// Write the plan to FILE instead of standard output; a JSON plan is a saved plan that
+        /// `siteward apply FILE` applies.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
         /// Also commit a run record to the audit branch.
@@ -72,7 +78,7 @@ siteward apply plan.json   # refuses sites whose live or desired state changed s
 Sites with `sync: observe` are reported as skipped. Exit code: 0 applied, 2 changes remain, 1 error."
     )]
     Apply {
-        /// A saved plan (`siteward plan --format json --out plan.json`).
+        /// A saved plan (`siteward plan --out plan.json`).
         plan: Option<PathBuf>,
         #[command(flatten)]
         select: Select,

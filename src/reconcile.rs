@@ -23,13 +23,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures_util::{StreamExt, stream};
 
 use crate::apply::{self, ApplyCtx, records};
-use crate::stage::{self, Command, with_step};
 use crate::audit::{ActionRecord, ActionResult, RunCommand, RunRecord, Trigger};
 use crate::exit::Exit;
 use crate::journal::{Interrupted, Journal};
 use crate::observe::ObserveOpts;
 use crate::plan::{Change, Plan, RunInfo, SitePlan, Step, SyncStatus};
 use crate::spec::Site;
+use crate::stage::{self, Command, with_step};
 use crate::survey;
 
 /// Which command drives the loop.
@@ -157,7 +157,8 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
             continue;
         }
         if !ctx.selected.contains(&name) {
-            let why = "re-verified after an interrupted apply; not selected, so nothing was changed";
+            let why =
+                "re-verified after an interrupted apply; not selected, so nothing was changed";
             stage::skip_all(plan, why);
             notes.insert(name, why.into());
             continue;

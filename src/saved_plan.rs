@@ -1,11 +1,11 @@
-//! Saved plans (`siteward plan --format json --out plan.json`, then `siteward apply plan.json`):
+//! Saved plans (`siteward plan --out plan.json`, then `siteward apply plan.json`):
 //! writing, loading with clear errors, and the staleness check that makes `apply` refuse a site
 //! whose desired or live state changed since the plan was made.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::plan::{PLAN_VERSION, Plan, SitePlan};
+use crate::plan::{PLAN_VERSION, Plan, SitePlan, Step};
 
 /// A saved plan cannot be written or used.
 #[derive(Debug, thiserror::Error)]
@@ -24,7 +24,7 @@ pub enum SavedPlanError {
     },
     #[error(
         "`{path}` is not a siteward plan ({reason}); make one with \
-`siteward plan --format json --out FILE`"
+`siteward plan --out FILE.json`"
     )]
     NotAPlan { path: PathBuf, reason: String },
     #[error(
@@ -127,11 +127,24 @@ pub fn staleness(
                     (Some(then), Some(now)) if then != now => {
                         stale("live state changed since the plan".into())
                     }
-                    _ => Freshness::Fresh,
+                    _ => match current.map(|c| steps(c)) {
+                        Some(now) if now != steps(site) => {
+                            stale("what apply would do now differs from the plan's steps".into())
+                        }
+                        _ => Freshness::Fresh,
+                    },
                 }
             };
             (site.site.clone(), freshness)
         })
+        .collect()
+}
+
+/// The plan stage's verdicts of a site, comparable between a saved plan and now.
+fn steps(site: &SitePlan) -> Vec<(crate::plan::Resource, &str, crate::plan::Action, Step)> {
+    site.changes
+        .iter()
+        .map(|c| (c.resource, c.key.as_str(), c.action, c.step))
         .collect()
 }
 

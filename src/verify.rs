@@ -36,7 +36,12 @@ impl<'a> Verify<'a> {
                 progress: false,
                 ..opts
             },
-            applied: Some(applied.iter().map(|c| (c.resource, c.key.clone())).collect()),
+            applied: Some(
+                applied
+                    .iter()
+                    .map(|c| (c.resource, c.key.clone()))
+                    .collect(),
+            ),
         }
     }
 
@@ -51,7 +56,8 @@ impl<'a> Verify<'a> {
 
     /// One round: observe and diff `site`; the error names what is still not served.
     pub async fn once(&self, site: &Site) -> Result<(), String> {
-        let found = crate::survey::survey(self.repo, &[site], self.opts, Some(Command::Apply)).await;
+        let found =
+            crate::survey::survey(self.repo, &[site], self.opts, Some(Command::Apply)).await;
         let Some(plan) = found.sites.first() else {
             return Err("the site was not observed".to_owned());
         };
@@ -65,12 +71,12 @@ impl<'a> Verify<'a> {
                 Some(keys) => keys.iter().any(|(r, k)| *r == c.resource && *k == c.key),
                 None => c.step == Step::Apply,
             })
-            .map(crate::report::describe_values)
+            .map(still)
             .collect();
         if left.is_empty() {
             Ok(())
         } else {
-            Err(format!("still served differently: {}", left.join("; ")))
+            Err(left.join("; "))
         }
     }
 
@@ -100,5 +106,16 @@ impl<'a> Verify<'a> {
                 }
             }
         }
+    }
+}
+
+/// What is served instead of an applied change, in the user's terms.
+fn still(c: &Change) -> String {
+    let what = format!("{} `{}`", c.resource.as_str(), c.key);
+    match (&c.live, &c.desired) {
+        (None, Some(want)) => format!("{what} is not sent, expected `{want}`"),
+        (Some(got), Some(want)) => format!("{what} is `{got}`, expected `{want}`"),
+        (Some(got), None) => format!("{what} is still sent (`{got}`)"),
+        (None, None) => format!("{what} is still not as desired"),
     }
 }

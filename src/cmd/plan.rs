@@ -20,9 +20,26 @@ use crate::survey;
 pub struct PlanArgs {
     pub select: Select,
     pub run: RunOpts,
-    pub format: Format,
+    /// `None`: text on stdout; with `--out`, chosen by the file name ([`output_format`]).
+    pub format: Option<Format>,
     pub out: Option<PathBuf>,
     pub record: bool,
+}
+
+/// The format of a plan: the one asked for; without `--format`, text on stdout and, for
+/// `--out FILE`, a saved plan (JSON) unless FILE ends in `.md` or `.txt`.
+fn output_format(asked: Option<Format>, out: Option<&Path>) -> Format {
+    let ext = out
+        .and_then(Path::extension)
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match (asked, out, ext.as_deref()) {
+        (Some(f), _, _) => f,
+        (None, None, _) => Format::Text,
+        (None, Some(_), Some("md" | "markdown")) => Format::Markdown,
+        (None, Some(_), Some("txt")) => Format::Text,
+        (None, Some(_), _) => Format::Json,
+    }
 }
 
 /// Runs `siteward plan` on the state repo at `repo`.
@@ -56,14 +73,15 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
         plan: &plan,
         yaml: &yaml,
     };
-    let text = match args.format {
+    let format = output_format(args.format, args.out.as_deref());
+    let text = match format {
         Format::Json => report::json::render(&plan)?,
         Format::Text => report::text::render(r, color),
         Format::Markdown => report::markdown::render(r),
     };
     match &args.out {
         // A JSON plan is a saved plan: written atomically, so `apply PLAN` never reads half.
-        Some(path) if args.format == Format::Json => crate::saved_plan::write(path, &plan)?,
+        Some(path) if format == Format::Json => crate::saved_plan::write(path, &plan)?,
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("cannot write the plan to `{}`", path.display()))?,
         None => std::io::stdout().lock().write_all(text.as_bytes())?,

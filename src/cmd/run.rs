@@ -258,10 +258,11 @@ fn write_proposals(
             Ok(_) => continue,
             Err(e) => format!("cannot write the proposal: {}", crate::error_text::chain(e)),
         };
-        let result_kind = if result.is_ok() {
-            ActionResult::Proposed
-        } else {
-            ActionResult::Failed
+        // A proposal already open for the same drift is not proposed again: the record says so.
+        let result_kind = match &result {
+            Ok(ProposalOutcome::Written { .. }) => ActionResult::Proposed,
+            Ok(_) => ActionResult::Skipped,
+            Err(_) => ActionResult::Failed,
         };
         let actions = outcome.actions.entry(name.clone()).or_default();
         actions.extend(changes.iter().map(|(c, why)| ActionRecord {

@@ -102,7 +102,14 @@ pub fn retired(d: &Desired<'_>, page: Option<&Page>, view: &View) -> Vec<Change>
             let live = page
                 .and_then(|p| p.header(name))
                 .map(|v| show_live(&HeaderRule::Absent, name, &v));
-            change(d, Resource::Header, name.clone(), Action::Remove, live, None)
+            change(
+                d,
+                Resource::Header,
+                name.clone(),
+                Action::Remove,
+                live,
+                None,
+            )
         })
         .collect()
 }

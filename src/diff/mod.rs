@@ -168,7 +168,9 @@ fn change(
 ) -> Change {
     let manage = &d.site.manage;
     let provider = match resource {
-        Resource::Header | Resource::Redirect => manage.server.as_ref().map(|s| s.provider.as_str()),
+        Resource::Header | Resource::Redirect => {
+            manage.server.as_ref().map(|s| s.provider.as_str())
+        }
         Resource::Certificate => manage.certificate.as_ref().map(|c| c.provider.as_str()),
         Resource::Core | Resource::Plugin | Resource::Theme => {
             manage.software.as_ref().map(|s| s.provider.as_str())

@@ -72,7 +72,12 @@ pub fn changes(d: &Desired<'_>, obs: &[RedirectObservation]) -> Vec<Change> {
 pub fn retired(d: &Desired<'_>, view: &View) -> Vec<Change> {
     view.redirects
         .iter()
-        .filter(|from| !d.site.redirects.iter().any(|r| r.from.as_str() == from.as_str()))
+        .filter(|from| {
+            !d.site
+                .redirects
+                .iter()
+                .any(|r| r.from.as_str() == from.as_str())
+        })
         .map(|from| {
             change(
                 d,

@@ -122,7 +122,46 @@ manage:\n  server:\n    provider: nginx\n    config: /etc/nginx/a.conf\n",
     };
     let p = plan_site(&d, &live(page(&[])));
     assert_eq!(p.changes[0].provider.as_deref(), Some("nginx"));
-    assert!(p.changes[0].applicable);
+    // Whether it can be applied is the plan stage's call, not the diff's.
+    assert!(!p.changes[0].applicable);
+}
+
+#[test]
+fn headers_siteward_still_sets_are_planned_removes() {
+    let s = site(
+        "name: a\nurl: https://a.test/\nheaders:\n  X-Frame-Options: DENY\n\
+manage:\n  server:\n    provider: nginx\n    config: /etc/nginx/a.conf\n",
+    );
+    let sec = BTreeMap::new();
+    let d = Desired {
+        site: &s,
+        secrets: &sec,
+    };
+    let provider = crate::provider::Provider::for_site(&s, std::path::Path::new("/r"))
+        .unwrap()
+        .unwrap();
+    let mut view = crate::provider::View::default();
+    view.headers.insert("x-frame-options".into());
+    view.headers.insert("x-retired".into());
+    let mut l = live(page(&[("x-frame-options", "DENY"), ("x-retired", "1")]));
+    l.managed = Some(crate::observe::managed::Managed {
+        provider,
+        view,
+        render: Ok(()),
+    });
+    let p = plan_site(&d, &l);
+    assert_eq!(p.sync, SyncStatus::Drift);
+    assert_eq!(p.changes.len(), 1, "{:?}", p.changes);
+    let c = &p.changes[0];
+    assert_eq!(
+        (
+            c.key.as_str(),
+            c.action,
+            c.live.as_deref(),
+            c.desired.as_deref()
+        ),
+        ("x-retired", Action::Remove, Some("1"), None)
+    );
 }
 
 #[test]

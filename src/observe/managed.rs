@@ -51,7 +51,10 @@ async fn read(site: &Site, repo: &Path, opts: ObserveOpts) -> Option<Result<Mana
         Ok(v) => v,
         Err(e) => return Some(Err(crate::error_text::chain(&e))),
     };
-    let render = provider.render(site).map(drop).map_err(|e| crate::error_text::chain(&e));
+    let render = provider
+        .render(site)
+        .map(drop)
+        .map_err(|e| crate::error_text::chain(&e));
     Some(Ok(Managed {
         provider,
         view,
@@ -80,7 +83,9 @@ pub fn verdict(site: &Site, managed: Option<&Managed>, change: &Change) -> Verdi
         },
         Resource::Certificate => match &site.manage.certificate {
             Some(c) => not_built("certificate", c.provider.as_str()),
-            None => Err("no provider manages this site's certificate (`manage.certificate`)".into()),
+            None => {
+                Err("no provider manages this site's certificate (`manage.certificate`)".into())
+            }
         },
         Resource::Core | Resource::Plugin | Resource::Theme => match &site.manage.software {
             Some(s) => not_built("software", s.provider.as_str()),

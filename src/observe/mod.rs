@@ -39,7 +39,9 @@ pub struct ObserveOpts {
 impl ObserveOpts {
     /// The longest one site may take: its page, then its other probes, plus a retry backoff.
     pub fn site_budget(&self) -> Duration {
-        self.timeout.saturating_mul(3).saturating_add(Duration::from_secs(1))
+        self.timeout
+            .saturating_mul(3)
+            .saturating_add(Duration::from_secs(1))
     }
 
     /// Deadlines for reading and changing files on a provider's target: connecting takes at

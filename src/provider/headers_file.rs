@@ -22,7 +22,12 @@ impl ServerConfig for HeadersFile {
         "headers-file"
     }
 
-    fn render(&self, site: &Site, headers: &[DesiredHeader], reveal: bool) -> Result<String, String> {
+    fn render(
+        &self,
+        site: &Site,
+        headers: &[DesiredHeader],
+        reveal: bool,
+    ) -> Result<String, String> {
         Ok(render(site, headers, reveal))
     }
 

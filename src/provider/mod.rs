@@ -124,6 +124,14 @@ pub struct Rendered {
     full: String,
 }
 
+impl Rendered {
+    /// The content as written to the target, secrets included (tests of the plan stage).
+    #[cfg(test)]
+    pub(crate) fn full(&self) -> &str {
+        &self.full
+    }
+}
+
 impl fmt::Debug for Rendered {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Rendered")
@@ -165,14 +173,23 @@ pub trait ServerConfig: Send + Sync {
     fn name(&self) -> &'static str;
 
     /// `test_command` and `reload_command` when the site sets none.
-    fn default_commands(&self) -> (Option<&'static [&'static str]>, Option<&'static [&'static str]>) {
+    fn default_commands(
+        &self,
+    ) -> (
+        Option<&'static [&'static str]>,
+        Option<&'static [&'static str]>,
+    ) {
         (None, None)
     }
 
     /// The content siteward owns, from the desired headers (absent ones left out, secrets
     /// resolved) and the site; with `reveal` false secret values appear as digests.
-    fn render(&self, site: &Site, headers: &[DesiredHeader], reveal: bool)
-    -> Result<String, String>;
+    fn render(
+        &self,
+        site: &Site,
+        headers: &[DesiredHeader],
+        reveal: bool,
+    ) -> Result<String, String>;
 
     /// The whole new file from the current one (`None`: no file) and the owned content. By
     /// default the owned content is the whole file.
@@ -297,6 +314,12 @@ impl Provider {
             .map_err(|e| self.fail(Stage::Observe, e))?;
         self.view(site, current.as_deref())
             .map_err(|e| self.fail(Stage::Observe, e))
+    }
+
+    /// The view of a file's text, as [`Provider::observe`] reads it (tests of the plan stage).
+    #[cfg(test)]
+    pub(crate) fn observe_text(&self, site: &Site, text: &str) -> Result<View, String> {
+        self.view(site, Some(text.as_bytes()))
     }
 
     /// The view of file content `current` (`None`: no file).
@@ -559,7 +582,10 @@ mod tests {
         let remove = change(Resource::Header, "server", Action::Remove, None);
         let none = View::default();
         assert!(p.can_apply(&s, &remove, &view(&p, &s, ours)).is_ok());
-        assert!(p.can_apply(&s, &remove, &view(&p, &s, "# empty\n")).is_err());
+        assert!(
+            p.can_apply(&s, &remove, &view(&p, &s, "# empty\n"))
+                .is_err()
+        );
         let add = change(Resource::Header, "x-a", Action::Add, Some("1"));
         assert!(p.can_apply(&s, &add, &none).is_ok());
         let dollar = change(Resource::Header, "x-a", Action::Add, Some("$x"));

@@ -30,11 +30,21 @@ impl ServerConfig for Nginx {
         "nginx"
     }
 
-    fn default_commands(&self) -> (Option<&'static [&'static str]>, Option<&'static [&'static str]>) {
+    fn default_commands(
+        &self,
+    ) -> (
+        Option<&'static [&'static str]>,
+        Option<&'static [&'static str]>,
+    ) {
         (Some(TEST), Some(RELOAD))
     }
 
-    fn render(&self, site: &Site, headers: &[DesiredHeader], reveal: bool) -> Result<String, String> {
+    fn render(
+        &self,
+        site: &Site,
+        headers: &[DesiredHeader],
+        reveal: bool,
+    ) -> Result<String, String> {
         render(site, headers, reveal)
     }
 

@@ -73,5 +73,10 @@ pub fn verdict(c: &Change) -> String {
 /// One line describing a change and its step:
 /// `~ header x-frame-options: SAMEORIGIN → DENY [apply via nginx]`.
 pub fn describe(c: &Change) -> String {
-    format!("{} {} [{}]", sigil(c.action), describe_values(c), verdict(c))
+    format!(
+        "{} {} [{}]",
+        sigil(c.action),
+        describe_values(c),
+        verdict(c)
+    )
 }

@@ -4,10 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
+use siteward::observe::ObserveOpts;
 use siteward::pki::{Ca, Validity};
 use siteward::provider::{Provider, ProviderError, Stage};
 use siteward::spec::Site;
-use siteward::observe::ObserveOpts;
 use siteward::transport::{Timeouts, Transport};
 use siteward::verify::Verify;
 
@@ -127,7 +127,10 @@ async fn add_change_remove(web: &Web, repo: &Repo, manage: &str) {
                 redirects:\n  - {from: 'http://a.test/', to: 'https://a.test/', status: 301}\n";
     let site = web.site(repo, with, manage);
     let (p, t) = provider(&site, repo);
-    let out = p.apply(&site, &t, &verify(&repo)).await.expect("first apply");
+    let out = p
+        .apply(&site, &t, &verify(&repo))
+        .await
+        .expect("first apply");
     assert!(out.changed && out.verified && out.before.is_none());
     let h = web.headers().await;
     assert_eq!(header(&h, "x-frame-options"), Some("DENY"));
@@ -150,14 +153,20 @@ async fn add_change_remove(web: &Web, repo: &Repo, manage: &str) {
     );
 
     // A second apply of the same state touches nothing.
-    let again = p.apply(&site, &t, &verify(&repo)).await.expect("second apply");
+    let again = p
+        .apply(&site, &t, &verify(&repo))
+        .await
+        .expect("second apply");
     assert!(!again.changed);
 
     // Change one header, make the other absent.
     let changed = "headers:\n  X-Frame-Options: SAMEORIGIN\n  X-Siteward-Test: absent\n";
     let site = web.site(repo, changed, manage);
     let (p, t) = provider(&site, repo);
-    let out = p.apply(&site, &t, &verify(&repo)).await.expect("change apply");
+    let out = p
+        .apply(&site, &t, &verify(&repo))
+        .await
+        .expect("change apply");
     assert!(out.changed);
     let h = web.headers().await;
     assert_eq!(header(&h, "x-frame-options"), Some("SAMEORIGIN"));
@@ -194,7 +203,9 @@ async fn second_apply_fails(web: &Web, repo: &Repo, manage: &str) -> ProviderErr
         &web.manage(&web.include()),
     );
     let (p, t) = provider(&site, repo);
-    p.apply(&site, &t, &verify(&repo)).await.expect("good apply");
+    p.apply(&site, &t, &verify(&repo))
+        .await
+        .expect("good apply");
     let good = std::fs::read(web.include()).expect("include");
 
     let site = web.site(repo, "headers:\n  X-Version: '2'\n", manage);
@@ -255,7 +266,9 @@ async fn nginx_real_config_error_is_reported_and_removed() {
         &web.manage(&web.include()),
     );
     let (p, t) = provider(&site, &repo);
-    p.apply(&site, &t, &verify(&repo)).await.expect("good apply");
+    p.apply(&site, &t, &verify(&repo))
+        .await
+        .expect("good apply");
 
     // A file placed where nginx includes it at `http {}` level: `if` is not allowed there, and
     // the real `nginx -t` says so.
@@ -264,7 +277,10 @@ async fn nginx_real_config_error_is_reported_and_removed() {
         "headers:\n  X-Other: x\nredirects:\n  - {from: 'http://a.test/', to: 'https://a.test/'}\n";
     let site = web.site(&repo, redirect, &web.manage(&misplaced));
     let (p, t) = provider(&site, &repo);
-    let err = p.apply(&site, &t, &verify(&repo)).await.expect_err("nginx -t must fail");
+    let err = p
+        .apply(&site, &t, &verify(&repo))
+        .await
+        .expect_err("nginx -t must fail");
     assert_eq!(err.stage(), Stage::Test);
     let msg = err.to_string();
     assert!(
@@ -294,7 +310,12 @@ async fn nginx_secret_header_is_served_but_never_returned() {
         header(&web.headers().await, "x-token"),
         Some("s3cret-token-value")
     );
-    let observed = p.observe(&site, &t).await.expect("observe").text.expect("file");
+    let observed = p
+        .observe(&site, &t)
+        .await
+        .expect("observe")
+        .text
+        .expect("file");
     assert_eq!(observed, rendered.text);
 }
 
@@ -308,7 +329,10 @@ async fn nginx_refuses_dollar_values() {
         &web.manage(&web.include()),
     );
     let (p, t) = provider(&site, &repo);
-    let err = p.apply(&site, &t, &verify(&repo)).await.expect_err("`$` must be refused");
+    let err = p
+        .apply(&site, &t, &verify(&repo))
+        .await
+        .expect_err("`$` must be refused");
     assert_eq!(err.stage(), Stage::Render);
     assert!(err.to_string().contains("`X-Ip` contains `$`"), "{err}");
     assert!(!web.include().exists());
@@ -350,7 +374,12 @@ async fn headers_file_keeps_foreign_lines(transport_yaml: &str) {
     std::fs::write(&file, format!("{text}/docs/*\n  X-Robots-Tag: noindex\n")).expect("append");
     let site = load_site(&repo, &yaml("  X-Frame-Options: SAMEORIGIN\n"));
     let (p, t) = provider(&site, &repo);
-    assert!(p.apply(&site, &t, &verify(&repo)).await.expect("apply").changed);
+    assert!(
+        p.apply(&site, &t, &verify(&repo))
+            .await
+            .expect("apply")
+            .changed
+    );
     let text = std::fs::read_to_string(&file).expect("read");
     assert!(text.starts_with(foreign), "{text}");
     assert!(
@@ -360,7 +389,12 @@ async fn headers_file_keeps_foreign_lines(transport_yaml: &str) {
         "{text}"
     );
     assert!(!text.contains("Referrer-Policy"), "{text}");
-    assert!(!p.apply(&site, &t, &verify(&repo)).await.expect("again").changed);
+    assert!(
+        !p.apply(&site, &t, &verify(&repo))
+            .await
+            .expect("again")
+            .changed
+    );
 }
 
 #[tokio::test]
@@ -495,11 +529,14 @@ async fn nginx_unverifiable_change_is_rolled_back() {
     let unused = web.nginx.path().join("unused/a.test.conf");
     let site = web.site(&repo, "headers:\n  X-Never: served\n", &web.manage(&unused));
     let (p, t) = provider(&site, &repo);
-    let err = p.apply(&site, &t, &verify(&repo)).await.expect_err("verify must fail");
+    let err = p
+        .apply(&site, &t, &verify(&repo))
+        .await
+        .expect_err("verify must fail");
     assert_eq!(err.stage(), Stage::Verify, "{err}");
     let msg = err.to_string();
     assert!(
-        msg.contains("header `X-Never` is not sent, expected `served`"),
+        msg.contains("header `x-never` is not sent, expected `served`"),
         "{msg}"
     );
     assert!(!unused.exists(), "an unverified config was left in place");

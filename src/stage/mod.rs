@@ -69,6 +69,9 @@ pub fn with_step(plan: &SitePlan, step: Step) -> impl Iterator<Item = &Change> {
 }
 
 #[cfg(test)]
+mod faithful;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -83,9 +86,15 @@ mod tests {
 
     #[test]
     fn propose_sites_are_applied_by_apply_and_proposed_by_reconcile() {
-        assert_eq!(step(Command::Apply, SyncMode::Propose, &Ok(())).0, Step::Apply);
+        assert_eq!(
+            step(Command::Apply, SyncMode::Propose, &Ok(())).0,
+            Step::Apply
+        );
         let (s, why) = step(Command::Reconcile, SyncMode::Propose, &Ok(()));
-        assert_eq!((s, why.as_deref()), (Step::Propose, Some("`sync: propose`")));
+        assert_eq!(
+            (s, why.as_deref()),
+            (Step::Propose, Some("`sync: propose`"))
+        );
     }
 
     #[test]

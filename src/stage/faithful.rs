@@ -1,0 +1,180 @@
+//! Property: the plan stage's verdicts are what an apply does to siteward's file. Over
+//! generated sites (headers with values, `absent`, unnamed, nginx-unsafe `$` values), files
+//! siteward wrote earlier and live responses: every `apply` step is made true by the file the
+//! provider would write, every `propose`/`skip` step is left as it is, and every header the
+//! new file treats differently from the old one is a planned `apply` (or already served as
+//! desired, so nothing observable changes).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use proptest::prelude::*;
+
+use crate::diff::{Desired, plan_site};
+use crate::observe::live::{LiveSite, Page};
+use crate::observe::managed::{Managed, verdict};
+use crate::plan::{Action, Resource, Step};
+use crate::provider::Provider;
+use crate::spec::{Site, SyncMode};
+use crate::stage::{Command, stage_site};
+
+const NAMES: [&str; 4] = ["X-A", "X-B", "X-C", "X-D"];
+const VALUES: [&str; 3] = ["1", "two  words", "DENY"];
+
+/// What a site file says about one header.
+#[derive(Debug, Clone)]
+enum Rule {
+    Unnamed,
+    Absent,
+    Value(&'static str),
+    /// A value nginx cannot write (`$` would be expanded).
+    Dollar,
+}
+
+fn rule() -> impl Strategy<Value = Rule> {
+    prop_oneof![
+        Just(Rule::Unnamed),
+        Just(Rule::Absent),
+        (0..VALUES.len()).prop_map(|i| Rule::Value(VALUES[i])),
+        Just(Rule::Dollar),
+    ]
+}
+
+/// A header value (or not sent).
+fn sent() -> impl Strategy<Value = Option<&'static str>> {
+    prop_oneof![Just(None), (0..VALUES.len()).prop_map(|i| Some(VALUES[i]))]
+}
+
+fn site(rules: &[Rule], sync: SyncMode) -> Site {
+    let mut yaml = format!("name: p.test\nurl: https://p.test/\nsync: {sync}\nheaders:\n");
+    for (name, r) in NAMES.iter().zip(rules) {
+        match r {
+            Rule::Unnamed => {}
+            Rule::Absent => yaml.push_str(&format!("  {name}: absent\n")),
+            Rule::Value(v) => yaml.push_str(&format!("  {name}: '{v}'\n")),
+            Rule::Dollar => yaml.push_str(&format!("  {name}: '$remote_addr'\n")),
+        }
+    }
+    yaml.push_str("  X-Fixed: '1'\n");
+    yaml.push_str("manage:\n  server:\n    provider: nginx\n    config: /etc/nginx/p.conf\n");
+    let (state, problems) = crate::load::load_sources(&[crate::load::Source {
+        path: "sites/p.test.yaml".into(),
+        text: yaml,
+    }]);
+    assert!(problems.is_empty(), "{problems:?}");
+    state.sites.into_values().next().expect("site")
+}
+
+/// `add_header` lines siteward wrote earlier (the provider's own file).
+fn file(set: &[Option<&str>]) -> String {
+    let mut text = "# managed by siteward — do not edit; site p.test\n".to_owned();
+    for (name, v) in NAMES.iter().zip(set) {
+        if let Some(v) = v {
+            text.push_str(&format!("add_header {name} \"{v}\" always;\n"));
+        }
+    }
+    text
+}
+
+/// Header (lowercased) → value in an include file.
+fn values(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("add_header ")?;
+            let (name, rest) = rest.split_once(' ')?;
+            let value = rest.strip_prefix('"')?.strip_suffix("\" always;")?;
+            Some((name.to_ascii_lowercase(), value.to_owned()))
+        })
+        .collect()
+}
+
+fn squash(v: &str) -> String {
+    v.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn apply_steps_are_what_the_written_file_does(
+        rules in proptest::collection::vec(rule(), 4),
+        old in proptest::collection::vec(sent(), 4),
+        live in proptest::collection::vec(sent(), 4),
+        sync in prop_oneof![Just(SyncMode::Auto), Just(SyncMode::Propose), Just(SyncMode::Observe)],
+        reconcile in any::<bool>(),
+    ) {
+        let site = site(&rules, sync);
+        let provider = Provider::for_site(&site, Path::new("/r")).unwrap().unwrap();
+        let old_file = file(&old);
+        let view = provider
+            .observe_text(&site, &old_file)
+            .expect("view");
+        let rendered = provider.render(&site);
+        let mut page = Page { status: 200, ..Page::default() };
+        for (name, v) in NAMES.iter().zip(&live) {
+            if let Some(v) = v {
+                page.headers.insert(name.to_ascii_lowercase(), vec![(*v).to_owned()]);
+            }
+        }
+        page.headers.insert("x-fixed".into(), vec!["1".into()]);
+        let live_site = LiveSite {
+            site: "p.test".into(),
+            page: Some(page.clone()),
+            managed: Some(Managed {
+                provider: provider.clone(),
+                view: view.clone(),
+                render: rendered.as_ref().map(drop).map_err(|e| e.to_string()),
+            }),
+            ..LiveSite::default()
+        };
+        let secrets = BTreeMap::new();
+        let d = Desired { site: &site, secrets: &secrets };
+        let mut plan = plan_site(&d, &live_site);
+        let command = if reconcile { Command::Reconcile } else { Command::Apply };
+        stage_site(&mut plan, command, site.sync, |c| verdict(&site, live_site.managed.as_ref(), c));
+
+        let applying: Vec<_> = plan.changes.iter().filter(|c| c.step == Step::Apply).collect();
+        // Observe sites are never applied; reconcile never applies propose sites.
+        if sync == SyncMode::Observe || (reconcile && sync == SyncMode::Propose) {
+            prop_assert!(applying.is_empty(), "{:?}", plan.changes);
+        }
+        for c in &plan.changes {
+            prop_assert_eq!(c.applicable, verdict(&site, live_site.managed.as_ref(), c).is_ok());
+            prop_assert_eq!(c.reason.is_none(), c.step == Step::Apply, "{:?}", c);
+        }
+        if applying.is_empty() {
+            // Nothing is written: every change stays as it is.
+            return Ok(());
+        }
+        let rendered = rendered.expect("an apply step implies the desired config renders");
+        let (before, after) = (values(&old_file), values(rendered.full()));
+        for c in &applying {
+            prop_assert_eq!(c.resource, Resource::Header);
+            match c.action {
+                Action::Remove => prop_assert!(!after.contains_key(&c.key), "{:?}", c),
+                _ => prop_assert_eq!(
+                    after.get(&c.key).map(|v| squash(v)),
+                    c.desired.as_deref().map(squash),
+                    "{:?}", c
+                ),
+            }
+        }
+        for c in plan.changes.iter().filter(|c| c.step != Step::Apply) {
+            // Not applied: siteward's file treats the header as before.
+            prop_assert_eq!(before.get(&c.key), after.get(&c.key), "{:?}", c);
+        }
+        for name in NAMES.iter().map(|n| n.to_ascii_lowercase()) {
+            if before.get(&name) == after.get(&name) {
+                continue;
+            }
+            let planned = applying.iter().any(|c| c.key == name);
+            let served_as_desired = page.header(&name).map(|v| squash(&v))
+                == after.get(&name).map(|v| squash(v));
+            prop_assert!(
+                planned || served_as_desired,
+                "`{name}` changes in the file ({:?} → {:?}) without a planned apply: {:?}",
+                before.get(&name), after.get(&name), plan.changes
+            );
+        }
+    }
+}
