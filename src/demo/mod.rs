@@ -185,9 +185,13 @@ pub fn run(keep: Option<&Path>) -> anyhow::Result<Exit> {
     println!("demo finished in {:.1} s", started.elapsed().as_secs_f64());
     match keep {
         Some(dir) => println!(
-            "kept the sandbox in {} (try: siteward --repo {} plan)",
+            "kept the sandbox in {}; its HTTPS servers stopped with the demo, so `plan` there \
+             now reports every site unknown — what still works offline: \
+             `siteward --repo {state} validate`, `siteward --repo {state} log`, \
+             `git -C {state} log siteward-audit` and \
+             `git -C {state} show siteward-proposals/shop.demo.test:PROPOSAL.md`",
             dir.display(),
-            state.display()
+            state = state.display()
         ),
         None => println!("sandbox removed (keep it with `siteward demo --keep DIR`)"),
     }

@@ -65,10 +65,10 @@ impl Job<'_> {
             return Err(fail(Stage::Reload, detail, true).await);
         }
         // 4. Verify that the change is served.
-        if let Some(verify) = self.verify {
-            if let Err(detail) = verify.until_served(self.site).await {
-                return Err(fail(Stage::Verify, detail, true).await);
-            }
+        if let Some(verify) = self.verify
+            && let Err(detail) = verify.until_served(self.site).await
+        {
+            return Err(fail(Stage::Verify, detail, true).await);
         }
         Ok(())
     }

@@ -128,7 +128,7 @@ async fn add_change_remove(web: &Web, repo: &Repo, manage: &str) {
     let site = web.site(repo, with, manage);
     let (p, t) = provider(&site, repo);
     let out = p
-        .apply(&site, &t, &verify(&repo))
+        .apply(&site, &t, &verify(repo))
         .await
         .expect("first apply");
     assert!(out.changed && out.verified && out.before.is_none());
@@ -154,7 +154,7 @@ async fn add_change_remove(web: &Web, repo: &Repo, manage: &str) {
 
     // A second apply of the same state touches nothing.
     let again = p
-        .apply(&site, &t, &verify(&repo))
+        .apply(&site, &t, &verify(repo))
         .await
         .expect("second apply");
     assert!(!again.changed);
@@ -164,7 +164,7 @@ async fn add_change_remove(web: &Web, repo: &Repo, manage: &str) {
     let site = web.site(repo, changed, manage);
     let (p, t) = provider(&site, repo);
     let out = p
-        .apply(&site, &t, &verify(&repo))
+        .apply(&site, &t, &verify(repo))
         .await
         .expect("change apply");
     assert!(out.changed);
@@ -203,15 +203,13 @@ async fn second_apply_fails(web: &Web, repo: &Repo, manage: &str) -> ProviderErr
         &web.manage(&web.include()),
     );
     let (p, t) = provider(&site, repo);
-    p.apply(&site, &t, &verify(&repo))
-        .await
-        .expect("good apply");
+    p.apply(&site, &t, &verify(repo)).await.expect("good apply");
     let good = std::fs::read(web.include()).expect("include");
 
     let site = web.site(repo, "headers:\n  X-Version: '2'\n", manage);
     let (p, t) = provider(&site, repo);
     let err = p
-        .apply(&site, &t, &verify(&repo))
+        .apply(&site, &t, &verify(repo))
         .await
         .expect_err("broken apply must fail");
     assert_eq!(

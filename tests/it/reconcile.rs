@@ -11,13 +11,13 @@ use super::support::Repo;
 use super::support::nginx::{Nginx, Vhost};
 
 /// A real nginx serving several hosts, each including its own siteward-managed file.
-struct Fleet {
-    nginx: Nginx,
-    repo: Repo,
+pub(super) struct Fleet {
+    pub(super) nginx: Nginx,
+    pub(super) repo: Repo,
 }
 
 impl Fleet {
-    fn start(hosts: &[&str]) -> Fleet {
+    pub(super) fn start(hosts: &[&str]) -> Fleet {
         let ca = Ca::new("reconcile test root").expect("ca");
         let nginx = Nginx::start(&[]);
         for host in hosts {
@@ -34,12 +34,12 @@ impl Fleet {
         Fleet { nginx, repo }
     }
 
-    fn include(&self, host: &str) -> PathBuf {
+    pub(super) fn include(&self, host: &str) -> PathBuf {
         self.nginx.path().join(format!("siteward/{host}.conf"))
     }
 
     /// Writes `sites/<host>.yaml` managed by nginx with `sync` and extra YAML (headers, ...).
-    fn site(&self, host: &str, sync: &str, extra: &str) {
+    pub(super) fn site(&self, host: &str, sync: &str, extra: &str) {
         self.site_with(host, sync, extra, &self.nginx.command("-t"));
     }
 
@@ -60,7 +60,7 @@ impl Fleet {
     }
 
     /// The general form: every command and the transport chosen by the test.
-    fn write_site(
+    pub(super) fn write_site(
         &self,
         host: &str,
         sync: &str,
@@ -89,7 +89,7 @@ impl Fleet {
     }
 
     /// The value of `name` that `host` serves now.
-    fn served(&self, host: &str, name: &str) -> Option<String> {
+    pub(super) fn served(&self, host: &str, name: &str) -> Option<String> {
         let ca = self.repo.path().join("ca.pem");
         let out = std::process::Command::new("curl")
             .args(["-sS", "-D-", "-o", "/dev/null", "--cacert"])
@@ -109,7 +109,7 @@ impl Fleet {
     }
 
     /// The newest run record on the audit branch.
-    fn last_record(&self) -> serde_json::Value {
+    pub(super) fn last_record(&self) -> serde_json::Value {
         let files = self
             .repo
             .git(&["log", "-1", "--name-only", "--format=", "siteward-audit"]);
@@ -122,7 +122,7 @@ impl Fleet {
     }
 }
 
-fn site_record<'a>(record: &'a serde_json::Value, site: &str) -> &'a serde_json::Value {
+pub(super) fn site_record<'a>(record: &'a serde_json::Value, site: &str) -> &'a serde_json::Value {
     record["sites"]
         .as_array()
         .expect("sites")
@@ -131,7 +131,7 @@ fn site_record<'a>(record: &'a serde_json::Value, site: &str) -> &'a serde_json:
         .expect("site in record")
 }
 
-fn results(site: &serde_json::Value) -> Vec<String> {
+pub(super) fn results(site: &serde_json::Value) -> Vec<String> {
     site["actions"]
         .as_array()
         .expect("actions")
