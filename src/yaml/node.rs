@@ -6,6 +6,7 @@
 //! every expansion is charged against a node budget, which makes alias bombs fail fast with
 //! bounded memory. Duplicate keys are reported here too, because a mapping type would hide them.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use yaml_rust2::parser::{Event, Parser};
@@ -253,6 +254,9 @@ impl Builder {
             Event::MappingStart(anchor, _tag) => {
                 self.charge(1, &mark)?;
                 let mut entries: Vec<Entry> = Vec::new();
+                // Key → line of its first definition: one lookup per key keeps a mapping with
+                // tens of thousands of keys (labels) linear.
+                let mut seen: HashMap<String, usize> = HashMap::new();
                 loop {
                     let (ev, m) = self.next(parser)?;
                     if ev == Event::MappingEnd {
@@ -269,14 +273,13 @@ impl Builder {
                             "merge keys (`<<`) are not supported; list a policy under `policies` instead",
                         ));
                     }
-                    if let Some(first) = entries.iter().find(|e| e.key == key) {
-                        let msg = format!(
-                            "duplicate key `{key}` (first defined at line {})",
-                            first.key_loc.line
-                        );
+                    if let Some(first_line) = seen.get(&key) {
+                        let msg =
+                            format!("duplicate key `{key}` (first defined at line {first_line})");
                         self.problems.push(key_node.loc.problem(msg));
                         continue;
                     }
+                    seen.insert(key.clone(), key_node.loc.line);
                     entries.push(Entry {
                         key,
                         key_loc: key_node.loc,
@@ -320,6 +323,29 @@ mod tests {
         assert_eq!((problems[0].line, problems[0].column), (3, 1));
         assert!(
             problems[0].message.contains("duplicate key `a`"),
+            "{}",
+            problems[0].message
+        );
+    }
+
+    #[test]
+    fn fifty_thousand_keys_parse_and_a_late_duplicate_is_found() {
+        // Issue #8: 49,900 labels (just under the node budget) took 10 s with a scan of the
+        // earlier keys per key; a set of seen keys is linear.
+        let mut text = String::from("labels:\n");
+        for i in 0..49_900 {
+            text.push_str(&format!("  k{i:05}: v\n"));
+        }
+        let node = parse(&path(), &text).unwrap();
+        assert_eq!(node.get("labels").unwrap().entries().unwrap().len(), 49_900);
+        text.push_str("  k00007: again\n");
+        let problems = parse(&path(), &text).unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].line, 49_902);
+        assert!(
+            problems[0]
+                .message
+                .contains("duplicate key `k00007` (first defined at line 9)"),
             "{}",
             problems[0].message
         );
