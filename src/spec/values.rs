@@ -322,28 +322,34 @@ impl Serialize for SecretRef {
     }
 }
 
-/// A duration written as `500ms`, `10s`, `5m`, `1h` or a plain number of seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A duration written with humantime's units (`500ms`, `10s`, `5m`, `1h`, `3d`, or combined as
+/// `1h 30m`) or as a plain number of seconds. Always longer than zero; each setting bounds it
+/// further when it is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Span(pub Duration);
 
 impl FromStr for Span {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a duration (e.g. `500ms`, `10s`, `5m`, `1h`)");
-        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-        let (num, unit) = s.split_at(split);
-        let n: u64 = num.parse().map_err(|_| bad())?;
-        let d = match unit {
-            "ms" => Duration::from_millis(n),
-            "" | "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n * 60),
-            "h" => Duration::from_secs(n * 3600),
-            _ => return Err(bad()),
+        let too_long = || format!("`{s}` is too long a duration");
+        let d = if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            Duration::from_secs(s.parse().map_err(|_| too_long())?)
+        } else {
+            humantime::parse_duration(s).map_err(|e| match e {
+                humantime::DurationError::NumberOverflow => too_long(),
+                _ => format!("`{s}` is not a duration (e.g. `500ms`, `10s`, `5m`, `1h`)"),
+            })?
         };
         if d.is_zero() {
             return Err(format!("`{s}` must be longer than zero"));
         }
         Ok(Span(d))
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
     }
 }
 
@@ -713,7 +719,31 @@ mod tests {
             Duration::from_millis(500)
         );
         assert_eq!("2m".parse::<Span>().unwrap().0, Duration::from_secs(120));
+        assert_eq!("90".parse::<Span>().unwrap().0, Duration::from_secs(90));
+        assert_eq!(
+            "3d".parse::<Span>().unwrap().0,
+            Duration::from_secs(3 * 86_400)
+        );
+        assert_eq!(
+            "1h 30m".parse::<Span>().unwrap().0,
+            Duration::from_secs(5400)
+        );
+        assert_eq!(Span(Duration::from_secs(3600)).to_string(), "1h");
         assert!("0s".parse::<Span>().is_err());
+        assert!(
+            "soon"
+                .parse::<Span>()
+                .unwrap_err()
+                .contains("is not a duration")
+        );
+        // Issue #8: `n * 3600` overflowed; now an error, never a panic or a wrapped value.
+        assert!(
+            "99999999999999999999h"
+                .parse::<Span>()
+                .unwrap_err()
+                .contains("too long")
+        );
+        assert!("5124095576030432h".parse::<Span>().is_err());
         assert!("2025-02-30".parse::<Date>().is_err());
         assert!("2025-2-3".parse::<Date>().is_err());
         assert!("2025-02-03".parse::<Date>().is_ok());

@@ -541,6 +541,88 @@ const CASES: &[Case] = &[
         "is not a duration",
     ),
     case(
+        "settings timeout too long",
+        &[("siteward.yaml", "timeout: 2h\n")],
+        "siteward.yaml:1:10",
+        "timeout: `2h` is out of range 1ms..=1h",
+    ),
+    case(
+        "settings timeout too short",
+        &[("siteward.yaml", "timeout: 500us\n")],
+        "siteward.yaml:1:10",
+        "timeout: `500us` is out of range 1ms..=1h",
+    ),
+    case(
+        // Issue #8: passed validate, then `plan` panicked on a duration overflow.
+        "settings timeout u64 max",
+        &[("siteward.yaml", "timeout: 18446744073709551615\n")],
+        "siteward.yaml:1:10",
+        "timeout: `18446744073709551615` is out of range 1ms..=1h",
+    ),
+    case(
+        "settings timeout hour overflow",
+        &[("siteward.yaml", "timeout: 5124095576030432h\n")],
+        "siteward.yaml:1:10",
+        "timeout: `5124095576030432h` is too long a duration",
+    ),
+    case(
+        "settings concurrency zero",
+        &[("siteward.yaml", "concurrency: 0\n")],
+        "siteward.yaml:1:14",
+        "concurrency: 0 is out of range 1..=4096",
+    ),
+    case(
+        "settings concurrency too many",
+        &[("siteward.yaml", "concurrency: 100000\n")],
+        "siteward.yaml:1:14",
+        "concurrency: 100000 is out of range 1..=4096",
+    ),
+    case(
+        "settings concurrency beyond u64",
+        &[("siteward.yaml", "concurrency: 18446744073709551616\n")],
+        "siteward.yaml:1:14",
+        "concurrency: 18446744073709551616 is out of range 1..=4096",
+    ),
+    case(
+        "settings per_host zero",
+        &[("siteward.yaml", "per_host: 0\n")],
+        "siteward.yaml:1:11",
+        "per_host: 0 is out of range 1..=256",
+    ),
+    case(
+        "settings per_host too many",
+        &[("siteward.yaml", "per_host: 257\n")],
+        "siteward.yaml:1:11",
+        "per_host: 257 is out of range 1..=256",
+    ),
+    case(
+        "min_days_left too many",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\ncertificate:\n  min_days_left: 3651\n",
+        )],
+        "sites/a.yaml:4:18",
+        "certificate.min_days_left: 3651 is out of range 0..=3650",
+    ),
+    case(
+        "policy cert_min_days_left too many",
+        &[(
+            "policies/p.yaml",
+            "name: p\nrules:\n  - id: r\n    severity: low\n    cert_min_days_left: 99999999999999999999\n",
+        )],
+        "policies/p.yaml:5:25",
+        "rule.cert_min_days_left: 99999999999999999999 is out of range 0..=3650",
+    ),
+    case(
+        "check max_response_ms too long",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nchecks:\n  - {name: home, max_response_ms: 600001}\n",
+        )],
+        "sites/a.yaml:4:35",
+        "check.max_response_ms: 600001 is out of range 1..=600000",
+    ),
+    case(
         "settings branch",
         &[("siteward.yaml", "audit:\n  branch: a..b\n")],
         "siteward.yaml:2:11",
