@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use yaml_rust2::parser::{Event, Parser};
-use yaml_rust2::scanner::{Marker, TScalarStyle};
+use yaml_rust2::scanner::{Marker, ScanError, TScalarStyle};
 
 use crate::problem::Problem;
 
@@ -121,6 +121,49 @@ impl Node {
     }
 }
 
+/// A hint in the user's terms for the parser messages that usually mean a mis-indented line or
+/// a quote inside a quoted value. `row` is the text of the line the parser stopped on, `col` the
+/// 0-based column (in characters) where it stopped.
+fn syntax_hint(info: &str, row: &str, col: usize) -> Option<&'static str> {
+    const INDENT: &str = "hint: indent this line like its siblings (the keys of one mapping \
+                          start in the same column, with spaces)";
+    if info.contains("did not find expected key") {
+        return Some(INDENT);
+    }
+    if info.contains("mapping values are not allowed") {
+        // A `: ` earlier on the same line: the value itself holds `: `. Otherwise the key is
+        // indented deeper than the one above, whose value it then seems to continue.
+        let before: String = row.chars().take(col).collect();
+        return Some(if before.contains(": ") {
+            "hint: a value that holds `: ` must be quoted, e.g. `X-Note: \"a: b\"`"
+        } else {
+            INDENT
+        });
+    }
+    if info.contains("quoted scalar") {
+        if info.contains("trailing content") {
+            let quote = row.chars().nth(col.checked_sub(1)?)?;
+            return match quote {
+                '"' => Some(
+                    "hint: the `\"` before this point ends the value; write a value that holds \
+                     double quotes in single quotes (`'default-src \"self\"'`) or escape them \
+                     as `\\\"`",
+                ),
+                '\'' => Some(
+                    "hint: the `'` before this point ends the value; write a value that holds \
+                     single quotes in double quotes (`\"default-src 'self'\"`) or double them \
+                     as `''`",
+                ),
+                _ => None,
+            };
+        }
+        if info.contains("end of stream") {
+            return Some("hint: the quote that starts here is never closed");
+        }
+    }
+    None
+}
+
 fn is_bool(text: &str) -> bool {
     matches!(text, "true" | "false" | "True" | "False" | "TRUE" | "FALSE")
 }
@@ -130,6 +173,7 @@ fn is_bool(text: &str) -> bool {
 pub fn parse(path: &Arc<str>, text: &str) -> Result<Node, Vec<Problem>> {
     let mut builder = Builder {
         path: path.clone(),
+        text,
         anchors: Vec::new(),
         problems: Vec::new(),
         budget: NODE_BUDGET,
@@ -140,10 +184,7 @@ pub fn parse(path: &Arc<str>, text: &str) -> Result<Node, Vec<Problem>> {
     loop {
         let (event, mark) = match parser.next_token() {
             Ok(next) => next,
-            Err(e) => {
-                let loc = builder.loc(e.marker());
-                return Err(vec![loc.problem(format!("invalid YAML: {}", e.info()))]);
-            }
+            Err(e) => return Err(vec![builder.syntax_problem(&e)]),
         };
         match event {
             Event::StreamEnd => break,
@@ -176,8 +217,10 @@ pub fn parse(path: &Arc<str>, text: &str) -> Result<Node, Vec<Problem>> {
     }))
 }
 
-struct Builder {
+struct Builder<'t> {
     path: Arc<str>,
+    /// The document text, to phrase syntax errors in the user's terms.
+    text: &'t str,
     anchors: Vec<(usize, Node)>,
     /// Non-fatal problems (duplicate keys); fatal ones are returned as `Err`.
     problems: Vec<Problem>,
@@ -186,7 +229,7 @@ struct Builder {
 
 type Step<T> = Result<T, Problem>;
 
-impl Builder {
+impl Builder<'_> {
     fn loc(&self, mark: &Marker) -> Loc {
         Loc {
             path: self.path.clone(),
@@ -206,10 +249,18 @@ impl Builder {
     }
 
     fn next(&self, parser: &mut Parser<std::str::Chars<'_>>) -> Step<(Event, Marker)> {
-        parser.next_token().map_err(|e| {
-            self.loc(e.marker())
-                .problem(format!("invalid YAML: {}", e.info()))
-        })
+        parser.next_token().map_err(|e| self.syntax_problem(&e))
+    }
+
+    /// The parser's message, plus a hint where its words alone are cryptic.
+    fn syntax_problem(&self, e: &ScanError) -> Problem {
+        let mark = e.marker();
+        let row = self.text.lines().nth(mark.line().saturating_sub(1));
+        let hint = syntax_hint(e.info(), row.unwrap_or_default(), mark.col())
+            .map(|h| format!("; {h}"))
+            .unwrap_or_default();
+        self.loc(mark)
+            .problem(format!("invalid YAML: {}{hint}", e.info()))
     }
 
     fn node(

@@ -46,6 +46,69 @@ const CASES: &[Case] = &[
         "invalid YAML: while scanning a plain scalar, found a tab",
     ),
     case(
+        "key indented deeper than its siblings",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nheaders:\n  X-A: \"1\"\n   X-B: \"2\"\n",
+        )],
+        "sites/a.yaml:5:7",
+        "did not find expected key; hint: indent this line like its siblings",
+    ),
+    case(
+        "key indented less than its siblings",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nheaders:\n  X-A: \"1\"\n X-B: \"2\"\n",
+        )],
+        "sites/a.yaml:5:5",
+        "hint: indent this line like its siblings (the keys of one mapping start in the same column, with spaces)",
+    ),
+    case(
+        "key indented deeper after a plain value",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nheaders:\n  X-A: one\n   X-B: two\n",
+        )],
+        "sites/a.yaml:5:7",
+        "mapping values are not allowed in this context; hint: indent this line like its siblings",
+    ),
+    case(
+        "colon space in a plain value",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nheaders:\n  X-A: a: b\n",
+        )],
+        "sites/a.yaml:4:9",
+        "hint: a value that holds `: ` must be quoted",
+    ),
+    case(
+        "double quote inside a double-quoted value",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nheaders:\n  Content-Security-Policy: \"default-src \"self\"\"\n",
+        )],
+        "sites/a.yaml:4:42",
+        "hint: the `\"` before this point ends the value; write a value that holds double quotes in single quotes (`'default-src \"self\"'`) or escape them as `\\\"`",
+    ),
+    case(
+        "single quote inside a single-quoted value",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nheaders:\n  Content-Security-Policy: 'default-src 'self''\n",
+        )],
+        "sites/a.yaml:4:42",
+        "in double quotes (`\"default-src 'self'\"`) or double them as `''`",
+    ),
+    case(
+        "unclosed quote",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nheaders:\n  X-A: \"open\n",
+        )],
+        "sites/a.yaml:4:8",
+        "hint: the quote that starts here is never closed",
+    ),
+    case(
         "unknown key suggests",
         &[(
             "sites/a.yaml",
