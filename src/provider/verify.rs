@@ -141,8 +141,15 @@ async fn client_for(
     }
     if let Some(ca) = &site.ca {
         let path = crate::load::site::resolve(repo, ca);
-        let pem = std::fs::read(&path)
-            .map_err(|e| format!("cannot read `ca` file `{}`: {e}", path.display()))?;
+        let pem = crate::load::file::read(
+            &path,
+            crate::load::file::MAX_PEM_BYTES,
+            crate::load::file::Links::Follow,
+        )
+        .map_err(|e| {
+            let why = crate::error_text::chain(&e);
+            format!("cannot read `ca` file `{}`: {why}", path.display())
+        })?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)
             .map_err(|e| format!("`ca` file `{}` is not PEM: {e}", path.display()))?;
         b = b.tls_certs_merge(certs);

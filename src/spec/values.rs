@@ -467,7 +467,10 @@ impl Serialize for Date {
     }
 }
 
-/// A git branch name (or prefix) that `git check-ref-format` would accept.
+/// A branch siteward commits to (the audit branch), or the prefix of such branches (proposals):
+/// a name `git check-ref-format --branch` would accept, and never one that would put siteward's
+/// commits on a branch people work on or that reads as something else than a local branch.
+/// The branch checked out in the state repo is refused by the loader, which knows the repo.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BranchName(String);
 
@@ -476,6 +479,11 @@ impl BranchName {
         &self.0
     }
 }
+
+/// Names of the usual main line; siteward's commits never go there.
+const MAIN_LINES: &[&str] = &["main", "master"];
+/// Git's pseudo-refs, which name a commit of the moment rather than a branch.
+const PSEUDO_REFS: &[&str] = &["HEAD", "FETCH_HEAD", "ORIG_HEAD", "MERGE_HEAD"];
 
 impl FromStr for BranchName {
     type Err = String;
@@ -488,10 +496,30 @@ impl FromStr for BranchName {
             || s.contains("..")
             || s.contains("//")
             || s.contains("@{")
+            || s == "@"
             || s.split('/').any(|part| part.starts_with('.'))
             || s.chars().any(bad_char);
         if bad {
             return Err(format!("`{s}` is not a valid git branch name"));
+        }
+        let refused = |why: &str| Err(format!("`{s}` is refused: {why}"));
+        if PSEUDO_REFS.contains(&s) {
+            return refused(
+                "it names whatever is checked out, not a branch; name a branch of siteward's own",
+            );
+        }
+        if s.starts_with("refs/") {
+            return refused("write the branch name without `refs/` (siteward adds `refs/heads/`)");
+        }
+        if MAIN_LINES.contains(&s) {
+            return refused(
+                "siteward's commits would land on the main line; name a branch of siteward's own",
+            );
+        }
+        if let Some(branch) = s.strip_prefix("origin/") {
+            return refused(&format!(
+                "it reads as the branch `{branch}` of the remote `origin`; name a local branch of siteward's own"
+            ));
         }
         Ok(BranchName(s.to_owned()))
     }
@@ -786,7 +814,26 @@ mod tests {
     #[test]
     fn branch_names() {
         assert!("siteward-audit".parse::<BranchName>().is_ok());
+        assert!("ops/audit".parse::<BranchName>().is_ok());
         assert!("a..b".parse::<BranchName>().is_err());
         assert!("a b".parse::<BranchName>().is_err());
+    }
+
+    #[test]
+    fn branches_people_work_on_or_that_are_not_branches_are_refused() {
+        // Issue #16: these were accepted as the audit branch or the proposals prefix.
+        for (name, why) in [
+            ("HEAD", "names whatever is checked out"),
+            ("FETCH_HEAD", "names whatever is checked out"),
+            ("refs/tags/v1", "without `refs/`"),
+            ("refs/heads/audit", "without `refs/`"),
+            ("main", "main line"),
+            ("master", "main line"),
+            ("origin/main", "the branch `main` of the remote `origin`"),
+        ] {
+            let e = name.parse::<BranchName>().unwrap_err();
+            assert!(e.contains("is refused") && e.contains(why), "{name}: {e}");
+        }
+        assert!("main-audit".parse::<BranchName>().is_ok());
     }
 }

@@ -734,6 +734,147 @@ const CASES: &[Case] = &[
         "host-key checking off",
     ),
     case(
+        "ca missing",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nca: certs/none.pem\n",
+        )],
+        "sites/a.yaml:3:5",
+        "ca: `certs/none.pem` does not exist in the state repo",
+    ),
+    case(
+        "ca is a directory",
+        &[
+            ("certs/x/readme.txt", "not a certificate\n"),
+            (
+                "sites/a.yaml",
+                "name: a\nurl: https://a.example/\nca: certs/x\n",
+            ),
+        ],
+        "sites/a.yaml:3:5",
+        "ca: `certs/x`: file is a directory, not a regular file",
+    ),
+    case(
+        "ca from policy defaults missing",
+        &[
+            (
+                "policies/p.yaml",
+                "name: p\ndefaults:\n  ca: certs/gone.pem\n",
+            ),
+            (
+                "sites/a.yaml",
+                "name: a\nurl: https://a.example/\npolicies: [p]\n",
+            ),
+        ],
+        "policies/p.yaml:3:7",
+        "ca: `certs/gone.pem` does not exist in the state repo",
+    ),
+    case(
+        "identity missing",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  server:\n    provider: nginx\n    config: /x.conf\n    host: ssh://deploy@web01\n    identity: keys/deploy\n",
+        )],
+        "sites/a.yaml:8:15",
+        "manage.server.identity: `keys/deploy` does not exist in the state repo",
+    ),
+    case(
+        "known_hosts missing",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  software:\n    provider: wordpress\n    host: ssh://deploy@web01\n    known_hosts: ssh/known_hosts\n",
+        )],
+        "sites/a.yaml:7:18",
+        "manage.software.known_hosts: `ssh/known_hosts` does not exist in the state repo",
+    ),
+    case(
+        "directory_ca missing",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  certificate: {provider: acme, directory_ca: acme-ca.pem}\n",
+        )],
+        "sites/a.yaml:4:47",
+        "manage.certificate.directory_ca: `acme-ca.pem` does not exist in the state repo",
+    ),
+    case(
+        "config empty",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  server: {provider: nginx, config: \"\"}\n",
+        )],
+        "sites/a.yaml:4:37",
+        "manage.server.config: `` does not name a file",
+    ),
+    case(
+        "config dot",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  server: {provider: nginx, config: .}\n",
+        )],
+        "sites/a.yaml:4:37",
+        "manage.server.config: `.` does not name a file",
+    ),
+    case(
+        "config root",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  server: {provider: nginx, config: /}\n",
+        )],
+        "sites/a.yaml:4:37",
+        "manage.server.config: `/` does not name a file",
+    ),
+    case(
+        "cert_path directory",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  certificate: {provider: acme, cert_path: /etc/ssl/}\n",
+        )],
+        "sites/a.yaml:4:44",
+        "manage.certificate.cert_path: `/etc/ssl/` does not name a file",
+    ),
+    case(
+        "audit branch master",
+        &[("siteward.yaml", "audit: {branch: master}\n")],
+        "siteward.yaml:1:17",
+        "audit.branch: `master` is refused: siteward's commits would land on the main line",
+    ),
+    case(
+        "audit branch main",
+        &[("siteward.yaml", "audit: {branch: main}\n")],
+        "siteward.yaml:1:17",
+        "audit.branch: `main` is refused",
+    ),
+    case(
+        "audit branch HEAD",
+        &[("siteward.yaml", "audit: {branch: HEAD}\n")],
+        "siteward.yaml:1:17",
+        "audit.branch: `HEAD` is refused: it names whatever is checked out",
+    ),
+    case(
+        "audit branch tag ref",
+        &[("siteward.yaml", "audit: {branch: refs/tags/v1}\n")],
+        "siteward.yaml:1:17",
+        "audit.branch: `refs/tags/v1` is refused: write the branch name without `refs/`",
+    ),
+    case(
+        "audit branch remote-tracking",
+        &[("siteward.yaml", "audit: {branch: origin/main}\n")],
+        "siteward.yaml:1:17",
+        "audit.branch: `origin/main` is refused: it reads as the branch `main` of the remote `origin`",
+    ),
+    case(
+        "proposals prefix master",
+        &[("siteward.yaml", "proposals: {branch_prefix: master}\n")],
+        "siteward.yaml:1:28",
+        "proposals.branch_prefix: `master` is refused",
+    ),
+    case(
+        "proposals prefix HEAD",
+        &[("siteward.yaml", "proposals: {branch_prefix: HEAD}\n")],
+        "siteward.yaml:1:28",
+        "proposals.branch_prefix: `HEAD` is refused",
+    ),
+    case(
         "merge key",
         &[(
             "sites/a.yaml",
@@ -814,6 +955,152 @@ fn oversized_and_non_utf8_files_are_reported_at_1_1() {
             .any(|p| p.starts_with("sites/b.yaml:1:1: file is not valid UTF-8")),
         "{found:#?}"
     );
+}
+
+/// `mkfifo PATH` (the tests avoid `nix`/`libc` for this one call).
+#[track_caller]
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+#[test]
+fn issue_16_fifo_and_dev_zero_as_siteward_yaml_fail_fast() {
+    // A FIFO blocked `validate` forever; a link to /dev/zero read until memory ran out.
+    let started = std::time::Instant::now();
+    let repo = base_repo();
+    mkfifo(&repo.path().join("siteward.yaml"));
+    let found = problems(repo.path());
+    assert_eq!(
+        found,
+        ["siteward.yaml:1:1: file is a named pipe (FIFO), not a regular file"]
+    );
+
+    let repo = base_repo();
+    std::os::unix::fs::symlink("/dev/zero", repo.path().join("siteward.yaml")).expect("link");
+    let found = problems(repo.path());
+    assert_eq!(
+        found,
+        [
+            "siteward.yaml:1:1: symbolic links are not followed; keep the file itself in the state repo"
+        ]
+    );
+
+    let repo = base_repo();
+    mkfifo(&repo.path().join("sites/b.yaml"));
+    std::os::unix::fs::symlink("/dev/zero", repo.path().join("policies/z.yaml")).expect("link");
+    let found = problems(repo.path());
+    assert_eq!(
+        found,
+        [
+            "policies/z.yaml:1:1: symbolic links are not followed; keep the file itself in the state repo",
+            "sites/b.yaml:1:1: file is a named pipe (FIFO), not a regular file",
+        ]
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[test]
+fn issue_16_fifo_and_dev_zero_as_a_file_secret_fail_fast() {
+    // `plan` resolves the header secret before it observes: the site is unknown, with the reason.
+    let repo = base_repo();
+    repo.write(
+        "sites/a.yaml",
+        "name: a\nurl: https://a.example/\nconnect: 127.0.0.1:9\nheaders:\n  X-Key: file:secrets/key\n",
+    );
+    std::fs::create_dir(repo.path().join("secrets")).expect("mkdir");
+    let key = repo.path().join("secrets/key");
+    for (make, kind) in [
+        (
+            Box::new(|p: &Path| mkfifo(p)) as Box<dyn Fn(&Path)>,
+            "a named pipe (FIFO)",
+        ),
+        (
+            Box::new(|p: &Path| std::os::unix::fs::symlink("/dev/zero", p).expect("link")),
+            "a character device",
+        ),
+    ] {
+        let _ = std::fs::remove_file(&key);
+        make(&key);
+        let started = std::time::Instant::now();
+        let out = repo.run(&["plan", "--timeout", "1", "--format", "json"]);
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        out.expect_code(1);
+        assert_eq!(
+            out.json()["sites"][0]["error"],
+            format!(
+                "header `X-Key`: secret `file:secrets/key` cannot be used: file is {kind}, not a regular file"
+            )
+        );
+    }
+}
+
+#[test]
+fn issue_16_symlinked_state_dirs_must_stay_inside_the_repo() {
+    let outside = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        outside.path().join("x.yaml"),
+        "name: x\nurl: https://x.example/\n",
+    )
+    .expect("write");
+    let repo = base_repo();
+    std::fs::remove_dir_all(repo.path().join("sites")).expect("rm");
+    std::os::unix::fs::symlink(outside.path(), repo.path().join("sites")).expect("link");
+    assert_eq!(
+        problems(repo.path()),
+        [
+            "sites:1:1: `sites` is a symbolic link that does not lead to a directory inside the state repo; keep the directory itself in the repo"
+        ]
+    );
+
+    // A link to a directory inside the repo is followed.
+    let repo = base_repo();
+    std::fs::rename(repo.path().join("sites"), repo.path().join("conf")).expect("mv");
+    std::os::unix::fs::symlink("conf", repo.path().join("sites")).expect("link");
+    let state = load_repo(repo.path()).expect("valid");
+    assert_eq!(state.sites.len(), 1);
+
+    // A linked subdirectory of `sites/` is reported, not skipped in silence.
+    let repo = base_repo();
+    std::os::unix::fs::symlink(outside.path(), repo.path().join("sites/team")).expect("link");
+    assert_eq!(
+        problems(repo.path()),
+        [
+            "sites/team:1:1: symbolic links are not followed; keep the directory itself in the state repo"
+        ]
+    );
+}
+
+#[test]
+fn issue_16_the_checked_out_branch_is_not_a_branch_siteward_commits_to() {
+    let repo = base_repo();
+    repo.write("siteward.yaml", "audit: {branch: ops}\n");
+    repo.commit_all("state");
+    repo.git(&["checkout", "-q", "-b", "ops"]);
+    repo.git(&["remote", "add", "upstream", "https://git.example/state.git"]);
+    assert_eq!(
+        problems(repo.path()),
+        [
+            "siteward.yaml:1:17: audit.branch: `ops` is the branch checked out in the state repo; siteward would commit onto it — name a branch of siteward's own"
+        ]
+    );
+    repo.write(
+        "siteward.yaml",
+        "audit: {branch: upstream/audit}\nproposals: {branch_prefix: ops}\n",
+    );
+    assert_eq!(
+        problems(repo.path()),
+        [
+            "siteward.yaml:1:17: audit.branch: `upstream/audit` reads as the branch `audit` of the remote `upstream`; name a local branch of siteward's own",
+            "siteward.yaml:2:28: proposals.branch_prefix: `ops` is the branch checked out in the state repo; siteward would commit onto it — name a branch of siteward's own",
+        ]
+    );
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("siteward.yaml", "audit: {branch: ops}\n");
+    assert_eq!(problems(repo.path()), Vec::<String>::new());
 }
 
 #[test]
