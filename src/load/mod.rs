@@ -73,9 +73,8 @@ fn read_sources(root: &Path) -> Result<(Vec<Source>, Vec<Problem>), LoadError> {
     let mut sources = Vec::new();
     let mut problems = Vec::new();
     let mut files = Vec::new();
-    // Listed whatever it is (a link, a FIFO), so that `file::read` can say what is wrong.
-    if std::fs::symlink_metadata(root.join("siteward.yaml")).is_ok() {
-        files.push("siteward.yaml".to_owned());
+    if has_settings(root) {
+        files.push(SETTINGS_FILE.to_owned());
     }
     for dir in ["policies", "sites"] {
         if let Err(problem) = check_top_dir(root, dir) {
@@ -85,17 +84,44 @@ fn read_sources(root: &Path) -> Result<(Vec<Source>, Vec<Problem>), LoadError> {
         collect_yaml(root, dir, dir == "sites", &mut files, &mut problems);
     }
     for rel in files {
-        match file::read_text(&root.join(&rel), MAX_FILE_BYTES, Links::Refuse) {
-            Ok(text) => sources.push(Source { path: rel, text }),
-            Err(e) => problems.push(Problem {
-                path: rel,
-                line: 1,
-                column: 1,
-                message: crate::error_text::chain(&e),
-            }),
+        match read_source(root, rel) {
+            Ok(source) => sources.push(source),
+            Err(problem) => problems.push(problem),
         }
     }
     Ok((sources, problems))
+}
+
+/// The repo-wide settings file.
+const SETTINGS_FILE: &str = "siteward.yaml";
+
+/// Whether the repo has a `siteward.yaml`, whatever it is (a link, a FIFO): it is then read by
+/// [`read_source`], which says what is wrong with it.
+fn has_settings(root: &Path) -> bool {
+    std::fs::symlink_metadata(root.join(SETTINGS_FILE)).is_ok()
+}
+
+/// `siteward.yaml` alone, read by the loader's rules; `None` when the repo has none. For
+/// commands that need only the settings (`log` reads the audit branch from it).
+pub fn settings_source(root: &Path) -> Result<Option<Source>, Problem> {
+    if !has_settings(root) {
+        return Ok(None);
+    }
+    read_source(root, SETTINGS_FILE.to_owned()).map(Some)
+}
+
+/// Reads one state file (`rel`, relative to `root`): a regular file, not a link, at most 1 MiB
+/// of UTF-8. A file that cannot be read is a problem at 1:1.
+fn read_source(root: &Path, rel: String) -> Result<Source, Problem> {
+    match file::read_text(&root.join(&rel), MAX_FILE_BYTES, Links::Refuse) {
+        Ok(text) => Ok(Source { path: rel, text }),
+        Err(e) => Err(Problem {
+            path: rel,
+            line: 1,
+            column: 1,
+            message: crate::error_text::chain(&e),
+        }),
+    }
 }
 
 /// `sites/` or `policies/` may be a symbolic link only to a directory inside the repo.
@@ -187,7 +213,7 @@ fn load(sources: &[Source], disk: Option<&Disk>) -> (DesiredState, Vec<Problem>)
     }
 
     // 1. Settings.
-    if let Some((_, node)) = trees.iter().find(|(s, _)| s.path == "siteward.yaml") {
+    if let Some((_, node)) = trees.iter().find(|(s, _)| s.path == SETTINGS_FILE) {
         state.settings = settings::read_settings(&mut r, node);
         if let Some(disk) = disk {
             disk.check_branches(&mut r, node);

@@ -978,6 +978,16 @@ fn issue_16_fifo_and_dev_zero_as_siteward_yaml_fail_fast() {
         found,
         ["siteward.yaml:1:1: file is a named pipe (FIFO), not a regular file"]
     );
+    // `log` reads siteward.yaml alone, for its audit branch: the same rule, the same reason.
+    let log = repo.run(&["log"]);
+    log.expect_code(1);
+    assert!(
+        log.stderr.contains(
+            "siteward.yaml:1:1: file is a named pipe (FIFO), not a regular file; fix siteward.yaml"
+        ),
+        "{}",
+        log.stderr
+    );
 
     let repo = base_repo();
     std::os::unix::fs::symlink("/dev/zero", repo.path().join("siteward.yaml")).expect("link");
