@@ -174,16 +174,20 @@ fn collect_yaml(
             column: 1,
             message: message.to_owned(),
         };
-        if kind.is_dir() {
-            if recursive && !name.starts_with('.') {
+        let linked_dir = kind.is_symlink() && root.join(&rel).is_dir();
+        if name.ends_with(".yaml") && !kind.is_dir() {
+            out.push(rel);
+        } else if kind.is_dir() || linked_dir {
+            if !recursive || name.starts_with('.') {
+                continue;
+            }
+            if linked_dir {
+                problems.push(at_file(
+                    "symbolic links are not followed; keep the directory itself in the state repo",
+                ));
+            } else {
                 collect_yaml(root, &rel, true, out, problems);
             }
-        } else if name.ends_with(".yaml") {
-            out.push(rel);
-        } else if kind.is_symlink() && root.join(&rel).is_dir() {
-            problems.push(at_file(
-                "symbolic links are not followed; keep the directory itself in the state repo",
-            ));
         } else if name.ends_with(".yml") {
             problems.push(at_file(
                 "use the `.yaml` extension; `.yml` files are not read",

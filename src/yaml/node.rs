@@ -127,7 +127,7 @@ impl Node {
 fn syntax_hint(info: &str, row: &str, col: usize) -> Option<&'static str> {
     const INDENT: &str = "hint: indent this line like its siblings (the keys of one mapping \
                           start in the same column, with spaces)";
-    if info.contains("did not find expected key") {
+    if info.contains("did not find expected key") || info.contains("expected '-' indicator") {
         return Some(INDENT);
     }
     if info.contains("mapping values are not allowed") {

@@ -64,6 +64,15 @@ const CASES: &[Case] = &[
         "hint: indent this line like its siblings (the keys of one mapping start in the same column, with spaces)",
     ),
     case(
+        "key of a list item indented unlike its siblings",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nchecks:\n  - name: home\n   path: /\n",
+        )],
+        "sites/a.yaml:5:8",
+        "did not find expected '-' indicator; hint: indent this line like its siblings",
+    ),
+    case(
         "key indented deeper after a plain value",
         &[(
             "sites/a.yaml",
