@@ -159,10 +159,14 @@ fn read_labels(r: &mut Reader, node: &Node) -> BTreeMap<String, String> {
     labels
 }
 
-/// An operational path: absolute, or relative to the state repo without `..`.
+/// An operational path: not empty; absolute, or relative to the state repo without `..`.
 pub fn read_path(r: &mut Reader, node: &Node, what: &str) -> Option<PathBuf> {
     let text = r.text(node, what)?;
     let path = PathBuf::from(&text);
+    if text.is_empty() {
+        r.report(&node.loc, format!("{what}: the path is empty"));
+        return None;
+    }
     if text.contains('\0') || text.contains('\n') {
         r.report(
             &node.loc,
@@ -180,8 +184,8 @@ pub fn read_path(r: &mut Reader, node: &Node, what: &str) -> Option<PathBuf> {
     Some(path)
 }
 
-/// An operational path that must name a file (siteward reads or writes it as one): not empty,
-/// and not ending in `/`, `.` or `..` (`manage.server.config: /` would name the root directory).
+/// An operational path that must name a file (siteward reads or writes it as one): not ending
+/// in `/`, `.` or `..` (`manage.server.config: /` would name the root directory).
 pub fn read_file_path(r: &mut Reader, node: &Node, what: &str) -> Option<PathBuf> {
     let path = read_path(r, node, what)?;
     let text = path.to_string_lossy();
@@ -189,9 +193,7 @@ pub fn read_file_path(r: &mut Reader, node: &Node, what: &str) -> Option<PathBuf
     if matches!(last, "" | "." | "..") {
         r.report(
             &node.loc,
-            format!(
-                "{what}: `{text}` does not name a file (it is empty or ends in `/`, `.` or `..`)"
-            ),
+            format!("{what}: `{text}` does not name a file (it ends in `/`, `.` or `..`)"),
         );
         return None;
     }

@@ -812,7 +812,7 @@ const CASES: &[Case] = &[
             "name: a\nurl: https://a.example/\nmanage:\n  server: {provider: nginx, config: \"\"}\n",
         )],
         "sites/a.yaml:4:37",
-        "manage.server.config: `` does not name a file",
+        "manage.server.config: the path is empty",
     ),
     case(
         "config dot",
@@ -831,6 +831,15 @@ const CASES: &[Case] = &[
         )],
         "sites/a.yaml:4:37",
         "manage.server.config: `/` does not name a file",
+    ),
+    case(
+        "webroot empty",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  certificate: {provider: acme, webroot: \"\"}\n",
+        )],
+        "sites/a.yaml:4:42",
+        "manage.certificate.webroot: the path is empty",
     ),
     case(
         "cert_path directory",
