@@ -160,8 +160,8 @@ impl Reader {
         }
     }
 
-    /// Reads a plain unsigned integer within `min..=max`. A number too large for any integer
-    /// type is out of range too, never a type error.
+    /// Reads a plain unsigned integer within `min..=max`. A number too large even for a `u64` is
+    /// out of range too, never a type error.
     pub fn uint(&mut self, node: &Node, what: &str, min: u64, max: u64) -> Option<u64> {
         let digits = match &node.kind {
             Kind::Scalar { text, plain: true } => {
