@@ -95,7 +95,7 @@ fn site_props() -> Value {
         }), &["from", "to"])},
         "certificate": object(keys::CERTIFICATE, json!({
             "domains": {"type": "array", "items": {"type": "string"}},
-            "min_days_left": {"type": "integer", "minimum": 0},
+            "min_days_left": {"type": "integer", "minimum": 0, "maximum": 3650},
             "key": keywords(KeyType::ALL, "key algorithm and size"),
             "issuer": keywords(Issuer::ALL, "acme | manual"),
         }), &[]),
@@ -111,7 +111,7 @@ fn site_props() -> Value {
             "path": {"type": "string", "pattern": "^/"},
             "status": {"type": "integer", "minimum": 100, "maximum": 599},
             "body_contains": {"type": "string"},
-            "max_response_ms": {"type": "integer", "minimum": 1},
+            "max_response_ms": {"type": "integer", "minimum": 1, "maximum": 600_000},
         }), &["name"])},
         "manage": object(keys::MANAGE, json!({
             "server": object(&keys::with(keys::MANAGE_SERVER, keys::TRANSPORT), with_transport(json!({
@@ -156,9 +156,9 @@ fn rule_props() -> Value {
         "header_present": header,
         "header_absent": header,
         "header_value": object(keys::HEADER_VALUE, json!({"name": header, "value": {"type": "string"}}), &["name", "value"]),
-        "hsts_min_max_age": {"type": "integer", "minimum": 0},
+        "hsts_min_max_age": {"type": "integer", "minimum": 0, "maximum": u32::MAX},
         "csp_requires": {"type": "object", "additionalProperties": {"type": ["array", "null"], "items": {"type": "string"}}},
-        "cert_min_days_left": {"type": "integer", "minimum": 0},
+        "cert_min_days_left": {"type": "integer", "minimum": 0, "maximum": 3650},
         "cert_min_key": keywords(KeyType::ALL, "weakest acceptable key"),
         "plugin_deny": {"type": "array", "items": {"type": "string"}},
         "min_core_version": {"type": ["string", "number"]},
@@ -198,9 +198,9 @@ fn defs() -> Value {
         "settings": object(keys::SETTINGS, json!({
             "audit": object(keys::AUDIT, json!({"branch": {"type": "string"}, "author": {"type": "string"}}), &[]),
             "proposals": object(keys::PROPOSALS, json!({"branch_prefix": {"type": "string"}}), &[]),
-            "concurrency": {"type": "integer", "minimum": 1},
-            "per_host": {"type": "integer", "minimum": 1},
-            "timeout": {"type": ["string", "integer"]},
+            "concurrency": {"type": "integer", "minimum": 1, "maximum": 4096},
+            "per_host": {"type": "integer", "minimum": 1, "maximum": 256},
+            "timeout": {"type": ["string", "integer"], "minimum": 1, "maximum": 3600},
             "packages": {"type": "string"},
         }), &[]),
     })

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use crate::load::file::{self, FileError, Links};
 use crate::spec::SecretRef;
 
 /// Largest secret file read.
@@ -15,18 +16,17 @@ const MAX_SECRET_BYTES: u64 = 64 * 1024;
 pub enum SecretError {
     #[error("secret `env:{name}` is not set; export it before running")]
     EnvMissing { name: String },
-    #[error("secret `file:{path}` cannot be read")]
+    #[error("secret `file:{path}` cannot be used")]
     File {
         path: String,
         #[source]
-        source: std::io::Error,
+        source: FileError,
     },
-    #[error("secret `file:{path}` is larger than 64 KiB")]
-    TooLarge { path: String },
 }
 
-/// Resolves a reference; file paths are relative to the state repo `repo`. A trailing newline
-/// of a file secret is dropped (editors add one).
+/// Resolves a reference; file paths are relative to the state repo `repo`. A file secret must be
+/// a regular file (a link to one is followed) of at most 64 KiB; a trailing newline is dropped
+/// (editors add one).
 pub fn resolve(reference: &SecretRef, repo: &Path) -> Result<String, SecretError> {
     match reference {
         SecretRef::Env(name) => {
@@ -34,16 +34,13 @@ pub fn resolve(reference: &SecretRef, repo: &Path) -> Result<String, SecretError
         }
         SecretRef::File(p) => {
             let path = crate::load::site::resolve(repo, p);
-            let shown = p.display().to_string();
-            let io = |source| SecretError::File {
-                path: shown.clone(),
-                source,
-            };
-            let len = std::fs::metadata(&path).map_err(io)?.len();
-            if len > MAX_SECRET_BYTES {
-                return Err(SecretError::TooLarge { path: shown });
-            }
-            let text = std::fs::read_to_string(&path).map_err(io)?;
+            let text =
+                file::read_text(&path, MAX_SECRET_BYTES, Links::Follow).map_err(|source| {
+                    SecretError::File {
+                        path: p.display().to_string(),
+                        source,
+                    }
+                })?;
             Ok(text.trim_end_matches(['\r', '\n']).to_owned())
         }
     }
@@ -69,6 +66,36 @@ mod tests {
         assert_eq!(v, "hunter2");
         let s = shown(&v);
         assert!(s.starts_with("<secret sha256:") && !s.contains("hunter2"));
+    }
+
+    #[test]
+    fn a_fifo_or_dev_zero_secret_fails_fast_and_clearly() {
+        // Issue #16: a FIFO blocked forever, `/dev/zero` read until memory ran out.
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero")).unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(dir.path().join("fifo"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let started = std::time::Instant::now();
+        let e = resolve(&SecretRef::File("zero".into()), dir.path()).unwrap_err();
+        assert_eq!(
+            crate::error_text::chain(&e),
+            "secret `file:zero` cannot be used: file is a character device, not a regular file"
+        );
+        let e = resolve(&SecretRef::File("fifo".into()), dir.path()).unwrap_err();
+        assert_eq!(
+            crate::error_text::chain(&e),
+            "secret `file:fifo` cannot be used: file is a named pipe (FIFO), not a regular file"
+        );
+        std::fs::write(dir.path().join("big"), vec![b'x'; 64 * 1024 + 1]).unwrap();
+        let e = resolve(&SecretRef::File("big".into()), dir.path()).unwrap_err();
+        assert!(
+            crate::error_text::chain(&e).ends_with("the limit is 64 KiB"),
+            "{e:?}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]

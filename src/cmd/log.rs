@@ -11,7 +11,7 @@ use crate::audit::{ActionResult, Entry, History, HistoryFilter};
 use crate::cli::ValidateFormat;
 use crate::exit::Exit;
 use crate::git::Repo;
-use crate::load::{Source, load_sources};
+use crate::load::{load_sources, settings_source};
 use crate::plan::{Action, Change, SyncStatus};
 
 /// Parsed `siteward log` flags.
@@ -110,14 +110,12 @@ fn finish(written: anyhow::Result<()>) -> anyhow::Result<Exit> {
 
 /// `audit.branch` from `siteward.yaml`, read alone (the sites need not be valid to read logs).
 fn configured_branch(repo: &Path) -> anyhow::Result<String> {
-    let path = repo.join("siteward.yaml");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(crate::spec::Settings::default().audit_branch.to_string());
+    let source = match settings_source(repo) {
+        Ok(Some(source)) => source,
+        Ok(None) => return Ok(crate::spec::Settings::default().audit_branch.to_string()),
+        Err(p) => anyhow::bail!("{p}; fix siteward.yaml or pass `--audit-branch BRANCH`"),
     };
-    let (state, problems) = load_sources(&[Source {
-        path: "siteward.yaml".into(),
-        text,
-    }]);
+    let (state, problems) = load_sources(&[source]);
     if let Some(p) = problems.first() {
         anyhow::bail!("{p}; fix siteward.yaml or pass `--audit-branch BRANCH`");
     }

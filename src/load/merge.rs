@@ -2,6 +2,8 @@
 //! (header names ignoring case); scalars and lists from the upper layer replace the lower one.
 //! Every node keeps the location of the file it came from.
 
+use std::collections::{HashMap, HashSet};
+
 use crate::yaml::{Entry, Kind, Node};
 
 /// `top` laid over `base`.
@@ -13,20 +15,26 @@ fn merge(base: &Node, top: &Node, case_insensitive_keys: bool) -> Node {
     let (Kind::Map(lower), Kind::Map(upper)) = (&base.kind, &top.kind) else {
         return top.clone();
     };
-    let same = |a: &str, b: &str| {
+    let fold = |k: &str| -> String {
         if case_insensitive_keys {
-            a.eq_ignore_ascii_case(b)
+            k.to_ascii_lowercase()
         } else {
-            a == b
+            k.to_owned()
         }
     };
+    // Lookups by key keep a merge of two large mappings (labels) linear.
+    let upper_keys: HashSet<String> = upper.iter().map(|u| fold(&u.key)).collect();
+    let mut lower_by_key: HashMap<String, &Entry> = HashMap::with_capacity(lower.len());
+    for l in lower {
+        lower_by_key.entry(fold(&l.key)).or_insert(l);
+    }
     let mut entries: Vec<Entry> = lower
         .iter()
-        .filter(|l| !upper.iter().any(|u| same(&u.key, &l.key)))
+        .filter(|l| !upper_keys.contains(&fold(&l.key)))
         .cloned()
         .collect();
     for u in upper {
-        let value = match lower.iter().find(|l| same(&l.key, &u.key)) {
+        let value = match lower_by_key.get(&fold(&u.key)) {
             Some(l) => merge(&l.value, &u.value, u.key == "headers"),
             None => u.value.clone(),
         };

@@ -3,8 +3,11 @@
 //! Steps: read `siteward.yaml`, `policies/*.yaml` and `sites/**/*.yaml` (each at most 1 MiB);
 //! parse each into a located tree; read policies; merge each site's policies' defaults under it
 //! (in the listed order) and read the merged tree as a typed site; check names across files.
-//! Secret references are kept as references: nothing is resolved here.
+//! Secret references are kept as references: nothing is resolved here. With the repo on disk,
+//! [`disk`] also checks the local files sites name and the branches siteward commits to.
 
+mod disk;
+pub mod file;
 pub mod keys;
 mod merge;
 mod policy;
@@ -15,6 +18,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use self::disk::Disk;
+use self::file::Links;
 use crate::problem::{Problem, sort_and_dedup};
 use crate::spec::{DesiredState, PolicyName, Site, SiteName};
 use crate::yaml::node::{Loc, Node, parse};
@@ -46,7 +51,7 @@ pub enum LoadError {
 /// Reads and validates the state repository at `root`.
 pub fn load_repo(root: &Path) -> Result<DesiredState, LoadError> {
     let (sources, mut problems) = read_sources(root)?;
-    let (state, more) = load_sources(&sources);
+    let (state, more) = load(&sources, Some(&Disk::new(root)));
     problems.extend(more);
     sort_and_dedup(&mut problems);
     if problems.is_empty() {
@@ -68,46 +73,85 @@ fn read_sources(root: &Path) -> Result<(Vec<Source>, Vec<Problem>), LoadError> {
     let mut sources = Vec::new();
     let mut problems = Vec::new();
     let mut files = Vec::new();
-    if root.join("siteward.yaml").exists() {
-        files.push("siteward.yaml".to_owned());
+    if has_settings(root) {
+        files.push(SETTINGS_FILE.to_owned());
     }
     for dir in ["policies", "sites"] {
+        if let Err(problem) = check_top_dir(root, dir) {
+            problems.push(problem);
+            continue;
+        }
         collect_yaml(root, dir, dir == "sites", &mut files, &mut problems);
     }
     for rel in files {
-        let path = root.join(&rel);
-        let at_file = |message: String| Problem {
-            path: rel.clone(),
-            line: 1,
-            column: 1,
-            message,
-        };
-        match std::fs::metadata(&path) {
-            Ok(m) if m.len() > MAX_FILE_BYTES => {
-                problems.push(at_file(format!(
-                    "file is {} bytes; the limit is 1 MiB",
-                    m.len()
-                )));
-                continue;
-            }
-            Err(e) => {
-                problems.push(at_file(format!("cannot read file: {e}")));
-                continue;
-            }
-            Ok(_) => {}
-        }
-        match std::fs::read(&path) {
-            Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(text) => sources.push(Source { path: rel, text }),
-                Err(_) => problems.push(at_file("file is not valid UTF-8".into())),
-            },
-            Err(e) => problems.push(at_file(format!("cannot read file: {e}"))),
+        match read_source(root, rel) {
+            Ok(source) => sources.push(source),
+            Err(problem) => problems.push(problem),
         }
     }
     Ok((sources, problems))
 }
 
+/// The repo-wide settings file.
+const SETTINGS_FILE: &str = "siteward.yaml";
+
+/// Whether the repo has a `siteward.yaml`, whatever it is (a link, a FIFO): it is then read by
+/// [`read_source`], which says what is wrong with it.
+fn has_settings(root: &Path) -> bool {
+    std::fs::symlink_metadata(root.join(SETTINGS_FILE)).is_ok()
+}
+
+/// `siteward.yaml` alone, read by the loader's rules; `None` when the repo has none. For
+/// commands that need only the settings (`log` reads the audit branch from it).
+pub fn settings_source(root: &Path) -> Result<Option<Source>, Problem> {
+    if !has_settings(root) {
+        return Ok(None);
+    }
+    read_source(root, SETTINGS_FILE.to_owned()).map(Some)
+}
+
+/// Reads one state file (`rel`, relative to `root`): a regular file, not a link, at most 1 MiB
+/// of UTF-8. A file that cannot be read is a problem at 1:1.
+fn read_source(root: &Path, rel: String) -> Result<Source, Problem> {
+    match file::read_text(&root.join(&rel), MAX_FILE_BYTES, Links::Refuse) {
+        Ok(text) => Ok(Source { path: rel, text }),
+        Err(e) => Err(Problem {
+            path: rel,
+            line: 1,
+            column: 1,
+            message: crate::error_text::chain(&e),
+        }),
+    }
+}
+
+/// `sites/` or `policies/` may be a symbolic link only to a directory inside the repo.
+fn check_top_dir(root: &Path, dir: &str) -> Result<(), Problem> {
+    let path = root.join(dir);
+    let is_link = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
+    if !is_link {
+        return Ok(());
+    }
+    let inside = match (root.canonicalize(), path.canonicalize()) {
+        (Ok(root), Ok(target)) => target.starts_with(&root) && target != root,
+        _ => false,
+    };
+    if inside {
+        return Ok(());
+    }
+    Err(Problem {
+        path: dir.to_owned(),
+        line: 1,
+        column: 1,
+        message: format!(
+            "`{dir}` is a symbolic link that does not lead to a directory inside the state repo; \
+             keep the directory itself in the repo"
+        ),
+    })
+}
+
 /// Lists `*.yaml` files under `root/dir` (recursively for sites), as repo-relative paths.
+/// Anything named `*.yaml` that is not a directory is listed, so that reading it reports a link,
+/// a FIFO or a device instead of skipping it in silence.
 fn collect_yaml(
     root: &Path,
     dir: &str,
@@ -124,32 +168,42 @@ fn collect_yaml(
         let name = e.file_name().to_string_lossy().into_owned();
         let rel = format!("{dir}/{name}");
         let Ok(kind) = e.file_type() else { continue };
-        if kind.is_dir() && recursive && !name.starts_with('.') {
-            collect_yaml(root, &rel, true, out, problems);
-        } else if kind.is_file() && name.ends_with(".yaml") {
+        let at_file = |message: &str| Problem {
+            path: rel.clone(),
+            line: 1,
+            column: 1,
+            message: message.to_owned(),
+        };
+        let linked_dir = kind.is_symlink() && root.join(&rel).is_dir();
+        if name.ends_with(".yaml") && !kind.is_dir() {
             out.push(rel);
-        } else if kind.is_symlink() && (name.ends_with(".yaml") || name.ends_with(".yml")) {
-            problems.push(Problem {
-                path: rel,
-                line: 1,
-                column: 1,
-                message: "symbolic links are not followed; keep the file itself in the state repo"
-                    .into(),
-            });
-        } else if kind.is_file() && name.ends_with(".yml") {
-            problems.push(Problem {
-                path: rel,
-                line: 1,
-                column: 1,
-                message: "use the `.yaml` extension; `.yml` files are not read".into(),
-            });
+        } else if kind.is_dir() || linked_dir {
+            if !recursive || name.starts_with('.') {
+                continue;
+            }
+            if linked_dir {
+                problems.push(at_file(
+                    "symbolic links are not followed; keep the directory itself in the state repo",
+                ));
+            } else {
+                collect_yaml(root, &rel, true, out, problems);
+            }
+        } else if name.ends_with(".yml") {
+            problems.push(at_file(
+                "use the `.yaml` extension; `.yml` files are not read",
+            ));
         }
     }
 }
 
-/// Validates already-read sources (from disk or from a git revision). Returns the state built
-/// from the valid parts and every problem found.
+/// Validates already-read sources (from a git revision, or tests). Returns the state built from
+/// the valid parts and every problem found. The checks that need the repo on disk
+/// ([`disk`]) are left to [`load_repo`].
 pub fn load_sources(sources: &[Source]) -> (DesiredState, Vec<Problem>) {
+    load(sources, None)
+}
+
+fn load(sources: &[Source], disk: Option<&Disk>) -> (DesiredState, Vec<Problem>) {
     let mut r = Reader::default();
     let mut state = DesiredState::default();
     // Site trees are parsed one at a time in step 3 and dropped after use: memory stays
@@ -163,8 +217,11 @@ pub fn load_sources(sources: &[Source]) -> (DesiredState, Vec<Problem>) {
     }
 
     // 1. Settings.
-    if let Some((_, node)) = trees.iter().find(|(s, _)| s.path == "siteward.yaml") {
+    if let Some((_, node)) = trees.iter().find(|(s, _)| s.path == SETTINGS_FILE) {
         state.settings = settings::read_settings(&mut r, node);
+        if let Some(disk) = disk {
+            disk.check_branches(&mut r, node);
+        }
     }
 
     // 2. Policies, keeping their defaults trees for merging.
@@ -201,7 +258,7 @@ pub fn load_sources(sources: &[Source]) -> (DesiredState, Vec<Problem>) {
                     let mut r = Reader::default();
                     let sites = part
                         .iter()
-                        .filter_map(|s| load_site(&mut r, s, defaults, policy_names))
+                        .filter_map(|s| load_site(&mut r, s, defaults, policy_names, disk))
                         .collect();
                     (sites, r.problems)
                 })
@@ -244,6 +301,7 @@ fn load_site<'s>(
     s: &'s Source,
     defaults: &BTreeMap<PolicyName, Option<&Node>>,
     policy_names: &[&str],
+    disk: Option<&Disk>,
 ) -> Option<LoadedSite<'s>> {
     let node = parse_source(r, s)?;
     let mut merged: Option<Node> = None;
@@ -277,6 +335,9 @@ fn load_site<'s>(
         Some(base) => merge::overlay(&base, &node),
         None => node.clone(),
     };
+    if let Some(disk) = disk {
+        disk.check_site_files(r, &merged);
+    }
     let site = site::read_site(r, &merged, site::SiteShape::Whole)?;
     check_stem(r, s, &node, site.name.as_str());
     let name_loc = node

@@ -1,8 +1,20 @@
 //! Reads the optional repo-wide `siteward.yaml`.
 
+use std::time::Duration;
+
 use super::keys;
 use crate::spec::{Settings, Span};
 use crate::yaml::{Node, Reader};
+
+/// Shortest per-request `timeout`.
+const TIMEOUT_MIN: Span = Span(Duration::from_millis(1));
+/// Longest per-request `timeout` (the same as `--timeout`'s limit): a site's budget is a small
+/// multiple of it, so a larger value would only hide a dead site.
+const TIMEOUT_MAX: Span = Span(Duration::from_secs(3600));
+/// Most sites observed at once.
+const MAX_CONCURRENCY: u64 = 4096;
+/// Most requests at once to one host name.
+const MAX_PER_HOST: u64 = 256;
 
 /// Reads settings; anything missing or wrong keeps its default (and wrong values are reported).
 pub fn read_settings(r: &mut Reader, node: &Node) -> Settings {
@@ -39,17 +51,20 @@ pub fn read_settings(r: &mut Reader, node: &Node) -> Settings {
     }
     if let Some(n) = f
         .get("concurrency")
-        .and_then(|n| r.uint(n, "concurrency", 1, 4096))
+        .and_then(|n| r.uint(n, "concurrency", 1, MAX_CONCURRENCY))
     {
         s.concurrency = n as usize;
     }
     if let Some(n) = f
         .get("per_host")
-        .and_then(|n| r.uint(n, "per_host", 1, 256))
+        .and_then(|n| r.uint(n, "per_host", 1, MAX_PER_HOST))
     {
         s.per_host = n as usize;
     }
-    if let Some(t) = f.get("timeout").and_then(|n| r.parse::<Span>(n, "timeout")) {
+    if let Some(t) = f
+        .get("timeout")
+        .and_then(|n| r.parse_within(n, "timeout", TIMEOUT_MIN, TIMEOUT_MAX))
+    {
         s.timeout = t;
     }
     s.packages = f.get("packages").and_then(|n| r.text(n, "packages"));

@@ -86,7 +86,7 @@ pub fn read_site(r: &mut Reader, node: &Node, shape: SiteShape) -> Option<Site> 
     let connect_http = f
         .get("connect_http")
         .and_then(|n| r.parse(n, "connect_http"));
-    let ca = f.get("ca").and_then(|n| read_path(r, n, "ca"));
+    let ca = f.get("ca").and_then(|n| read_file_path(r, n, "ca"));
     let insecure_skip_verify = f
         .get("insecure_skip_verify")
         .and_then(|n| r.bool(n, "insecure_skip_verify"))
@@ -159,10 +159,14 @@ fn read_labels(r: &mut Reader, node: &Node) -> BTreeMap<String, String> {
     labels
 }
 
-/// An operational path: absolute, or relative to the state repo without `..`.
+/// An operational path: not empty; absolute, or relative to the state repo without `..`.
 pub fn read_path(r: &mut Reader, node: &Node, what: &str) -> Option<PathBuf> {
     let text = r.text(node, what)?;
     let path = PathBuf::from(&text);
+    if text.is_empty() {
+        r.report(&node.loc, format!("{what}: the path is empty"));
+        return None;
+    }
     if text.contains('\0') || text.contains('\n') {
         r.report(
             &node.loc,
@@ -174,6 +178,22 @@ pub fn read_path(r: &mut Reader, node: &Node, what: &str) -> Option<PathBuf> {
         r.report(
             &node.loc,
             format!("{what}: relative path `{text}` leaves the state repo; write an absolute path"),
+        );
+        return None;
+    }
+    Some(path)
+}
+
+/// An operational path that must name a file (siteward reads or writes it as one): not ending
+/// in `/`, `.` or `..` (`manage.server.config: /` would name the root directory).
+pub fn read_file_path(r: &mut Reader, node: &Node, what: &str) -> Option<PathBuf> {
+    let path = read_path(r, node, what)?;
+    let text = path.to_string_lossy();
+    let last = text.rsplit('/').next().unwrap_or_default();
+    if matches!(last, "" | "." | "..") {
+        r.report(
+            &node.loc,
+            format!("{what}: `{text}` does not name a file (it ends in `/`, `.` or `..`)"),
         );
         return None;
     }
@@ -456,10 +476,10 @@ fn read_transport(r: &mut Reader, f: &crate::yaml::Fields<'_>, what: &str) -> Tr
             .and_then(|n| r.parse(n, &format!("{what}.host"))),
         identity: f
             .get("identity")
-            .and_then(|n| read_path(r, n, &format!("{what}.identity"))),
+            .and_then(|n| read_file_path(r, n, &format!("{what}.identity"))),
         known_hosts: f
             .get("known_hosts")
-            .and_then(|n| read_path(r, n, &format!("{what}.known_hosts"))),
+            .and_then(|n| read_file_path(r, n, &format!("{what}.known_hosts"))),
         ssh_options,
     }
 }
@@ -477,7 +497,7 @@ fn read_server(r: &mut Reader, node: &Node) -> Option<ServerManage> {
         .and_then(|n| r.parse(n, "manage.server.provider"));
     let config = f
         .require(r, "config", what)
-        .and_then(|n| read_path(r, n, "manage.server.config"));
+        .and_then(|n| read_file_path(r, n, "manage.server.config"));
     let test_command = f
         .get("test_command")
         .and_then(|n| r.parse(n, "manage.server.test_command"));
@@ -504,14 +524,14 @@ fn read_cert_manage(r: &mut Reader, node: &Node) -> Option<CertificateManage> {
     let provider = f
         .require(r, "provider", what)
         .and_then(|n| r.parse(n, "manage.certificate.provider"));
-    let path = |r: &mut Reader, key: &str| {
+    let path = |r: &mut Reader, key: &str, read: fn(&mut Reader, &Node, &str) -> _| {
         f.get(key)
-            .and_then(|n| read_path(r, n, &format!("{what}.{key}")))
+            .and_then(|n| read(r, n, &format!("{what}.{key}")))
     };
-    let directory_ca = path(r, "directory_ca");
-    let webroot = path(r, "webroot");
-    let cert_path = path(r, "cert_path");
-    let key_path = path(r, "key_path");
+    let directory_ca = path(r, "directory_ca", read_file_path);
+    let webroot = path(r, "webroot", read_path);
+    let cert_path = path(r, "cert_path", read_file_path);
+    let key_path = path(r, "key_path", read_file_path);
     let challenge = f
         .get("challenge")
         .and_then(|n| r.text(n, "manage.certificate.challenge"));

@@ -19,6 +19,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use super::cert;
+use crate::load::file;
 use crate::observe::live::TlsObservation;
 
 /// Building trust roots or a TLS configuration failed.
@@ -46,12 +47,14 @@ pub fn roots(ca: Option<&Path>) -> Result<Arc<RootCertStore>, TlsSetupError> {
     store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = ca {
         let shown = path.display().to_string();
-        let iter = CertificateDer::pem_file_iter(path).map_err(|e| TlsSetupError::CaFile {
-            path: shown.clone(),
-            message: e.to_string(),
+        let pem = file::read(path, file::MAX_PEM_BYTES, file::Links::Follow).map_err(|e| {
+            TlsSetupError::CaFile {
+                path: shown.clone(),
+                message: crate::error_text::chain(&e),
+            }
         })?;
         let mut added = 0;
-        for der in iter {
+        for der in CertificateDer::pem_slice_iter(&pem) {
             let der = der.map_err(|e| TlsSetupError::CaFile {
                 path: shown.clone(),
                 message: e.to_string(),

@@ -322,28 +322,34 @@ impl Serialize for SecretRef {
     }
 }
 
-/// A duration written as `500ms`, `10s`, `5m`, `1h` or a plain number of seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A duration written with humantime's units (`500ms`, `10s`, `5m`, `1h`, `3d`, or combined as
+/// `1h 30m`) or as a plain number of seconds. Always longer than zero; each setting bounds it
+/// further when it is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Span(pub Duration);
 
 impl FromStr for Span {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a duration (e.g. `500ms`, `10s`, `5m`, `1h`)");
-        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-        let (num, unit) = s.split_at(split);
-        let n: u64 = num.parse().map_err(|_| bad())?;
-        let d = match unit {
-            "ms" => Duration::from_millis(n),
-            "" | "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n * 60),
-            "h" => Duration::from_secs(n * 3600),
-            _ => return Err(bad()),
+        let too_long = || format!("`{s}` is too long a duration");
+        let d = if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            Duration::from_secs(s.parse().map_err(|_| too_long())?)
+        } else {
+            humantime::parse_duration(s).map_err(|e| match e {
+                humantime::DurationError::NumberOverflow => too_long(),
+                _ => format!("`{s}` is not a duration (e.g. `500ms`, `10s`, `5m`, `1h`)"),
+            })?
         };
         if d.is_zero() {
             return Err(format!("`{s}` must be longer than zero"));
         }
         Ok(Span(d))
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
     }
 }
 
@@ -461,7 +467,10 @@ impl Serialize for Date {
     }
 }
 
-/// A git branch name (or prefix) that `git check-ref-format` would accept.
+/// A branch siteward commits to (the audit branch), or the prefix of such branches (proposals):
+/// a name `git check-ref-format --branch` would accept, and never one that would put siteward's
+/// commits on a branch people work on or that reads as something else than a local branch.
+/// The branch checked out in the state repo is refused by the loader, which knows the repo.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BranchName(String);
 
@@ -470,6 +479,11 @@ impl BranchName {
         &self.0
     }
 }
+
+/// Names of the usual main line; siteward's commits never go there.
+const MAIN_LINES: &[&str] = &["main", "master"];
+/// Git's pseudo-refs, which name a commit of the moment rather than a branch.
+const PSEUDO_REFS: &[&str] = &["HEAD", "FETCH_HEAD", "ORIG_HEAD", "MERGE_HEAD"];
 
 impl FromStr for BranchName {
     type Err = String;
@@ -482,10 +496,30 @@ impl FromStr for BranchName {
             || s.contains("..")
             || s.contains("//")
             || s.contains("@{")
+            || s == "@"
             || s.split('/').any(|part| part.starts_with('.'))
             || s.chars().any(bad_char);
         if bad {
             return Err(format!("`{s}` is not a valid git branch name"));
+        }
+        let refused = |why: &str| Err(format!("`{s}` is refused: {why}"));
+        if PSEUDO_REFS.contains(&s) {
+            return refused(
+                "it names whatever is checked out, not a branch; name a branch of siteward's own",
+            );
+        }
+        if s.starts_with("refs/") {
+            return refused("write the branch name without `refs/` (siteward adds `refs/heads/`)");
+        }
+        if MAIN_LINES.contains(&s) {
+            return refused(
+                "siteward's commits would land on the main line; name a branch of siteward's own",
+            );
+        }
+        if let Some(branch) = s.strip_prefix("origin/") {
+            return refused(&format!(
+                "it reads as the branch `{branch}` of the remote `origin`; name a local branch of siteward's own"
+            ));
         }
         Ok(BranchName(s.to_owned()))
     }
@@ -713,7 +747,31 @@ mod tests {
             Duration::from_millis(500)
         );
         assert_eq!("2m".parse::<Span>().unwrap().0, Duration::from_secs(120));
+        assert_eq!("90".parse::<Span>().unwrap().0, Duration::from_secs(90));
+        assert_eq!(
+            "3d".parse::<Span>().unwrap().0,
+            Duration::from_secs(3 * 86_400)
+        );
+        assert_eq!(
+            "1h 30m".parse::<Span>().unwrap().0,
+            Duration::from_secs(5400)
+        );
+        assert_eq!(Span(Duration::from_secs(3600)).to_string(), "1h");
         assert!("0s".parse::<Span>().is_err());
+        assert!(
+            "soon"
+                .parse::<Span>()
+                .unwrap_err()
+                .contains("is not a duration")
+        );
+        // Issue #8: `n * 3600` overflowed; now an error, never a panic or a wrapped value.
+        assert!(
+            "99999999999999999999h"
+                .parse::<Span>()
+                .unwrap_err()
+                .contains("too long")
+        );
+        assert!("5124095576030432h".parse::<Span>().is_err());
         assert!("2025-02-30".parse::<Date>().is_err());
         assert!("2025-2-3".parse::<Date>().is_err());
         assert!("2025-02-03".parse::<Date>().is_ok());
@@ -756,7 +814,26 @@ mod tests {
     #[test]
     fn branch_names() {
         assert!("siteward-audit".parse::<BranchName>().is_ok());
+        assert!("ops/audit".parse::<BranchName>().is_ok());
         assert!("a..b".parse::<BranchName>().is_err());
         assert!("a b".parse::<BranchName>().is_err());
+    }
+
+    #[test]
+    fn branches_people_work_on_or_that_are_not_branches_are_refused() {
+        // Issue #16: these were accepted as the audit branch or the proposals prefix.
+        for (name, why) in [
+            ("HEAD", "names whatever is checked out"),
+            ("FETCH_HEAD", "names whatever is checked out"),
+            ("refs/tags/v1", "without `refs/`"),
+            ("refs/heads/audit", "without `refs/`"),
+            ("main", "main line"),
+            ("master", "main line"),
+            ("origin/main", "the branch `main` of the remote `origin`"),
+        ] {
+            let e = name.parse::<BranchName>().unwrap_err();
+            assert!(e.contains("is refused") && e.contains(why), "{name}: {e}");
+        }
+        assert!("main-audit".parse::<BranchName>().is_ok());
     }
 }

@@ -6,10 +6,11 @@
 //! every expansion is charged against a node budget, which makes alias bombs fail fast with
 //! bounded memory. Duplicate keys are reported here too, because a mapping type would hide them.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use yaml_rust2::parser::{Event, Parser};
-use yaml_rust2::scanner::{Marker, TScalarStyle};
+use yaml_rust2::scanner::{Marker, ScanError, TScalarStyle};
 
 use crate::problem::Problem;
 
@@ -120,6 +121,49 @@ impl Node {
     }
 }
 
+/// A hint in the user's terms for the parser messages that usually mean a mis-indented line or
+/// a quote inside a quoted value. `row` is the text of the line the parser stopped on, `col` the
+/// 0-based column (in characters) where it stopped.
+fn syntax_hint(info: &str, row: &str, col: usize) -> Option<&'static str> {
+    const INDENT: &str = "hint: indent this line like its siblings (the keys of one mapping \
+                          start in the same column, with spaces)";
+    if info.contains("did not find expected key") || info.contains("expected '-' indicator") {
+        return Some(INDENT);
+    }
+    if info.contains("mapping values are not allowed") {
+        // A `: ` earlier on the same line: the value itself holds `: `. Otherwise the key is
+        // indented deeper than the one above, whose value it then seems to continue.
+        let before: String = row.chars().take(col).collect();
+        return Some(if before.contains(": ") {
+            "hint: a value that holds `: ` must be quoted, e.g. `X-Note: \"a: b\"`"
+        } else {
+            INDENT
+        });
+    }
+    if info.contains("quoted scalar") {
+        if info.contains("trailing content") {
+            let quote = row.chars().nth(col.checked_sub(1)?)?;
+            return match quote {
+                '"' => Some(
+                    "hint: the `\"` before this point ends the value; write a value that holds \
+                     double quotes in single quotes (`'default-src \"self\"'`) or escape them \
+                     as `\\\"`",
+                ),
+                '\'' => Some(
+                    "hint: the `'` before this point ends the value; write a value that holds \
+                     single quotes in double quotes (`\"default-src 'self'\"`) or double them \
+                     as `''`",
+                ),
+                _ => None,
+            };
+        }
+        if info.contains("end of stream") {
+            return Some("hint: the quote that starts here is never closed");
+        }
+    }
+    None
+}
+
 fn is_bool(text: &str) -> bool {
     matches!(text, "true" | "false" | "True" | "False" | "TRUE" | "FALSE")
 }
@@ -129,6 +173,7 @@ fn is_bool(text: &str) -> bool {
 pub fn parse(path: &Arc<str>, text: &str) -> Result<Node, Vec<Problem>> {
     let mut builder = Builder {
         path: path.clone(),
+        text,
         anchors: Vec::new(),
         problems: Vec::new(),
         budget: NODE_BUDGET,
@@ -139,10 +184,7 @@ pub fn parse(path: &Arc<str>, text: &str) -> Result<Node, Vec<Problem>> {
     loop {
         let (event, mark) = match parser.next_token() {
             Ok(next) => next,
-            Err(e) => {
-                let loc = builder.loc(e.marker());
-                return Err(vec![loc.problem(format!("invalid YAML: {}", e.info()))]);
-            }
+            Err(e) => return Err(vec![builder.syntax_problem(&e)]),
         };
         match event {
             Event::StreamEnd => break,
@@ -175,8 +217,10 @@ pub fn parse(path: &Arc<str>, text: &str) -> Result<Node, Vec<Problem>> {
     }))
 }
 
-struct Builder {
+struct Builder<'t> {
     path: Arc<str>,
+    /// The document text, to phrase syntax errors in the user's terms.
+    text: &'t str,
     anchors: Vec<(usize, Node)>,
     /// Non-fatal problems (duplicate keys); fatal ones are returned as `Err`.
     problems: Vec<Problem>,
@@ -185,7 +229,7 @@ struct Builder {
 
 type Step<T> = Result<T, Problem>;
 
-impl Builder {
+impl Builder<'_> {
     fn loc(&self, mark: &Marker) -> Loc {
         Loc {
             path: self.path.clone(),
@@ -205,10 +249,18 @@ impl Builder {
     }
 
     fn next(&self, parser: &mut Parser<std::str::Chars<'_>>) -> Step<(Event, Marker)> {
-        parser.next_token().map_err(|e| {
-            self.loc(e.marker())
-                .problem(format!("invalid YAML: {}", e.info()))
-        })
+        parser.next_token().map_err(|e| self.syntax_problem(&e))
+    }
+
+    /// The parser's message, plus a hint where its words alone are cryptic.
+    fn syntax_problem(&self, e: &ScanError) -> Problem {
+        let mark = e.marker();
+        let row = self.text.lines().nth(mark.line().saturating_sub(1));
+        let hint = syntax_hint(e.info(), row.unwrap_or_default(), mark.col())
+            .map(|h| format!("; {h}"))
+            .unwrap_or_default();
+        self.loc(mark)
+            .problem(format!("invalid YAML: {}{hint}", e.info()))
     }
 
     fn node(
@@ -253,6 +305,9 @@ impl Builder {
             Event::MappingStart(anchor, _tag) => {
                 self.charge(1, &mark)?;
                 let mut entries: Vec<Entry> = Vec::new();
+                // Key → line of its first definition: one lookup per key keeps a mapping with
+                // tens of thousands of keys (labels) linear.
+                let mut seen: HashMap<String, usize> = HashMap::new();
                 loop {
                     let (ev, m) = self.next(parser)?;
                     if ev == Event::MappingEnd {
@@ -269,14 +324,13 @@ impl Builder {
                             "merge keys (`<<`) are not supported; list a policy under `policies` instead",
                         ));
                     }
-                    if let Some(first) = entries.iter().find(|e| e.key == key) {
-                        let msg = format!(
-                            "duplicate key `{key}` (first defined at line {})",
-                            first.key_loc.line
-                        );
+                    if let Some(first_line) = seen.get(&key) {
+                        let msg =
+                            format!("duplicate key `{key}` (first defined at line {first_line})");
                         self.problems.push(key_node.loc.problem(msg));
                         continue;
                     }
+                    seen.insert(key.clone(), key_node.loc.line);
                     entries.push(Entry {
                         key,
                         key_loc: key_node.loc,
@@ -320,6 +374,29 @@ mod tests {
         assert_eq!((problems[0].line, problems[0].column), (3, 1));
         assert!(
             problems[0].message.contains("duplicate key `a`"),
+            "{}",
+            problems[0].message
+        );
+    }
+
+    #[test]
+    fn fifty_thousand_keys_parse_and_a_late_duplicate_is_found() {
+        // Issue #8: 49,900 labels (just under the node budget) took 10 s with a scan of the
+        // earlier keys per key; a set of seen keys is linear.
+        let mut text = String::from("labels:\n");
+        for i in 0..49_900 {
+            text.push_str(&format!("  k{i:05}: v\n"));
+        }
+        let node = parse(&path(), &text).unwrap();
+        assert_eq!(node.get("labels").unwrap().entries().unwrap().len(), 49_900);
+        text.push_str("  k00007: again\n");
+        let problems = parse(&path(), &text).unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].line, 49_902);
+        assert!(
+            problems[0]
+                .message
+                .contains("duplicate key `k00007` (first defined at line 9)"),
             "{}",
             problems[0].message
         );

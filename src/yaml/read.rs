@@ -126,6 +126,28 @@ impl Reader {
         }
     }
 
+    /// Reads a scalar with `FromStr` and checks that it lies within `min..=max`; the problem
+    /// names the allowed range.
+    pub fn parse_within<T>(&mut self, node: &Node, what: &str, min: T, max: T) -> Option<T>
+    where
+        T: FromStr + PartialOrd + Display,
+        T::Err: Display,
+    {
+        let value: T = self.parse(node, what)?;
+        if value < min || value > max {
+            let text = match &node.kind {
+                Kind::Scalar { text, .. } => text.as_str(),
+                _ => "",
+            };
+            self.report(
+                &node.loc,
+                format!("{what}: `{text}` is out of range {min}..={max}"),
+            );
+            return None;
+        }
+        Some(value)
+    }
+
     /// Reads a plain `true`/`false`.
     pub fn bool(&mut self, node: &Node, what: &str) -> Option<bool> {
         match &node.kind {
@@ -138,18 +160,22 @@ impl Reader {
         }
     }
 
-    /// Reads a plain unsigned integer within `min..=max`.
+    /// Reads a plain unsigned integer within `min..=max`. A number too large even for a `u64` is
+    /// out of range too, never a type error.
     pub fn uint(&mut self, node: &Node, what: &str, min: u64, max: u64) -> Option<u64> {
-        let n = match &node.kind {
-            Kind::Scalar { text, plain: true } => text.parse::<u64>().ok(),
+        let digits = match &node.kind {
+            Kind::Scalar { text, plain: true } => {
+                let t = text.strip_prefix('+').unwrap_or(text);
+                (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())).then_some(t)
+            }
             _ => None,
         };
-        match n {
-            Some(n) if (min..=max).contains(&n) => Some(n),
-            Some(n) => {
+        match digits.map(|t| (t, t.parse::<u64>())) {
+            Some((_, Ok(n))) if (min..=max).contains(&n) => Some(n),
+            Some((t, _)) => {
                 self.report(
                     &node.loc,
-                    format!("{what}: {n} is out of range {min}..={max}"),
+                    format!("{what}: {t} is out of range {min}..={max}"),
                 );
                 None
             }
@@ -169,35 +195,16 @@ impl Reader {
     }
 }
 
-/// The closest of `candidates` to `word`, if it is close enough to be a likely typo.
+/// The closest of `candidates` to `word`, if it is close enough to be a likely typo. Distance is
+/// optimal string alignment (`strsim`): an edit, or a swap of two neighbouring letters, costs 1.
 pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let word = word.to_ascii_lowercase();
     candidates
         .iter()
-        .map(|c| (edit_distance(&word, c), *c))
+        .map(|c| (strsim::osa_distance(&word, c), *c))
         .filter(|(d, c)| *d <= (c.len() / 3).max(2))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
-}
-
-/// Levenshtein distance over chars.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                prev
-            } else {
-                1 + prev.min(cur).min(row[j])
-            };
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
@@ -214,9 +221,10 @@ mod tests {
     }
 
     #[test]
-    fn edit_distance_basics() {
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("same", "same"), 0);
+    fn a_swap_of_neighbours_is_one_typo() {
+        // Two swapped pairs: four plain edits (too far to suggest), two swaps (close enough).
+        let keys = ["headers", "redirects", "url"];
+        assert_eq!(strsim::levenshtein("ehaedrs", "headers"), 4);
+        assert_eq!(suggest("ehaedrs", &keys), Some("headers"));
     }
 }

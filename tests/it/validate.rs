@@ -46,6 +46,78 @@ const CASES: &[Case] = &[
         "invalid YAML: while scanning a plain scalar, found a tab",
     ),
     case(
+        "key indented deeper than its siblings",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nheaders:\n  X-A: \"1\"\n   X-B: \"2\"\n",
+        )],
+        "sites/a.yaml:5:7",
+        "did not find expected key; hint: indent this line like its siblings",
+    ),
+    case(
+        "key indented less than its siblings",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nheaders:\n  X-A: \"1\"\n X-B: \"2\"\n",
+        )],
+        "sites/a.yaml:5:5",
+        "hint: indent this line like its siblings (the keys of one mapping start in the same column, with spaces)",
+    ),
+    case(
+        "key of a list item indented unlike its siblings",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nchecks:\n  - name: home\n   path: /\n",
+        )],
+        "sites/a.yaml:5:8",
+        "did not find expected '-' indicator; hint: indent this line like its siblings",
+    ),
+    case(
+        "key indented deeper after a plain value",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nheaders:\n  X-A: one\n   X-B: two\n",
+        )],
+        "sites/a.yaml:5:7",
+        "mapping values are not allowed in this context; hint: indent this line like its siblings",
+    ),
+    case(
+        "colon space in a plain value",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nheaders:\n  X-A: a: b\n",
+        )],
+        "sites/a.yaml:4:9",
+        "hint: a value that holds `: ` must be quoted",
+    ),
+    case(
+        "double quote inside a double-quoted value",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nheaders:\n  Content-Security-Policy: \"default-src \"self\"\"\n",
+        )],
+        "sites/a.yaml:4:42",
+        "hint: the `\"` before this point ends the value; write a value that holds double quotes in single quotes (`'default-src \"self\"'`) or escape them as `\\\"`",
+    ),
+    case(
+        "single quote inside a single-quoted value",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nheaders:\n  Content-Security-Policy: 'default-src 'self''\n",
+        )],
+        "sites/a.yaml:4:42",
+        "in double quotes (`\"default-src 'self'\"`) or double them as `''`",
+    ),
+    case(
+        "unclosed quote",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nheaders:\n  X-A: \"open\n",
+        )],
+        "sites/a.yaml:4:8",
+        "hint: the quote that starts here is never closed",
+    ),
+    case(
         "unknown key suggests",
         &[(
             "sites/a.yaml",
@@ -541,6 +613,88 @@ const CASES: &[Case] = &[
         "is not a duration",
     ),
     case(
+        "settings timeout too long",
+        &[("siteward.yaml", "timeout: 2h\n")],
+        "siteward.yaml:1:10",
+        "timeout: `2h` is out of range 1ms..=1h",
+    ),
+    case(
+        "settings timeout too short",
+        &[("siteward.yaml", "timeout: 500us\n")],
+        "siteward.yaml:1:10",
+        "timeout: `500us` is out of range 1ms..=1h",
+    ),
+    case(
+        // Issue #8: passed validate, then `plan` panicked on a duration overflow.
+        "settings timeout u64 max",
+        &[("siteward.yaml", "timeout: 18446744073709551615\n")],
+        "siteward.yaml:1:10",
+        "timeout: `18446744073709551615` is out of range 1ms..=1h",
+    ),
+    case(
+        "settings timeout hour overflow",
+        &[("siteward.yaml", "timeout: 5124095576030432h\n")],
+        "siteward.yaml:1:10",
+        "timeout: `5124095576030432h` is too long a duration",
+    ),
+    case(
+        "settings concurrency zero",
+        &[("siteward.yaml", "concurrency: 0\n")],
+        "siteward.yaml:1:14",
+        "concurrency: 0 is out of range 1..=4096",
+    ),
+    case(
+        "settings concurrency too many",
+        &[("siteward.yaml", "concurrency: 100000\n")],
+        "siteward.yaml:1:14",
+        "concurrency: 100000 is out of range 1..=4096",
+    ),
+    case(
+        "settings concurrency beyond u64",
+        &[("siteward.yaml", "concurrency: 18446744073709551616\n")],
+        "siteward.yaml:1:14",
+        "concurrency: 18446744073709551616 is out of range 1..=4096",
+    ),
+    case(
+        "settings per_host zero",
+        &[("siteward.yaml", "per_host: 0\n")],
+        "siteward.yaml:1:11",
+        "per_host: 0 is out of range 1..=256",
+    ),
+    case(
+        "settings per_host too many",
+        &[("siteward.yaml", "per_host: 257\n")],
+        "siteward.yaml:1:11",
+        "per_host: 257 is out of range 1..=256",
+    ),
+    case(
+        "min_days_left too many",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\ncertificate:\n  min_days_left: 3651\n",
+        )],
+        "sites/a.yaml:4:18",
+        "certificate.min_days_left: 3651 is out of range 0..=3650",
+    ),
+    case(
+        "policy cert_min_days_left too many",
+        &[(
+            "policies/p.yaml",
+            "name: p\nrules:\n  - id: r\n    severity: low\n    cert_min_days_left: 99999999999999999999\n",
+        )],
+        "policies/p.yaml:5:25",
+        "rule.cert_min_days_left: 99999999999999999999 is out of range 0..=3650",
+    ),
+    case(
+        "check max_response_ms too long",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nchecks:\n  - {name: home, max_response_ms: 600001}\n",
+        )],
+        "sites/a.yaml:4:35",
+        "check.max_response_ms: 600001 is out of range 1..=600000",
+    ),
+    case(
         "settings branch",
         &[("siteward.yaml", "audit:\n  branch: a..b\n")],
         "siteward.yaml:2:11",
@@ -587,6 +741,156 @@ const CASES: &[Case] = &[
         )],
         "sites/a.yaml:7:19",
         "host-key checking off",
+    ),
+    case(
+        "ca missing",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nca: certs/none.pem\n",
+        )],
+        "sites/a.yaml:3:5",
+        "ca: `certs/none.pem` does not exist in the state repo",
+    ),
+    case(
+        "ca is a directory",
+        &[
+            ("certs/x/readme.txt", "not a certificate\n"),
+            (
+                "sites/a.yaml",
+                "name: a\nurl: https://a.example/\nca: certs/x\n",
+            ),
+        ],
+        "sites/a.yaml:3:5",
+        "ca: `certs/x`: file is a directory, not a regular file",
+    ),
+    case(
+        "ca from policy defaults missing",
+        &[
+            (
+                "policies/p.yaml",
+                "name: p\ndefaults:\n  ca: certs/gone.pem\n",
+            ),
+            (
+                "sites/a.yaml",
+                "name: a\nurl: https://a.example/\npolicies: [p]\n",
+            ),
+        ],
+        "policies/p.yaml:3:7",
+        "ca: `certs/gone.pem` does not exist in the state repo",
+    ),
+    case(
+        "identity missing",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  server:\n    provider: nginx\n    config: /x.conf\n    host: ssh://deploy@web01\n    identity: keys/deploy\n",
+        )],
+        "sites/a.yaml:8:15",
+        "manage.server.identity: `keys/deploy` does not exist in the state repo",
+    ),
+    case(
+        "known_hosts missing",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  software:\n    provider: wordpress\n    host: ssh://deploy@web01\n    known_hosts: ssh/known_hosts\n",
+        )],
+        "sites/a.yaml:7:18",
+        "manage.software.known_hosts: `ssh/known_hosts` does not exist in the state repo",
+    ),
+    case(
+        "directory_ca missing",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  certificate: {provider: acme, directory_ca: acme-ca.pem}\n",
+        )],
+        "sites/a.yaml:4:47",
+        "manage.certificate.directory_ca: `acme-ca.pem` does not exist in the state repo",
+    ),
+    case(
+        "config empty",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  server: {provider: nginx, config: \"\"}\n",
+        )],
+        "sites/a.yaml:4:37",
+        "manage.server.config: the path is empty",
+    ),
+    case(
+        "config dot",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  server: {provider: nginx, config: .}\n",
+        )],
+        "sites/a.yaml:4:37",
+        "manage.server.config: `.` does not name a file",
+    ),
+    case(
+        "config root",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  server: {provider: nginx, config: /}\n",
+        )],
+        "sites/a.yaml:4:37",
+        "manage.server.config: `/` does not name a file",
+    ),
+    case(
+        "webroot empty",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  certificate: {provider: acme, webroot: \"\"}\n",
+        )],
+        "sites/a.yaml:4:42",
+        "manage.certificate.webroot: the path is empty",
+    ),
+    case(
+        "cert_path directory",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  certificate: {provider: acme, cert_path: /etc/ssl/}\n",
+        )],
+        "sites/a.yaml:4:44",
+        "manage.certificate.cert_path: `/etc/ssl/` does not name a file",
+    ),
+    case(
+        "audit branch master",
+        &[("siteward.yaml", "audit: {branch: master}\n")],
+        "siteward.yaml:1:17",
+        "audit.branch: `master` is refused: siteward's commits would land on the main line",
+    ),
+    case(
+        "audit branch main",
+        &[("siteward.yaml", "audit: {branch: main}\n")],
+        "siteward.yaml:1:17",
+        "audit.branch: `main` is refused",
+    ),
+    case(
+        "audit branch HEAD",
+        &[("siteward.yaml", "audit: {branch: HEAD}\n")],
+        "siteward.yaml:1:17",
+        "audit.branch: `HEAD` is refused: it names whatever is checked out",
+    ),
+    case(
+        "audit branch tag ref",
+        &[("siteward.yaml", "audit: {branch: refs/tags/v1}\n")],
+        "siteward.yaml:1:17",
+        "audit.branch: `refs/tags/v1` is refused: write the branch name without `refs/`",
+    ),
+    case(
+        "audit branch remote-tracking",
+        &[("siteward.yaml", "audit: {branch: origin/main}\n")],
+        "siteward.yaml:1:17",
+        "audit.branch: `origin/main` is refused: it reads as the branch `main` of the remote `origin`",
+    ),
+    case(
+        "proposals prefix master",
+        &[("siteward.yaml", "proposals: {branch_prefix: master}\n")],
+        "siteward.yaml:1:28",
+        "proposals.branch_prefix: `master` is refused",
+    ),
+    case(
+        "proposals prefix HEAD",
+        &[("siteward.yaml", "proposals: {branch_prefix: HEAD}\n")],
+        "siteward.yaml:1:28",
+        "proposals.branch_prefix: `HEAD` is refused",
     ),
     case(
         "merge key",
@@ -669,6 +973,162 @@ fn oversized_and_non_utf8_files_are_reported_at_1_1() {
             .any(|p| p.starts_with("sites/b.yaml:1:1: file is not valid UTF-8")),
         "{found:#?}"
     );
+}
+
+/// `mkfifo PATH` (the tests avoid `nix`/`libc` for this one call).
+#[track_caller]
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+#[test]
+fn issue_16_fifo_and_dev_zero_as_siteward_yaml_fail_fast() {
+    // A FIFO blocked `validate` forever; a link to /dev/zero read until memory ran out.
+    let started = std::time::Instant::now();
+    let repo = base_repo();
+    mkfifo(&repo.path().join("siteward.yaml"));
+    let found = problems(repo.path());
+    assert_eq!(
+        found,
+        ["siteward.yaml:1:1: file is a named pipe (FIFO), not a regular file"]
+    );
+    // `log` reads siteward.yaml alone, for its audit branch: the same rule, the same reason.
+    let log = repo.run(&["log"]);
+    log.expect_code(1);
+    assert!(
+        log.stderr.contains(
+            "siteward.yaml:1:1: file is a named pipe (FIFO), not a regular file; fix siteward.yaml"
+        ),
+        "{}",
+        log.stderr
+    );
+
+    let repo = base_repo();
+    std::os::unix::fs::symlink("/dev/zero", repo.path().join("siteward.yaml")).expect("link");
+    let found = problems(repo.path());
+    assert_eq!(
+        found,
+        [
+            "siteward.yaml:1:1: symbolic links are not followed; keep the file itself in the state repo"
+        ]
+    );
+
+    let repo = base_repo();
+    mkfifo(&repo.path().join("sites/b.yaml"));
+    std::os::unix::fs::symlink("/dev/zero", repo.path().join("policies/z.yaml")).expect("link");
+    let found = problems(repo.path());
+    assert_eq!(
+        found,
+        [
+            "policies/z.yaml:1:1: symbolic links are not followed; keep the file itself in the state repo",
+            "sites/b.yaml:1:1: file is a named pipe (FIFO), not a regular file",
+        ]
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[test]
+fn issue_16_fifo_and_dev_zero_as_a_file_secret_fail_fast() {
+    // `plan` resolves the header secret before it observes: the site is unknown, with the reason.
+    let repo = base_repo();
+    repo.write(
+        "sites/a.yaml",
+        "name: a\nurl: https://a.example/\nconnect: 127.0.0.1:9\nheaders:\n  X-Key: file:secrets/key\n",
+    );
+    std::fs::create_dir(repo.path().join("secrets")).expect("mkdir");
+    let key = repo.path().join("secrets/key");
+    for (make, kind) in [
+        (
+            Box::new(|p: &Path| mkfifo(p)) as Box<dyn Fn(&Path)>,
+            "a named pipe (FIFO)",
+        ),
+        (
+            Box::new(|p: &Path| std::os::unix::fs::symlink("/dev/zero", p).expect("link")),
+            "a character device",
+        ),
+    ] {
+        let _ = std::fs::remove_file(&key);
+        make(&key);
+        let started = std::time::Instant::now();
+        let out = repo.run(&["plan", "--timeout", "1", "--format", "json"]);
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        out.expect_code(1);
+        assert_eq!(
+            out.json()["sites"][0]["error"],
+            format!(
+                "header `X-Key`: secret `file:secrets/key` cannot be used: file is {kind}, not a regular file"
+            )
+        );
+    }
+}
+
+#[test]
+fn issue_16_symlinked_state_dirs_must_stay_inside_the_repo() {
+    let outside = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        outside.path().join("x.yaml"),
+        "name: x\nurl: https://x.example/\n",
+    )
+    .expect("write");
+    let repo = base_repo();
+    std::fs::remove_dir_all(repo.path().join("sites")).expect("rm");
+    std::os::unix::fs::symlink(outside.path(), repo.path().join("sites")).expect("link");
+    assert_eq!(
+        problems(repo.path()),
+        [
+            "sites:1:1: `sites` is a symbolic link that does not lead to a directory inside the state repo; keep the directory itself in the repo"
+        ]
+    );
+
+    // A link to a directory inside the repo is followed.
+    let repo = base_repo();
+    std::fs::rename(repo.path().join("sites"), repo.path().join("conf")).expect("mv");
+    std::os::unix::fs::symlink("conf", repo.path().join("sites")).expect("link");
+    let state = load_repo(repo.path()).expect("valid");
+    assert_eq!(state.sites.len(), 1);
+
+    // A linked subdirectory of `sites/` is reported, not skipped in silence.
+    let repo = base_repo();
+    std::os::unix::fs::symlink(outside.path(), repo.path().join("sites/team")).expect("link");
+    assert_eq!(
+        problems(repo.path()),
+        [
+            "sites/team:1:1: symbolic links are not followed; keep the directory itself in the state repo"
+        ]
+    );
+}
+
+#[test]
+fn issue_16_the_checked_out_branch_is_not_a_branch_siteward_commits_to() {
+    let repo = base_repo();
+    repo.write("siteward.yaml", "audit: {branch: ops}\n");
+    repo.commit_all("state");
+    repo.git(&["checkout", "-q", "-b", "ops"]);
+    repo.git(&["remote", "add", "upstream", "https://git.example/state.git"]);
+    assert_eq!(
+        problems(repo.path()),
+        [
+            "siteward.yaml:1:17: audit.branch: `ops` is the branch checked out in the state repo; siteward would commit onto it — name a branch of siteward's own"
+        ]
+    );
+    repo.write(
+        "siteward.yaml",
+        "audit: {branch: upstream/audit}\nproposals: {branch_prefix: ops}\n",
+    );
+    assert_eq!(
+        problems(repo.path()),
+        [
+            "siteward.yaml:1:17: audit.branch: `upstream/audit` reads as the branch `audit` of the remote `upstream`; name a local branch of siteward's own",
+            "siteward.yaml:2:28: proposals.branch_prefix: `ops` is the branch checked out in the state repo; siteward would commit onto it — name a branch of siteward's own",
+        ]
+    );
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("siteward.yaml", "audit: {branch: ops}\n");
+    assert_eq!(problems(repo.path()), Vec::<String>::new());
 }
 
 #[test]
