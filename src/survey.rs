@@ -23,8 +23,8 @@ pub fn load_or_report(repo: &Path, doing: &str) -> anyhow::Result<Option<Desired
     match load_repo(repo) {
         Ok(s) => {
             if s.sites.is_empty() {
-                eprintln!(
-                    "warning: no site files under `{}`; is `--repo` the state repo?",
+                tracing::warn!(
+                    "no site files under `{}`; is `--repo` the state repo?",
                     repo.join("sites").display()
                 );
             }
@@ -235,6 +235,6 @@ fn ci_shard() -> Option<String> {
         return None;
     }
     let shard = format!("{}/{}", index.trim(), total.trim());
-    eprintln!("siteward: shard {shard} from CI_NODE_INDEX/CI_NODE_TOTAL");
+    tracing::warn!("no `--shard` given: using shard {shard} from CI_NODE_INDEX/CI_NODE_TOTAL");
     Some(shard)
 }

@@ -35,7 +35,7 @@ pub fn run(repo: &Path, args: CheckArgs) -> anyhow::Result<Exit> {
     // 2. Select.
     let picked = survey::pick(repo, &state, &args.select)?;
     for name in &picked.removed {
-        eprintln!("{name}: no longer managed (its site file was deleted): no action");
+        tracing::warn!("{name}: no longer managed (its site file was deleted): no action");
     }
     let opts = survey::observe_opts(&state.settings, &args.run, picked.sites.len())?;
     // 3. Observe, looking for denied plugins too.
@@ -54,8 +54,8 @@ pub fn run(repo: &Path, args: CheckArgs) -> anyhow::Result<Exit> {
         .zip(&found.live)
         .map(|(site, live)| {
             if live.insecure_skip_verify {
-                eprintln!(
-                    "warning: site `{}`: TLS verification is off (`insecure_skip_verify: true`)",
+                tracing::warn!(
+                    "site `{}`: TLS verification is off (`insecure_skip_verify: true`)",
                     site.name
                 );
             }

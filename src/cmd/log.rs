@@ -57,7 +57,7 @@ pub fn run(repo: &Path, args: LogArgs) -> anyhow::Result<Exit> {
                 repo.display()
             );
         }
-        eprintln!(
+        tracing::warn!(
             "no run recorded yet: branch `{branch}` does not exist (apply, reconcile and `plan --record` create it)"
         );
     }

@@ -56,6 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 run: opts,
                 push,
                 json: format == ValidateFormat::Json,
+                quiet: cli.quiet,
             },
         ),
         Command::Reconcile {
@@ -72,6 +73,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 run: opts,
                 push,
                 json: format == ValidateFormat::Json,
+                quiet: cli.quiet,
             },
         ),
         Command::Check {

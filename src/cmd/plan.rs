@@ -51,7 +51,7 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
     // 2. Select.
     let picked = survey::pick(repo, &state, &args.select)?;
     for name in &picked.removed {
-        eprintln!("{name}: no longer managed (its site file was deleted): no action");
+        tracing::warn!("{name}: no longer managed (its site file was deleted): no action");
     }
     let sites = picked.sites;
     let opts = survey::observe_opts(&state.settings, &args.run, sites.len())?;

@@ -33,6 +33,8 @@ pub struct RunArgs {
     pub push: Option<String>,
     /// Print the run record as JSON instead of a line per site.
     pub json: bool,
+    /// `-q`: the summary line only, no line per site.
+    pub quiet: bool,
 }
 
 /// Runs `apply` or `reconcile` on the state repo at `repo`.
@@ -72,7 +74,7 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
     };
     let picked = survey::pick(repo, &state, &args.select)?;
     for name in &picked.removed {
-        eprintln!("{name}: no longer managed (its site file was deleted): no action");
+        tracing::warn!("{name}: no longer managed (its site file was deleted): no action");
     }
     let mut sites = picked.sites;
     if let Some(plan) = &saved {
@@ -82,7 +84,7 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
             .iter()
             .filter(|p| !state.sites.keys().any(|k| k.as_str() == p.site))
         {
-            eprintln!(
+            tracing::warn!(
                 "{}: in the saved plan but no longer in the state repo: no action",
                 p.site
             );
@@ -115,7 +117,7 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
         if args.json {
             print_json(&outcome.record(args.mode, trigger))?;
         } else {
-            print_summary(&outcome, None, dry_run)?;
+            print_summary(&outcome, None, dry_run, args.quiet)?;
         }
         return Ok(outcome.exit());
     };
@@ -149,7 +151,12 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
     if args.json {
         print_json(&record)?;
     } else {
-        print_summary(&outcome, Some((&branch, &commit.to_string())), false)?;
+        print_summary(
+            &outcome,
+            Some((&branch, &commit.to_string())),
+            false,
+            args.quiet,
+        )?;
     }
     if let Some(remote) = &args.push {
         let report = audit::push_audit(&git, remote, &branch)?;
@@ -312,11 +319,12 @@ fn print_json(record: &audit::RunRecord) -> std::io::Result<()> {
     writeln!(out)
 }
 
-/// One line per site, then where the record went.
+/// One line per site (not with `-q`), then where the record went.
 fn print_summary(
     outcome: &Outcome,
     recorded: Option<(&BranchName, &str)>,
     dry_run: bool,
+    quiet: bool,
 ) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     let s = &outcome.plan.summary;
@@ -329,7 +337,7 @@ fn print_summary(
     for i in &outcome.interrupted {
         writeln!(out, "warning: {}", i.message())?;
     }
-    for p in &outcome.plan.sites {
+    for p in outcome.plan.sites.iter().filter(|_| !quiet) {
         let status = match p.sync {
             SyncStatus::InSync => "in sync",
             SyncStatus::Drift => "drift",

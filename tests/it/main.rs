@@ -7,6 +7,7 @@ mod audit;
 mod check;
 mod demo;
 mod observe;
+mod output;
 mod providers;
 mod reconcile;
 mod stage;

@@ -1,0 +1,35 @@
+//! What the binary prints for people: warnings go through one channel on stderr, uncoloured
+//! when stderr is not a terminal, and `-q` silences them and the per-site lines.
+
+use super::reconcile::Fleet;
+use super::support::Repo;
+
+#[test]
+fn warnings_are_plain_on_a_pipe_and_quiet_silences_them() {
+    let repo = Repo::new();
+    repo.write("siteward.yaml", "concurrency: 4\n");
+    repo.commit_all("no sites yet");
+    // NO_COLOR empty means "colour allowed": only the pipe may turn it off.
+    let out = repo.run_env(&["plan"], &[("NO_COLOR", "")]);
+    assert!(
+        out.stderr.contains("warning: no site files under"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains('\x1b'), "{:?}", out.stderr);
+    let quiet = repo.run_env(&["-q", "plan"], &[("NO_COLOR", "")]);
+    assert!(!quiet.stderr.contains("warning"), "{}", quiet.stderr);
+}
+
+#[test]
+fn quiet_apply_prints_the_summary_without_a_line_per_site() {
+    let f = Fleet::start(&["a.test"]);
+    f.site("a.test", "auto", "headers:\n  X-Frame-Options: DENY\n");
+    f.repo.commit_all("one header");
+    let out = f.repo.run(&["-q", "apply"]);
+    out.expect_code(0);
+    assert!(out.stdout.contains("1 site(s)"), "{}", out.stdout);
+    assert!(!out.stdout.contains("a.test"), "{}", out.stdout);
+    let loud = f.repo.run(&["apply"]);
+    assert!(loud.stdout.contains("a.test"), "{}", loud.stdout);
+}
