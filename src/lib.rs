@@ -13,6 +13,7 @@ pub mod diff;
 pub mod error_text;
 pub mod exit;
 pub mod git;
+pub mod header_values;
 pub mod journal;
 pub mod load;
 pub mod lock;

@@ -183,18 +183,10 @@ fn header_secrets(site: &Site, repo: &Path) -> Result<BTreeMap<String, String>, 
     Ok(out)
 }
 
-/// The state repo's `HEAD` commit, or `None` when it is not a git repo (or git is missing).
+/// The state repo's `HEAD` commit, or `None` when it is not a git repo or has no commit.
 fn desired_commit(repo: &Path) -> Option<String> {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(["rev-parse", "--verify", "--quiet", "HEAD"])
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    (out.status.success() && id.len() >= 40 && id.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then_some(id)
+    let git = crate::git::Repo::open(repo).ok()?;
+    git.head_commit().ok().flatten().map(|c| c.to_string())
 }
 
 /// The sites a command acts on, and site files deleted since `--changed-since`.

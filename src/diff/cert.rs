@@ -5,7 +5,6 @@ use super::{Desired, change};
 use crate::canon::Canon;
 use crate::observe::live::TlsObservation;
 use crate::plan::{Action, Change, Resource};
-use crate::probe::cert::covers;
 
 fn min_days(d: &Desired<'_>) -> i64 {
     d.site
@@ -177,4 +176,33 @@ pub fn changes(d: &Desired<'_>, t: &TlsObservation, refused: Option<&str>) -> Ve
         ));
     }
     out
+}
+
+/// Whether `host` is covered by one of `sans` (a leftmost `*.` label matches one label).
+pub fn covers(sans: &[String], host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    sans.iter().any(|san| {
+        let san = san.trim_end_matches('.');
+        match san.strip_prefix("*.") {
+            Some(base) => host
+                .split_once('.')
+                .is_some_and(|(first, rest)| !first.is_empty() && rest == base),
+            None => san == host,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_cover_one_label() {
+        let sans = vec!["*.bench.test".to_owned(), "a.test".to_owned()];
+        assert!(covers(&sans, "s1.bench.test"));
+        assert!(covers(&sans, "A.test."));
+        assert!(!covers(&sans, "bench.test"));
+        assert!(!covers(&sans, "x.s1.bench.test"));
+        assert!(!covers(&sans, "b.test"));
+    }
 }

@@ -1,8 +1,8 @@
 //! Header drift: desired values (literal, secret or `absent`) against the live response.
 
-use super::values::normalise;
 use super::{Desired, change};
 use crate::canon::Canon;
+use crate::header_values::{normalise, squash};
 use crate::observe::live::Page;
 use crate::plan::{Action, Change, Resource};
 use crate::provider::View;
@@ -20,7 +20,7 @@ fn want(d: &Desired<'_>, lower: &str, rule: &HeaderRule) -> Option<String> {
 /// How a value is shown: secrets only as their digest.
 fn show(rule: &HeaderRule, value: &str) -> String {
     match rule {
-        HeaderRule::Secret(_) => crate::secret::shown(&super::values::squash(value)),
+        HeaderRule::Secret(_) => crate::secret::shown(&squash(value)),
         _ => value.to_owned(),
     }
 }
@@ -34,7 +34,7 @@ fn show_live(rule: &HeaderRule, lower: &str, value: &str) -> String {
         "key", "token", "secret", "auth", "pass", "sign", "cred", "session", "cookie",
     ];
     if matches!(rule, HeaderRule::Secret(_)) || SENSITIVE.iter().any(|w| lower.contains(w)) {
-        crate::secret::shown(&super::values::squash(value))
+        crate::secret::shown(&squash(value))
     } else {
         value.to_owned()
     }

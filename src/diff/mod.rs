@@ -10,7 +10,8 @@ mod headers;
 pub mod health;
 mod redirects;
 mod software;
-pub mod values;
+
+pub use cert::covers;
 
 use std::collections::BTreeMap;
 

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use super::Failure;
 use super::headers::{self, has_source};
 use super::strength;
-use crate::diff::values::normalise;
+use crate::header_values::normalise;
 use crate::observe::live::LiveSite;
 use crate::spec::{Condition, HeaderName, KeyType, Version};
 

@@ -212,7 +212,7 @@ pub fn analyse(
             .collect(),
         trusted,
         verify_error,
-        host_match: cert::covers(&leaf.sans, host),
+        host_match: crate::diff::covers(&leaf.sans, host),
         missing_intermediate,
         days_left: (leaf.not_after_unix - now).div_euclid(86_400),
         leaf,
