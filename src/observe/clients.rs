@@ -30,11 +30,14 @@ pub struct Built {
     pub roots: Arc<RootCertStore>,
 }
 
-/// The two clients one site uses (https and plain http).
+/// The two clients one site uses (https and plain http), and the addresses they connect to
+/// (`connect`/`connect_http`; `None`: what DNS says).
 #[derive(Debug, Clone)]
 pub struct SiteClients {
     pub https: Built,
     pub http: Built,
+    pub https_addr: Option<SocketAddr>,
+    pub http_addr: Option<SocketAddr>,
 }
 
 /// Setting up a site's clients failed.
@@ -107,6 +110,8 @@ pub async fn build(
             Ok(SiteClients {
                 https: get(p.https_addr)?,
                 http: get(p.http_addr)?,
+                https_addr: p.https_addr,
+                http_addr: p.http_addr,
             })
         })
         .collect()

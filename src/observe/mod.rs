@@ -160,6 +160,8 @@ async fn observe_site(
         http: clients.http.client.clone(),
         limits,
         timeout: opts.timeout,
+        https_addr: clients.https_addr,
+        http_addr: clients.http_addr,
     };
     let mut live = LiveSite {
         site: site.name.to_string(),

@@ -2,6 +2,7 @@
 //! connection-level failures, and a bounded body read.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use url::Url;
@@ -54,6 +55,10 @@ pub struct Http {
     pub http: reqwest::Client,
     pub limits: HostLimits,
     pub timeout: Duration,
+    /// Where https requests connect (`connect`), when not where DNS says.
+    pub https_addr: Option<SocketAddr>,
+    /// Where plain-http requests connect (`connect_http`, else `connect`'s address).
+    pub http_addr: Option<SocketAddr>,
 }
 
 impl Http {
@@ -78,6 +83,15 @@ impl Http {
         }
     }
 
+    /// The address requests for `url` connect to, when `connect` says so.
+    fn via(&self, url: &Url) -> Option<SocketAddr> {
+        if url.scheme() == "http" {
+            self.http_addr
+        } else {
+            self.https_addr
+        }
+    }
+
     async fn once(
         &self,
         client: &reqwest::Client,
@@ -85,8 +99,7 @@ impl Http {
         body: bool,
     ) -> Result<Fetched, FetchError> {
         let start = Instant::now();
-        let mut resp = client
-            .get(url.clone())
+        let mut resp = request(client, url, self.via(url))
             .send()
             .await
             .map_err(|e| self.classify(url, &e))?;
@@ -131,7 +144,10 @@ impl Http {
     }
 
     fn classify(&self, url: &Url, e: &reqwest::Error) -> FetchError {
-        let url = url.to_string();
+        let url = match self.via(url) {
+            Some(addr) => format!("{url} (connecting to {})", connect_addr(url, addr)),
+            None => url.to_string(),
+        };
         if let Some(message) = certificate_error(e) {
             return FetchError::Certificate { url, message };
         }
@@ -147,6 +163,36 @@ impl Http {
         } else {
             FetchError::Other { url, message }
         }
+    }
+}
+
+/// A GET of `url` sent to `via` when `connect` gives an address. reqwest's `resolve` keeps an
+/// explicit URL port, so when `connect` names another port the request goes to that port and
+/// carries the URL's own authority as `Host` (SNI is the host name either way), like curl's
+/// `--connect-to`.
+fn request(
+    client: &reqwest::Client,
+    url: &Url,
+    via: Option<SocketAddr>,
+) -> reqwest::RequestBuilder {
+    let port = via.map(|a| a.port()).filter(|p| *p != 0);
+    match (port, url.port()) {
+        (Some(port), Some(own)) if port != own => {
+            let mut target = url.clone();
+            let _ = target.set_port(Some(port));
+            let authority = format!("{}:{own}", url.host_str().unwrap_or_default());
+            client.get(target).header(reqwest::header::HOST, authority)
+        }
+        _ => client.get(url.clone()),
+    }
+}
+
+/// The address a request for `url` really goes to: `via`, at the URL's port when `via` has
+/// none.
+fn connect_addr(url: &Url, via: SocketAddr) -> SocketAddr {
+    match (via.port(), url.port_or_known_default()) {
+        (0, Some(p)) => SocketAddr::new(via.ip(), p),
+        _ => via,
     }
 }
 

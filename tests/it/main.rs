@@ -5,6 +5,7 @@ mod support;
 
 mod audit;
 mod check;
+mod connect;
 mod demo;
 mod observe;
 mod output;

@@ -1,0 +1,48 @@
+//! `connect: ADDR:PORT` replaces the URL's port (SPEC), also when the URL names its own port,
+//! and a connection error names the address that was tried.
+
+use super::reconcile::Fleet;
+
+#[test]
+fn the_connect_port_replaces_an_explicit_url_port() {
+    let f = Fleet::start(&["a.test"]);
+    // Nothing listens on the URL's own port (bound, never listening: refused, and no other
+    // test can take it meanwhile): only the connect port reaches nginx.
+    let reserved = reserved_port();
+    let closed = reserved.local_addr().expect("addr").port();
+    let site = format!(
+        "name: a.test\nurl: https://a.test:{closed}/\nconnect: {}\nca: ca.pem\n\
+         headers:\n  X-Frame-Options: DENY\n",
+        f.nginx.https_addr()
+    );
+    f.repo.write("sites/a.test.yaml", &site);
+    f.repo.commit_all("explicit url port");
+    let out = f.repo.run(&["plan", "--format", "json"]);
+    let doc = out.json();
+    let site = &doc["sites"][0];
+    assert_eq!(site["error"], serde_json::Value::Null, "{doc}");
+    assert_eq!(site["sync"], "drift", "{doc}");
+    assert_eq!(site["changes"][0]["key"], "x-frame-options", "{doc}");
+
+    // A connect address where nothing listens: the error names it.
+    let dead =
+        format!("name: a.test\nurl: https://a.test/\nconnect: 127.0.0.1:{closed}\nca: ca.pem\n");
+    f.repo.write("sites/a.test.yaml", &dead);
+    let out = f.repo.run(&["plan", "--format", "json"]);
+    out.expect_code(1);
+    let error = out.json()["sites"][0]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        error.contains(&format!("connecting to 127.0.0.1:{closed}")),
+        "{error}"
+    );
+}
+
+/// A port on 127.0.0.1 that is bound but never listens: connections are refused.
+fn reserved_port() -> tokio::net::TcpSocket {
+    let s = tokio::net::TcpSocket::new_v4().expect("socket");
+    s.bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+    s
+}
