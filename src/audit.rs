@@ -9,6 +9,9 @@
 //!   records onto a moved remote tip instead of force-pushing.
 //! - A record carries only what the plan and the actions carry (secret values are already
 //!   `<secret sha256:…>` there, see [`crate::secret`]).
+//! - An acting run checks the branch can be written before it acts ([`ensure_writable`]); a
+//!   record that still cannot be committed is kept in the crash journal and committed by the
+//!   next run ([`record_kept`]).
 
 mod history;
 mod push;
@@ -17,7 +20,8 @@ mod trigger;
 
 use std::time::Duration;
 
-use crate::git::{CommitId, GitError, Identity, Repo};
+use crate::git::{CommitId, GitError, Identity, Repo, StaleLock};
+use crate::lock::RepoLock;
 use crate::spec::BranchName;
 
 pub use history::{Entry, History, HistoryFilter};
@@ -30,6 +34,13 @@ pub use trigger::Trigger;
 
 /// How often a writer rebuilds its commit after losing the race for the branch.
 pub const MAX_ATTEMPTS: u32 = 64;
+
+/// How often a writer waits for a ref lock someone else holds before giving up.
+const LOCKED_ATTEMPTS: u32 = 8;
+
+/// A ref lock file at least this old was left by a killed process: git and libgit2 hold one
+/// for milliseconds, and git itself waits only 100 ms for one.
+pub const STALE_REF_LOCK: Duration = Duration::from_secs(5);
 
 /// Identity used when neither `audit.author` nor git config names one.
 pub const DEFAULT_AUTHOR: &str = "siteward <siteward@localhost>";
@@ -94,6 +105,8 @@ pub fn record_run(
         match repo.update_ref(&refname, commit, tip, &reflog) {
             Ok(()) => return Ok(commit),
             Err(GitError::Conflict { .. }) => backoff(attempt),
+            // A live git process holds the lock for milliseconds; a left-over one never goes.
+            Err(GitError::Locked { .. }) if attempt + 1 < LOCKED_ATTEMPTS => backoff(attempt),
             Err(e) => return Err(e.into()),
         }
     }
@@ -102,6 +115,43 @@ pub fn record_run(
         run: record.run.id.clone(),
         attempts: MAX_ATTEMPTS,
     })
+}
+
+/// Makes sure the record of a run can be committed to `branch` before the run acts: a ref lock
+/// left by a killed process is removed (returned, for a warning), then the branch and the object
+/// database are checked writable without changing anything.
+///
+/// Holding the repo lock (`_held`) is what makes the removal safe: no other siteward run is
+/// updating the branch, and a lock file older than [`STALE_REF_LOCK`] belongs to no live git.
+pub fn ensure_writable(
+    repo: &Repo,
+    branch: &BranchName,
+    _held: &RepoLock,
+) -> Result<Option<StaleLock>, GitError> {
+    let refname = format!("refs/heads/{branch}");
+    let stale = repo.remove_stale_ref_lock(&refname, STALE_REF_LOCK)?;
+    repo.check_ref_writable(&refname)?;
+    Ok(stale)
+}
+
+/// Commits a record an earlier run kept because it could not commit it (the JSON it would have
+/// committed). Returns the record's run id and the new commit, or `None` as commit when the
+/// branch already holds the record (committed before the kept copy could be removed).
+pub fn record_kept(
+    repo: &Repo,
+    branch: &BranchName,
+    author: &Identity,
+    json: &[u8],
+) -> Result<(String, Option<CommitId>), AuditError> {
+    let record: RunRecord = serde_json::from_slice(json)?;
+    let tip = repo.read_ref(&format!("refs/heads/{branch}"))?;
+    if let Some(tip) = tip
+        && repo.read_file_at(tip, &record.path()?)?.is_some()
+    {
+        return Ok((record.run.id, None));
+    }
+    let commit = record_run(repo, branch, author, &record)?;
+    Ok((record.run.id, Some(commit)))
 }
 
 /// A short, growing, per-process-jittered pause so racing writers spread out.

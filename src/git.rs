@@ -8,9 +8,13 @@
 //! default build has no https/ssh transport, and libgit2's local transport overwrites the remote
 //! ref after its own fast-forward check, which races with other pushers. `git receive-pack`
 //! checks the old value under the ref lock, so a push can never drop someone else's record.
+//! Every such `git` runs in its own process group under a deadline: a remote that never
+//! answers is stopped (with whatever `git` started, such as `ssh`) instead of hanging the run.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, TimeZone, Utc};
 use git2::{ErrorCode, ObjectType, Oid, Repository, Signature, Time, TreeWalkMode};
@@ -50,6 +54,31 @@ pub enum GitError {
     },
     #[error("`git {args}` failed: {stderr}")]
     Command { args: String, stderr: String },
+    #[error(
+        "`{remote}` did not answer within {after} (`git {args}` was stopped); check that the \
+remote is reachable, or raise `--timeout`"
+    )]
+    Timeout {
+        remote: String,
+        args: String,
+        after: String,
+    },
+    #[error(
+        "`{name}` is locked by `{lock}`: a git process is updating it, or one was killed while \
+doing so; if no git process is running, remove that file"
+    )]
+    Locked { name: String, lock: PathBuf },
+    #[error(
+        "`{name}` cannot be created because ref `{by}` exists (a ref cannot be both a name and a \
+directory); rename `{by}` or choose another branch"
+    )]
+    Blocked { name: String, by: String },
+    #[error("cannot write to the object database `{path}`")]
+    Objects {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 fn wrap(what: impl Into<String>) -> impl FnOnce(git2::Error) -> GitError {
@@ -139,6 +168,14 @@ pub enum PushOutcome {
     Pushed,
     /// The remote branch moved on: fetch, rebuild on its tip, push again.
     Rejected { reason: String },
+}
+
+/// A ref lock file left behind, removed by [`Repo::remove_stale_ref_lock`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleLock {
+    pub path: PathBuf,
+    /// How long the file had existed.
+    pub age: Duration,
 }
 
 /// An open repository.
@@ -375,18 +412,108 @@ impl Repo {
         };
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if matches!(
-                    e.code(),
-                    ErrorCode::Modified | ErrorCode::Exists | ErrorCode::Locked
-                ) =>
-            {
+            Err(e) if matches!(e.code(), ErrorCode::Modified | ErrorCode::Exists) => {
                 Err(GitError::Conflict {
                     name: name.to_owned(),
                 })
             }
+            Err(e) if e.code() == ErrorCode::Locked => Err(self.locked(name)),
             Err(e) => Err(wrap(format!("updating `{name}`"))(e)),
         }
+    }
+
+    /// The lock file that git and libgit2 hold while they update ref `name`.
+    pub fn ref_lock_path(&self, name: &str) -> PathBuf {
+        // Refs live in the common directory, also when this is a linked worktree.
+        self.inner.commondir().join(format!("{name}.lock"))
+    }
+
+    fn locked(&self, name: &str) -> GitError {
+        GitError::Locked {
+            name: name.to_owned(),
+            lock: self.ref_lock_path(name),
+        }
+    }
+
+    /// Removes the lock file of ref `name` once it is at least `stale_after` old, waiting for
+    /// a younger one to go away or to age; `None` when there was none (or it went away).
+    ///
+    /// Only call this while no other writer that respects the repo lock can run: git itself
+    /// holds a ref lock for milliseconds, so a lock file this old was left by a killed process.
+    pub fn remove_stale_ref_lock(
+        &self,
+        name: &str,
+        stale_after: Duration,
+    ) -> Result<Option<StaleLock>, GitError> {
+        let path = self.ref_lock_path(name);
+        let cannot = |source| GitError::Objects {
+            path: path.clone(),
+            source,
+        };
+        loop {
+            let modified = match std::fs::metadata(&path).and_then(|m| m.modified()) {
+                Ok(m) => m,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(cannot(e)),
+            };
+            // A time in the future (clock skew) counts as brand new.
+            let age = SystemTime::now()
+                .duration_since(modified)
+                .unwrap_or_default();
+            if age >= stale_after {
+                return match std::fs::remove_file(&path) {
+                    Ok(()) => Ok(Some(StaleLock { path, age })),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(_) => Err(self.locked(name)),
+                };
+            }
+            std::thread::sleep((stale_after - age).min(Duration::from_millis(50)));
+        }
+    }
+
+    /// Checks, without changing anything, that ref `name` can be moved now and that new
+    /// objects can be written: the object database takes a file, no ref is in the way of
+    /// the name, and the ref's lock can be taken (it is released at once).
+    pub fn check_ref_writable(&self, name: &str) -> Result<(), GitError> {
+        let objects = self.inner.commondir().join("objects");
+        tempfile::Builder::new()
+            .prefix("siteward-probe")
+            .tempfile_in(&objects)
+            .map_err(|source| GitError::Objects {
+                path: objects,
+                source,
+            })?;
+        let blocked = |by: &str| GitError::Blocked {
+            name: name.to_owned(),
+            by: by.to_owned(),
+        };
+        // `refs/heads/a/b` is blocked by a ref `refs/heads/a`, `refs/heads/a` by `refs/heads/a/…`.
+        let parts: Vec<&str> = name.split('/').collect();
+        for end in 3..parts.len() {
+            let prefix = parts[..end].join("/");
+            if self.inner.find_reference(&prefix).is_ok() {
+                return Err(blocked(&prefix));
+            }
+        }
+        let under = self
+            .inner
+            .references_glob(&format!("{name}/*"))
+            .map_err(wrap(format!("reading refs under `{name}`")))?
+            .filter_map(Result::ok)
+            .find_map(|r| r.name().ok().map(str::to_owned));
+        if let Some(by) = under {
+            return Err(blocked(&by));
+        }
+        let mut tx = self
+            .inner
+            .transaction()
+            .map_err(wrap(format!("locking `{name}`")))?;
+        match tx.lock_ref(name) {
+            Ok(()) => Ok(()),
+            Err(e) if e.code() == ErrorCode::Locked => Err(self.locked(name)),
+            Err(e) => Err(wrap(format!("locking `{name}`"))(e)),
+        }
+        // Dropping the transaction releases the lock without touching the ref.
     }
 
     /// Files under `pathspecs` that differ between `rev` and the working tree (index and
@@ -594,11 +721,17 @@ impl Repo {
     }
 
     /// Pushes local branch `branch` to the same branch on `remote` (a remote name, URL or
-    /// path), never forcing.
-    pub fn push_branch(&self, remote: &str, branch: &str) -> Result<PushOutcome, GitError> {
+    /// path), never forcing; stopped after `timeout`.
+    pub fn push_branch(
+        &self,
+        remote: &str,
+        branch: &str,
+        timeout: Duration,
+    ) -> Result<PushOutcome, GitError> {
         check_remote(remote)?;
         let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
-        let (ok, stdout, stderr) = self.git(&["push", "--porcelain", remote, &refspec])?;
+        let (ok, stdout, stderr) =
+            self.git(&["push", "--porcelain", remote, &refspec], remote, timeout)?;
         if ok {
             return Ok(PushOutcome::Pushed);
         }
@@ -617,16 +750,22 @@ impl Repo {
         }
     }
 
-    /// Fetches `branch` from `remote` into the ref `into` and returns its tip.
+    /// Fetches `branch` from `remote` into the ref `into` and returns its tip; stopped after
+    /// `timeout`.
     pub fn fetch_branch(
         &self,
         remote: &str,
         branch: &str,
         into: &str,
+        timeout: Duration,
     ) -> Result<CommitId, GitError> {
         check_remote(remote)?;
         let refspec = format!("+refs/heads/{branch}:{into}");
-        let (ok, _, stderr) = self.git(&["fetch", "--no-tags", "--quiet", remote, &refspec])?;
+        let (ok, _, stderr) = self.git(
+            &["fetch", "--no-tags", "--quiet", remote, &refspec],
+            remote,
+            timeout,
+        )?;
         if !ok {
             return Err(GitError::Command {
                 args: format!("fetch {remote} {refspec}"),
@@ -639,24 +778,55 @@ impl Repo {
         })
     }
 
-    /// Runs the system `git` on this repository: `(success, stdout, stderr)`.
-    fn git(&self, args: &[&str]) -> Result<(bool, String, String), GitError> {
-        let out = Command::new("git")
+    /// Runs the system `git` on this repository, talking to `remote`: `(success, stdout,
+    /// stderr)`. After `timeout` git and everything it started are killed.
+    fn git(
+        &self,
+        args: &[&str],
+        remote: &str,
+        timeout: Duration,
+    ) -> Result<(bool, String, String), GitError> {
+        use std::os::unix::process::CommandExt;
+        let spawn = |source| GitError::Spawn {
+            args: args.join(" "),
+            source,
+        };
+        let mut child = Command::new("git")
             .arg("--git-dir")
             .arg(self.git_dir())
             .args(args)
             .env("GIT_TERMINAL_PROMPT", "0")
             .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|source| GitError::Spawn {
-                args: args.join(" "),
-                source,
-            })?;
-        Ok((
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            // Its own group, so the deadline also stops `ssh` or a helper git started.
+            .process_group(0)
+            .spawn()
+            .map_err(spawn)?;
+        let stdout = drain(child.stdout.take());
+        let stderr = drain(child.stderr.take());
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = child.try_wait().map_err(spawn)? {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let group = rustix::process::Pid::from_child(&child);
+                let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(GitError::Timeout {
+                    remote: remote.to_owned(),
+                    args: args.join(" "),
+                    after: format!("{}s", timeout.as_secs_f64()),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let text = |h: std::thread::JoinHandle<Vec<u8>>| {
+            String::from_utf8_lossy(&h.join().unwrap_or_default()).into_owned()
+        };
+        Ok((status.success(), text(stdout), text(stderr)))
     }
 
     fn find_commit(&self, id: CommitId) -> Result<git2::Commit<'_>, GitError> {
@@ -664,6 +834,17 @@ impl Repo {
             .find_commit(id.0)
             .map_err(wrap(format!("reading commit {id}")))
     }
+}
+
+/// Reads a child's pipe to its end on a thread, so a chatty child never blocks on a full pipe.
+fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        buf
+    })
 }
 
 /// A remote must not look like an option to `git`.

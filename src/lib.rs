@@ -12,7 +12,10 @@ pub mod demo;
 pub mod diff;
 pub mod error_text;
 pub mod exit;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 pub mod git;
+pub mod isolate;
 pub mod journal;
 pub mod load;
 pub mod lock;

@@ -248,9 +248,11 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
                 return (plan.site.clone(), skipped);
             }
             let recovering = ctx.interrupted.iter().any(|i| i.entry.site == plan.site);
+            // A panic in one site's apply becomes that site's failed apply (`isolate`).
+            let work = apply::apply_site(actx, site, plan, recovering);
             (
                 plan.site.clone(),
-                apply::apply_site(actx, site, plan, recovering).await,
+                crate::isolate::site_apply(plan, work).await,
             )
         })
         .buffer_unordered(ctx.opts.concurrency.max(1))

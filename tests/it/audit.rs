@@ -21,6 +21,9 @@ use crate::support::git::{GitRepo, siteward};
 
 const BRANCH: &str = "siteward-audit";
 
+/// Generous: these remotes answer.
+const PUSH_TIMEOUT: Duration = Duration::from_secs(60);
+
 pub fn branch() -> BranchName {
     BRANCH.parse().expect("valid branch")
 }
@@ -650,7 +653,7 @@ fn push_replays_onto_a_moved_remote(url: &str, remote_dir: &Path, other_is_orpha
     );
     record_run(&repo, &branch(), &author(), &first).unwrap();
     if !other_is_orphan {
-        let report = push_audit(&repo, "origin", &branch()).unwrap();
+        let report = push_audit(&repo, "origin", &branch(), PUSH_TIMEOUT).unwrap();
         assert_eq!((report.replayed, report.attempts), (0, 1));
     }
     let second = record(
@@ -662,7 +665,7 @@ fn push_replays_onto_a_moved_remote(url: &str, remote_dir: &Path, other_is_orpha
 
     let theirs = other_runner_pushes(url, "20261129T110000Z-them0001", !other_is_orphan);
 
-    let report = push_audit(&repo, "origin", &branch()).unwrap();
+    let report = push_audit(&repo, "origin", &branch(), PUSH_TIMEOUT).unwrap();
     assert_eq!(report.attempts, 2, "{report:?}");
     assert_eq!(report.replayed, if other_is_orphan { 2 } else { 1 });
 
@@ -716,7 +719,7 @@ fn push_refuses_without_a_local_branch() {
     let state = state_repo();
     let remote = GitRepo::bare();
     let repo = Repo::open(state.path()).unwrap();
-    let err = push_audit(&repo, remote.path().to_str().unwrap(), &branch()).unwrap_err();
+    let err = push_audit(&repo, remote.path().to_str().unwrap(), &branch(), PUSH_TIMEOUT).unwrap_err();
     assert_eq!(
         err.to_string(),
         "there is no local audit branch `siteward-audit` to push; record a run first"

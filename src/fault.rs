@@ -1,0 +1,34 @@
+//! Fault injection for tests, compiled only with the `fault-injection` cargo feature (off by
+//! default, so release builds carry none of it). Faults a real component cannot produce on
+//! demand are named in `SITEWARD_FAULT`, comma-separated:
+//!
+//! - `panic-apply:<site>`: the apply of `<site>` panics (see [`crate::isolate`]);
+//! - `lock-audit-ref`: once the sites were acted on, the audit branch's ref lock file appears,
+//!   as a git process killed mid-update leaves it, so the run's record cannot be committed.
+
+use crate::git::Repo;
+use crate::spec::BranchName;
+
+/// The variable naming the faults to inject.
+pub const VAR: &str = "SITEWARD_FAULT";
+
+fn wanted(fault: &str) -> bool {
+    std::env::var(VAR).is_ok_and(|v| v.split(',').any(|f| f.trim() == fault))
+}
+
+/// Inside a site's apply: panics under `panic-apply:<site>`.
+pub fn apply(site: &str) {
+    if wanted(&format!("panic-apply:{site}")) {
+        panic!("fault injected: `panic-apply:{site}`");
+    }
+}
+
+/// Between acting and recording: under `lock-audit-ref`, leaves the lock file of `branch`.
+pub fn after_acting(repo: &Repo, branch: &BranchName) {
+    if wanted("lock-audit-ref") {
+        let lock = repo.ref_lock_path(&format!("refs/heads/{branch}"));
+        if let Err(e) = std::fs::write(&lock, b"") {
+            tracing::warn!("fault injection: cannot write `{}`: {e}", lock.display());
+        }
+    }
+}
