@@ -240,7 +240,10 @@ mod tests {
         assert!(kept[0].path.ends_with("20260101T000000Z-a.record"));
         kept[0].clear().unwrap();
         assert_eq!(j.kept_records().len(), 1);
-        assert!(j.interrupted(false).is_empty(), "records are not interruptions");
+        assert!(
+            j.interrupted(false).is_empty(),
+            "records are not interruptions"
+        );
     }
 
     #[test]

@@ -141,30 +141,37 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
         Ok(commit) => commit,
         Err(e) => {
             // The sites were acted on: the record must survive for the next run to commit.
-            let error = anyhow::Error::new(e).context(format!(
-                "cannot record run {} on the audit branch `{branch}`",
-                record.run.id
-            ));
             let kept = serde_json::to_vec_pretty(&record)
                 .map_err(std::io::Error::other)
                 .and_then(|json| ctx.journal.keep_record(&record.run.id, &json));
+            let cannot = format!(
+                "cannot record run {} on the audit branch `{branch}`",
+                record.run.id
+            );
             let kept = match kept {
                 Ok(path) => path,
                 Err(keep) => {
                     // Last resort: the record on stdout is all that is left of it.
                     print_json(&record)?;
-                    return Err(error.context(format!(
-                        "the record could not be kept either ({keep}); it is printed above"
+                    return Err(anyhow::Error::new(e).context(format!(
+                        "{cannot}, nor keep it in the crash journal ({keep}); it is printed above"
                     )));
                 }
             };
             if args.json {
                 print_json(&record)?;
             } else {
-                print_summary(&outcome, &Recorded::Kept { late: &late, path: &kept }, false)?;
+                print_summary(
+                    &outcome,
+                    &Recorded::Kept {
+                        late: &late,
+                        path: &kept,
+                    },
+                    false,
+                )?;
             }
-            return Err(error.context(format!(
-                "the record is kept in `{}` and the next run commits it; fix the cause above",
+            return Err(anyhow::Error::new(e).context(format!(
+                "{cannot}; the record is kept in `{}` and the next run commits it",
                 kept.display()
             )));
         }
@@ -515,7 +522,11 @@ fn print_summary(outcome: &Outcome, recorded: &Recorded<'_>, dry_run: bool) -> s
     match recorded {
         Recorded::Nowhere => {}
         Recorded::Branch { branch, commit, .. } => {
-            writeln!(out, "recorded on `{branch}` as {}", short(&commit.to_string()))?;
+            writeln!(
+                out,
+                "recorded on `{branch}` as {}",
+                short(&commit.to_string())
+            )?;
         }
         Recorded::Kept { path, .. } => {
             writeln!(

@@ -719,9 +719,55 @@ fn push_refuses_without_a_local_branch() {
     let state = state_repo();
     let remote = GitRepo::bare();
     let repo = Repo::open(state.path()).unwrap();
-    let err = push_audit(&repo, remote.path().to_str().unwrap(), &branch(), PUSH_TIMEOUT).unwrap_err();
+    let err = push_audit(
+        &repo,
+        remote.path().to_str().unwrap(),
+        &branch(),
+        PUSH_TIMEOUT,
+    )
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "there is no local audit branch `siteward-audit` to push; record a run first"
     );
+}
+
+#[test]
+fn push_to_a_remote_that_never_answers_times_out_and_the_record_stays() {
+    // A git server that accepts connections and never says a word.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().collect();
+        drop(held);
+    });
+    let state = GitRepo::new();
+    state.write("README.md", "no sites yet\n");
+    state.commit("empty state");
+    let url = format!("git://127.0.0.1:{port}/audit.git");
+
+    let started = Instant::now();
+    // `--timeout 0.5` bounds each git push/fetch at 6 × 0.5 s.
+    let out = siteward(state.path())
+        .args(["reconcile", "--timeout", "0.5", "--push", &url])
+        .expect_code(1);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        out.stderr.contains(&format!(
+            "error: cannot push `siteward-audit` to `{url}`; the record is safe on the local \
+             branch, push it later: `{url}` did not answer within 3s (`git push --porcelain {url}"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("recorded on `siteward-audit`"),
+        "{}",
+        out.stdout
+    );
+    state.git(&["rev-parse", "--verify", "refs/heads/siteward-audit"]);
 }

@@ -9,4 +9,5 @@ mod demo;
 mod observe;
 mod providers;
 mod reconcile;
+mod record;
 mod validate;
