@@ -16,11 +16,13 @@ fn wanted(fault: &str) -> bool {
     std::env::var(VAR).is_ok_and(|v| v.split(',').any(|f| f.trim() == fault))
 }
 
-/// Inside a site's apply: panics under `panic-apply:<site>`.
-pub fn apply(site: &str) {
+/// A site's apply, which first panics under `panic-apply:<site>` (inside the future, so the
+/// panic happens where the site's work is driven).
+pub async fn apply<T>(site: &str, work: impl std::future::Future<Output = T>) -> T {
     if wanted(&format!("panic-apply:{site}")) {
         panic!("fault injected: `panic-apply:{site}`");
     }
+    work.await
 }
 
 /// Between acting and recording: under `lock-audit-ref`, leaves the lock file of `branch`.

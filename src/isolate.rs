@@ -19,11 +19,8 @@ use crate::plan::SitePlan;
 /// Drives `work`, the apply of the site planned in `plan`; a panic in it becomes a failed
 /// apply of every change of the plan.
 pub async fn site_apply(plan: &SitePlan, work: impl Future<Output = SiteApply>) -> SiteApply {
-    let work = async {
-        #[cfg(feature = "fault-injection")]
-        crate::fault::apply(&plan.site);
-        work.await
-    };
+    #[cfg(feature = "fault-injection")]
+    let work = crate::fault::apply(&plan.site, work);
     match catch(work).await {
         Ok(done) => done,
         Err(msg) => panicked(plan, &msg),
