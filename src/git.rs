@@ -476,8 +476,9 @@ impl Repo {
     /// the name, and the ref's lock can be taken (it is released at once).
     pub fn check_ref_writable(&self, name: &str) -> Result<(), GitError> {
         let objects = self.inner.commondir().join("objects");
+        // `tmp_` files in the object directory are git's own: `git gc` removes any left behind.
         tempfile::Builder::new()
-            .prefix("siteward-probe")
+            .prefix("tmp_siteward_probe_")
             .tempfile_in(&objects)
             .map_err(|source| GitError::Objects {
                 path: objects,
@@ -941,6 +942,90 @@ mod tests {
         for bad in ["../x", "/x", "a//b", "a/./b"] {
             assert!(repo.tree_with_files(None, &[(bad.into(), blob)]).is_err());
         }
+    }
+
+    #[test]
+    fn ref_locks_block_updates_until_stale_ones_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        Repository::init(dir.path()).unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let tree = repo.tree_with_files(None, &[]).unwrap();
+        let now = Utc::now();
+        let c1 = repo
+            .write_commit(tree, &[], &identity(), (now, now), "one")
+            .unwrap();
+        let name = "refs/heads/audit";
+        assert_eq!(
+            repo.remove_stale_ref_lock(name, Duration::ZERO).unwrap(),
+            None
+        );
+        repo.check_ref_writable(name).unwrap();
+        let lock = repo.ref_lock_path(name);
+        assert!(!lock.exists(), "the check takes the lock and releases it");
+        std::fs::write(&lock, b"").unwrap();
+        let locked = repo.update_ref(name, c1, None, "create").unwrap_err();
+        assert!(matches!(locked, GitError::Locked { .. }), "{locked:?}");
+        let msg = locked.to_string();
+        assert!(
+            msg.starts_with("`refs/heads/audit` is locked by `")
+                && msg.ends_with("remove that file"),
+            "{msg}"
+        );
+        assert!(matches!(
+            repo.check_ref_writable(name),
+            Err(GitError::Locked { .. })
+        ));
+        // A young lock is waited for until it is stale.
+        let stale_after = Duration::from_millis(300);
+        let removed = repo
+            .remove_stale_ref_lock(name, stale_after)
+            .unwrap()
+            .unwrap();
+        assert!(
+            removed.age >= stale_after && removed.path == lock,
+            "{removed:?}"
+        );
+        repo.update_ref(name, c1, None, "create").unwrap();
+        // One that goes away while waited for is no stale lock.
+        std::fs::write(&lock, b"").unwrap();
+        let gone = {
+            let lock = lock.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                std::fs::remove_file(lock).unwrap();
+            })
+        };
+        assert_eq!(
+            repo.remove_stale_ref_lock(name, Duration::from_secs(10))
+                .unwrap(),
+            None
+        );
+        gone.join().unwrap();
+    }
+
+    #[test]
+    fn a_ref_in_the_way_of_a_branch_name_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        Repository::init(dir.path()).unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let tree = repo.tree_with_files(None, &[]).unwrap();
+        let now = Utc::now();
+        let c1 = repo
+            .write_commit(tree, &[], &identity(), (now, now), "one")
+            .unwrap();
+        repo.update_ref("refs/heads/audit/old", c1, None, "x")
+            .unwrap();
+        repo.update_ref("refs/heads/ops", c1, None, "x").unwrap();
+        for (name, by) in [
+            ("refs/heads/audit", "refs/heads/audit/old"),
+            ("refs/heads/ops/audit", "refs/heads/ops"),
+        ] {
+            match repo.check_ref_writable(name) {
+                Err(GitError::Blocked { by: b, .. }) => assert_eq!(b, by),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        repo.check_ref_writable("refs/heads/audit2").unwrap();
     }
 
     #[test]

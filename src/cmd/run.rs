@@ -531,7 +531,7 @@ fn print_summary(outcome: &Outcome, recorded: &Recorded<'_>, dry_run: bool) -> s
         Recorded::Kept { path, .. } => {
             writeln!(
                 out,
-                "NOT recorded: the record is kept in `{}`; the next run commits it",
+                "not recorded: the record is kept in `{}`; the next run commits it",
                 path.display()
             )?;
         }

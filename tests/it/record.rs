@@ -205,7 +205,7 @@ fn a_record_that_fails_after_acting_is_committed_by_the_next_run() {
         out.stdout
     );
     assert!(
-        out.stdout.contains("NOT recorded: the record is kept in `"),
+        out.stdout.contains("not recorded: the record is kept in `"),
         "{}",
         out.stdout
     );
