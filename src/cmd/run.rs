@@ -141,39 +141,16 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
         Ok(commit) => commit,
         Err(e) => {
             // The sites were acted on: the record must survive for the next run to commit.
-            let kept = serde_json::to_vec_pretty(&record)
-                .map_err(std::io::Error::other)
-                .and_then(|json| ctx.journal.keep_record(&record.run.id, &json));
-            let cannot = format!(
-                "cannot record run {} on the audit branch `{branch}`",
-                record.run.id
-            );
-            let kept = match kept {
-                Ok(path) => path,
-                Err(keep) => {
-                    // Last resort: the record on stdout is all that is left of it.
-                    print_json(&record)?;
-                    return Err(anyhow::Error::new(e).context(format!(
-                        "{cannot}, nor keep it in the crash journal ({keep}); it is printed above"
-                    )));
+            let (error, kept) = keep_unrecorded(&ctx.journal, &record, &branch, e);
+            match &kept {
+                Some(path) if !args.json => {
+                    let recorded = Recorded::Kept { late: &late, path };
+                    print_summary(&outcome, &recorded, false)?;
                 }
-            };
-            if args.json {
-                print_json(&record)?;
-            } else {
-                print_summary(
-                    &outcome,
-                    &Recorded::Kept {
-                        late: &late,
-                        path: &kept,
-                    },
-                    false,
-                )?;
+                // With `--json`, or as the last copy when it could not be kept.
+                _ => print_json(&record)?,
             }
-            return Err(anyhow::Error::new(e).context(format!(
-                "{cannot}; the record is kept in `{}` and the next run commits it",
-                kept.display()
-            )));
+            return Err(error);
         }
     };
     // An interruption is forgotten once a record carries it and its site was really
@@ -255,7 +232,7 @@ struct LateRecord {
 /// (refusing to act otherwise), then commits the records earlier runs kept.
 fn prepare_record(
     git: &Repo,
-    branch: &crate::spec::BranchName,
+    branch: &BranchName,
     author: &Identity,
     held: &RepoLock,
     journal: &Journal,
@@ -317,6 +294,39 @@ fn prepare_record(
         late.push(LateRecord { run, commit });
     }
     Ok(late)
+}
+
+/// Keeps a record that could not be committed in the crash journal, for the next run to
+/// commit; returns the error to report and where the record is (`None`: it could not be kept
+/// either, so printing it is all that is left).
+fn keep_unrecorded(
+    journal: &Journal,
+    record: &audit::RunRecord,
+    branch: &BranchName,
+    error: audit::AuditError,
+) -> (anyhow::Error, Option<PathBuf>) {
+    let cannot = format!(
+        "cannot record run {} on the audit branch `{branch}`",
+        record.run.id
+    );
+    let kept = serde_json::to_vec_pretty(record)
+        .map_err(std::io::Error::other)
+        .and_then(|json| journal.keep_record(&record.run.id, &json));
+    let error = anyhow::Error::new(error);
+    match kept {
+        Ok(path) => {
+            let context = format!(
+                "{cannot}; the record is kept in `{}` and the next run commits it",
+                path.display()
+            );
+            (error.context(context), Some(path))
+        }
+        Err(keep) => {
+            let context =
+                format!("{cannot}, nor keep it in the crash journal ({keep}); it is printed above");
+            (error.context(context), None)
+        }
+    }
 }
 
 /// Sites an interrupted run was applying are re-verified even when not selected.
