@@ -4,7 +4,9 @@
 //!
 //! - `panic-apply:<site>`: the apply of `<site>` panics (see [`crate::isolate`]);
 //! - `lock-audit-ref`: once the sites were acted on, the audit branch's ref lock file appears,
-//!   as a git process killed mid-update leaves it, so the run's record cannot be committed.
+//!   as a git process killed mid-update leaves it, so the run's record cannot be committed;
+//! - `kill-while-recording`: the same, then the run SIGKILLs itself, as if killed while it
+//!   was moving the audit branch.
 
 use crate::git::Repo;
 use crate::spec::BranchName;
@@ -25,12 +27,18 @@ pub async fn apply<T>(site: &str, work: impl std::future::Future<Output = T>) ->
     work.await
 }
 
-/// Between acting and recording: under `lock-audit-ref`, leaves the lock file of `branch`.
+/// Between acting and recording: under `lock-audit-ref` or `kill-while-recording`, leaves the
+/// lock file of `branch`; under `kill-while-recording`, then dies by SIGKILL.
 pub fn after_acting(repo: &Repo, branch: &BranchName) {
-    if wanted("lock-audit-ref") {
+    let kill = wanted("kill-while-recording");
+    if wanted("lock-audit-ref") || kill {
         let lock = repo.ref_lock_path(&format!("refs/heads/{branch}"));
         if let Err(e) = std::fs::write(&lock, b"") {
             tracing::warn!("fault injection: cannot write `{}`: {e}", lock.display());
         }
+    }
+    if kill {
+        let me = rustix::process::getpid();
+        let _ = rustix::process::kill_process(me, rustix::process::Signal::KILL);
     }
 }

@@ -73,8 +73,9 @@ doing so; if no git process is running, remove that file"
 directory); rename `{by}` or choose another branch"
     )]
     Blocked { name: String, by: String },
-    #[error("cannot write to the object database `{path}`")]
-    Objects {
+    #[error("cannot {what} `{path}`")]
+    Io {
+        what: &'static str,
         path: PathBuf,
         #[source]
         source: std::io::Error,
@@ -446,7 +447,8 @@ impl Repo {
         stale_after: Duration,
     ) -> Result<Option<StaleLock>, GitError> {
         let path = self.ref_lock_path(name);
-        let cannot = |source| GitError::Objects {
+        let cannot = |what, source| GitError::Io {
+            what,
             path: path.clone(),
             source,
         };
@@ -454,7 +456,7 @@ impl Repo {
             let modified = match std::fs::metadata(&path).and_then(|m| m.modified()) {
                 Ok(m) => m,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(cannot(e)),
+                Err(e) => return Err(cannot("read the lock file", e)),
             };
             // A time in the future (clock skew) counts as brand new.
             let age = SystemTime::now()
@@ -464,7 +466,7 @@ impl Repo {
                 return match std::fs::remove_file(&path) {
                     Ok(()) => Ok(Some(StaleLock { path, age })),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(_) => Err(self.locked(name)),
+                    Err(e) => Err(cannot("remove the stale lock file", e)),
                 };
             }
             std::thread::sleep((stale_after - age).min(Duration::from_millis(50)));
@@ -480,7 +482,8 @@ impl Repo {
         tempfile::Builder::new()
             .prefix("tmp_siteward_probe_")
             .tempfile_in(&objects)
-            .map_err(|source| GitError::Objects {
+            .map_err(|source| GitError::Io {
+                what: "write to the object database",
                 path: objects,
                 source,
             })?;

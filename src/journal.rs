@@ -3,9 +3,9 @@
 //! entry left behind by a process that no longer runs means that process was killed mid-apply:
 //! the next run reports it and re-verifies the site.
 //!
-//! The journal also keeps a run record that could not be committed after the run acted
-//! (`<run-id>.record`, the record's JSON), so the next run commits it: an acting run is never
-//! left without a record.
+//! The journal also keeps each acting run's record (`<run-id>.record`, the record's JSON) from
+//! just before it is committed until it is: a run killed while recording, or one that cannot
+//! record, leaves it for the next run to commit, so an acting run is never left without one.
 //!
 //! Entries live in `.git/siteward/journal/` (or `.siteward/journal/` outside a git repo), never
 //! in the working tree.
@@ -121,9 +121,9 @@ impl Journal {
         Ok(Guard { path })
     }
 
-    /// Keeps the JSON of run `run`'s record (durably) for the next run to commit; returns
-    /// where it is.
-    pub fn keep_record(&self, run: &str, json: &[u8]) -> std::io::Result<PathBuf> {
+    /// Keeps the JSON of run `run`'s record (durably) until it is committed: by this run, or
+    /// else by the next one.
+    pub fn keep_record(&self, run: &str, json: &[u8]) -> std::io::Result<KeptRecord> {
         std::fs::create_dir_all(&self.dir)?;
         // Run ids are generated (date and hex): no separators possible.
         let path = self.dir.join(format!("{run}.{RECORD_EXT}"));
@@ -131,7 +131,10 @@ impl Journal {
         std::fs::write(&tmp, json)?;
         std::fs::File::open(&tmp)?.sync_all()?;
         std::fs::rename(&tmp, &path)?;
-        Ok(path)
+        Ok(KeptRecord {
+            json: json.to_vec(),
+            path,
+        })
     }
 
     /// Records kept by earlier runs, oldest run first (run ids start with their time).

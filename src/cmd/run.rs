@@ -19,7 +19,7 @@ use crate::audit::{self, ActionRecord, ActionResult, Trigger};
 use crate::cli::{RunOpts, Select};
 use crate::exit::Exit;
 use crate::git::{CommitId, Identity, Repo};
-use crate::journal::{Interrupted, Journal};
+use crate::journal::{Interrupted, Journal, KeptRecord};
 use crate::lock::RepoLock;
 use crate::plan::SyncStatus;
 use crate::proposal::{self, Outcome as ProposalOutcome};
@@ -135,16 +135,21 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
     // Proposals, then the record: the record is written even if proposals failed.
     let proposals = write_proposals(&git, &state, &author, &mut outcome);
     let record = outcome.record(args.mode, trigger);
+    // Write-ahead: the record stays in the crash journal until it is committed, so a run
+    // killed while recording, or one that cannot record, leaves it for the next run.
+    let kept = keep(&ctx.journal, &record);
     #[cfg(feature = "fault-injection")]
     crate::fault::after_acting(&git, &branch);
     let commit = match audit::record_run(&git, &branch, &author, &record) {
         Ok(commit) => commit,
         Err(e) => {
-            // The sites were acted on: the record must survive for the next run to commit.
-            let (error, kept) = keep_unrecorded(&ctx.journal, &record, &branch, e);
+            let error = unrecorded(&record, &branch, &kept, e);
             match &kept {
-                Some(path) if !args.json => {
-                    let recorded = Recorded::Kept { late: &late, path };
+                Ok(k) if !args.json => {
+                    let recorded = Recorded::Kept {
+                        late: &late,
+                        path: &k.path,
+                    };
                     print_summary(&outcome, &recorded, false)?;
                 }
                 // With `--json`, or as the last copy when it could not be kept.
@@ -153,6 +158,16 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
             return Err(error);
         }
     };
+    match &kept {
+        Ok(k) => {
+            if let Err(e) = k.clear() {
+                tracing::warn!("cannot remove `{}` (committed): {e}", k.path.display());
+            }
+        }
+        Err(e) => {
+            tracing::warn!("the record was committed without a copy in the crash journal: {e}")
+        }
+    }
     // An interruption is forgotten once a record carries it and its site was really
     // re-verified: selected (so acted on if needed) and observed.
     let recorded = |site: &str| {
@@ -296,37 +311,31 @@ fn prepare_record(
     Ok(late)
 }
 
-/// Keeps a record that could not be committed in the crash journal, for the next run to
-/// commit; returns the error to report and where the record is (`None`: it could not be kept
-/// either, so printing it is all that is left).
-fn keep_unrecorded(
-    journal: &Journal,
+/// Keeps `record` in the crash journal until it is committed.
+fn keep(journal: &Journal, record: &audit::RunRecord) -> std::io::Result<KeptRecord> {
+    let json = serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?;
+    journal.keep_record(&record.run.id, &json)
+}
+
+/// The error of a run whose record could not be committed, saying where the record is.
+fn unrecorded(
     record: &audit::RunRecord,
     branch: &BranchName,
+    kept: &std::io::Result<KeptRecord>,
     error: audit::AuditError,
-) -> (anyhow::Error, Option<PathBuf>) {
+) -> anyhow::Error {
     let cannot = format!(
         "cannot record run {} on the audit branch `{branch}`",
         record.run.id
     );
-    let kept = serde_json::to_vec_pretty(record)
-        .map_err(std::io::Error::other)
-        .and_then(|json| journal.keep_record(&record.run.id, &json));
-    let error = anyhow::Error::new(error);
-    match kept {
-        Ok(path) => {
-            let context = format!(
-                "{cannot}; the record is kept in `{}` and the next run commits it",
-                path.display()
-            );
-            (error.context(context), Some(path))
-        }
-        Err(keep) => {
-            let context =
-                format!("{cannot}, nor keep it in the crash journal ({keep}); it is printed above");
-            (error.context(context), None)
-        }
-    }
+    let context = match kept {
+        Ok(k) => format!(
+            "{cannot}; the record is kept in `{}` and the next run commits it",
+            k.path.display()
+        ),
+        Err(e) => format!("{cannot}, nor keep it in the crash journal ({e}); it is printed above"),
+    };
+    anyhow::Error::new(error).context(context)
 }
 
 /// Sites an interrupted run was applying are re-verified even when not selected.

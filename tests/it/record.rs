@@ -277,3 +277,44 @@ fn a_panic_in_one_site_s_apply_fails_that_site_and_the_others_go_on() {
     assert!(s.include("b.test").exists());
     assert!(journal(&s.repo).is_empty(), "no apply left half-journaled");
 }
+
+#[cfg(feature = "fault-injection")]
+#[test]
+fn a_run_killed_while_recording_is_recorded_by_the_next_run() {
+    let s = Sites::start(&["a.test"]);
+    // SIGKILLed while moving the audit branch: the ref lock stays, the commit never lands.
+    let out = s.repo.run_env(
+        &["reconcile"],
+        &[("SITEWARD_FAULT", "kill-while-recording")],
+    );
+    assert_eq!(out.code, -1, "killed by a signal: {}", out.stderr);
+    assert!(s.include("a.test").exists(), "the site was changed");
+    assert!(s.audit_lock().exists());
+    let kept = journal(&s.repo);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let first_run = kept[0].trim_end_matches(".record").to_owned();
+    // A minute later, the scheduled run.
+    let lock = std::fs::File::options()
+        .write(true)
+        .open(s.audit_lock())
+        .expect("lock file");
+    lock.set_modified(SystemTime::now() - Duration::from_secs(60))
+        .expect("backdate");
+    drop(lock);
+
+    let out = s.repo.run(&["reconcile"]);
+    out.expect_code(0);
+    assert!(out.stderr.contains("warning: removed `"), "{}", out.stderr);
+    assert!(
+        out.stdout.contains(&format!(
+            "recorded earlier run {first_run} (kept in the crash journal)"
+        )),
+        "{}",
+        out.stdout
+    );
+    let records = s.records();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0]["run"]["id"], first_run.as_str());
+    assert_eq!(actions(&records[0], "a.test")[0].0, "applied");
+    assert!(journal(&s.repo).is_empty());
+}
