@@ -13,7 +13,7 @@ pub mod diff;
 pub mod error_text;
 pub mod exit;
 #[cfg(feature = "fault-injection")]
-pub mod fault;
+mod fault;
 pub mod git;
 pub mod isolate;
 pub mod journal;

@@ -11,7 +11,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use siteward::audit::{
-    ActionRecord, ActionResult, RunCommand, RunRecord, Trigger, push_audit, record_run,
+    ActionRecord, ActionResult, RunCommand, RunRecord, Trigger, push_audit, record_kept, record_run,
 };
 use siteward::git::{Identity, Repo};
 use siteward::plan::{self, Change, Health, Plan, Resource, RunInfo, SitePlan, SyncStatus};
@@ -770,4 +770,28 @@ fn push_to_a_remote_that_never_answers_times_out_and_the_record_stays() {
         out.stdout
     );
     state.git(&["rev-parse", "--verify", "refs/heads/siteward-audit"]);
+}
+
+#[test]
+fn a_kept_record_is_committed_once() {
+    let state = state_repo();
+    let repo = Repo::open(state.path()).unwrap();
+    let rec = record(
+        "20260301T120000Z-kept0001",
+        "2026-03-01T12:00:00Z",
+        vec![site_plan("shop.example.nl", SyncStatus::InSync, vec![])],
+    );
+    let json = serde_json::to_vec_pretty(&rec).unwrap();
+    let (run, first) = record_kept(&repo, &branch(), &author(), &json).unwrap();
+    assert_eq!(run, "20260301T120000Z-kept0001");
+    assert!(first.is_some());
+    // Committed, then killed before the kept copy was removed: the next run adds nothing.
+    let (_, again) = record_kept(&repo, &branch(), &author(), &json).unwrap();
+    assert_eq!(again, None);
+    assert_eq!(state.git(&["rev-list", "--count", BRANCH]).trim(), "1");
+    let damaged = record_kept(&repo, &branch(), &author(), b"{\"version\":1").unwrap_err();
+    assert!(
+        matches!(damaged, siteward::audit::AuditError::Json(_)),
+        "{damaged}"
+    );
 }
