@@ -129,9 +129,21 @@ pub fn ensure_writable(
     _held: &RepoLock,
 ) -> Result<Option<StaleLock>, GitError> {
     let refname = format!("refs/heads/{branch}");
-    let stale = repo.remove_stale_ref_lock(&refname, STALE_REF_LOCK)?;
-    repo.check_ref_writable(&refname)?;
-    Ok(stale)
+    let mut removed = None;
+    let mut attempt = 0;
+    loop {
+        if let Some(stale) = repo.remove_stale_ref_lock(&refname, STALE_REF_LOCK)? {
+            removed = Some(stale);
+        }
+        match repo.check_ref_writable(&refname) {
+            // A live writer (`plan --record`, a plain git) took the lock in between.
+            Err(GitError::Locked { .. }) if attempt + 1 < LOCKED_ATTEMPTS => {
+                backoff(attempt);
+                attempt += 1;
+            }
+            checked => return checked.map(|()| removed),
+        }
+    }
 }
 
 /// Commits a record an earlier run kept because it could not commit it (the JSON it would have
