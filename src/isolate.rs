@@ -4,7 +4,8 @@
 //!
 //! Caveat: a panic skips the provider's own rollback, so the site may be left half-applied.
 //! Its actions say so, and the core loop observes the site again (an apply was attempted), so
-//! the record states what is live.
+//! the record states what is live. Isolation needs unwinding, Rust's default: a profile with
+//! `panic = "abort"` would end the run unrecorded.
 
 use std::any::Any;
 use std::future::Future;

@@ -61,6 +61,20 @@ impl Sites {
         self.repo.path().join(".git/refs/heads/siteward-audit.lock")
     }
 
+    /// Creates (or keeps) the audit branch's lock file, last written `age` ago.
+    fn audit_lock_aged(&self, age: Duration) {
+        let path = self.audit_lock();
+        std::fs::create_dir_all(path.parent().expect("refs/heads")).expect("mkdir");
+        let lock = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .expect("lock file");
+        lock.set_modified(SystemTime::now() - age)
+            .expect("backdate");
+    }
+
     /// Run records on the audit branch, oldest first (none before the branch exists).
     fn records(&self) -> Vec<serde_json::Value> {
         let exists = std::process::Command::new("git")
@@ -127,11 +141,7 @@ fn journal(repo: &Repo) -> Vec<String> {
 fn a_ref_lock_left_by_a_killed_run_is_removed_and_the_run_recorded() {
     let s = Sites::start(&["a.test"]);
     // What a run SIGKILLed while moving the audit branch leaves behind, a minute ago.
-    std::fs::create_dir_all(s.audit_lock().parent().expect("refs/heads")).expect("mkdir");
-    let lock = std::fs::File::create(s.audit_lock()).expect("lock file");
-    lock.set_modified(SystemTime::now() - Duration::from_secs(60))
-        .expect("backdate");
-    drop(lock);
+    s.audit_lock_aged(Duration::from_secs(60));
 
     let out = s.repo.run(&["reconcile"]);
     out.expect_code(0);
@@ -294,13 +304,7 @@ fn a_run_killed_while_recording_is_recorded_by_the_next_run() {
     assert_eq!(kept.len(), 1, "{kept:?}");
     let first_run = kept[0].trim_end_matches(".record").to_owned();
     // A minute later, the scheduled run.
-    let lock = std::fs::File::options()
-        .write(true)
-        .open(s.audit_lock())
-        .expect("lock file");
-    lock.set_modified(SystemTime::now() - Duration::from_secs(60))
-        .expect("backdate");
-    drop(lock);
+    s.audit_lock_aged(Duration::from_secs(60));
 
     let out = s.repo.run(&["reconcile"]);
     out.expect_code(0);
