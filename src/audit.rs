@@ -35,7 +35,7 @@ pub use trigger::Trigger;
 /// How often a writer rebuilds its commit after losing the race for the branch.
 pub const MAX_ATTEMPTS: u32 = 64;
 
-/// How often a writer waits for a ref lock someone else holds before giving up.
+/// How often the check before acting retries when a live writer takes the ref lock.
 const LOCKED_ATTEMPTS: u32 = 8;
 
 /// A ref lock file at least this old was left by a killed process: git and libgit2 hold one
@@ -81,7 +81,8 @@ pub fn author(setting: Option<&str>, repo: &Repo) -> Result<Identity, AuditError
 /// Commits `record` as one new file on `branch` (created as an orphan on the first run) and
 /// returns the new commit. The author time is the run's start and the committer time its end,
 /// so a record always makes the same commit on the same parent. The branch is moved only if it
-/// still points where this writer found it, retrying up to [`MAX_ATTEMPTS`] times.
+/// still points where this writer found it, retrying up to [`MAX_ATTEMPTS`] times, also while
+/// another writer holds its lock (a lock that never goes is reported as [`GitError::Locked`]).
 pub fn record_run(
     repo: &Repo,
     branch: &BranchName,
@@ -96,6 +97,7 @@ pub fn record_run(
     let message = record.commit_message();
     let refname = format!("refs/heads/{branch}");
     let reflog = format!("siteward: record run {}", record.run.id);
+    let mut locked = None;
     for attempt in 0..MAX_ATTEMPTS {
         let tip = repo.read_ref(&refname)?;
         let base = tip.map(|c| repo.commit_tree(c)).transpose()?;
@@ -104,11 +106,21 @@ pub fn record_run(
         let commit = repo.write_commit(tree, &parents, author, times, &message)?;
         match repo.update_ref(&refname, commit, tip, &reflog) {
             Ok(()) => return Ok(commit),
-            Err(GitError::Conflict { .. }) => backoff(attempt),
-            // A live git process holds the lock for milliseconds; a left-over one never goes.
-            Err(GitError::Locked { .. }) if attempt + 1 < LOCKED_ATTEMPTS => backoff(attempt),
+            Err(GitError::Conflict { .. }) => {
+                locked = None;
+                backoff(attempt);
+            }
+            // Another writer holds the ref lock for milliseconds: contention like a moved
+            // tip. A lock that never goes (left by a killed process) is reported as such.
+            Err(e @ GitError::Locked { .. }) => {
+                locked = Some(e);
+                backoff(attempt);
+            }
             Err(e) => return Err(e.into()),
         }
+    }
+    if let Some(e) = locked {
+        return Err(e.into());
     }
     Err(AuditError::Contended {
         branch: branch.to_string(),
