@@ -9,6 +9,9 @@
 //!   records onto a moved remote tip instead of force-pushing.
 //! - A record carries only what the plan and the actions carry (secret values are already
 //!   `<secret sha256:…>` there, see [`crate::secret`]).
+//! - An acting run checks the branch can be written before it acts ([`ensure_writable`]); a
+//!   record that still cannot be committed is kept in the crash journal and committed by the
+//!   next run ([`record_kept`]).
 
 mod history;
 mod push;
@@ -17,7 +20,8 @@ mod trigger;
 
 use std::time::Duration;
 
-use crate::git::{CommitId, GitError, Identity, Repo};
+use crate::git::{CommitId, GitError, Identity, Repo, StaleLock};
+use crate::lock::RepoLock;
 use crate::spec::BranchName;
 
 pub use history::{Entry, History, HistoryFilter};
@@ -30,6 +34,13 @@ pub use trigger::Trigger;
 
 /// How often a writer rebuilds its commit after losing the race for the branch.
 pub const MAX_ATTEMPTS: u32 = 64;
+
+/// How often the check before acting retries when a live writer takes the ref lock.
+const LOCKED_ATTEMPTS: u32 = 8;
+
+/// A ref lock file at least this old was left by a killed process: git and libgit2 hold one
+/// for milliseconds, and git itself waits only 100 ms for one.
+pub const STALE_REF_LOCK: Duration = Duration::from_secs(5);
 
 /// Identity used when neither `audit.author` nor git config names one.
 pub const DEFAULT_AUTHOR: &str = "siteward <siteward@localhost>";
@@ -70,7 +81,8 @@ pub fn author(setting: Option<&str>, repo: &Repo) -> Result<Identity, AuditError
 /// Commits `record` as one new file on `branch` (created as an orphan on the first run) and
 /// returns the new commit. The author time is the run's start and the committer time its end,
 /// so a record always makes the same commit on the same parent. The branch is moved only if it
-/// still points where this writer found it, retrying up to [`MAX_ATTEMPTS`] times.
+/// still points where this writer found it, retrying up to [`MAX_ATTEMPTS`] times, also while
+/// another writer holds its lock (a lock that never goes is reported as [`GitError::Locked`]).
 pub fn record_run(
     repo: &Repo,
     branch: &BranchName,
@@ -85,6 +97,7 @@ pub fn record_run(
     let message = record.commit_message();
     let refname = format!("refs/heads/{branch}");
     let reflog = format!("siteward: record run {}", record.run.id);
+    let mut locked = None;
     for attempt in 0..MAX_ATTEMPTS {
         let tip = repo.read_ref(&refname)?;
         let base = tip.map(|c| repo.commit_tree(c)).transpose()?;
@@ -93,15 +106,76 @@ pub fn record_run(
         let commit = repo.write_commit(tree, &parents, author, times, &message)?;
         match repo.update_ref(&refname, commit, tip, &reflog) {
             Ok(()) => return Ok(commit),
-            Err(GitError::Conflict { .. }) => backoff(attempt),
+            Err(GitError::Conflict { .. }) => {
+                locked = None;
+                backoff(attempt);
+            }
+            // Another writer holds the ref lock for milliseconds: contention like a moved
+            // tip. A lock that never goes (left by a killed process) is reported as such.
+            Err(e @ GitError::Locked { .. }) => {
+                locked = Some(e);
+                backoff(attempt);
+            }
             Err(e) => return Err(e.into()),
         }
+    }
+    if let Some(e) = locked {
+        return Err(e.into());
     }
     Err(AuditError::Contended {
         branch: branch.to_string(),
         run: record.run.id.clone(),
         attempts: MAX_ATTEMPTS,
     })
+}
+
+/// Makes sure the record of a run can be committed to `branch` before the run acts: a ref lock
+/// left by a killed process is removed (returned, for a warning), then the branch and the object
+/// database are checked writable without changing anything.
+///
+/// Holding the repo lock (`_held`) is what makes the removal safe: no other siteward run is
+/// updating the branch, and a lock file older than [`STALE_REF_LOCK`] belongs to no live git.
+pub fn ensure_writable(
+    repo: &Repo,
+    branch: &BranchName,
+    _held: &RepoLock,
+) -> Result<Option<StaleLock>, GitError> {
+    let refname = format!("refs/heads/{branch}");
+    let mut removed = None;
+    let mut attempt = 0;
+    loop {
+        if let Some(stale) = repo.remove_stale_ref_lock(&refname, STALE_REF_LOCK)? {
+            removed = Some(stale);
+        }
+        match repo.check_ref_writable(&refname) {
+            // A live writer (`plan --record`, a plain git) took the lock in between.
+            Err(GitError::Locked { .. }) if attempt + 1 < LOCKED_ATTEMPTS => {
+                backoff(attempt);
+                attempt += 1;
+            }
+            checked => return checked.map(|()| removed),
+        }
+    }
+}
+
+/// Commits a record an earlier run kept because it could not commit it (the JSON it would have
+/// committed). Returns the record's run id and the new commit, or `None` as commit when the
+/// branch already holds the record (committed before the kept copy could be removed).
+pub fn record_kept(
+    repo: &Repo,
+    branch: &BranchName,
+    author: &Identity,
+    json: &[u8],
+) -> Result<(String, Option<CommitId>), AuditError> {
+    let record: RunRecord = serde_json::from_slice(json)?;
+    let tip = repo.read_ref(&format!("refs/heads/{branch}"))?;
+    if let Some(tip) = tip
+        && repo.read_file_at(tip, &record.path()?)?.is_some()
+    {
+        return Ok((record.run.id, None));
+    }
+    let commit = record_run(repo, branch, author, &record)?;
+    Ok((record.run.id, Some(commit)))
 }
 
 /// A short, growing, per-process-jittered pause so racing writers spread out.

@@ -8,9 +8,13 @@
 //! default build has no https/ssh transport, and libgit2's local transport overwrites the remote
 //! ref after its own fast-forward check, which races with other pushers. `git receive-pack`
 //! checks the old value under the ref lock, so a push can never drop someone else's record.
+//! Every such `git` runs in its own process group under a deadline: a remote that never
+//! answers is stopped (with whatever `git` started, such as `ssh`) instead of hanging the run.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, TimeZone, Utc};
 use git2::{ErrorCode, ObjectType, Oid, Repository, Signature, Time, TreeWalkMode};
@@ -50,6 +54,32 @@ pub enum GitError {
     },
     #[error("`git {args}` failed: {stderr}")]
     Command { args: String, stderr: String },
+    #[error(
+        "`{remote}` did not answer within {after} (`git {args}` was stopped); check that the \
+remote is reachable, or raise `--timeout`"
+    )]
+    Timeout {
+        remote: String,
+        args: String,
+        after: String,
+    },
+    #[error(
+        "`{name}` is locked by `{lock}`: a git process is updating it, or one was killed while \
+doing so; if no git process is running, remove that file"
+    )]
+    Locked { name: String, lock: PathBuf },
+    #[error(
+        "`{name}` cannot be created because ref `{by}` exists (a ref cannot be both a name and a \
+directory); rename `{by}` or choose another branch"
+    )]
+    Blocked { name: String, by: String },
+    #[error("cannot {what} `{path}`")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 fn wrap(what: impl Into<String>) -> impl FnOnce(git2::Error) -> GitError {
@@ -139,6 +169,14 @@ pub enum PushOutcome {
     Pushed,
     /// The remote branch moved on: fetch, rebuild on its tip, push again.
     Rejected { reason: String },
+}
+
+/// A ref lock file left behind, removed by [`Repo::remove_stale_ref_lock`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleLock {
+    pub path: PathBuf,
+    /// How long the file had existed.
+    pub age: Duration,
 }
 
 /// An open repository.
@@ -375,18 +413,111 @@ impl Repo {
         };
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if matches!(
-                    e.code(),
-                    ErrorCode::Modified | ErrorCode::Exists | ErrorCode::Locked
-                ) =>
-            {
+            Err(e) if matches!(e.code(), ErrorCode::Modified | ErrorCode::Exists) => {
                 Err(GitError::Conflict {
                     name: name.to_owned(),
                 })
             }
+            Err(e) if e.code() == ErrorCode::Locked => Err(self.locked(name)),
             Err(e) => Err(wrap(format!("updating `{name}`"))(e)),
         }
+    }
+
+    /// The lock file that git and libgit2 hold while they update ref `name`.
+    pub fn ref_lock_path(&self, name: &str) -> PathBuf {
+        // Refs live in the common directory, also when this is a linked worktree.
+        self.inner.commondir().join(format!("{name}.lock"))
+    }
+
+    fn locked(&self, name: &str) -> GitError {
+        GitError::Locked {
+            name: name.to_owned(),
+            lock: self.ref_lock_path(name),
+        }
+    }
+
+    /// Removes the lock file of ref `name` once it is at least `stale_after` old, waiting for
+    /// a younger one to go away or to age; `None` when there was none (or it went away).
+    ///
+    /// Only call this while no other writer that respects the repo lock can run: git itself
+    /// holds a ref lock for milliseconds, so a lock file this old was left by a killed process.
+    pub fn remove_stale_ref_lock(
+        &self,
+        name: &str,
+        stale_after: Duration,
+    ) -> Result<Option<StaleLock>, GitError> {
+        let path = self.ref_lock_path(name);
+        let cannot = |what, source| GitError::Io {
+            what,
+            path: path.clone(),
+            source,
+        };
+        loop {
+            let modified = match std::fs::metadata(&path).and_then(|m| m.modified()) {
+                Ok(m) => m,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(cannot("read the lock file", e)),
+            };
+            // A time in the future (clock skew) counts as brand new.
+            let age = SystemTime::now()
+                .duration_since(modified)
+                .unwrap_or_default();
+            if age >= stale_after {
+                return match std::fs::remove_file(&path) {
+                    Ok(()) => Ok(Some(StaleLock { path, age })),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(cannot("remove the stale lock file", e)),
+                };
+            }
+            std::thread::sleep((stale_after - age).min(Duration::from_millis(50)));
+        }
+    }
+
+    /// Checks, without changing anything, that ref `name` can be moved now and that new
+    /// objects can be written: the object database takes a file, no ref is in the way of
+    /// the name, and the ref's lock can be taken (it is released at once).
+    pub fn check_ref_writable(&self, name: &str) -> Result<(), GitError> {
+        let objects = self.inner.commondir().join("objects");
+        // `tmp_` files in the object directory are git's own: `git gc` removes any left behind.
+        tempfile::Builder::new()
+            .prefix("tmp_siteward_probe_")
+            .tempfile_in(&objects)
+            .map_err(|source| GitError::Io {
+                what: "write to the object database",
+                path: objects,
+                source,
+            })?;
+        let blocked = |by: &str| GitError::Blocked {
+            name: name.to_owned(),
+            by: by.to_owned(),
+        };
+        // `refs/heads/a/b` is blocked by a ref `refs/heads/a`, `refs/heads/a` by `refs/heads/a/…`.
+        let parts: Vec<&str> = name.split('/').collect();
+        for end in 3..parts.len() {
+            let prefix = parts[..end].join("/");
+            if self.inner.find_reference(&prefix).is_ok() {
+                return Err(blocked(&prefix));
+            }
+        }
+        let under = self
+            .inner
+            .references_glob(&format!("{name}/*"))
+            .map_err(wrap(format!("reading refs under `{name}`")))?
+            .filter_map(Result::ok)
+            .find_map(|r| r.name().ok().map(str::to_owned));
+        if let Some(by) = under {
+            return Err(blocked(&by));
+        }
+        let mut tx = self
+            .inner
+            .transaction()
+            .map_err(wrap(format!("locking `{name}`")))?;
+        match tx.lock_ref(name) {
+            Ok(()) => Ok(()),
+            Err(e) if e.code() == ErrorCode::Locked => Err(self.locked(name)),
+            Err(e) => Err(wrap(format!("locking `{name}`"))(e)),
+        }
+        // Dropping the transaction releases the lock without touching the ref.
     }
 
     /// Files under `pathspecs` that differ between `rev` and the working tree (index and
@@ -594,11 +725,17 @@ impl Repo {
     }
 
     /// Pushes local branch `branch` to the same branch on `remote` (a remote name, URL or
-    /// path), never forcing.
-    pub fn push_branch(&self, remote: &str, branch: &str) -> Result<PushOutcome, GitError> {
+    /// path), never forcing; stopped after `timeout`.
+    pub fn push_branch(
+        &self,
+        remote: &str,
+        branch: &str,
+        timeout: Duration,
+    ) -> Result<PushOutcome, GitError> {
         check_remote(remote)?;
         let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
-        let (ok, stdout, stderr) = self.git(&["push", "--porcelain", remote, &refspec])?;
+        let (ok, stdout, stderr) =
+            self.git(&["push", "--porcelain", remote, &refspec], remote, timeout)?;
         if ok {
             return Ok(PushOutcome::Pushed);
         }
@@ -617,16 +754,22 @@ impl Repo {
         }
     }
 
-    /// Fetches `branch` from `remote` into the ref `into` and returns its tip.
+    /// Fetches `branch` from `remote` into the ref `into` and returns its tip; stopped after
+    /// `timeout`.
     pub fn fetch_branch(
         &self,
         remote: &str,
         branch: &str,
         into: &str,
+        timeout: Duration,
     ) -> Result<CommitId, GitError> {
         check_remote(remote)?;
         let refspec = format!("+refs/heads/{branch}:{into}");
-        let (ok, _, stderr) = self.git(&["fetch", "--no-tags", "--quiet", remote, &refspec])?;
+        let (ok, _, stderr) = self.git(
+            &["fetch", "--no-tags", "--quiet", remote, &refspec],
+            remote,
+            timeout,
+        )?;
         if !ok {
             return Err(GitError::Command {
                 args: format!("fetch {remote} {refspec}"),
@@ -639,24 +782,55 @@ impl Repo {
         })
     }
 
-    /// Runs the system `git` on this repository: `(success, stdout, stderr)`.
-    fn git(&self, args: &[&str]) -> Result<(bool, String, String), GitError> {
-        let out = Command::new("git")
+    /// Runs the system `git` on this repository, talking to `remote`: `(success, stdout,
+    /// stderr)`. After `timeout` git and everything it started are killed.
+    fn git(
+        &self,
+        args: &[&str],
+        remote: &str,
+        timeout: Duration,
+    ) -> Result<(bool, String, String), GitError> {
+        use std::os::unix::process::CommandExt;
+        let spawn = |source| GitError::Spawn {
+            args: args.join(" "),
+            source,
+        };
+        let mut child = Command::new("git")
             .arg("--git-dir")
             .arg(self.git_dir())
             .args(args)
             .env("GIT_TERMINAL_PROMPT", "0")
             .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|source| GitError::Spawn {
-                args: args.join(" "),
-                source,
-            })?;
-        Ok((
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            // Its own group, so the deadline also stops `ssh` or a helper git started.
+            .process_group(0)
+            .spawn()
+            .map_err(spawn)?;
+        let stdout = drain(child.stdout.take());
+        let stderr = drain(child.stderr.take());
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = child.try_wait().map_err(spawn)? {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let group = rustix::process::Pid::from_child(&child);
+                let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(GitError::Timeout {
+                    remote: remote.to_owned(),
+                    args: args.join(" "),
+                    after: format!("{}s", timeout.as_secs_f64()),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let text = |h: std::thread::JoinHandle<Vec<u8>>| {
+            String::from_utf8_lossy(&h.join().unwrap_or_default()).into_owned()
+        };
+        Ok((status.success(), text(stdout), text(stderr)))
     }
 
     fn find_commit(&self, id: CommitId) -> Result<git2::Commit<'_>, GitError> {
@@ -664,6 +838,17 @@ impl Repo {
             .find_commit(id.0)
             .map_err(wrap(format!("reading commit {id}")))
     }
+}
+
+/// Reads a child's pipe to its end on a thread, so a chatty child never blocks on a full pipe.
+fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        buf
+    })
 }
 
 /// A remote must not look like an option to `git`.
@@ -760,6 +945,90 @@ mod tests {
         for bad in ["../x", "/x", "a//b", "a/./b"] {
             assert!(repo.tree_with_files(None, &[(bad.into(), blob)]).is_err());
         }
+    }
+
+    #[test]
+    fn ref_locks_block_updates_until_stale_ones_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        Repository::init(dir.path()).unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let tree = repo.tree_with_files(None, &[]).unwrap();
+        let now = Utc::now();
+        let c1 = repo
+            .write_commit(tree, &[], &identity(), (now, now), "one")
+            .unwrap();
+        let name = "refs/heads/audit";
+        assert_eq!(
+            repo.remove_stale_ref_lock(name, Duration::ZERO).unwrap(),
+            None
+        );
+        repo.check_ref_writable(name).unwrap();
+        let lock = repo.ref_lock_path(name);
+        assert!(!lock.exists(), "the check takes the lock and releases it");
+        std::fs::write(&lock, b"").unwrap();
+        let locked = repo.update_ref(name, c1, None, "create").unwrap_err();
+        assert!(matches!(locked, GitError::Locked { .. }), "{locked:?}");
+        let msg = locked.to_string();
+        assert!(
+            msg.starts_with("`refs/heads/audit` is locked by `")
+                && msg.ends_with("remove that file"),
+            "{msg}"
+        );
+        assert!(matches!(
+            repo.check_ref_writable(name),
+            Err(GitError::Locked { .. })
+        ));
+        // A young lock is waited for until it is stale.
+        let stale_after = Duration::from_millis(300);
+        let removed = repo
+            .remove_stale_ref_lock(name, stale_after)
+            .unwrap()
+            .unwrap();
+        assert!(
+            removed.age >= stale_after && removed.path == lock,
+            "{removed:?}"
+        );
+        repo.update_ref(name, c1, None, "create").unwrap();
+        // One that goes away while waited for is no stale lock.
+        std::fs::write(&lock, b"").unwrap();
+        let gone = {
+            let lock = lock.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                std::fs::remove_file(lock).unwrap();
+            })
+        };
+        assert_eq!(
+            repo.remove_stale_ref_lock(name, Duration::from_secs(10))
+                .unwrap(),
+            None
+        );
+        gone.join().unwrap();
+    }
+
+    #[test]
+    fn a_ref_in_the_way_of_a_branch_name_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        Repository::init(dir.path()).unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let tree = repo.tree_with_files(None, &[]).unwrap();
+        let now = Utc::now();
+        let c1 = repo
+            .write_commit(tree, &[], &identity(), (now, now), "one")
+            .unwrap();
+        repo.update_ref("refs/heads/audit/old", c1, None, "x")
+            .unwrap();
+        repo.update_ref("refs/heads/ops", c1, None, "x").unwrap();
+        for (name, by) in [
+            ("refs/heads/audit", "refs/heads/audit/old"),
+            ("refs/heads/ops/audit", "refs/heads/ops"),
+        ] {
+            match repo.check_ref_writable(name) {
+                Err(GitError::Blocked { by: b, .. }) => assert_eq!(b, by),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        repo.check_ref_writable("refs/heads/audit2").unwrap();
     }
 
     #[test]

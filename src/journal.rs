@@ -3,6 +3,10 @@
 //! entry left behind by a process that no longer runs means that process was killed mid-apply:
 //! the next run reports it and re-verifies the site.
 //!
+//! The journal also keeps each acting run's record (`<run-id>.record`, the record's JSON) from
+//! just before it is committed until it is: a run killed while recording, or one that cannot
+//! record, leaves it for the next run to commit, so an acting run is never left without one.
+//!
 //! Entries live in `.git/siteward/journal/` (or `.siteward/journal/` outside a git repo), never
 //! in the working tree.
 
@@ -46,6 +50,24 @@ impl Interrupted {
         remove(&self.path)
     }
 }
+
+/// A run record kept because it could not be committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptRecord {
+    /// The record's JSON, as the run would have committed it.
+    pub json: Vec<u8>,
+    pub path: PathBuf,
+}
+
+impl KeptRecord {
+    /// Forgets the record once it is committed.
+    pub fn clear(&self) -> std::io::Result<()> {
+        remove(&self.path)
+    }
+}
+
+/// Extension of a kept record's file.
+const RECORD_EXT: &str = "record";
 
 /// The journal directory of a state repo.
 #[derive(Debug, Clone)]
@@ -97,6 +119,42 @@ impl Journal {
         std::fs::File::open(&tmp)?.sync_all()?;
         std::fs::rename(&tmp, &path)?;
         Ok(Guard { path })
+    }
+
+    /// Keeps the JSON of run `run`'s record (durably) until it is committed: by this run, or
+    /// else by the next one.
+    pub fn keep_record(&self, run: &str, json: &[u8]) -> std::io::Result<KeptRecord> {
+        std::fs::create_dir_all(&self.dir)?;
+        // Run ids are generated (date and hex): no separators possible.
+        let path = self.dir.join(format!("{run}.{RECORD_EXT}"));
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, json)?;
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, &path)?;
+        Ok(KeptRecord {
+            json: json.to_vec(),
+            path,
+        })
+    }
+
+    /// Records kept by earlier runs, oldest run first (run ids start with their time).
+    pub fn kept_records(&self) -> Vec<Result<KeptRecord, (PathBuf, std::io::Error)>> {
+        let Ok(dir) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut paths: Vec<PathBuf> = dir
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == RECORD_EXT))
+            .collect();
+        paths.sort();
+        paths
+            .into_iter()
+            .map(|path| match std::fs::read(&path) {
+                Ok(json) => Ok(KeptRecord { json, path }),
+                Err(e) => Err((path, e)),
+            })
+            .collect()
     }
 
     /// Entries left by processes that no longer run (this process's own are never stale).
@@ -168,6 +226,26 @@ mod tests {
                 .unwrap()
                 .count(),
             0
+        );
+    }
+
+    #[test]
+    fn kept_records_are_listed_oldest_first_until_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::for_repo(dir.path());
+        assert!(j.kept_records().is_empty());
+        j.keep_record("20260102T000000Z-b", b"{\"b\":1}").unwrap();
+        let _g = j.begin(&entry(std::process::id())).unwrap();
+        j.keep_record("20260101T000000Z-a", b"{\"a\":1}").unwrap();
+        let kept: Vec<KeptRecord> = j.kept_records().into_iter().map(Result::unwrap).collect();
+        assert_eq!(kept.len(), 2, "apply entries are not records");
+        assert_eq!(kept[0].json, b"{\"a\":1}");
+        assert!(kept[0].path.ends_with("20260101T000000Z-a.record"));
+        kept[0].clear().unwrap();
+        assert_eq!(j.kept_records().len(), 1);
+        assert!(
+            j.interrupted(false).is_empty(),
+            "records are not interruptions"
         );
     }
 

@@ -12,8 +12,11 @@ pub mod demo;
 pub mod diff;
 pub mod error_text;
 pub mod exit;
+#[cfg(feature = "fault-injection")]
+mod fault;
 pub mod git;
 pub mod header_values;
+pub mod isolate;
 pub mod journal;
 pub mod load;
 pub mod lock;

@@ -224,9 +224,11 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
                 return (name, skipped);
             }
             let recovering = ctx.interrupted.iter().any(|i| i.entry.site == name);
+            // A panic in one site's apply becomes that site's failed apply (`isolate`).
+            let work = apply::apply_site(actx, site, changes, recovering);
             (
-                name,
-                apply::apply_site(actx, site, changes, recovering).await,
+                name.clone(),
+                crate::isolate::site_apply(&name, changes, work).await,
             )
         })
         .buffer_unordered(ctx.opts.concurrency.max(1))
@@ -235,7 +237,7 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
     let mut applied: Vec<&Site> = Vec::new();
     for (name, result) in results {
         if let Some(e) = &result.error {
-            notes.insert(name.clone(), format!("apply failed, rolled back: {e}"));
+            notes.insert(name.clone(), format!("apply failed: {e}"));
         }
         let attempted = result
             .actions

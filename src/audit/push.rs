@@ -5,6 +5,8 @@
 //! remote tip's tree, with the original message and author. Records are one file per run, so
 //! this can never conflict, and the result is a linear history containing everyone's records.
 
+use std::time::Duration;
+
 use crate::git::{CommitId, GitError, PushOutcome, Repo};
 use crate::spec::BranchName;
 
@@ -42,8 +44,14 @@ pub struct PushReport {
 }
 
 /// Pushes `branch` to `remote` (a remote name, path or URL), replaying local records onto the
-/// remote tip when it moved; never forces.
-pub fn push_audit(repo: &Repo, remote: &str, branch: &BranchName) -> Result<PushReport, PushError> {
+/// remote tip when it moved; never forces. Each `git push` and `git fetch` is stopped after
+/// `timeout`, so a remote that does not answer fails the push instead of hanging the run.
+pub fn push_audit(
+    repo: &Repo,
+    remote: &str,
+    branch: &BranchName,
+    timeout: Duration,
+) -> Result<PushReport, PushError> {
     let local = format!("refs/heads/{branch}");
     let tracking = if repo.has_remote(remote) {
         format!("refs/remotes/{remote}/{branch}")
@@ -56,7 +64,7 @@ pub fn push_audit(repo: &Repo, remote: &str, branch: &BranchName) -> Result<Push
         let tip = repo.read_ref(&local)?.ok_or_else(|| PushError::NoBranch {
             branch: branch.to_string(),
         })?;
-        match repo.push_branch(remote, branch.as_str())? {
+        match repo.push_branch(remote, branch.as_str(), timeout)? {
             PushOutcome::Pushed => {
                 return Ok(PushReport {
                     tip,
@@ -67,7 +75,7 @@ pub fn push_audit(repo: &Repo, remote: &str, branch: &BranchName) -> Result<Push
             PushOutcome::Rejected { reason: why } => {
                 tracing::info!(%remote, %branch, reason = %why, "remote audit branch moved; replaying local records on its tip");
                 reason = why;
-                let remote_tip = repo.fetch_branch(remote, branch.as_str(), &tracking)?;
+                let remote_tip = repo.fetch_branch(remote, branch.as_str(), &tracking, timeout)?;
                 let (new_tip, n) = replay(repo, tip, remote_tip)?;
                 match repo.update_ref(&local, new_tip, Some(tip), "siteward: replay on remote tip")
                 {

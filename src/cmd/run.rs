@@ -1,6 +1,11 @@
 //! `siteward apply` and `siteward reconcile`: the acting commands. This handler does what needs
 //! the git repo around the core loop ([`crate::reconcile`]): the repo lock, proposals, the run
 //! record (always, also after a failure or a signal) and the push.
+//!
+//! An acting run is recorded, or it does not act: before any provider runs, the audit branch
+//! must be writable (a ref lock left by a killed process is removed), and records that earlier
+//! runs kept in the crash journal are committed. A record that still cannot be committed after
+//! acting is kept there for the next run.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -8,13 +13,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 
 use crate::audit::{self, ActionRecord, ActionResult, Trigger};
 use crate::cli::{RunOpts, Select};
 use crate::exit::Exit;
-use crate::git::Repo;
-use crate::journal::{Interrupted, Journal};
+use crate::git::{CommitId, Identity, Repo};
+use crate::journal::{Interrupted, Journal, KeptRecord};
 use crate::lock::RepoLock;
 use crate::plan::SyncStatus;
 use crate::proposal::{self, Outcome as ProposalOutcome};
@@ -72,6 +77,15 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
         )?),
         _ => None,
     };
+    let journal = Journal::for_repo(repo);
+    // Check before acting: the run's record can be written, and earlier runs' kept records
+    // are committed first (so the audit history stays in order).
+    let late = match (&git, &audit, &lock) {
+        (Some(g), Some((author, branch)), Some(held)) => {
+            prepare_record(g, branch, author, held, &journal)?
+        }
+        _ => Vec::new(),
+    };
     let picked = survey::pick(repo, &state, &args.select)?;
     for name in &picked.removed {
         tracing::warn!("{name}: no longer managed (its site file was deleted): no action");
@@ -91,7 +105,6 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
         }
     }
     let selected = sites.iter().map(|s| s.name.to_string()).collect();
-    let journal = Journal::for_repo(repo);
     // Under the repo lock no other acting run is alive, so every entry but ours is a dead one.
     let interrupted = journal.interrupted(lock.is_some());
     add_interrupted(&interrupted, &state, &mut sites);
@@ -117,15 +130,46 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
         if args.json {
             print_json(&outcome.record(args.mode, trigger))?;
         } else {
-            print_summary(&outcome, None, dry_run, args.quiet)?;
+            print_summary(&outcome, &Recorded::Nowhere, dry_run, args.quiet)?;
         }
         return Ok(outcome.exit());
     };
     // Proposals, then the record: the record is written even if proposals failed.
     let proposals = write_proposals(&git, &state, &author, &mut outcome);
     let record = outcome.record(args.mode, trigger);
-    let commit = audit::record_run(&git, &branch, &author, &record)
-        .context("cannot record the run on the audit branch")?;
+    // Write-ahead: the record stays in the crash journal until it is committed, so a run
+    // killed while recording, or one that cannot record, leaves it for the next run.
+    let kept = keep(&ctx.journal, &record);
+    #[cfg(feature = "fault-injection")]
+    crate::fault::after_acting(&git, &branch);
+    let commit = match audit::record_run(&git, &branch, &author, &record) {
+        Ok(commit) => commit,
+        Err(e) => {
+            let error = unrecorded(&record, &branch, &kept, e);
+            match &kept {
+                Ok(k) if !args.json => {
+                    let recorded = Recorded::Kept {
+                        late: &late,
+                        path: &k.path,
+                    };
+                    print_summary(&outcome, &recorded, false, args.quiet)?;
+                }
+                // With `--json`, or as the last copy when it could not be kept.
+                _ => print_json(&record)?,
+            }
+            return Err(error);
+        }
+    };
+    match &kept {
+        Ok(k) => {
+            if let Err(e) = k.clear() {
+                tracing::warn!("cannot remove `{}` (committed): {e}", k.path.display());
+            }
+        }
+        Err(e) => {
+            tracing::warn!("the record was committed without a copy in the crash journal: {e}")
+        }
+    }
     // An interruption is forgotten once a record carries it and its site was really
     // re-verified: selected (so acted on if needed) and observed.
     let recorded = |site: &str| {
@@ -153,13 +197,24 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
     } else {
         print_summary(
             &outcome,
-            Some((&branch, &commit.to_string())),
+            &Recorded::Branch {
+                late: &late,
+                branch: &branch,
+                commit,
+            },
             false,
             args.quiet,
         )?;
     }
     if let Some(remote) = &args.push {
-        let report = audit::push_audit(&git, remote, &branch)?;
+        // Bounded like the run's other network work: 6 × `--timeout` (60 s by default).
+        let timeout = ctx.opts.timeout * 6;
+        let report = audit::push_audit(&git, remote, &branch, timeout).with_context(|| {
+            format!(
+                "cannot push `{branch}` to `{remote}`; the record is safe on the local branch, \
+push it later"
+            )
+        })?;
         let replayed = match report.replayed {
             0 => String::new(),
             n => format!(", {n} record(s) rebuilt on the moved remote tip"),
@@ -183,6 +238,107 @@ fn open_repo(repo: &Path) -> anyhow::Result<Repo> {
             repo.display()
         )
     })
+}
+
+/// A record an earlier run kept, committed by this one.
+struct LateRecord {
+    run: String,
+    commit: Option<CommitId>,
+}
+
+/// Before acting, with the repo lock held: makes sure the record of this run can be written
+/// (refusing to act otherwise), then commits the records earlier runs kept.
+fn prepare_record(
+    git: &Repo,
+    branch: &BranchName,
+    author: &Identity,
+    held: &RepoLock,
+    journal: &Journal,
+) -> anyhow::Result<Vec<LateRecord>> {
+    let refuse = |e: anyhow::Error| {
+        e.context(format!(
+            "cannot record on the audit branch `{branch}`, so nothing was changed"
+        ))
+    };
+    match audit::ensure_writable(git, branch, held) {
+        Ok(Some(stale)) => eprintln!(
+            "warning: removed `{}`, a lock left {}s ago by a killed process that was updating `{branch}`",
+            stale.path.display(),
+            stale.age.as_secs()
+        ),
+        Ok(None) => {}
+        Err(e) => return Err(refuse(e.into())),
+    }
+    let mut late = Vec::new();
+    for kept in journal.kept_records() {
+        let kept = match kept {
+            Ok(k) => k,
+            Err((path, e)) => {
+                eprintln!(
+                    "warning: cannot read the kept run record `{}` ({e}); it stays for the next run",
+                    path.display()
+                );
+                continue;
+            }
+        };
+        let (run, commit) = match audit::record_kept(git, branch, author, &kept.json) {
+            Ok(done) => done,
+            Err(audit::AuditError::Json(e)) => {
+                eprintln!(
+                    "warning: the kept run record `{}` is damaged ({e}); inspect it, then remove it",
+                    kept.path.display()
+                );
+                continue;
+            }
+            Err(e) => {
+                return Err(refuse(anyhow!(e).context(format!(
+                    "cannot commit the run record kept in `{}`",
+                    kept.path.display()
+                ))));
+            }
+        };
+        if let Some(c) = commit {
+            eprintln!(
+                "recorded run {run} on `{branch}` as {}: an earlier run could not record it and kept it in the crash journal",
+                short(&c.to_string())
+            );
+        }
+        if let Err(e) = kept.clear() {
+            tracing::warn!(
+                "cannot remove the committed record `{}`: {e}",
+                kept.path.display()
+            );
+        }
+        late.push(LateRecord { run, commit });
+    }
+    Ok(late)
+}
+
+/// Keeps `record` in the crash journal until it is committed.
+fn keep(journal: &Journal, record: &audit::RunRecord) -> std::io::Result<KeptRecord> {
+    let json = serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?;
+    journal.keep_record(&record.run.id, &json)
+}
+
+/// The error of a run whose record could not be committed, saying where the record is.
+fn unrecorded(
+    record: &audit::RunRecord,
+    branch: &BranchName,
+    kept: &std::io::Result<KeptRecord>,
+    error: audit::AuditError,
+) -> anyhow::Error {
+    let cannot = format!(
+        "cannot record run {} on the audit branch `{branch}`",
+        record.run.id
+    );
+    let context = match kept {
+        Ok(k) => format!(
+            "{cannot}; the record is kept in `{}` and the next run commits it",
+            k.path.display()
+        ),
+        Err(e) => format!("{cannot}, nor keep it in the crash journal ({e}); it is printed above"),
+    };
+    anyhow::Error::new(error).context(context)
 }
 
 /// Sites an interrupted run was applying are re-verified even when not selected.
@@ -319,10 +475,32 @@ fn print_json(record: &audit::RunRecord) -> std::io::Result<()> {
     writeln!(out)
 }
 
+/// Where a run's record went.
+enum Recorded<'a> {
+    /// A dry run, or no git repo: not recorded.
+    Nowhere,
+    /// Committed; `late` are records of earlier runs committed before it.
+    Branch {
+        late: &'a [LateRecord],
+        branch: &'a BranchName,
+        commit: CommitId,
+    },
+    /// Could not be committed: kept in the crash journal at `path`.
+    Kept {
+        late: &'a [LateRecord],
+        path: &'a Path,
+    },
+}
+
+/// The first 12 digits of a commit id.
+fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
 /// One line per site (not with `-q`), then where the record went.
 fn print_summary(
     outcome: &Outcome,
-    recorded: Option<(&BranchName, &str)>,
+    recorded: &Recorded<'_>,
     dry_run: bool,
     quiet: bool,
 ) -> std::io::Result<()> {
@@ -354,12 +532,37 @@ fn print_summary(
             writeln!(out, "    warning: {w}")?;
         }
     }
-    if let Some((branch, commit)) = recorded {
-        writeln!(
-            out,
-            "recorded on `{branch}` as {}",
-            &commit[..commit.len().min(12)]
-        )?;
+    let late = match recorded {
+        Recorded::Nowhere => &[][..],
+        Recorded::Branch { late, .. } | Recorded::Kept { late, .. } => late,
+    };
+    for l in late {
+        match l.commit {
+            Some(c) => writeln!(
+                out,
+                "recorded earlier run {} (kept in the crash journal) as {}",
+                l.run,
+                short(&c.to_string())
+            )?,
+            None => writeln!(out, "earlier run {} was already recorded", l.run)?,
+        }
+    }
+    match recorded {
+        Recorded::Nowhere => {}
+        Recorded::Branch { branch, commit, .. } => {
+            writeln!(
+                out,
+                "recorded on `{branch}` as {}",
+                short(&commit.to_string())
+            )?;
+        }
+        Recorded::Kept { path, .. } => {
+            writeln!(
+                out,
+                "not recorded: the record is kept in `{}`; the next run commits it",
+                path.display()
+            )?;
+        }
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use siteward::audit::{
-    ActionRecord, ActionResult, RunCommand, RunRecord, Trigger, push_audit, record_run,
+    ActionRecord, ActionResult, RunCommand, RunRecord, Trigger, push_audit, record_kept, record_run,
 };
 use siteward::git::{Identity, Repo};
 use siteward::plan::{self, Change, Health, Plan, Resource, RunInfo, SitePlan, SyncStatus};
@@ -20,6 +20,9 @@ use siteward::spec::BranchName;
 use crate::support::git::{GitRepo, siteward};
 
 const BRANCH: &str = "siteward-audit";
+
+/// Generous: these remotes answer.
+const PUSH_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub fn branch() -> BranchName {
     BRANCH.parse().expect("valid branch")
@@ -652,7 +655,7 @@ fn push_replays_onto_a_moved_remote(url: &str, remote_dir: &Path, other_is_orpha
     );
     record_run(&repo, &branch(), &author(), &first).unwrap();
     if !other_is_orphan {
-        let report = push_audit(&repo, "origin", &branch()).unwrap();
+        let report = push_audit(&repo, "origin", &branch(), PUSH_TIMEOUT).unwrap();
         assert_eq!((report.replayed, report.attempts), (0, 1));
     }
     let second = record(
@@ -664,7 +667,7 @@ fn push_replays_onto_a_moved_remote(url: &str, remote_dir: &Path, other_is_orpha
 
     let theirs = other_runner_pushes(url, "20261129T110000Z-them0001", !other_is_orphan);
 
-    let report = push_audit(&repo, "origin", &branch()).unwrap();
+    let report = push_audit(&repo, "origin", &branch(), PUSH_TIMEOUT).unwrap();
     assert_eq!(report.attempts, 2, "{report:?}");
     assert_eq!(report.replayed, if other_is_orphan { 2 } else { 1 });
 
@@ -718,9 +721,79 @@ fn push_refuses_without_a_local_branch() {
     let state = state_repo();
     let remote = GitRepo::bare();
     let repo = Repo::open(state.path()).unwrap();
-    let err = push_audit(&repo, remote.path().to_str().unwrap(), &branch()).unwrap_err();
+    let err = push_audit(
+        &repo,
+        remote.path().to_str().unwrap(),
+        &branch(),
+        PUSH_TIMEOUT,
+    )
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "there is no local audit branch `siteward-audit` to push; record a run first"
+    );
+}
+
+#[test]
+fn push_to_a_remote_that_never_answers_times_out_and_the_record_stays() {
+    // A git server that accepts connections and never says a word.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().collect();
+        drop(held);
+    });
+    let state = GitRepo::new();
+    state.write("README.md", "no sites yet\n");
+    state.commit("empty state");
+    let url = format!("git://127.0.0.1:{port}/audit.git");
+
+    let started = Instant::now();
+    // `--timeout 0.5` bounds each git push/fetch at 6 × 0.5 s.
+    let out = siteward(state.path())
+        .args(["reconcile", "--timeout", "0.5", "--push", &url])
+        .expect_code(1);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        out.stderr.contains(&format!(
+            "error: cannot push `siteward-audit` to `{url}`; the record is safe on the local \
+             branch, push it later: `{url}` did not answer within 3s (`git push --porcelain {url}"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("recorded on `siteward-audit`"),
+        "{}",
+        out.stdout
+    );
+    state.git(&["rev-parse", "--verify", "refs/heads/siteward-audit"]);
+}
+
+#[test]
+fn a_kept_record_is_committed_once() {
+    let state = state_repo();
+    let repo = Repo::open(state.path()).unwrap();
+    let rec = record(
+        "20260301T120000Z-kept0001",
+        "2026-03-01T12:00:00Z",
+        vec![site_plan("shop.example.nl", SyncStatus::InSync, vec![])],
+    );
+    let json = serde_json::to_vec_pretty(&rec).unwrap();
+    let (run, first) = record_kept(&repo, &branch(), &author(), &json).unwrap();
+    assert_eq!(run, "20260301T120000Z-kept0001");
+    assert!(first.is_some());
+    // Committed, then killed before the kept copy was removed: the next run adds nothing.
+    let (_, again) = record_kept(&repo, &branch(), &author(), &json).unwrap();
+    assert_eq!(again, None);
+    assert_eq!(state.git(&["rev-list", "--count", BRANCH]).trim(), "1");
+    let damaged = record_kept(&repo, &branch(), &author(), b"{\"version\":1").unwrap_err();
+    assert!(
+        matches!(damaged, siteward::audit::AuditError::Json(_)),
+        "{damaged}"
     );
 }

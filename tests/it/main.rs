@@ -11,5 +11,6 @@ mod observe;
 mod output;
 mod providers;
 mod reconcile;
+mod record;
 mod stage;
 mod validate;
