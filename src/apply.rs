@@ -10,6 +10,7 @@ use crate::journal::{Entry, Journal};
 use crate::observe::ObserveOpts;
 use crate::plan::Change;
 use crate::provider::Provider;
+use crate::secret::RunSecrets;
 use crate::spec::Site;
 use crate::transport::Transport;
 use crate::verify::Verify;
@@ -30,6 +31,8 @@ pub struct ApplyCtx<'a> {
     pub journal: &'a Journal,
     /// How the run observes: verification after the apply observes the same way.
     pub opts: ObserveOpts,
+    /// The run's secrets, resolved once.
+    pub secrets: &'a RunSecrets,
     pub dry_run: bool,
 }
 
@@ -84,11 +87,15 @@ pub async fn apply_site(
         Ok(g) => g,
         Err(e) => return failed(changes, format!("cannot write the crash journal: {e}")),
     };
-    let verify = Verify::new(ctx.repo, ctx.opts, changes);
+    let secrets = match ctx.secrets.site(site.name.as_str()) {
+        Ok(s) => s,
+        Err(e) => return failed(changes, e),
+    };
+    let verify = Verify::new(ctx.repo, ctx.opts, ctx.secrets, changes);
     let result = if recovering {
-        provider.recover(site, &transport, &verify).await
+        provider.recover(site, &transport, secrets, &verify).await
     } else {
-        provider.apply(site, &transport, &verify).await
+        provider.apply(site, &transport, secrets, &verify).await
     };
     drop(guard);
     match result {

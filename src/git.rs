@@ -405,12 +405,13 @@ impl Repo {
         expected: Option<CommitId>,
         log_message: &str,
     ) -> Result<(), GitError> {
-        let result = match expected {
-            Some(old) => self
-                .inner
-                .reference_matching(name, new.0, true, old.0, log_message),
-            None => self.inner.reference(name, new.0, false, log_message),
-        };
+        // The expected value is compared under the ref's lock. "Must not exist yet" is the zero
+        // id: libgit2 checks a plain create (`force: false`) before taking the lock, so two
+        // writers creating the branch at once could both pass and one commit would be lost.
+        let old = expected.map_or_else(git2::Oid::zero, |c| c.0);
+        let result = self
+            .inner
+            .reference_matching(name, new.0, true, old, log_message);
         match result {
             Ok(_) => Ok(()),
             Err(e) if matches!(e.code(), ErrorCode::Modified | ErrorCode::Exists) => {

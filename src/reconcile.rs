@@ -72,6 +72,8 @@ pub struct RunCtx<'a> {
     /// Sites the user selected. Others in the run (added to re-verify an interrupted apply)
     /// are observed and recorded, never changed.
     pub selected: std::collections::BTreeSet<String>,
+    /// The secrets of the run's sites, resolved once.
+    pub secrets: crate::secret::RunSecrets,
     /// Applies a killed run left unfinished (read from the journal once, by the caller, which
     /// also adds their sites to the run).
     pub interrupted: Vec<Interrupted>,
@@ -132,7 +134,14 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         notes.insert(i.entry.site.clone(), i.message());
     }
     // 2. Observe, diff and stage: every change gets its step.
-    let mut found = survey::survey(ctx.repo, sites, ctx.opts, Some(ctx.mode.stage())).await;
+    let mut found = survey::survey(
+        ctx.repo,
+        sites,
+        ctx.opts,
+        Some(ctx.mode.stage()),
+        &ctx.secrets,
+    )
+    .await;
     for plan in &mut found.sites {
         if let Some(i) = interrupted.iter().find(|i| i.entry.site == plan.site) {
             plan.warnings.push(i.message());
@@ -188,7 +197,7 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         if !apply.is_empty() {
             to_apply.push((site, apply));
         }
-        notes.insert(name.clone(), steps_note(plan, dry_run));
+        notes.insert(name.clone(), steps_note(plan, dry_run, "applying"));
         if !done.is_empty() {
             actions.insert(name, done);
         }
@@ -199,6 +208,7 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         run_id: &ctx.run.id,
         journal: &ctx.journal,
         opts: ctx.opts,
+        secrets: &ctx.secrets,
         dry_run,
     };
     // Sites on one server share its config test and reload: they are applied one at a time,
@@ -236,8 +246,21 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         .await;
     let mut applied: Vec<&Site> = Vec::new();
     for (name, result) in results {
-        if let Some(e) = &result.error {
-            notes.insert(name.clone(), format!("apply failed: {e}"));
+        let applied_all = result
+            .actions
+            .iter()
+            .all(|a| a.result == ActionResult::Applied);
+        let note = match &result.error {
+            Some(e) => Some(format!("apply failed: {e}")),
+            None if applied_all && !dry_run => found
+                .sites
+                .iter()
+                .find(|p| p.site == name)
+                .map(|p| steps_note(p, false, "applied")),
+            None => result.actions.first().and_then(|a| a.message.clone()),
+        };
+        if let Some(note) = note {
+            notes.insert(name.clone(), note);
         }
         let attempted = result
             .actions
@@ -252,7 +275,14 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
     // 6. Observe the sites an apply was attempted on again (applied, or failed and rolled
     //    back): the record states what is live now.
     if !applied.is_empty() {
-        let again = survey::survey(ctx.repo, &applied, ctx.opts, Some(ctx.mode.stage())).await;
+        let again = survey::survey(
+            ctx.repo,
+            &applied,
+            ctx.opts,
+            Some(ctx.mode.stage()),
+            &ctx.secrets,
+        )
+        .await;
         for after in again.sites {
             if let Some(slot) = found.sites.iter_mut().find(|p| p.site == after.site) {
                 *slot = after;
@@ -274,15 +304,16 @@ fn reason(c: &Change) -> &str {
     c.reason.as_deref().unwrap_or("no reason given")
 }
 
-/// One line for people: how many changes get each step.
-fn steps_note(plan: &SitePlan, dry_run: bool) -> String {
+/// One line for people: how many changes get each step; `applying` says what happens to the
+/// `apply` steps (`applying`, `applied`).
+fn steps_note(plan: &SitePlan, dry_run: bool, applying: &str) -> String {
     let count = |s| with_step(plan, s).count();
     let (apply, propose, skip) = (count(Step::Apply), count(Step::Propose), count(Step::Skip));
     let mut parts = Vec::new();
     let (applying, proposing) = if dry_run {
         ("would apply", "would propose")
     } else {
-        ("applying", "proposing")
+        (applying, "proposing")
     };
     if apply > 0 {
         parts.push(format!("{applying} {apply} change(s)"));

@@ -1,12 +1,16 @@
-//! Secret references (`env:NAME`, `file:PATH`) resolved at run time, and the one way a secret
-//! is ever shown: `<secret sha256:HEX>`.
+//! Secret references (`env:NAME`, `file:PATH`) resolved once per run into values that cannot
+//! be printed ([`Secret`], kept in [`RunSecrets`]), and the one way a secret is ever shown:
+//! `<secret sha256:HEX>`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
+
+use secrecy::{ExposeSecret, SecretString};
 
 use sha2::{Digest, Sha256};
 
 use crate::load::file::{self, FileError, Links};
-use crate::spec::SecretRef;
+use crate::spec::{HeaderRule, HeaderValue, SecretRef, Site};
 
 /// Largest secret file read.
 const MAX_SECRET_BYTES: u64 = 64 * 1024;
@@ -27,7 +31,7 @@ pub enum SecretError {
 /// Resolves a reference; file paths are relative to the state repo `repo`. A file secret must be
 /// a regular file (a link to one is followed) of at most 64 KiB; a trailing newline is dropped
 /// (editors add one).
-pub fn resolve(reference: &SecretRef, repo: &Path) -> Result<String, SecretError> {
+fn resolve(reference: &SecretRef, repo: &Path) -> Result<String, SecretError> {
     match reference {
         SecretRef::Env(name) => {
             std::env::var(name).map_err(|_| SecretError::EnvMissing { name: name.clone() })
@@ -44,6 +48,89 @@ pub fn resolve(reference: &SecretRef, repo: &Path) -> Result<String, SecretError
             Ok(text.trim_end_matches(['\r', '\n']).to_owned())
         }
     }
+}
+
+/// A resolved secret value. It cannot be printed — `Debug` shows its digest — and is reached
+/// only through [`Secret::expose`], where it is compared or written to a target.
+#[derive(Clone)]
+pub struct Secret(SecretString);
+
+impl Secret {
+    pub(crate) fn new(value: String) -> Secret {
+        Secret(SecretString::from(value))
+    }
+
+    /// The value itself.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    /// The value as it may be shown: `<secret sha256:…>`.
+    pub fn shown(&self) -> String {
+        shown(self.expose())
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.shown())
+    }
+}
+
+/// One site's secret header values: lowercased header name → value.
+pub type SiteSecrets = BTreeMap<String, Secret>;
+
+/// The secrets of a run, resolved once when it starts: per site its secret header values, or
+/// why they could not be resolved (the site is then `unknown` and never changed).
+#[derive(Debug, Default)]
+pub struct RunSecrets {
+    sites: BTreeMap<String, Result<SiteSecrets, String>>,
+}
+
+impl RunSecrets {
+    /// Resolves every secret reference of `sites`; relative `file:` paths are relative to the
+    /// state repo `repo`.
+    pub fn resolve(sites: &[&Site], repo: &Path) -> RunSecrets {
+        let sites = sites
+            .iter()
+            .map(|s| (s.name.to_string(), site_secrets(s, repo)))
+            .collect();
+        RunSecrets { sites }
+    }
+
+    /// The secrets of site `name`; an error for a site whose secrets could not be resolved (or
+    /// that was not part of the run).
+    pub fn site(&self, name: &str) -> Result<&SiteSecrets, String> {
+        match self.sites.get(name) {
+            Some(Ok(s)) => Ok(s),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(format!(
+                "the secrets of `{name}` were not resolved for this run"
+            )),
+        }
+    }
+
+    /// Every resolved value, for scrubbing command output.
+    pub fn values(&self) -> impl Iterator<Item = &Secret> {
+        self.sites.values().flatten().flat_map(|s| s.values())
+    }
+}
+
+/// Resolves the secret header values of `site`; a value must be a valid header value.
+fn site_secrets(site: &Site, repo: &Path) -> Result<SiteSecrets, String> {
+    let mut out = SiteSecrets::new();
+    for (name, rule) in &site.headers {
+        let HeaderRule::Secret(r) = rule else {
+            continue;
+        };
+        let raw = resolve(r, repo)
+            .map_err(|e| format!("header `{name}`: {}", crate::error_text::chain(&e)))?;
+        let value = raw.parse::<HeaderValue>().map_err(|_| {
+            format!("header `{name}`: secret `{r}` contains a control character (CR, LF, NUL ...)")
+        })?;
+        out.insert(name.lower(), Secret::new(value.as_str().to_owned()));
+    }
+    Ok(out)
 }
 
 /// How a secret value is shown anywhere: `<secret sha256:HEX>`.

@@ -14,7 +14,8 @@ use crate::load::{LoadError, load_repo};
 use crate::observe::{self, ObserveOpts, live::LiveSite};
 use crate::plan::{RunInfo, SitePlan, new_run_id};
 use crate::report::SiteYaml;
-use crate::spec::{DesiredState, HeaderRule, Settings, Site};
+use crate::secret::{RunSecrets, SiteSecrets};
+use crate::spec::{DesiredState, Settings, Site};
 use crate::stage::{self, Command};
 
 /// Loads the state repo. On invalid input prints every problem to stderr and returns `None`:
@@ -73,10 +74,14 @@ pub async fn survey(
     sites: &[&Site],
     opts: ObserveOpts,
     command: Option<Command>,
+    run_secrets: &RunSecrets,
 ) -> Survey {
-    // Secrets: a site whose secret cannot be resolved is unknown and not observed.
-    let secrets: Vec<Result<BTreeMap<String, String>, String>> =
-        sites.iter().map(|s| header_secrets(s, repo)).collect();
+    // Secrets (resolved once per run): a site whose secret could not be resolved is unknown
+    // and not observed.
+    let secrets: Vec<Result<&SiteSecrets, String>> = sites
+        .iter()
+        .map(|s| run_secrets.site(s.name.as_str()))
+        .collect();
     let observable: Vec<&Site> = sites
         .iter()
         .zip(&secrets)
@@ -85,7 +90,7 @@ pub async fn survey(
         .collect();
     let read_managed = async {
         match command {
-            Some(_) => observe::managed::read_all(&observable, repo, opts).await,
+            Some(_) => observe::managed::read_all(&observable, repo, opts, run_secrets).await,
             None => vec![None; observable.len()],
         }
     };
@@ -93,7 +98,7 @@ pub async fn survey(
         tokio::join!(observe::observe_all(&observable, repo, opts), read_managed);
     let mut observed = observed.into_iter().zip(managed);
     let mut out = Survey::default();
-    let empty = BTreeMap::new();
+    let empty = SiteSecrets::new();
     for (site, secret) in sites.iter().zip(&secrets) {
         let live = match secret {
             Ok(_) => match observed.next() {
@@ -115,7 +120,7 @@ pub async fn survey(
         };
         let d = Desired {
             site,
-            secrets: secret.as_ref().unwrap_or(&empty),
+            secrets: secret.as_ref().map_or(&empty, |s| *s),
         };
         let mut plan = diff::plan_site(&d, &live);
         if let Some(command) = command {
@@ -168,19 +173,6 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")
-}
-
-/// Resolves the site's secret header values, by lowercased header name.
-fn header_secrets(site: &Site, repo: &Path) -> Result<BTreeMap<String, String>, String> {
-    let mut out = BTreeMap::new();
-    for (name, rule) in &site.headers {
-        if let HeaderRule::Secret(r) = rule {
-            let v = crate::secret::resolve(r, repo)
-                .map_err(|e| format!("header `{name}`: {}", crate::error_text::chain(&e)))?;
-            out.insert(name.lower(), v);
-        }
-    }
-    Ok(out)
 }
 
 /// The state repo's `HEAD` commit, or `None` when it is not a git repo or has no commit.

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::observe::ObserveOpts;
 use crate::plan::{Change, Resource, Step};
+use crate::secret::RunSecrets;
 use crate::spec::Site;
 use crate::stage::Command;
 
@@ -23,15 +24,22 @@ const MIN_BUDGET: Duration = Duration::from_secs(10);
 pub struct Verify<'a> {
     repo: &'a Path,
     opts: ObserveOpts,
+    secrets: &'a RunSecrets,
     /// The applied changes (`None`: every change the plan stage would apply now).
     applied: Option<Vec<(Resource, String)>>,
 }
 
 impl<'a> Verify<'a> {
     /// Checks that `applied` is served, observing with `opts` (one site at a time).
-    pub fn new(repo: &'a Path, opts: ObserveOpts, applied: &[Change]) -> Verify<'a> {
+    pub fn new(
+        repo: &'a Path,
+        opts: ObserveOpts,
+        secrets: &'a RunSecrets,
+        applied: &[Change],
+    ) -> Verify<'a> {
         Verify {
             repo,
+            secrets,
             opts: ObserveOpts {
                 progress: false,
                 ..opts
@@ -46,9 +54,10 @@ impl<'a> Verify<'a> {
     }
 
     /// Checks that nothing the provider could apply is left (for a provider used on its own).
-    pub fn everything(repo: &'a Path, opts: ObserveOpts) -> Verify<'a> {
+    pub fn everything(repo: &'a Path, opts: ObserveOpts, secrets: &'a RunSecrets) -> Verify<'a> {
         Verify {
             repo,
+            secrets,
             opts,
             applied: None,
         }
@@ -56,8 +65,14 @@ impl<'a> Verify<'a> {
 
     /// One round: observe and diff `site`; the error names what is still not served.
     pub async fn once(&self, site: &Site) -> Result<(), String> {
-        let found =
-            crate::survey::survey(self.repo, &[site], self.opts, Some(Command::Apply)).await;
+        let found = crate::survey::survey(
+            self.repo,
+            &[site],
+            self.opts,
+            Some(Command::Apply),
+            self.secrets,
+        )
+        .await;
         let Some(plan) = found.sites.first() else {
             return Err("the site was not observed".to_owned());
         };

@@ -45,7 +45,8 @@ pub fn run(repo: &Path, args: CheckArgs) -> anyhow::Result<Exit> {
         .map(|s| with_denied_plugins(&state, s))
         .collect();
     let sites: Vec<&Site> = probed.iter().map(|s| s.as_ref()).collect();
-    let found = survey::runtime()?.block_on(survey::survey(repo, &sites, opts, None));
+    let secrets = crate::secret::RunSecrets::resolve(&sites, repo);
+    let found = survey::runtime()?.block_on(survey::survey(repo, &sites, opts, None, &secrets));
     // 4. Evaluate as of today, UTC: an exception holds through its `expires` day.
     let today = chrono::Utc::now().date_naive();
     let checked = picked

@@ -56,12 +56,14 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
     let sites = picked.sites;
     let opts = survey::observe_opts(&state.settings, &args.run, sites.len())?;
     let run = survey::new_run(repo);
-    // 3. Observe and diff.
+    // 3. Resolve secrets (once), observe, diff and stage as `apply` would.
+    let secrets = crate::secret::RunSecrets::resolve(&sites, repo);
     let found = survey::runtime()?.block_on(survey::survey(
         repo,
         &sites,
         opts,
         Some(crate::stage::Command::Apply),
+        &secrets,
     ));
     let yaml = found.yaml;
     let plan = Plan::new(run, found.sites);

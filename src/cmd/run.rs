@@ -117,6 +117,7 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
         stop: Arc::new(AtomicBool::new(false)),
         saved,
         selected,
+        secrets: crate::secret::RunSecrets::resolve(&sites, repo),
         interrupted,
     };
     let runtime = survey::runtime()?;

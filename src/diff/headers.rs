@@ -12,7 +12,7 @@ use crate::spec::HeaderRule;
 fn want(d: &Desired<'_>, lower: &str, rule: &HeaderRule) -> Option<String> {
     match rule {
         HeaderRule::Value(v) => Some(v.as_str().to_owned()),
-        HeaderRule::Secret(_) => d.secrets.get(lower).cloned(),
+        HeaderRule::Secret(_) => d.secrets.get(lower).map(|s| s.expose().to_owned()),
         HeaderRule::Absent => None,
     }
 }

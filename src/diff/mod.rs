@@ -13,11 +13,10 @@ mod software;
 
 pub use cert::covers;
 
-use std::collections::BTreeMap;
-
 use crate::canon::Canon;
 use crate::observe::live::LiveSite;
 use crate::plan::{Action, Change, Resource, SitePlan, SyncStatus};
+use crate::secret::SiteSecrets;
 use crate::spec::Site;
 
 /// The desired side of a diff: a site and its resolved secret header values.
@@ -25,7 +24,7 @@ use crate::spec::Site;
 pub struct Desired<'a> {
     pub site: &'a Site,
     /// Lowercased header name → resolved secret value (never shown; hashed in every output).
-    pub secrets: &'a BTreeMap<String, String>,
+    pub secrets: &'a SiteSecrets,
 }
 
 /// The desired state, canonical.

@@ -44,8 +44,11 @@ const HEADERS: &str = "name: a\nurl: http://a.test/\nallow_http: true\nheaders:\
 X-Frame-Options: DENY\n  Strict-Transport-Security: max-age=31536000; includeSubDomains\n  \
 X-Powered-By: absent\n  X-Token: env:SITEWARD_UNIT_TOKEN\n";
 
-fn secrets() -> BTreeMap<String, String> {
-    BTreeMap::from([("x-token".to_owned(), "s3cret value".to_owned())])
+fn secrets() -> crate::secret::SiteSecrets {
+    BTreeMap::from([(
+        "x-token".to_owned(),
+        crate::secret::Secret::new("s3cret value".to_owned()),
+    )])
 }
 
 #[test]
@@ -115,7 +118,7 @@ fn providers_and_applicability() {
         "name: a\nurl: https://a.test/\nheaders:\n  X-Frame-Options: DENY\n\
 manage:\n  server:\n    provider: nginx\n    config: /etc/nginx/a.conf\n",
     );
-    let sec = BTreeMap::new();
+    let sec = crate::secret::SiteSecrets::new();
     let d = Desired {
         site: &s,
         secrets: &sec,
@@ -132,7 +135,7 @@ fn headers_siteward_still_sets_are_planned_removes() {
         "name: a\nurl: https://a.test/\nheaders:\n  X-Frame-Options: DENY\n\
 manage:\n  server:\n    provider: nginx\n    config: /etc/nginx/a.conf\n",
     );
-    let sec = BTreeMap::new();
+    let sec = crate::secret::SiteSecrets::new();
     let d = Desired {
         site: &s,
         secrets: &sec,
@@ -171,7 +174,7 @@ fn redirects_missing_and_wrong() {
 - {from: 'http://www.a.test/', to: 'https://a.test/', status: 301}\n  \
 - {from: 'http://old.a.test/', to: 'https://a.test/', status: 301}\n",
     );
-    let sec = BTreeMap::new();
+    let sec = crate::secret::SiteSecrets::new();
     let d = Desired {
         site: &s,
         secrets: &sec,
@@ -221,7 +224,7 @@ fn software_unknown_is_never_drift() {
         "name: a\nurl: https://a.test/\nsoftware:\n  platform: wordpress\n  core: '>=6.4, <7'\n  \
 plugins:\n    akismet: '5.3'\n    hello-dolly: absent\n    wordfence: '7.11.1'\n",
     );
-    let sec = BTreeMap::new();
+    let sec = crate::secret::SiteSecrets::new();
     let d = Desired {
         site: &s,
         secrets: &sec,

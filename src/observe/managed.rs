@@ -9,6 +9,7 @@ use futures_util::{StreamExt, stream};
 use super::ObserveOpts;
 use crate::plan::{Change, Resource};
 use crate::provider::{Provider, View};
+use crate::secret::RunSecrets;
 use crate::spec::Site;
 use crate::stage::Verdict;
 use crate::transport::Transport;
@@ -29,14 +30,20 @@ pub async fn read_all(
     sites: &[&Site],
     repo: &Path,
     opts: ObserveOpts,
+    secrets: &RunSecrets,
 ) -> Vec<Option<Result<Managed, String>>> {
-    stream::iter(sites.iter().map(|site| read(site, repo, opts)))
+    stream::iter(sites.iter().map(|site| read(site, repo, opts, secrets)))
         .buffered(opts.concurrency.max(1))
         .collect()
         .await
 }
 
-async fn read(site: &Site, repo: &Path, opts: ObserveOpts) -> Option<Result<Managed, String>> {
+async fn read(
+    site: &Site,
+    repo: &Path,
+    opts: ObserveOpts,
+    secrets: &RunSecrets,
+) -> Option<Result<Managed, String>> {
     let m = site.manage.server.as_ref()?;
     let provider = match Provider::for_site(site, repo) {
         Ok(Some(p)) => p,
@@ -51,10 +58,12 @@ async fn read(site: &Site, repo: &Path, opts: ObserveOpts) -> Option<Result<Mana
         Ok(v) => v,
         Err(e) => return Some(Err(crate::error_text::chain(&e))),
     };
-    let render = provider
-        .render(site)
-        .map(drop)
-        .map_err(|e| crate::error_text::chain(&e));
+    let render = secrets.site(site.name.as_str()).and_then(|s| {
+        provider
+            .render(site, s)
+            .map(drop)
+            .map_err(|e| crate::error_text::chain(&e))
+    });
     Some(Ok(Managed {
         provider,
         view,

@@ -2,9 +2,8 @@
 //! A secret value lives only in [`DesiredHeader::value`]; anything shown to people uses
 //! [`DesiredHeader::shown`], which is `<secret sha256:…>` for secrets.
 
-use std::path::Path;
-
-use crate::spec::{HeaderName, HeaderRule, HeaderValue, SecretRef, Site};
+use crate::secret::SiteSecrets;
+use crate::spec::{HeaderName, HeaderRule, Site};
 
 /// One header the site must send, with its value resolved.
 #[derive(Clone)]
@@ -40,15 +39,18 @@ pub fn is_secret(site: &Site, name: &str) -> bool {
         .any(|(n, r)| n.as_str().eq_ignore_ascii_case(name) && matches!(r, HeaderRule::Secret(_)))
 }
 
-/// Every header with a value (absent ones are left out), sorted by name, secrets resolved.
-/// `repo` anchors relative `file:` paths.
-pub fn headers(site: &Site, repo: &Path) -> Result<Vec<DesiredHeader>, String> {
+/// Every header with a value (absent ones left out), sorted by name, secret values taken from
+/// `secrets` (resolved once per run).
+pub fn headers(site: &Site, secrets: &SiteSecrets) -> Result<Vec<DesiredHeader>, String> {
     let mut out = Vec::new();
     for (name, rule) in &site.headers {
         let (value, secret) = match rule {
             HeaderRule::Absent => continue,
             HeaderRule::Value(v) => (v.as_str().to_owned(), false),
-            HeaderRule::Secret(r) => (resolve(r, repo, name)?, true),
+            HeaderRule::Secret(r) => match secrets.get(&name.lower()) {
+                Some(s) => (s.expose().to_owned(), true),
+                None => return Err(format!("header `{name}`: secret `{r}` was not resolved")),
+            },
         };
         out.push(DesiredHeader {
             name: name.clone(),
@@ -57,19 +59,6 @@ pub fn headers(site: &Site, repo: &Path) -> Result<Vec<DesiredHeader>, String> {
         });
     }
     Ok(out)
-}
-
-/// Resolves a secret header value; errors never contain the value.
-fn resolve(r: &SecretRef, repo: &Path, header: &HeaderName) -> Result<String, String> {
-    let raw = crate::secret::resolve(r, repo)
-        .map_err(|e| format!("header `{header}`: {}", crate::error_text::chain(&e)))?;
-    raw.parse::<HeaderValue>()
-        .map(|v| v.as_str().to_owned())
-        .map_err(|_| {
-            format!(
-                "header `{header}`: secret `{r}` contains a control character (CR, LF, NUL ...)"
-            )
-        })
 }
 
 #[cfg(test)]

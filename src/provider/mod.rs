@@ -30,6 +30,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::plan::{Action, Change, Resource};
+use crate::secret::{Secret, SiteSecrets};
 use crate::spec::{ServerManage, ServerProvider, Site, SiteName};
 use crate::transport::Transport;
 use crate::verify::Verify;
@@ -239,7 +240,6 @@ pub fn kinds() -> impl Iterator<Item = &'static dyn ServerConfig> {
 struct Target {
     site: SiteName,
     path: PathBuf,
-    repo: PathBuf,
     test: Option<Vec<String>>,
     reload: Option<Vec<String>>,
 }
@@ -296,10 +296,10 @@ impl Provider {
         }
     }
 
-    /// The desired config for `site`, with secrets resolved (they stay out of `text`).
-    pub fn render(&self, site: &Site) -> Result<Rendered, ProviderError> {
+    /// The desired config for `site`, with its secret values (they stay out of `text`).
+    pub fn render(&self, site: &Site, secrets: &SiteSecrets) -> Result<Rendered, ProviderError> {
         let fail = |e| self.fail(Stage::Render, e);
-        let headers = desired::headers(site, &self.target.repo).map_err(fail)?;
+        let headers = desired::headers(site, secrets).map_err(fail)?;
         Ok(Rendered {
             text: self.kind.render(site, &headers, false).map_err(fail)?,
             full: self.kind.render(site, &headers, true).map_err(fail)?,
@@ -380,11 +380,12 @@ impl Provider {
         &self,
         site: &Site,
         transport: &Transport,
+        secrets: &SiteSecrets,
         verify: &Verify<'_>,
     ) -> Result<ApplyOutcome, ProviderError> {
         use tracing::Instrument;
         let span = tracing::info_span!("apply", site = %self.target.site, provider = self.name());
-        self.apply_steps(site, transport, verify, false)
+        self.apply_steps(site, transport, secrets, verify, false)
             .instrument(span)
             .await
     }
@@ -395,11 +396,12 @@ impl Provider {
         &self,
         site: &Site,
         transport: &Transport,
+        secrets: &SiteSecrets,
         verify: &Verify<'_>,
     ) -> Result<ApplyOutcome, ProviderError> {
         use tracing::Instrument;
         let span = tracing::info_span!("recover", site = %self.target.site, provider = self.name());
-        self.apply_steps(site, transport, verify, true)
+        self.apply_steps(site, transport, secrets, verify, true)
             .instrument(span)
             .await
     }
@@ -408,12 +410,13 @@ impl Provider {
         &self,
         site: &Site,
         transport: &Transport,
+        secrets: &SiteSecrets,
         verify: &Verify<'_>,
         recovering: bool,
     ) -> Result<ApplyOutcome, ProviderError> {
         let t = &self.target;
-        // 1. Render the desired config, secrets resolved.
-        let rendered = self.render(site)?;
+        // 1. Render the desired config, secret values included.
+        let rendered = self.render(site, secrets)?;
         // 2. Back up: read what is there now.
         let backup = transport
             .read(&t.path)
@@ -434,13 +437,8 @@ impl Provider {
             .splice(current, &rendered.full)
             .map_err(|e| self.fail(Stage::Render, e))?
             .into_bytes();
-        // Resolved secret values, scrubbed from any command output that becomes an error.
-        let secrets: Vec<String> = desired::headers(site, &t.repo)
-            .map_err(|e| self.fail(Stage::Render, e))?
-            .into_iter()
-            .filter(|h| h.secret)
-            .map(|h| h.value)
-            .collect();
+        // Secret values, scrubbed from any command output that becomes an error.
+        let scrub: Vec<&str> = secrets.values().map(Secret::expose).collect();
         let verifiable = self.verifiable();
         let job = sequence::Job {
             provider: self,
@@ -449,7 +447,7 @@ impl Provider {
             backup: backup.as_deref(),
             verify: verifiable.then_some(verify),
             recovering,
-            secrets: &secrets,
+            secrets: &scrub,
         };
         if backup.as_deref() == Some(new.as_slice()) {
             // The file is right; when the server serves it too there is nothing to do. When it
@@ -495,7 +493,6 @@ impl Target {
         Ok(Target {
             site: site.name.clone(),
             path: crate::load::site::resolve(repo, &m.config),
-            repo: repo.to_path_buf(),
             test: m.test_command.as_ref().map(|c| c.words().to_vec()),
             reload: m.reload_command.as_ref().map(|c| c.words().to_vec()),
         })
@@ -532,7 +529,7 @@ mod tests {
             "headers:\n  X-Frame-Options: DENY\n  Content-Security-Policy: \"default-src 'self'\"\n  \
              Server: absent\nredirects:\n  - {from: 'http://shop.example/', to: 'https://shop.example/', status: 308}\n",
         );
-        let r = nginx(&s).render(&s).expect("render");
+        let r = nginx(&s).render(&s, &Default::default()).expect("render");
         assert_eq!(
             r.text,
             "# managed by siteward — do not edit; site shop.example\n\
@@ -547,7 +544,7 @@ mod tests {
         let s = site(
             "redirects:\n  - {from: 'http://shop.example/', to: 'https://www.shop.example/x'}\n",
         );
-        let r = nginx(&s).render(&s).expect("render");
+        let r = nginx(&s).render(&s, &Default::default()).expect("render");
         assert!(
             r.text
                 .contains("return 301 \"https://www.shop.example/x\";"),

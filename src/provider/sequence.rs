@@ -19,7 +19,7 @@ pub(super) struct Job<'a> {
     /// The crash journal says a killed run was applying this site.
     pub recovering: bool,
     /// Resolved secret values: replaced by their digest in any command output.
-    pub secrets: &'a [String],
+    pub secrets: &'a [&'a str],
 }
 
 impl Job<'_> {
@@ -82,7 +82,7 @@ impl Job<'_> {
         }
         let mut message = out.message();
         for secret in self.secrets.iter().filter(|s| !s.is_empty()) {
-            message = message.replace(secret.as_str(), &super::redacted(secret));
+            message = message.replace(secret, &super::redacted(secret));
         }
         Err(message)
     }

@@ -109,7 +109,7 @@ proptest! {
         let view = provider
             .observe_text(&site, &old_file)
             .expect("view");
-        let rendered = provider.render(&site);
+        let rendered = provider.render(&site, &Default::default());
         let mut page = Page { status: 200, ..Page::default() };
         for (name, v) in NAMES.iter().zip(&live) {
             if let Some(v) = v {

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use siteward::observe::ObserveOpts;
 use siteward::pki::{Ca, Validity};
-use siteward::provider::{Provider, ProviderError, Stage};
+use siteward::provider::{ApplyOutcome, Provider, ProviderError, Stage};
+use siteward::secret::RunSecrets;
 use siteward::spec::Site;
 use siteward::transport::{Timeouts, Transport};
 use siteward::verify::Verify;
@@ -106,15 +107,24 @@ fn provider(site: &Site, repo: &Repo) -> (Provider, Transport) {
     (p, t)
 }
 
-/// Verification the way `apply` does it: observe and diff again, with a 10 s request timeout.
-fn verify(repo: &Repo) -> Verify<'_> {
+/// Applies `site` through `p` the way `apply` does: secrets resolved once, verification by
+/// observing and diffing again (10 s request timeout).
+async fn apply(
+    p: &Provider,
+    site: &Site,
+    t: &Transport,
+    repo: &Repo,
+) -> Result<ApplyOutcome, ProviderError> {
+    let secrets = RunSecrets::resolve(&[site], repo.path());
     let opts = ObserveOpts {
         concurrency: 1,
         per_host: 4,
         timeout: std::time::Duration::from_secs(10),
         progress: false,
     };
-    Verify::everything(repo.path(), opts)
+    let verify = Verify::everything(repo.path(), opts, &secrets);
+    let site_secrets = secrets.site(site.name.as_str()).expect("secrets resolve");
+    p.apply(site, t, site_secrets, &verify).await
 }
 
 fn header<'a>(h: &'a reqwest::header::HeaderMap, name: &str) -> Option<&'a str> {
@@ -127,10 +137,7 @@ async fn add_change_remove(web: &Web, repo: &Repo, manage: &str) {
                 redirects:\n  - {from: 'http://a.test/', to: 'https://a.test/', status: 301}\n";
     let site = web.site(repo, with, manage);
     let (p, t) = provider(&site, repo);
-    let out = p
-        .apply(&site, &t, &verify(repo))
-        .await
-        .expect("first apply");
+    let out = apply(&p, &site, &t, repo).await.expect("first apply");
     assert!(out.changed && out.verified && out.before.is_none());
     let h = web.headers().await;
     assert_eq!(header(&h, "x-frame-options"), Some("DENY"));
@@ -153,20 +160,14 @@ async fn add_change_remove(web: &Web, repo: &Repo, manage: &str) {
     );
 
     // A second apply of the same state touches nothing.
-    let again = p
-        .apply(&site, &t, &verify(repo))
-        .await
-        .expect("second apply");
+    let again = apply(&p, &site, &t, repo).await.expect("second apply");
     assert!(!again.changed);
 
     // Change one header, make the other absent.
     let changed = "headers:\n  X-Frame-Options: SAMEORIGIN\n  X-Siteward-Test: absent\n";
     let site = web.site(repo, changed, manage);
     let (p, t) = provider(&site, repo);
-    let out = p
-        .apply(&site, &t, &verify(repo))
-        .await
-        .expect("change apply");
+    let out = apply(&p, &site, &t, repo).await.expect("change apply");
     assert!(out.changed);
     let h = web.headers().await;
     assert_eq!(header(&h, "x-frame-options"), Some("SAMEORIGIN"));
@@ -203,13 +204,12 @@ async fn second_apply_fails(web: &Web, repo: &Repo, manage: &str) -> ProviderErr
         &web.manage(&web.include()),
     );
     let (p, t) = provider(&site, repo);
-    p.apply(&site, &t, &verify(repo)).await.expect("good apply");
+    apply(&p, &site, &t, repo).await.expect("good apply");
     let good = std::fs::read(web.include()).expect("include");
 
     let site = web.site(repo, "headers:\n  X-Version: '2'\n", manage);
     let (p, t) = provider(&site, repo);
-    let err = p
-        .apply(&site, &t, &verify(repo))
+    let err = apply(&p, &site, &t, repo)
         .await
         .expect_err("broken apply must fail");
     assert_eq!(
@@ -264,9 +264,7 @@ async fn nginx_real_config_error_is_reported_and_removed() {
         &web.manage(&web.include()),
     );
     let (p, t) = provider(&site, &repo);
-    p.apply(&site, &t, &verify(&repo))
-        .await
-        .expect("good apply");
+    apply(&p, &site, &t, &repo).await.expect("good apply");
 
     // A file placed where nginx includes it at `http {}` level: `if` is not allowed there, and
     // the real `nginx -t` says so.
@@ -275,8 +273,7 @@ async fn nginx_real_config_error_is_reported_and_removed() {
         "headers:\n  X-Other: x\nredirects:\n  - {from: 'http://a.test/', to: 'https://a.test/'}\n";
     let site = web.site(&repo, redirect, &web.manage(&misplaced));
     let (p, t) = provider(&site, &repo);
-    let err = p
-        .apply(&site, &t, &verify(&repo))
+    let err = apply(&p, &site, &t, &repo)
         .await
         .expect_err("nginx -t must fail");
     assert_eq!(err.stage(), Stage::Test);
@@ -300,9 +297,11 @@ async fn nginx_secret_header_is_served_but_never_returned() {
         &web.manage(&web.include()),
     );
     let (p, t) = provider(&site, &repo);
-    let rendered = p.render(&site).expect("render");
+    let secrets = RunSecrets::resolve(&[&site], repo.path());
+    let site_secrets = secrets.site(site.name.as_str()).expect("secrets");
+    let rendered = p.render(&site, site_secrets).expect("render");
     assert!(!rendered.text.contains("s3cret") && !format!("{rendered:?}").contains("s3cret"));
-    let out = p.apply(&site, &t, &verify(&repo)).await.expect("apply");
+    let out = apply(&p, &site, &t, &repo).await.expect("apply");
     assert!(out.after.contains("<secret sha256:") && !out.after.contains("s3cret"));
     assert_eq!(
         header(&web.headers().await, "x-token"),
@@ -327,8 +326,7 @@ async fn nginx_refuses_dollar_values() {
         &web.manage(&web.include()),
     );
     let (p, t) = provider(&site, &repo);
-    let err = p
-        .apply(&site, &t, &verify(&repo))
+    let err = apply(&p, &site, &t, &repo)
         .await
         .expect_err("`$` must be refused");
     assert_eq!(err.stage(), Stage::Render);
@@ -358,7 +356,7 @@ async fn headers_file_keeps_foreign_lines(transport_yaml: &str) {
         &yaml("  X-Frame-Options: DENY\n  Referrer-Policy: no-referrer\n"),
     );
     let (p, t) = provider(&site, &repo);
-    let out = p.apply(&site, &t, &verify(&repo)).await.expect("apply");
+    let out = apply(&p, &site, &t, &repo).await.expect("apply");
     assert!(out.changed && !out.verified);
     let text = std::fs::read_to_string(&file).expect("read");
     assert_eq!(
@@ -372,12 +370,7 @@ async fn headers_file_keeps_foreign_lines(transport_yaml: &str) {
     std::fs::write(&file, format!("{text}/docs/*\n  X-Robots-Tag: noindex\n")).expect("append");
     let site = load_site(&repo, &yaml("  X-Frame-Options: SAMEORIGIN\n"));
     let (p, t) = provider(&site, &repo);
-    assert!(
-        p.apply(&site, &t, &verify(&repo))
-            .await
-            .expect("apply")
-            .changed
-    );
+    assert!(apply(&p, &site, &t, &repo).await.expect("apply").changed);
     let text = std::fs::read_to_string(&file).expect("read");
     assert!(text.starts_with(foreign), "{text}");
     assert!(
@@ -387,12 +380,7 @@ async fn headers_file_keeps_foreign_lines(transport_yaml: &str) {
         "{text}"
     );
     assert!(!text.contains("Referrer-Policy"), "{text}");
-    assert!(
-        !p.apply(&site, &t, &verify(&repo))
-            .await
-            .expect("again")
-            .changed
-    );
+    assert!(!apply(&p, &site, &t, &repo).await.expect("again").changed);
 }
 
 #[tokio::test]
@@ -527,8 +515,7 @@ async fn nginx_unverifiable_change_is_rolled_back() {
     let unused = web.nginx.path().join("unused/a.test.conf");
     let site = web.site(&repo, "headers:\n  X-Never: served\n", &web.manage(&unused));
     let (p, t) = provider(&site, &repo);
-    let err = p
-        .apply(&site, &t, &verify(&repo))
+    let err = apply(&p, &site, &t, &repo)
         .await
         .expect_err("verify must fail");
     assert_eq!(err.stage(), Stage::Verify, "{err}");
