@@ -19,10 +19,8 @@ pub struct Siteward {
 
 /// Starts building a run of the real `siteward` binary in `dir`.
 pub fn siteward(dir: &Path) -> Siteward {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_siteward"));
-    cmd.current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG");
+    let mut cmd = super::command(env!("CARGO_BIN_EXE_siteward"));
+    cmd.current_dir(dir);
     Siteward { cmd }
 }
 
@@ -83,7 +81,7 @@ impl GitRepo {
     pub fn bare() -> GitRepo {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("remote.git");
-        let out = Command::new("git")
+        let out = super::command("git")
             .args(["init", "-q", "--bare", "-b", "main"])
             .arg(&path)
             .output()
