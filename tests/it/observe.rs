@@ -172,8 +172,9 @@ fn fleet_of_sites_with_every_kind_of_drift() {
              certificate: {{domains: [drift.test, www.drift.test], key: rsa-2048}}\n\
              checks:\n  - {{name: home, path: /, status: 200}}\n  \
              - {{name: health, path: /health.html, status: 200, body_contains: database ok}}\n\
-             manage:\n  server: {{provider: nginx, config: /tmp/siteward-never-written.conf}}\n",
-            redirect_yaml("drift.test")
+             manage:\n  server: {{provider: nginx, config: {}}}\n",
+            redirect_yaml("drift.test"),
+            nginx.path().join("never-written.conf").display()
         ),
     );
     site(

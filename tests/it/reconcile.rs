@@ -571,8 +571,13 @@ fn reconcile_over_ssh_applies_changes_and_rolls_back_a_failing_test() {
     let over_ssh = |extra: &str, test: &str| {
         f.site_over("a.test", "auto", extra, test, &sshd.transport_yaml())
     };
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let never = scratch.path().join("never");
     over_ssh(
-        "headers:\n  X-Frame-Options: DENY\n  X-Served-By: \"ssh; $(touch /tmp/never)\"\n",
+        &format!(
+            "headers:\n  X-Frame-Options: DENY\n  X-Served-By: \"ssh; $(touch {})\"\n",
+            never.display()
+        ),
         &f.nginx.command("-t"),
     );
     f.repo.commit_all("managed over ssh");
@@ -580,7 +585,7 @@ fn reconcile_over_ssh_applies_changes_and_rolls_back_a_failing_test() {
     // failing on every run, and nothing is written.
     let out = f.repo.run(&["reconcile"]);
     out.expect_code(2);
-    assert!(!std::path::Path::new("/tmp/never").exists());
+    assert!(!never.exists());
     assert!(
         !f.include("a.test").exists(),
         "nothing written for a site that cannot be rendered"
