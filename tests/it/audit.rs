@@ -17,8 +17,8 @@ use siteward::git::{Identity, Repo};
 use siteward::plan::{self, Change, Health, Plan, Resource, RunInfo, SitePlan, SyncStatus};
 use siteward::spec::BranchName;
 
-use crate::support::git::{GitRepo, siteward};
-use crate::support::{ports, wait};
+use crate::support::git::{GitDaemon, GitRepo, siteward};
+use crate::support::wait;
 
 const BRANCH: &str = "siteward-audit";
 
@@ -566,63 +566,6 @@ fn repo_lock_waits_times_out_and_is_free_after_the_holder_dies() {
     drop(lock);
     let left = std::fs::read_to_string(git_dir.join("siteward.lock")).unwrap();
     assert!(left.is_empty(), "a released lock names no owner: {left}");
-}
-
-/// A `git daemon` serving `base` on a free loopback port; stopped on drop.
-struct GitDaemon {
-    child: Child,
-    port: u16,
-}
-
-impl GitDaemon {
-    /// Starts the daemon and waits until it listens; on another port when the one chosen was
-    /// taken meanwhile (see [`crate::support::ports`]).
-    fn start(base: &Path) -> GitDaemon {
-        // Run `git-daemon` itself, not through the `git` wrapper, so that killing the child
-        // stops the daemon.
-        let exec_path = crate::support::command("git")
-            .arg("--exec-path")
-            .output()
-            .unwrap();
-        let exec_path = String::from_utf8_lossy(&exec_path.stdout).trim().to_owned();
-        let logs = tempfile::tempdir().expect("temp dir");
-        ports::retry("git daemon", || {
-            let port = ports::port();
-            let log = logs.path().join(format!("daemon-{port}.log"));
-            let mut child = crate::support::command(Path::new(&exec_path).join("git-daemon"))
-                .arg("--export-all")
-                .arg("--enable=receive-pack")
-                .arg("--reuseaddr")
-                .arg(format!("--base-path={}", base.display()))
-                .arg("--listen=127.0.0.1")
-                .arg(format!("--port={port}"))
-                .arg(base)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::fs::File::create(&log).expect("log file"))
-                .spawn()
-                .expect("start git daemon");
-            let pid = child.id();
-            let exited = wait::until_some("git daemon to listen", wait::STARTUP, || {
-                if let Ok(Some(status)) = child.try_wait() {
-                    return Some(Some(status));
-                }
-                ports::listens(pid, port).then_some(None)
-            });
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            match exited {
-                None => Ok(GitDaemon { child, port }),
-                Some(_) if ports::taken(&text) => Err(ports::PortTaken(text)),
-                Some(status) => panic!("git daemon exited at start ({status}):\n{text}"),
-            }
-        })
-    }
-}
-
-impl Drop for GitDaemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Another runner: a separate clone that records a run and pushes it with the system `git`

@@ -314,3 +314,14 @@ impl Drop for Nginx {
         let _ = child.wait();
     }
 }
+
+#[test]
+fn nginx_starts_again_when_a_chosen_port_is_taken_before_it_binds() {
+    ports::steal_next(1);
+    let nginx = Nginx::start(&[]);
+    let stolen = ports::stolen();
+    assert_eq!(stolen.len(), 1);
+    assert!(!stolen.contains(&nginx.http_port) && !stolen.contains(&nginx.https_port));
+    let pid = nginx.child.as_ref().expect("running").id();
+    assert!(ports::listens(pid, nginx.http_port) && ports::listens(pid, nginx.https_port));
+}

@@ -15,6 +15,7 @@
 //! A port that must refuse connections (a dead site) comes from [`refused_port`]: a socket
 //! bound but never listening, held for the test's lifetime, so nothing else can take it.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -35,10 +36,50 @@ pub fn port() -> u16 {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let port = u16::try_from(RANGE.start + n % span).expect("port in range");
         if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            THIEF.with_borrow_mut(|thief| thief.visit(port));
             return port;
         }
     }
     panic!("no free port in {RANGE:?} on 127.0.0.1");
+}
+
+thread_local! {
+    static THIEF: RefCell<Thief> = const { RefCell::new(Thief { pending: 0, loot: Vec::new() }) };
+}
+
+/// Takes ports right after [`port`] chose them, on this thread only: what another process
+/// does in the race that [`retry`] must survive. For the support's own tests.
+struct Thief {
+    pending: usize,
+    /// Held until the thread ends.
+    loot: Vec<std::net::TcpListener>,
+}
+
+impl Thief {
+    fn visit(&mut self, port: u16) {
+        if self.pending > 0 {
+            self.pending -= 1;
+            self.loot
+                .push(std::net::TcpListener::bind(("127.0.0.1", port)).expect("steal"));
+        }
+    }
+}
+
+/// Makes the next `count` ports that [`port`] hands out on this thread taken (listened on by
+/// someone else) before the caller can bind them.
+pub fn steal_next(count: usize) {
+    THIEF.with_borrow_mut(|thief| thief.pending += count);
+}
+
+/// The ports taken on this thread by [`steal_next`].
+pub fn stolen() -> Vec<u16> {
+    THIEF.with_borrow(|thief| {
+        thief
+            .loot
+            .iter()
+            .filter_map(|l| Some(l.local_addr().ok()?.port()))
+            .collect()
+    })
 }
 
 /// Why a server start failed in a way that a start on other ports may fix.
@@ -123,4 +164,13 @@ fn listening_inodes(port: u16) -> HashSet<String> {
         }
     }
     inodes
+}
+
+#[test]
+fn a_refused_port_refuses_and_no_server_can_take_it() {
+    let refused = refused_port();
+    let err = std::net::TcpStream::connect(("127.0.0.1", refused.port)).expect_err("refused");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+    // std sets SO_REUSEADDR on listeners, as nginx, sshd and git daemon do.
+    assert!(std::net::TcpListener::bind(("127.0.0.1", refused.port)).is_err());
 }

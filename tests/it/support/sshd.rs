@@ -162,3 +162,12 @@ impl Drop for Sshd {
         }
     }
 }
+
+#[test]
+fn sshd_starts_again_when_its_port_is_taken_before_it_binds() {
+    ports::steal_next(1);
+    let sshd = Sshd::start();
+    assert_eq!(ports::stolen().len(), 1);
+    assert!(!ports::stolen().contains(&sshd.port));
+    assert!(sshd.login_works());
+}
