@@ -392,6 +392,9 @@ fn an_apply_killed_mid_way_is_detected_and_the_site_reverified() {
     f.wait_for_apply_to_start();
     let journal = f.repo.path().join(".git/siteward/journal");
     let hung = wait::until_some("the reload to start", wait::STARTUP, || {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("siteward ended ({status}) before its reload ran");
+        }
         std::fs::read_to_string(&reload_pid).ok()
     });
     child.kill().expect("SIGKILL");
@@ -668,13 +671,15 @@ fn dry_run_changes_nothing_and_records_nothing() {
 #[test]
 fn sigterm_finishes_the_running_apply_skips_the_rest_and_records() {
     let f = Fleet::start(&["a.test", "b.test"]);
-    // Each reload says that it started, then waits for the test's go-ahead: the signal arrives
-    // while the first site is applied, and that apply goes on only once siteward has seen it.
+    // Each reload says that it started, then waits for the test's go-ahead (at most a minute,
+    // so that nothing is left behind): the signal arrives while the first site is applied,
+    // and that apply goes on only once siteward has seen it.
     let gate = tempfile::tempdir().expect("temp dir");
     let go = gate.path().join("go");
     for host in ["a.test", "b.test"] {
         let gated_reload = format!(
-            "sh -c 'touch {dir}/{host}.reloading; while [ ! -e {go} ]; do sleep 0.05; done; {reload}'",
+            "sh -c 'touch {dir}/{host}.reloading; i=0; \
+             while [ ! -e {go} ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; {reload}'",
             dir = gate.path().display(),
             go = go.display(),
             reload = f.nginx.command("-s reload"),
@@ -725,6 +730,9 @@ fn sigterm_finishes_the_running_apply_skips_the_rest_and_records() {
         })
     };
     wait::until("the first reload to start", wait::STARTUP, || {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("siteward ended ({status}) before its first reload ran");
+        }
         reloading(gate.path()) > 0
     });
     let journal = f.repo.path().join(".git/siteward/journal");
@@ -734,13 +742,17 @@ fn sigterm_finishes_the_running_apply_skips_the_rest_and_records() {
         .status()
         .expect("kill");
     assert!(kill.success());
-    wait::until("siteward to see the signal", wait::STARTUP, || {
-        stderr
-            .lock()
-            .expect("stderr buffer")
-            .contains("signal received")
+    let seen = wait::poll(wait::STARTUP, || {
+        let text = stderr.lock().expect("stderr buffer");
+        text.contains("signal received").then_some(())
     });
+    // Open the gate before any assertion, so that no reload is left waiting.
     std::fs::write(&go, "").expect("go");
+    assert!(
+        seen.is_some(),
+        "siteward never reported the signal: {}",
+        stderr.lock().expect("stderr buffer")
+    );
     let out = child.wait_with_output().expect("wait");
     reader.join().expect("stderr reader");
     let stderr = stderr.lock().expect("stderr buffer").clone();

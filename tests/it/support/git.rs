@@ -153,7 +153,7 @@ impl GitDaemon {
                 .spawn()
                 .expect("start git daemon");
             let pid = child.id();
-            let exited = wait::until_some("git daemon to listen", wait::STARTUP, || {
+            let exited = wait::poll(wait::STARTUP, || {
                 if let Ok(Some(status)) = child.try_wait() {
                     return Some(Some(status));
                 }
@@ -161,9 +161,18 @@ impl GitDaemon {
             });
             let text = std::fs::read_to_string(&log).unwrap_or_default();
             match exited {
-                None => Ok(GitDaemon { child, port }),
-                Some(_) if ports::taken(&text) => Err(ports::PortTaken(text)),
-                Some(status) => panic!("git daemon exited at start ({status}):\n{text}"),
+                Some(None) => Ok(GitDaemon { child, port }),
+                Some(Some(_)) if ports::taken(&text) => Err(ports::PortTaken(text)),
+                Some(Some(status)) => panic!("git daemon exited at start ({status}):\n{text}"),
+                None => {
+                    // Not left running after the test.
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "git daemon did not listen within {:?}:\n{text}",
+                        wait::STARTUP
+                    );
+                }
             }
         })
     }

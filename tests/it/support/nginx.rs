@@ -109,7 +109,7 @@ impl Nginx {
             .expect("start nginx");
         let pid = child.id();
         let (http, https) = (self.http_port, self.https_port);
-        let exited = wait::until_some("nginx to listen", wait::STARTUP, || {
+        let exited = wait::poll(wait::STARTUP, || {
             if let Ok(Some(status)) = child.try_wait() {
                 return Some(Some(status));
             }
@@ -120,12 +120,22 @@ impl Nginx {
             format!("{}{}", read(&log), read(&stderr))
         };
         match exited {
-            None => {
+            Some(None) => {
                 self.child = Some(child);
                 Ok(())
             }
-            Some(_) if ports::taken(&text()) => Err(PortTaken(text())),
-            Some(status) => panic!("nginx exited at start ({status}):\n{}", text()),
+            Some(Some(_)) if ports::taken(&text()) => Err(PortTaken(text())),
+            Some(Some(status)) => panic!("nginx exited at start ({status}):\n{}", text()),
+            None => {
+                // Not left running after the test.
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "nginx did not listen within {:?}:\n{}",
+                    wait::STARTUP,
+                    text()
+                );
+            }
         }
     }
 

@@ -81,7 +81,7 @@ impl Sshd {
         let pid = child.id();
         // Listening first (cheap), then a real login with the pinned host key, which a stranger
         // on the port could not pass.
-        let exited = wait::until_some("sshd to accept a login", wait::STARTUP, || {
+        let exited = wait::poll(wait::STARTUP, || {
             if let Ok(Some(status)) = child.try_wait() {
                 return Some(Some(status));
             }
@@ -89,12 +89,21 @@ impl Sshd {
         });
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         match exited {
-            None => {
+            Some(None) => {
                 self.child = Some(child);
                 Ok(())
             }
-            Some(_) if ports::taken(&text) => Err(PortTaken(text)),
-            Some(status) => panic!("sshd exited at start ({status}):\n{text}"),
+            Some(Some(_)) if ports::taken(&text) => Err(PortTaken(text)),
+            Some(Some(status)) => panic!("sshd exited at start ({status}):\n{text}"),
+            None => {
+                // Not left running after the test.
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "sshd did not accept a login within {:?}:\n{text}",
+                    wait::STARTUP
+                );
+            }
         }
     }
 

@@ -8,22 +8,29 @@ use std::time::{Duration, Instant};
 /// machine whose cores are busy with other builds, short enough to fail a hung test.
 pub const STARTUP: Duration = Duration::from_secs(60);
 
-/// Polls `probe` until it returns `Some`, backing off from 10 ms to 100 ms between tries.
-/// Panics, naming `what`, when `timeout` passes first.
-#[track_caller]
-pub fn until_some<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+/// Polls `probe` until it returns `Some`, backing off from 10 ms to 100 ms between tries;
+/// `None` when `timeout` passes first (for a caller that must clean up before failing).
+pub fn poll<T>(timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
     let start = Instant::now();
     let mut pause = Duration::from_millis(10);
     loop {
         if let Some(v) = probe() {
-            return v;
+            return Some(v);
         }
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
+        if start.elapsed() >= timeout {
+            return None;
+        }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// As [`poll`]; panics, naming `what`, when `timeout` passes first.
+#[track_caller]
+pub fn until_some<T>(what: &str, timeout: Duration, probe: impl FnMut() -> Option<T>) -> T {
+    match poll(timeout, probe) {
+        Some(v) => v,
+        None => panic!("timed out after {timeout:?} waiting for {what}"),
     }
 }
 
