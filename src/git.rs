@@ -408,7 +408,7 @@ impl Repo {
         // The expected value is compared under the ref's lock. "Must not exist yet" is the zero
         // id: libgit2 checks a plain create (`force: false`) before taking the lock, so two
         // writers creating the branch at once could both pass and one commit would be lost.
-        let old = expected.map_or_else(git2::Oid::zero, |c| c.0);
+        let old = expected.map_or(git2::Oid::ZERO_SHA1, |c| c.0);
         let result = self
             .inner
             .reference_matching(name, new.0, true, old, log_message);

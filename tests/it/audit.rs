@@ -17,7 +17,8 @@ use siteward::git::{Identity, Repo};
 use siteward::plan::{self, Change, Health, Plan, Resource, RunInfo, SitePlan, SyncStatus};
 use siteward::spec::BranchName;
 
-use crate::support::git::{GitRepo, siteward};
+use crate::support::git::{GitDaemon, GitRepo, siteward};
+use crate::support::wait;
 
 const BRANCH: &str = "siteward-audit";
 
@@ -417,15 +418,18 @@ fn parallel_siteward_processes_lose_no_record() {
     // Eight real `siteward plan --record` processes on one repo, started together. The site
     // refuses connections (loopback, closed port), so each run is quick and records `unknown`.
     let state = GitRepo::new();
-    let port = crate::support::free_port();
+    let refused = crate::support::refused_port();
     state.write(
         "sites/down.test.yaml",
-        &format!("name: down.test\nurl: https://down.test/\nconnect: 127.0.0.1:{port}\n"),
+        &format!(
+            "name: down.test\nurl: https://down.test/\nconnect: 127.0.0.1:{}\n",
+            refused.port
+        ),
     );
     state.commit("a site");
     let children: Vec<Child> = (0..8)
         .map(|_| {
-            Command::new(env!("CARGO_BIN_EXE_siteward"))
+            crate::support::command(env!("CARGO_BIN_EXE_siteward"))
                 .args([
                     "--repo",
                     state.path().to_str().unwrap(),
@@ -529,14 +533,9 @@ fn repo_lock_waits_times_out_and_is_free_after_the_holder_dies() {
             ("SW_HELPER_READY", ready.to_str().unwrap()),
         ],
     );
-    let start = Instant::now();
-    while !ready.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "holder never took the lock"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait::until("the holder to take the lock", wait::STARTUP, || {
+        ready.exists()
+    });
     let lock_text = std::fs::read_to_string(git_dir.join("siteward.lock")).unwrap();
     assert!(
         lock_text.contains(&format!("pid {}", holder.id())),
@@ -567,59 +566,11 @@ fn repo_lock_waits_times_out_and_is_free_after_the_holder_dies() {
     // the file it leaves behind holds nobody.
     holder.kill().unwrap();
     holder.wait().unwrap();
-    let lock = RepoLock::acquire(&git_dir, "state", Duration::from_secs(5)).unwrap();
+    let lock = RepoLock::acquire(&git_dir, "state", Duration::from_secs(30)).unwrap();
     assert_eq!(lock.owner().pid, std::process::id());
     drop(lock);
     let left = std::fs::read_to_string(git_dir.join("siteward.lock")).unwrap();
     assert!(left.is_empty(), "a released lock names no owner: {left}");
-}
-
-/// A `git daemon` serving `base` on a free loopback port; stopped on drop.
-struct GitDaemon {
-    child: Child,
-    port: u16,
-}
-
-impl GitDaemon {
-    fn start(base: &Path) -> GitDaemon {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        // Run `git-daemon` itself, not through the `git` wrapper, so that killing the child
-        // stops the daemon.
-        let exec_path = Command::new("git").arg("--exec-path").output().unwrap();
-        let exec_path = String::from_utf8_lossy(&exec_path.stdout).trim().to_owned();
-        let child = Command::new(Path::new(&exec_path).join("git-daemon"))
-            .arg("--export-all")
-            .arg("--enable=receive-pack")
-            .arg("--reuseaddr")
-            .arg(format!("--base-path={}", base.display()))
-            .arg("--listen=127.0.0.1")
-            .arg(format!("--port={port}"))
-            .arg(base)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start git daemon");
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "git daemon did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        GitDaemon { child, port }
-    }
-}
-
-impl Drop for GitDaemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Another runner: a separate clone that records a run and pushes it with the system `git`
@@ -672,7 +623,7 @@ fn push_replays_onto_a_moved_remote(url: &str, remote_dir: &Path, other_is_orpha
     assert_eq!(report.replayed, if other_is_orphan { 2 } else { 1 });
 
     let remote = |args: &[&str]| {
-        let out = Command::new("git")
+        let out = crate::support::command("git")
             .arg("--git-dir")
             .arg(remote_dir)
             .args(args)

@@ -9,7 +9,7 @@ use serde_json::Value;
 use siteward::pki::{Ca, Validity};
 
 use super::support::nginx::{Nginx, Vhost};
-use super::support::{Repo, free_port};
+use super::support::{Repo, ports::RefusedPort, refused_port};
 
 const GOOD: &str = "  server_tokens off;\n  \
 add_header Strict-Transport-Security \"max-age=31536000; includeSubDomains\" always;\n  \
@@ -48,6 +48,8 @@ const WORDPRESS: &str = "name: wordpress\nrules:\n  \
 
 struct Fleet {
     _nginx: Nginx,
+    /// `refused.test`'s address: refuses connections while the fleet lives.
+    _refused: RefusedPort,
     repo: Repo,
 }
 
@@ -103,15 +105,17 @@ fn fleet() -> Fleet {
         "policies: [baseline, wordpress]\nsoftware: {platform: wordpress}\n\
          checks:\n  - {name: health, path: /health.html, status: 200}\n",
     );
+    let refused = refused_port();
     repo.write(
         "sites/refused.test.yaml",
         &format!(
             "name: refused.test\nurl: https://refused.test/\nconnect: 127.0.0.1:{}\npolicies: [baseline]\n",
-            free_port()
+            refused.port
         ),
     );
     Fleet {
         _nginx: nginx,
+        _refused: refused,
         repo,
     }
 }

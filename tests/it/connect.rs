@@ -2,14 +2,15 @@
 //! and a connection error names the address that was tried.
 
 use super::reconcile::Fleet;
+use super::support::refused_port;
 
 #[test]
 fn the_connect_port_replaces_an_explicit_url_port() {
     let f = Fleet::start(&["a.test"]);
     // Nothing listens on the URL's own port (bound, never listening: refused, and no other
     // test can take it meanwhile): only the connect port reaches nginx.
-    let reserved = reserved_port();
-    let closed = reserved.local_addr().expect("addr").port();
+    let reserved = refused_port();
+    let closed = reserved.port;
     let site = format!(
         "name: a.test\nurl: https://a.test:{closed}/\nconnect: {}\nca: ca.pem\n\
          headers:\n  X-Frame-Options: DENY\n",
@@ -38,11 +39,4 @@ fn the_connect_port_replaces_an_explicit_url_port() {
         error.contains(&format!("connecting to 127.0.0.1:{closed}")),
         "{error}"
     );
-}
-
-/// A port on 127.0.0.1 that is bound but never listens: connections are refused.
-fn reserved_port() -> tokio::net::TcpSocket {
-    let s = tokio::net::TcpSocket::new_v4().expect("socket");
-    s.bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
-    s
 }

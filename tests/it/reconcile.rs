@@ -2,13 +2,15 @@
 //! on loopback whose server blocks include siteward's files, a real git state repo, the audit
 //! branch and proposal branches read back with the system `git`.
 
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 
 use siteward::pki::{Ca, Validity};
 
-use super::support::Repo;
 use super::support::nginx::{Nginx, Vhost};
+use super::support::{Repo, bin, command, refused_port, wait};
 
 /// A real nginx serving several hosts, each including its own siteward-managed file.
 pub(super) struct Fleet {
@@ -81,18 +83,18 @@ impl Fleet {
     /// Waits until an apply has written its crash-journal entry (it is applying now).
     fn wait_for_apply_to_start(&self) {
         let journal = self.repo.path().join(".git/siteward/journal");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::fs::read_dir(&journal).map_or(true, |d| d.count() == 0) {
-            assert!(Instant::now() < deadline, "the apply never started");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait::until("the apply to start", wait::STARTUP, || {
+            std::fs::read_dir(&journal).is_ok_and(|d| d.count() > 0)
+        });
     }
 
-    /// The value of `name` that `host` serves now.
+    /// The value of `name` that `host` serves now (once a reload siteward started is over).
     pub(super) fn served(&self, host: &str, name: &str) -> Option<String> {
+        self.nginx.wait_settled();
         let ca = self.repo.path().join("ca.pem");
-        let out = std::process::Command::new("curl")
-            .args(["-sS", "-D-", "-o", "/dev/null", "--cacert"])
+        // `-q` first: no `~/.curlrc`.
+        let out = command("curl")
+            .args(["-q", "-sS", "-D-", "-o", "/dev/null", "--cacert"])
             .arg(&ca)
             .arg("--resolve")
             .arg(format!("{host}:{}:127.0.0.1", self.nginx.https_port))
@@ -374,28 +376,35 @@ fn a_stale_saved_plan_is_refused_per_site() {
 #[test]
 fn an_apply_killed_mid_way_is_detected_and_the_site_reverified() {
     let f = Fleet::start(&["a.test"]);
-    // The reload hangs, so the apply is still running when the process is killed.
-    let headers = "headers:\n  X-Frame-Options: DENY\n";
-    f.write_site(
-        "a.test",
-        "auto",
-        headers,
-        &f.nginx.command("-t"),
-        "sleep 30",
-        "",
+    // The reload writes its pid and hangs, so the apply is still running (file written and
+    // tested, not yet reloaded) when the process is killed.
+    let gate = tempfile::tempdir().expect("temp dir");
+    let reload_pid = gate.path().join("reload.pid");
+    let hang = format!(
+        "sh -c 'echo $$ > {pid}.tmp && mv {pid}.tmp {pid} && exec sleep 120'",
+        pid = reload_pid.display()
     );
+    let headers = "headers:\n  X-Frame-Options: DENY\n";
+    f.write_site("a.test", "auto", headers, &f.nginx.command("-t"), &hang, "");
     f.repo.commit_all("slow reload");
-    let mut child = std::process::Command::new(super::support::bin())
+    let mut child = command(bin())
         .args(["--repo", f.repo.path().to_str().expect("utf-8"), "apply"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .spawn()
         .expect("spawn siteward");
     f.wait_for_apply_to_start();
     let journal = f.repo.path().join(".git/siteward/journal");
-    std::thread::sleep(Duration::from_millis(300));
+    let hung = wait::until_some("the reload to start", wait::STARTUP, || {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("siteward ended ({status}) before its reload ran");
+        }
+        std::fs::read_to_string(&reload_pid).ok()
+    });
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
+    // The hanging reload outlives siteward (it runs in its own process group): end it.
+    let _ = command("kill").args(["-KILL", hung.trim()]).status();
 
     // The next run reports the interruption, re-verifies the site and finishes the job.
     f.site("a.test", "auto", headers);
@@ -449,7 +458,8 @@ fn invalid_input_touches_nothing_and_unknown_sites_are_never_changed() {
 
     // A site whose address refuses connections is unknown: nothing is applied or proposed.
     std::fs::remove_file(f.repo.path().join("sites/broken.yaml")).expect("rm");
-    let port = super::support::free_port();
+    let refused = refused_port();
+    let port = refused.port;
     let yaml = format!(
         "name: down.test\nurl: https://down.test/\nsync: auto\nconnect: 127.0.0.1:{port}\nheaders:\n  X-A: b\n\
          manage:\n  server:\n    provider: nginx\n    config: {}\n",
@@ -457,7 +467,9 @@ fn invalid_input_touches_nothing_and_unknown_sites_are_never_changed() {
     );
     f.repo.write("sites/down.test.yaml", &yaml);
     f.repo.commit_all("a dead site");
-    let out = f.repo.run(&["reconcile", "--timeout", "2"]);
+    // The dead site is refused at once; the live one gets a timeout that a loaded machine
+    // does not exceed (it is applied and verified in this run).
+    let out = f.repo.run(&["reconcile", "--timeout", "10"]);
     out.expect_code(1);
     let rec = f.last_record();
     let down = site_record(&rec, "down.test");
@@ -568,8 +580,13 @@ fn reconcile_over_ssh_applies_changes_and_rolls_back_a_failing_test() {
     let over_ssh = |extra: &str, test: &str| {
         f.site_over("a.test", "auto", extra, test, &sshd.transport_yaml())
     };
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let never = scratch.path().join("never");
     over_ssh(
-        "headers:\n  X-Frame-Options: DENY\n  X-Served-By: \"ssh; $(touch /tmp/never)\"\n",
+        &format!(
+            "headers:\n  X-Frame-Options: DENY\n  X-Served-By: \"ssh; $(touch {})\"\n",
+            never.display()
+        ),
         &f.nginx.command("-t"),
     );
     f.repo.commit_all("managed over ssh");
@@ -577,7 +594,7 @@ fn reconcile_over_ssh_applies_changes_and_rolls_back_a_failing_test() {
     // failing on every run, and nothing is written.
     let out = f.repo.run(&["reconcile"]);
     out.expect_code(2);
-    assert!(!std::path::Path::new("/tmp/never").exists());
+    assert!(!never.exists());
     assert!(
         !f.include("a.test").exists(),
         "nothing written for a site that cannot be rendered"
@@ -658,21 +675,31 @@ fn dry_run_changes_nothing_and_records_nothing() {
 #[test]
 fn sigterm_finishes_the_running_apply_skips_the_rest_and_records() {
     let f = Fleet::start(&["a.test", "b.test"]);
-    // Each reload takes a moment, so the signal arrives while the first site is applied.
-    let slow_reload = format!("sh -c 'sleep 1.5; {}'", f.nginx.command("-s reload"));
+    // Each reload says that it started, then waits for the test's go-ahead (at most a minute,
+    // so that nothing is left behind): the signal arrives while the first site is applied,
+    // and that apply goes on only once siteward has seen it.
+    let gate = tempfile::tempdir().expect("temp dir");
+    let go = gate.path().join("go");
     for host in ["a.test", "b.test"] {
+        let gated_reload = format!(
+            "sh -c 'touch {dir}/{host}.reloading; i=0; \
+             while [ ! -e {go} ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; {reload}'",
+            dir = gate.path().display(),
+            go = go.display(),
+            reload = f.nginx.command("-s reload"),
+        );
         let headers = "headers:\n  X-Frame-Options: DENY\n";
         f.write_site(
             host,
             "auto",
             headers,
             &f.nginx.command("-t"),
-            &slow_reload,
+            &gated_reload,
             "",
         );
     }
-    f.repo.commit_all("two sites, slow reloads");
-    let child = std::process::Command::new(super::support::bin())
+    f.repo.commit_all("two sites, gated reloads");
+    let mut child = command(bin())
         .args([
             "--repo",
             f.repo.path().to_str().expect("utf-8"),
@@ -680,26 +707,66 @@ fn sigterm_finishes_the_running_apply_skips_the_rest_and_records() {
             "--concurrency",
             "1",
         ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("spawn siteward");
-    f.wait_for_apply_to_start();
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let mut pipe = child.stderr.take().expect("stderr");
+        let stderr = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                stderr.lock().expect("stderr buffer").push_str(&text);
+            }
+        })
+    };
+    let reloading = |dir: &Path| {
+        std::fs::read_dir(dir).map_or(0, |d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".reloading"))
+                .count()
+        })
+    };
+    wait::until("the first reload to start", wait::STARTUP, || {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("siteward ended ({status}) before its first reload ran");
+        }
+        reloading(gate.path()) > 0
+    });
     let journal = f.repo.path().join(".git/siteward/journal");
     let pid = child.id().to_string();
-    let kill = std::process::Command::new("kill")
+    let kill = command("kill")
         .args(["-TERM", &pid])
         .status()
         .expect("kill");
     assert!(kill.success());
-    let out = child.wait_with_output().expect("wait");
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let seen = wait::poll(wait::STARTUP, || {
+        let text = stderr.lock().expect("stderr buffer");
+        text.contains("signal received").then_some(())
+    });
+    // Open the gate before any assertion, so that no reload is left waiting.
+    std::fs::write(&go, "").expect("go");
+    assert!(
+        seen.is_some(),
+        "siteward never reported the signal: {}",
+        stderr.lock().expect("stderr buffer")
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted by a signal"));
+    let out = child.wait_with_output().expect("wait");
+    reader.join().expect("stderr reader");
+    let stderr = stderr.lock().expect("stderr buffer").clone();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted by a signal"), "{stderr}");
+    assert_eq!(
+        reloading(gate.path()),
+        1,
+        "the second site's reload never ran"
+    );
     let rec = f.last_record();
     let mut results: Vec<Vec<String>> = ["a.test", "b.test"]
         .iter()
@@ -755,7 +822,8 @@ fn a_saved_plan_is_refused_after_an_uncommitted_desired_edit() {
 #[test]
 fn gitlab_parallel_jobs_pick_their_shard_without_flags() {
     let repo = Repo::new();
-    let port = super::support::free_port();
+    let refused = refused_port();
+    let port = refused.port;
     for i in 0..6 {
         repo.write(
             &format!("sites/s{i}.test.yaml"),

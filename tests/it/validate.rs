@@ -1150,8 +1150,9 @@ fn alias_bomb_fails_fast_with_a_clear_message() {
             .any(|p| p.starts_with("sites/a.yaml:") && p.contains("alias bomb")),
         "{found:#?}"
     );
-    // 10^12 nodes if expanded; refusing must not even try.
-    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // 10^12 nodes if expanded (hours); refusing must not even try. Generous for a loaded
+    // machine, yet far below any expansion.
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }
 
 #[test]

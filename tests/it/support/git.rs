@@ -1,8 +1,11 @@
 //! Git-side test support: run the real `siteward` in a directory (builder style), and build
-//! temporary git state repositories, clones and bare remotes with the system `git`.
+//! temporary git state repositories, clones and bare remotes with the system `git`, and serve
+//! them with a real `git daemon`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
+
+use super::{ports, wait};
 
 /// The outcome of one run of a program.
 #[derive(Debug)]
@@ -19,10 +22,8 @@ pub struct Siteward {
 
 /// Starts building a run of the real `siteward` binary in `dir`.
 pub fn siteward(dir: &Path) -> Siteward {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_siteward"));
-    cmd.current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG");
+    let mut cmd = super::command(env!("CARGO_BIN_EXE_siteward"));
+    cmd.current_dir(dir);
     Siteward { cmd }
 }
 
@@ -83,7 +84,7 @@ impl GitRepo {
     pub fn bare() -> GitRepo {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("remote.git");
-        let out = Command::new("git")
+        let out = super::command("git")
             .args(["init", "-q", "--bare", "-b", "main"])
             .arg(&path)
             .output()
@@ -119,4 +120,83 @@ impl GitRepo {
     pub fn git(&self, args: &[&str]) -> String {
         super::git_in(&self.path, args)
     }
+}
+
+/// A `git daemon` serving `base` on a free loopback port; stopped on drop.
+pub struct GitDaemon {
+    child: Child,
+    pub port: u16,
+}
+
+impl GitDaemon {
+    /// Starts the daemon and waits until it listens; on another port when the one chosen was
+    /// taken meanwhile (see [`super::ports`]).
+    pub fn start(base: &Path) -> GitDaemon {
+        // Run `git-daemon` itself, not through the `git` wrapper, so that killing the child
+        // stops the daemon.
+        let exec_path = super::command("git").arg("--exec-path").output().unwrap();
+        let exec_path = String::from_utf8_lossy(&exec_path.stdout).trim().to_owned();
+        let logs = tempfile::tempdir().expect("temp dir");
+        ports::retry("git daemon", || {
+            let port = ports::port();
+            let log = logs.path().join(format!("daemon-{port}.log"));
+            let mut child = super::command(Path::new(&exec_path).join("git-daemon"))
+                .arg("--export-all")
+                .arg("--enable=receive-pack")
+                .arg("--reuseaddr")
+                .arg(format!("--base-path={}", base.display()))
+                .arg("--listen=127.0.0.1")
+                .arg(format!("--port={port}"))
+                .arg(base)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::fs::File::create(&log).expect("log file"))
+                .spawn()
+                .expect("start git daemon");
+            let pid = child.id();
+            let exited = wait::poll(wait::STARTUP, || {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Some(Some(status));
+                }
+                ports::listens(pid, port).then_some(None)
+            });
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            match exited {
+                Some(None) => Ok(GitDaemon { child, port }),
+                Some(Some(_)) if ports::taken(&text) => Err(ports::PortTaken(text)),
+                Some(Some(status)) => panic!("git daemon exited at start ({status}):\n{text}"),
+                None => {
+                    // Not left running after the test.
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "git daemon did not listen within {:?}:\n{text}",
+                        wait::STARTUP
+                    );
+                }
+            }
+        })
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn git_daemon_starts_again_when_its_port_is_taken_before_it_binds() {
+    let remote = GitRepo::bare();
+    ports::steal_next(1);
+    let daemon = GitDaemon::start(remote.path().parent().expect("base"));
+    assert_eq!(ports::stolen().len(), 1);
+    assert!(!ports::stolen().contains(&daemon.port));
+    super::git_in(
+        remote.path(),
+        &[
+            "ls-remote",
+            &format!("git://127.0.0.1:{}/remote.git", daemon.port),
+        ],
+    );
 }

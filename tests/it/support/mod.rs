@@ -4,10 +4,44 @@
 
 pub mod git;
 pub mod nginx;
+pub mod ports;
 pub mod sshd;
+pub mod wait;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+pub use ports::refused_port;
+
+/// An empty home directory for the child processes of this test run, so that no user's
+/// `~/.gitconfig` (identity, hooks, signing, URL rewrites) or `~/.curlrc` changes what a test
+/// sees. Kept under Cargo's temp dir for integration tests, one per test process.
+pub fn home() -> &'static Path {
+    static HOME: OnceLock<PathBuf> = OnceLock::new();
+    HOME.get_or_init(|| {
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        std::fs::create_dir_all(base).expect("target temp dir");
+        tempfile::Builder::new()
+            .prefix("home-")
+            .tempdir_in(base)
+            .expect("temp home")
+            .keep()
+    })
+}
+
+/// A command for `program` with a hermetic environment: `HOME` is [`home`], no XDG config
+/// directory, no system git config, no terminal prompts, no colour, no `RUST_LOG`.
+pub fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env("HOME", home())
+        .env_remove("XDG_CONFIG_HOME")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG");
+    cmd
+}
 
 /// A temporary state repository with `sites/` and `policies/`.
 pub struct Repo {
@@ -107,7 +141,7 @@ impl Run {
 /// Runs `git -C DIR ARGS`, asserting success; returns stdout.
 #[track_caller]
 pub fn git_in(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
+    let out = command("git")
         .arg("-C")
         .arg(dir)
         .args(args)
@@ -133,21 +167,10 @@ pub fn siteward(args: &[&str]) -> Run {
 
 /// Runs the binary with `args` and extra environment variables.
 pub fn siteward_env(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let out = Command::new(bin())
+    let out = command(bin())
         .args(args)
         .envs(env.iter().copied())
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG")
         .output()
         .expect("run siteward");
     Run::from(out)
-}
-
-/// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }

@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 
 use siteward::pki::Issued;
 
+use super::ports::{self, PortTaken};
+use super::wait;
+
 /// One virtual host: name, certificate, files to serve and extra `server {}` lines.
 pub struct Vhost {
     pub name: String,
@@ -51,7 +54,8 @@ pub fn nginx_bin() -> PathBuf {
 }
 
 impl Nginx {
-    /// Starts nginx serving `vhosts` on fresh ports; waits until it accepts connections.
+    /// Starts nginx serving `vhosts` on fresh ports; waits until it listens on both. Started
+    /// again on other ports when one was taken meanwhile (see [`super::ports`]).
     pub fn start(vhosts: &[Vhost]) -> Nginx {
         let dir = tempfile::tempdir().expect("temp dir");
         // Workers run as `nobody`: the prefix must be world-readable.
@@ -60,39 +64,79 @@ impl Nginx {
         for sub in ["logs", "tmp", "sites", "certs", "www", "snippets"] {
             std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
         }
-        let http_port = super::free_port();
-        let https_port = super::free_port();
         let default =
             siteward::pki::self_signed(&["default.invalid"], siteward::pki::Validity::days(30))
                 .expect("cert");
         let mut nginx = Nginx {
-            http_port,
-            https_port,
+            http_port: 0,
+            https_port: 0,
             child: None,
             dir,
         };
         nginx.write_cert("_default", &default, &[]);
-        for v in vhosts {
-            nginx.add_vhost(v);
-        }
-        nginx.write_main_conf();
-        let child = Command::new(nginx_bin())
+        ports::retry("nginx", || {
+            nginx.http_port = ports::port();
+            nginx.https_port = ports::port();
+            // Vhost files name the ports: written again for each attempt.
+            for v in vhosts {
+                nginx.add_vhost(v);
+            }
+            nginx.write_main_conf();
+            nginx.spawn()
+        });
+        nginx
+    }
+
+    /// Runs the master in the foreground and waits until it listens on both ports; a start
+    /// that failed because a port was taken is [`PortTaken`].
+    fn spawn(&mut self) -> Result<(), PortTaken> {
+        let log = self.path().join("logs/error.log");
+        let stderr = self.path().join("logs/stderr.log");
+        let _ = std::fs::remove_file(&log);
+        let mut child = Command::new(nginx_bin())
             .args([
                 "-p",
-                &nginx.prefix(),
+                &self.prefix(),
                 "-c",
-                &nginx.conf(),
+                &self.conf(),
                 "-g",
                 "daemon off;",
             ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
             .spawn()
             .expect("start nginx");
-        nginx.child = Some(child);
-        nginx.wait_ready();
-        nginx
+        let pid = child.id();
+        let (http, https) = (self.http_port, self.https_port);
+        let exited = wait::poll(wait::STARTUP, || {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(Some(status));
+            }
+            (ports::listens(pid, http) && ports::listens(pid, https)).then_some(None)
+        });
+        let text = || {
+            let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+            format!("{}{}", read(&log), read(&stderr))
+        };
+        match exited {
+            Some(None) => {
+                self.child = Some(child);
+                Ok(())
+            }
+            Some(Some(_)) if ports::taken(&text()) => Err(PortTaken(text())),
+            Some(Some(status)) => panic!("nginx exited at start ({status}):\n{}", text()),
+            None => {
+                // Not left running after the test.
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "nginx did not listen within {:?}:\n{}",
+                    wait::STARTUP,
+                    text()
+                );
+            }
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -179,26 +223,13 @@ impl Nginx {
         std::fs::write(self.conf(), conf).expect("write nginx.conf");
     }
 
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                panic!(
-                    "nginx exited at start ({status}); see {}/logs/error.log",
-                    self.path().display()
-                );
-            }
-            if std::net::TcpStream::connect(("127.0.0.1", self.https_port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("nginx did not start listening within 10 s");
-    }
-
-    /// Reloads the config and waits until the new workers run.
+    /// Reloads the config and waits until it is in effect: every worker that ran before has
+    /// exited and a new one runs. Panics when nginx refuses the new config.
     #[track_caller]
     pub fn reload(&self) {
+        let before = self.workers();
+        let log = self.path().join("logs/error.log");
+        let logged = std::fs::metadata(&log).map_or(0, |m| m.len());
         let out = Command::new(nginx_bin())
             .args(["-p", &self.prefix(), "-c", &self.conf(), "-s", "reload"])
             .output()
@@ -208,8 +239,69 @@ impl Nginx {
             "reload failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        std::thread::sleep(Duration::from_millis(300));
+        wait::until("nginx to run the reloaded config", wait::STARTUP, || {
+            let new = std::fs::read(&log).unwrap_or_default();
+            let new = String::from_utf8_lossy(new.get(logged as usize..).unwrap_or_default());
+            assert!(!new.contains("[emerg]"), "nginx refused the reload:\n{new}");
+            let now = self.workers();
+            !now.is_empty()
+                && now
+                    .iter()
+                    .all(|(pid, _)| !before.iter().any(|(b, _)| b == pid))
+        });
     }
+
+    /// Waits until nginx serves with one config only: exactly one worker, not shutting down
+    /// (after a reload, an old worker may still accept a connection for a moment).
+    #[track_caller]
+    pub fn wait_settled(&self) {
+        wait::until("nginx to finish a reload", wait::STARTUP, || {
+            let workers = self.workers();
+            workers.len() == 1 && !workers[0].1.contains("shutting down")
+        });
+    }
+
+    /// The master's children (the workers) with their process titles.
+    fn workers(&self) -> Vec<(u32, String)> {
+        let Some(master) = self.child.as_ref().map(Child::id) else {
+            return Vec::new();
+        };
+        children(master)
+            .into_iter()
+            .map(|pid| (pid, cmdline(pid)))
+            .collect()
+    }
+}
+
+/// The process ids whose parent is `pid` (from `/proc/*/stat`).
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            std::fs::read_to_string(format!("/proc/{child}/stat")).is_ok_and(|stat| {
+                // `pid (comm) state ppid ...`; comm may contain spaces and parentheses.
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                    == Some(pid)
+            })
+        })
+        .collect()
+}
+
+/// A process's command line, arguments joined by spaces (nginx shows a worker's state there).
+fn cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| {
+            String::from_utf8_lossy(&b)
+                .split('\0')
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
 }
 
 impl Drop for Nginx {
@@ -221,7 +313,7 @@ impl Drop for Nginx {
             .args(["-p", &self.prefix(), "-c", &self.conf(), "-s", "stop"])
             .stderr(Stdio::null())
             .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + wait::STARTUP;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
                 return;
@@ -231,4 +323,15 @@ impl Drop for Nginx {
         let _ = child.kill();
         let _ = child.wait();
     }
+}
+
+#[test]
+fn nginx_starts_again_when_a_chosen_port_is_taken_before_it_binds() {
+    ports::steal_next(1);
+    let nginx = Nginx::start(&[]);
+    let stolen = ports::stolen();
+    assert_eq!(stolen.len(), 1);
+    assert!(!stolen.contains(&nginx.http_port) && !stolen.contains(&nginx.https_port));
+    let pid = nginx.child.as_ref().expect("running").id();
+    assert!(ports::listens(pid, nginx.http_port) && ports::listens(pid, nginx.https_port));
 }

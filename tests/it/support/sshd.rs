@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+
+use super::ports::{self, PortTaken};
+use super::wait;
 
 /// A running sshd.
 pub struct Sshd {
@@ -25,7 +27,8 @@ fn keygen(path: &Path) {
 }
 
 impl Sshd {
-    /// Starts sshd and waits until a command runs over it.
+    /// Starts sshd on a fresh port and waits until a command runs over it. Started again on
+    /// another port when the port was taken meanwhile (see [`super::ports`]).
     pub fn start() -> Sshd {
         let dir = tempfile::tempdir().expect("temp dir");
         let d = dir.path();
@@ -33,7 +36,23 @@ impl Sshd {
         keygen(&d.join("client_key"));
         std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).expect("authorize");
         std::fs::create_dir_all("/run/sshd").expect("privilege separation dir");
-        let port = super::free_port();
+        let mut sshd = Sshd {
+            dir,
+            port: 0,
+            child: None,
+        };
+        ports::retry("sshd", || {
+            sshd.port = ports::port();
+            sshd.spawn()
+        });
+        sshd
+    }
+
+    /// Writes the config and known_hosts for `self.port`, runs sshd in the foreground and waits
+    /// until a login works; a start that failed because the port was taken is [`PortTaken`].
+    fn spawn(&mut self) -> Result<(), PortTaken> {
+        let d = self.dir.path();
+        let port = self.port;
         let host_pub = std::fs::read_to_string(d.join("host_ed25519.pub")).expect("host key");
         std::fs::write(
             d.join("known_hosts"),
@@ -48,22 +67,74 @@ impl Sshd {
             d = d.display()
         );
         std::fs::write(d.join("sshd_config"), config).expect("sshd_config");
-        let child = Command::new("/usr/sbin/sshd")
+        let log = d.join("sshd.log");
+        let _ = std::fs::remove_file(&log);
+        let mut child = Command::new("/usr/sbin/sshd")
             .arg("-D")
             .arg("-f")
             .arg(d.join("sshd_config"))
             .arg("-E")
-            .arg(d.join("sshd.log"))
+            .arg(&log)
             .stdin(Stdio::null())
             .spawn()
             .expect("start sshd");
-        let mut sshd = Sshd {
-            dir,
-            port,
-            child: Some(child),
-        };
-        sshd.wait_ready();
-        sshd
+        let pid = child.id();
+        // Listening first (cheap), then a real login with the pinned host key, which a stranger
+        // on the port could not pass.
+        let exited = wait::poll(wait::STARTUP, || {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(Some(status));
+            }
+            (ports::listens(pid, port) && self.login_works()).then_some(None)
+        });
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        match exited {
+            Some(None) => {
+                self.child = Some(child);
+                Ok(())
+            }
+            Some(Some(_)) if ports::taken(&text) => Err(PortTaken(text)),
+            Some(Some(status)) => panic!("sshd exited at start ({status}):\n{text}"),
+            None => {
+                // Not left running after the test.
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "sshd did not accept a login within {:?}:\n{text}",
+                    wait::STARTUP
+                );
+            }
+        }
+    }
+
+    /// Whether `ssh ... true` succeeds with the client key and the pinned host key, reading
+    /// no user or system ssh config.
+    fn login_works(&self) -> bool {
+        Command::new("ssh")
+            .args([
+                "-F",
+                "/dev/null",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ConnectTimeout=10",
+            ])
+            .arg("-p")
+            .arg(self.port.to_string())
+            .arg("-i")
+            .arg(self.identity())
+            .arg("-o")
+            .arg(format!(
+                "UserKnownHostsFile={}",
+                self.known_hosts().display()
+            ))
+            .args(["-o", "StrictHostKeyChecking=yes", "root@127.0.0.1", "true"])
+            .env("HOME", super::home())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
     }
 
     /// The client's private key.
@@ -90,40 +161,6 @@ impl Sshd {
             self.known_hosts().display()
         )
     }
-
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                panic!(
-                    "sshd exited at start ({status}); see {}/sshd.log",
-                    self.dir.path().display()
-                );
-            }
-            let ok = Command::new("ssh")
-                .args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=2", "-p"])
-                .arg(self.port.to_string())
-                .arg("-i")
-                .arg(self.identity())
-                .arg("-o")
-                .arg(format!(
-                    "UserKnownHostsFile={}",
-                    self.known_hosts().display()
-                ))
-                .args(["-o", "StrictHostKeyChecking=yes", "root@127.0.0.1", "true"])
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if ok {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
-            "sshd did not accept a login within 10 s; see {}/sshd.log",
-            self.dir.path().display()
-        );
-    }
 }
 
 impl Drop for Sshd {
@@ -133,4 +170,13 @@ impl Drop for Sshd {
             let _ = child.wait();
         }
     }
+}
+
+#[test]
+fn sshd_starts_again_when_its_port_is_taken_before_it_binds() {
+    ports::steal_next(1);
+    let sshd = Sshd::start();
+    assert_eq!(ports::stolen().len(), 1);
+    assert!(!ports::stolen().contains(&sshd.port));
+    assert!(sshd.login_works());
 }
