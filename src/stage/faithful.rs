@@ -1,6 +1,7 @@
 //! Property: the plan stage's verdicts are what an apply does to siteward's file. Over
-//! generated sites (headers with values, `absent`, unnamed, nginx-unsafe `$` values), files
-//! siteward wrote earlier and live responses: every `apply` step is made true by the file the
+//! generated sites (headers with values, `absent`, unnamed, nginx-unsafe `$` values), both
+//! providers (nginx includes, `_headers` blocks), files siteward wrote earlier and live
+//! responses: every `apply` step is made true by the file the
 //! provider would write, every `propose`/`skip` step is left as it is, and every header the
 //! new file treats differently from the old one is a planned `apply` (or already served as
 //! desired, so nothing observable changes).
@@ -15,7 +16,7 @@ use crate::observe::live::{LiveSite, Page};
 use crate::observe::managed::{Managed, verdict};
 use crate::plan::{Action, Resource, Step};
 use crate::provider::Provider;
-use crate::spec::{Site, SyncMode};
+use crate::spec::{ServerProvider, Site, SyncMode};
 use crate::stage::{Command, stage_site};
 
 const NAMES: [&str; 4] = ["X-A", "X-B", "X-C", "X-D"];
@@ -45,7 +46,7 @@ fn sent() -> impl Strategy<Value = Option<&'static str>> {
     prop_oneof![Just(None), (0..VALUES.len()).prop_map(|i| Some(VALUES[i]))]
 }
 
-fn site(rules: &[Rule], sync: SyncMode) -> Site {
+fn site(rules: &[Rule], sync: SyncMode, kind: ServerProvider) -> Site {
     let mut yaml = format!("name: p.test\nurl: https://p.test/\nsync: {sync}\nheaders:\n");
     for (name, r) in NAMES.iter().zip(rules) {
         match r {
@@ -56,7 +57,9 @@ fn site(rules: &[Rule], sync: SyncMode) -> Site {
         }
     }
     yaml.push_str("  X-Fixed: '1'\n");
-    yaml.push_str("manage:\n  server:\n    provider: nginx\n    config: /etc/nginx/p.conf\n");
+    yaml.push_str(&format!(
+        "manage:\n  server:\n    provider: {kind}\n    config: /srv/p/_headers\n"
+    ));
     let (state, problems) = crate::load::load_sources(&[crate::load::Source {
         path: "sites/p.test.yaml".into(),
         text: yaml,
@@ -65,25 +68,50 @@ fn site(rules: &[Rule], sync: SyncMode) -> Site {
     state.sites.into_values().next().expect("site")
 }
 
-/// `add_header` lines siteward wrote earlier (the provider's own file).
-fn file(set: &[Option<&str>]) -> String {
-    let mut text = "# managed by siteward — do not edit; site p.test\n".to_owned();
-    for (name, v) in NAMES.iter().zip(set) {
-        if let Some(v) = v {
-            text.push_str(&format!("add_header {name} \"{v}\" always;\n"));
+/// The file siteward wrote earlier: an nginx include of `add_header` lines, or a `_headers`
+/// file with siteward's block after a rule of the site's own.
+fn file(set: &[Option<&str>], kind: ServerProvider) -> String {
+    let set = NAMES.iter().zip(set).filter_map(|(n, v)| v.map(|v| (n, v)));
+    match kind {
+        ServerProvider::Nginx => {
+            let mut text = "# managed by siteward — do not edit; site p.test\n".to_owned();
+            for (name, v) in set {
+                text.push_str(&format!("add_header {name} \"{v}\" always;\n"));
+            }
+            text
+        }
+        ServerProvider::HeadersFile => {
+            let mut text = "/assets/*\n  X-A: mine\n\n# siteward:begin\n/*\n".to_owned();
+            for (name, v) in set {
+                text.push_str(&format!("  {name}: {v}\n"));
+            }
+            text.push_str("# siteward:end\n");
+            text
         }
     }
-    text
 }
 
-/// Header (lowercased) → value in an include file.
-fn values(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .filter_map(|l| {
-            let rest = l.strip_prefix("add_header ")?;
-            let (name, rest) = rest.split_once(' ')?;
-            let value = rest.strip_prefix('"')?.strip_suffix("\" always;")?;
-            Some((name.to_ascii_lowercase(), value.to_owned()))
+/// Header (lowercased) → value in siteward's part of a file.
+fn values(text: &str, kind: ServerProvider) -> BTreeMap<String, String> {
+    let owned = match kind {
+        ServerProvider::Nginx => text,
+        ServerProvider::HeadersFile => text
+            .split_once("# siteward:begin\n")
+            .map_or("", |(_, rest)| rest),
+    };
+    owned
+        .lines()
+        .filter_map(|l| match kind {
+            ServerProvider::Nginx => {
+                let rest = l.strip_prefix("add_header ")?;
+                let (name, rest) = rest.split_once(' ')?;
+                let value = rest.strip_prefix('"')?.strip_suffix("\" always;")?;
+                Some((name.to_ascii_lowercase(), value.to_owned()))
+            }
+            ServerProvider::HeadersFile => {
+                let (name, value) = l.strip_prefix("  ")?.split_once(':')?;
+                Some((name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+            }
         })
         .collect()
 }
@@ -102,10 +130,11 @@ proptest! {
         live in proptest::collection::vec(sent(), 4),
         sync in prop_oneof![Just(SyncMode::Auto), Just(SyncMode::Propose), Just(SyncMode::Observe)],
         reconcile in any::<bool>(),
+        kind in prop_oneof![Just(ServerProvider::Nginx), Just(ServerProvider::HeadersFile)],
     ) {
-        let site = site(&rules, sync);
+        let site = site(&rules, sync, kind);
         let provider = Provider::for_site(&site, Path::new("/r")).unwrap().unwrap();
-        let old_file = file(&old);
+        let old_file = file(&old, kind);
         let view = provider
             .observe_text(&site, &old_file)
             .expect("view");
@@ -147,7 +176,14 @@ proptest! {
             return Ok(());
         }
         let rendered = rendered.expect("an apply step implies the desired config renders");
-        let (before, after) = (values(&old_file), values(rendered.full()));
+        let new_file = crate::provider::kind(kind)
+            .splice(Some(&old_file), rendered.full())
+            .expect("splice");
+        // Lines outside siteward's part stay byte for byte.
+        if kind == ServerProvider::HeadersFile {
+            prop_assert!(new_file.starts_with("/assets/*\n  X-A: mine\n"), "{new_file}");
+        }
+        let (before, after) = (values(&old_file, kind), values(&new_file, kind));
         for c in &applying {
             prop_assert_eq!(c.resource, Resource::Header);
             match c.action {

@@ -40,3 +40,34 @@ fn the_connect_port_replaces_an_explicit_url_port() {
         "{error}"
     );
 }
+
+/// The https redirect to a non-standard port keeps the request's path and query (nginx used to
+/// get `return 301 "https://host:PORT/";`, which sent every page to the home page).
+#[test]
+fn the_https_redirect_to_another_port_keeps_path_and_query() {
+    let f = Fleet::start(&["a.test"]);
+    let port = f.nginx.https_port;
+    let extra = format!(
+        "connect_http: {}\nredirects:\n  - {{from: 'http://a.test/', to: 'https://a.test:{port}/', status: 301}}\n",
+        f.nginx.http_addr()
+    );
+    f.site("a.test", "auto", &extra);
+    f.repo.commit_all("upgrade to https on another port");
+    f.repo.run(&["apply"]).expect_code(0);
+    f.nginx.wait_settled();
+    let http = f.nginx.http_port;
+    let out = super::support::command("curl")
+        .args(["-q", "-sS", "-D-", "-o", "/dev/null", "--resolve"])
+        .arg(format!("a.test:{http}:127.0.0.1"))
+        .arg(format!("http://a.test:{http}/shop/cart?item=7"))
+        .output()
+        .expect("curl");
+    let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 301"), "{head}");
+    assert!(
+        head.contains(&format!("location: https://a.test:{port}/shop/cart?item=7")),
+        "{head}"
+    );
+    // And the plan agrees that the redirect is served as desired.
+    f.repo.run(&["plan"]).expect_code(0);
+}
