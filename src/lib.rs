@@ -8,6 +8,7 @@ pub mod audit;
 pub mod canon;
 pub mod cli;
 pub mod cmd;
+pub mod config;
 pub mod demo;
 pub mod diff;
 pub mod error_text;

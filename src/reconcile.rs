@@ -257,6 +257,8 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
                 .iter()
                 .find(|p| p.site == name)
                 .map(|p| steps_note(p, false, "applied")),
+            // A dry run keeps its plan note; a site a signal stopped says so.
+            None if dry_run => None,
             None => result.actions.first().and_then(|a| a.message.clone()),
         };
         if let Some(note) = note {

@@ -2,20 +2,17 @@
 //! the sites, observe them and diff them against desired state. Nothing here changes anything.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::Path;
-use std::time::Duration;
 
-use anyhow::bail;
-
-use crate::cli::RunOpts;
+use crate::config::SelectConfig;
 use crate::diff::{self, Desired};
 use crate::load::{LoadError, load_repo};
 use crate::observe::{self, ObserveOpts, live::LiveSite};
 use crate::plan::{RunInfo, SitePlan, new_run_id};
 use crate::report::SiteYaml;
 use crate::secret::{RunSecrets, SiteSecrets};
-use crate::spec::{DesiredState, Settings, Site};
+use crate::spec::{DesiredState, Site};
 use crate::stage::{self, Command};
 
 /// Loads the state repo. On invalid input prints every problem to stderr and returns `None`:
@@ -142,30 +139,6 @@ pub async fn survey(
     out
 }
 
-/// Observation options from flags, falling back to `siteward.yaml`, then to the defaults.
-pub fn observe_opts(
-    settings: &Settings,
-    run: &RunOpts,
-    sites: usize,
-) -> anyhow::Result<ObserveOpts> {
-    let timeout = match run.timeout {
-        Some(t) if t.is_finite() && t > 0.0 && t <= 3600.0 => Duration::from_secs_f64(t),
-        Some(t) => bail!("`--timeout {t}` must be a number of seconds between 0 and 3600"),
-        None => settings.timeout.0,
-    };
-    let positive = |v: Option<usize>, default: usize, flag: &str| match v {
-        Some(0) => bail!("`--{flag}` must be at least 1"),
-        Some(n) => Ok(n),
-        None => Ok(default),
-    };
-    Ok(ObserveOpts {
-        concurrency: positive(run.concurrency, settings.concurrency, "concurrency")?,
-        per_host: positive(run.per_host, settings.per_host, "per-host")?,
-        timeout,
-        progress: sites > 20 && std::io::stderr().is_terminal(),
-    })
-}
-
 /// A multi-threaded async runtime for one command.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     use anyhow::Context;
@@ -193,32 +166,16 @@ pub struct Picked<'a> {
 pub fn pick<'a>(
     repo: &Path,
     state: &'a DesiredState,
-    select: &crate::cli::Select,
+    select: &SelectConfig,
 ) -> anyhow::Result<Picked<'a>> {
-    use crate::select::{Selection, changed_since};
-    let shard = select.shard.clone().or_else(ci_shard);
-    let selection = Selection::parse(&select.site, &select.selector, shard.as_deref())?;
-    let mut names = selection.apply(state)?;
+    let mut names = select.selection.apply(state)?;
     let mut removed = Vec::new();
     if let Some(rev) = &select.changed_since {
         let git = crate::git::Repo::open(repo)?;
-        let changed = changed_since(&git, rev, state)?;
+        let changed = crate::select::changed_since(&git, rev, state)?;
         names.retain(|n| changed.sites.contains(n));
         removed = changed.removed;
     }
     let sites = names.iter().filter_map(|n| state.sites.get(n)).collect();
     Ok(Picked { sites, removed })
-}
-
-/// GitLab's parallel jobs (`CI_NODE_INDEX`, 1-based, of `CI_NODE_TOTAL`) choose the shard when
-/// `--shard` is not given, so a `parallel: N` job splits the fleet without extra flags.
-fn ci_shard() -> Option<String> {
-    let index = std::env::var("CI_NODE_INDEX").ok()?;
-    let total = std::env::var("CI_NODE_TOTAL").ok()?;
-    if total.trim().parse::<u64>().ok()? < 2 {
-        return None;
-    }
-    let shard = format!("{}/{}", index.trim(), total.trim());
-    tracing::warn!("no `--shard` given: using shard {shard} from CI_NODE_INDEX/CI_NODE_TOTAL");
-    Some(shard)
 }

@@ -11,7 +11,8 @@ use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-use crate::cli::{Format, RunOpts, Select};
+use crate::cli::Format;
+use crate::config::RunConfig;
 use crate::exit::Exit;
 use crate::policy::{self, CheckReport};
 use crate::report::check as render;
@@ -21,8 +22,8 @@ use crate::survey;
 /// Parsed `check` arguments.
 #[derive(Debug, Clone)]
 pub struct CheckArgs {
-    pub select: Select,
-    pub run: RunOpts,
+    /// The validated flags.
+    pub config: RunConfig,
     pub format: Format,
 }
 
@@ -33,11 +34,11 @@ pub fn run(repo: &Path, args: CheckArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Error);
     };
     // 2. Select.
-    let picked = survey::pick(repo, &state, &args.select)?;
+    let picked = survey::pick(repo, &state, &args.config.select)?;
     for name in &picked.removed {
         tracing::warn!("{name}: no longer managed (its site file was deleted): no action");
     }
-    let opts = survey::observe_opts(&state.settings, &args.run, picked.sites.len())?;
+    let opts = args.config.observe(&state.settings, picked.sites.len());
     // 3. Observe, looking for denied plugins too.
     let probed: Vec<Cow<'_, Site>> = picked
         .sites

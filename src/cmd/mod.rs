@@ -9,6 +9,7 @@ mod validate;
 use std::io::Write;
 
 use crate::cli::{Cli, Command, ValidateFormat};
+use crate::config::RunConfig;
 use crate::exit::Exit;
 use crate::reconcile::Mode;
 
@@ -33,8 +34,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         } => plan::run(
             &cli.repo,
             plan::PlanArgs {
-                select,
-                run,
+                config: RunConfig::from_flags(&select, &run)?,
                 format,
                 out,
                 record,
@@ -52,8 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             run::RunArgs {
                 mode: Mode::Apply { dry_run },
                 saved: plan,
-                select,
-                run: opts,
+                config: RunConfig::from_flags(&select, &opts)?,
                 push,
                 json: format == ValidateFormat::Json,
                 quiet: cli.quiet,
@@ -69,8 +68,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             run::RunArgs {
                 mode: Mode::Reconcile,
                 saved: None,
-                select,
-                run: opts,
+                config: RunConfig::from_flags(&select, &opts)?,
                 push,
                 json: format == ValidateFormat::Json,
                 quiet: cli.quiet,
@@ -83,8 +81,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         } => check::run(
             &cli.repo,
             check::CheckArgs {
-                select,
-                run,
+                config: RunConfig::from_flags(&select, &run)?,
                 format,
             },
         ),
@@ -109,18 +106,5 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             },
         ),
         Command::Demo { keep } => crate::demo::run(keep.as_deref()),
-    }
-}
-
-/// The audit branch of an acting or recording run: `--audit-branch`, else `audit.branch`.
-fn audit_branch(
-    run: &crate::cli::RunOpts,
-    settings: &crate::spec::Settings,
-) -> anyhow::Result<crate::spec::BranchName> {
-    match &run.audit_branch {
-        Some(b) => b
-            .parse()
-            .map_err(|e: String| anyhow::anyhow!("`--audit-branch`: {e}")),
-        None => Ok(settings.audit_branch.clone()),
     }
 }

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::cli::{Format, RunOpts, Select};
+use crate::cli::Format;
+use crate::config::RunConfig;
 use crate::exit::Exit;
 use crate::plan::Plan;
 use crate::report::{self, Report};
@@ -18,8 +19,8 @@ use crate::survey;
 /// Parsed `plan` arguments.
 #[derive(Debug, Clone)]
 pub struct PlanArgs {
-    pub select: Select,
-    pub run: RunOpts,
+    /// The validated flags.
+    pub config: RunConfig,
     /// `None`: text on stdout; with `--out`, chosen by the file name ([`output_format`]).
     pub format: Option<Format>,
     pub out: Option<PathBuf>,
@@ -49,12 +50,12 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Error);
     };
     // 2. Select.
-    let picked = survey::pick(repo, &state, &args.select)?;
+    let picked = survey::pick(repo, &state, &args.config.select)?;
     for name in &picked.removed {
         tracing::warn!("{name}: no longer managed (its site file was deleted): no action");
     }
     let sites = picked.sites;
-    let opts = survey::observe_opts(&state.settings, &args.run, sites.len())?;
+    let opts = args.config.observe(&state.settings, sites.len());
     let run = survey::new_run(repo);
     // 3. Resolve secrets (once), observe, diff and stage as `apply` would.
     let secrets = crate::secret::RunSecrets::resolve(&sites, repo);
@@ -91,9 +92,9 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
     // 5. Record the plan run when asked.
     if args.record {
         let git = crate::git::Repo::open(repo)?;
-        let branch = super::audit_branch(&args.run, &state.settings)?;
+        let branch = args.config.audit_branch(&state.settings);
         let author = crate::audit::author(state.settings.audit_author.as_deref(), &git)?;
-        let trigger = crate::audit::Trigger::from_env(args.run.trigger.as_deref());
+        let trigger = crate::audit::Trigger::from_env(args.config.trigger.as_deref());
         let record = crate::audit::RunRecord::from_plan(
             &plan,
             crate::audit::RunCommand::Plan,

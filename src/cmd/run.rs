@@ -11,12 +11,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 
 use crate::audit::{self, ActionRecord, ActionResult, Trigger};
-use crate::cli::{RunOpts, Select};
+use crate::config::RunConfig;
 use crate::exit::Exit;
 use crate::git::{CommitId, Identity, Repo};
 use crate::journal::{Interrupted, Journal, KeptRecord};
@@ -33,8 +32,8 @@ pub struct RunArgs {
     pub mode: Mode,
     /// `apply PLAN`: a saved plan.
     pub saved: Option<PathBuf>,
-    pub select: Select,
-    pub run: RunOpts,
+    /// The validated flags.
+    pub config: RunConfig,
     pub push: Option<String>,
     /// Print the run record as JSON instead of a line per site.
     pub json: bool,
@@ -65,7 +64,7 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
     let audit = match &git {
         Some(g) if !dry_run => Some((
             audit::author(state.settings.audit_author.as_deref(), g)?,
-            super::audit_branch(&args.run, &state.settings)?,
+            args.config.audit_branch(&state.settings),
         )),
         _ => None,
     };
@@ -73,7 +72,7 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
         (Some(g), false) => Some(RepoLock::acquire(
             g.git_dir(),
             &repo.display().to_string(),
-            Duration::from_secs(args.run.lock_timeout),
+            args.config.lock_timeout,
         )?),
         _ => None,
     };
@@ -86,7 +85,7 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
         }
         _ => Vec::new(),
     };
-    let picked = survey::pick(repo, &state, &args.select)?;
+    let picked = survey::pick(repo, &state, &args.config.select)?;
     for name in &picked.removed {
         tracing::warn!("{name}: no longer managed (its site file was deleted): no action");
     }
@@ -111,7 +110,7 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
     let ctx = RunCtx {
         repo,
         mode: args.mode,
-        opts: survey::observe_opts(&state.settings, &args.run, sites.len())?,
+        opts: args.config.observe(&state.settings, sites.len()),
         run: survey::new_run(repo),
         journal,
         stop: Arc::new(AtomicBool::new(false)),
@@ -123,10 +122,21 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
     let runtime = survey::runtime()?;
     // The watcher stays until the process ends: a signal during proposals, the record or the
     // push is not lost (the first one lets them finish; a second one exits at once).
-    runtime.spawn(stop_on_signal(ctx.stop.clone()));
+    // The handlers are installed here, before the run starts, so no signal can arrive
+    // between now and a spawned task's first poll and kill the run unrecorded.
+    let signals = runtime.block_on(async {
+        use tokio::signal::unix::{SignalKind, signal};
+        signal(SignalKind::interrupt()).and_then(|i| Ok((i, signal(SignalKind::terminate())?)))
+    });
+    match signals {
+        Ok(signals) => {
+            runtime.spawn(stop_on_signal(signals, ctx.stop.clone()));
+        }
+        Err(e) => tracing::warn!("cannot watch for SIGINT/SIGTERM: {e}"),
+    }
     let mut outcome = runtime.block_on(reconcile::run(&ctx, &sites));
     let interrupted = ctx.stop.load(Ordering::SeqCst);
-    let trigger = Trigger::from_env(args.run.trigger.as_deref());
+    let trigger = Trigger::from_env(args.config.trigger.as_deref());
     let (Some(git), Some((author, branch))) = (git.filter(|_| !dry_run), audit) else {
         if args.json {
             print_json(&outcome.record(args.mode, trigger))?;
@@ -361,14 +371,10 @@ fn add_interrupted<'a>(
 }
 
 /// SIGINT or SIGTERM: stop starting new site applies; the run finishes and records.
-async fn stop_on_signal(stop: Arc<AtomicBool>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return;
-    };
+async fn stop_on_signal(
+    (mut int, mut term): (tokio::signal::unix::Signal, tokio::signal::unix::Signal),
+    stop: Arc<AtomicBool>,
+) {
     tokio::select! {
         _ = int.recv() => {}
         _ = term.recv() => {}

@@ -33,3 +33,39 @@ fn quiet_apply_prints_the_summary_without_a_line_per_site() {
     let loud = f.repo.run(&["apply"]);
     assert!(loud.stdout.contains("a.test"), "{}", loud.stdout);
 }
+
+/// Flags are checked before the repo is read: a bad value is the error, not a missing repo.
+#[test]
+fn flags_are_validated_before_the_repo_is_read() {
+    let missing = std::env::temp_dir().join("siteward-no-such-repo-for-flags");
+    let repo = missing.to_str().expect("utf-8");
+    for (flag, value, says) in [
+        ("--timeout", "0", "`--timeout 0` must be"),
+        (
+            "--timeout",
+            "1e30",
+            "must be a number of seconds above 0 and at most 3600",
+        ),
+        (
+            "--concurrency",
+            "0",
+            "`--concurrency 0` must be between 1 and 4096",
+        ),
+        (
+            "--per-host",
+            "999999",
+            "`--per-host 999999` must be between 1 and 256",
+        ),
+        ("--shard", "3/2", "shard"),
+    ] {
+        for command in ["plan", "apply", "reconcile", "check"] {
+            let out = super::support::siteward(&["--repo", repo, command, flag, value]);
+            out.expect_code(1);
+            assert!(
+                out.stderr.contains(says) && !out.stderr.contains("siteward-no-such-repo"),
+                "{command} {flag} {value}: {}",
+                out.stderr
+            );
+        }
+    }
+}
