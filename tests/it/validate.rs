@@ -743,6 +743,78 @@ const CASES: &[Case] = &[
         "host-key checking off",
     ),
     case(
+        "ssh option: host keys unpinned with `false` (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  server:\n    provider: nginx\n    config: /x.conf\n    ssh_options: [StrictHostKeyChecking=false]\n",
+        )],
+        "sites/a.yaml:7:19",
+        "StrictHostKeyChecking takes one of `yes`; turning host-key checking off",
+    ),
+    case(
+        "ssh option: known hosts on /dev//null (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  server:\n    provider: nginx\n    config: /x.conf\n    ssh_options: [UserKnownHostsFile=/dev//null]\n",
+        )],
+        "sites/a.yaml:7:19",
+        "`UserKnownHostsFile` is not an ssh option a site file may set (it could turn host-key checking off",
+    ),
+    case(
+        "ssh option: environment sent (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  server:\n    provider: nginx\n    config: /x.conf\n    ssh_options: [\"SendEnv=*\"]\n",
+        )],
+        "sites/a.yaml:7:19",
+        "`SendEnv` is not an ssh option a site file may set; allowed: AddressFamily, Compression, ConnectionAttempts, ConnectTimeout, IPQoS, LogLevel, ProxyJump, ServerAliveCountMax, ServerAliveInterval, StrictHostKeyChecking, TCPKeepAlive",
+    ),
+    case(
+        "ssh option: agent forwarded (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  server:\n    provider: nginx\n    config: /x.conf\n    ssh_options: [forwardagent yes]\n",
+        )],
+        "sites/a.yaml:7:19",
+        "`forwardagent` is not an ssh option",
+    ),
+    case(
+        "ssh option: another destination (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  server:\n    provider: nginx\n    config: /x.conf\n    ssh_options: [\"Hostname = evil.example\"]\n",
+        )],
+        "sites/a.yaml:7:19",
+        "`Hostname` is not an ssh option",
+    ),
+    case(
+        "ssh option: remote forward (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  server:\n    provider: nginx\n    config: /x.conf\n    ssh_options: [\"RemoteForward=2222 localhost:22\"]\n",
+        )],
+        "sites/a.yaml:7:19",
+        "`RemoteForward` is not an ssh option",
+    ),
+    case(
+        "ssh option: quoted key (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  server:\n    provider: nginx\n    config: /x.conf\n    ssh_options: ['\"ProxyCommand\"=sh']\n",
+        )],
+        "sites/a.yaml:7:19",
+        "`ProxyCommand` is not an ssh option a site file may set (it makes ssh run local commands",
+    ),
+    case(
+        "ssh option: jump host that is an option (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  server:\n    provider: nginx\n    config: /x.conf\n    ssh_options: [ProxyJump=-oProxyCommand=sh]\n",
+        )],
+        "sites/a.yaml:7:19",
+        "ProxyJump takes `none` or up to 4",
+    ),
+    case(
         "ca missing",
         &[(
             "sites/a.yaml",
