@@ -219,6 +219,7 @@ mod tests {
                     checks: vec![],
                     error: None,
                     warnings: vec![],
+                    unobserved: vec![],
                 }
             })
             .collect();

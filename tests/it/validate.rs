@@ -391,6 +391,78 @@ const CASES: &[Case] = &[
         "must start with `/`",
     ),
     case(
+        "check path names another host (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nchecks:\n  - {name: c1, path: \"//127.0.0.2:8080/c1\"}\n",
+        )],
+        "sites/a.yaml:4:22",
+        "check.path: `//127.0.0.2:8080/c1` starts with `//`, which names another host",
+    ),
+    case(
+        "check path with a backslash (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nchecks:\n  - {name: c1, path: '/\\127.0.0.2:8080/c1'}\n",
+        )],
+        "sites/a.yaml:4:22",
+        "contains a backslash",
+    ),
+    case(
+        "redirect source on another host (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nredirects:\n  - {from: \"http://169.254.169.254/latest/\", to: \"https://a.example/\"}\n",
+        )],
+        "sites/a.yaml:4:12",
+        "redirect.from: `http://169.254.169.254/latest/` is not on this site: its host must be the url's host or a name in `certificate.domains` (a.example)",
+    ),
+    case(
+        "redirect source not among the certificate's names (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\ncertificate: {domains: [a.example, \"*.a.example\"]}\nredirects:\n  - {from: \"http://www.a.example/\", to: \"https://a.example/\"}\n  - {from: \"http://x.www.a.example/\", to: \"https://a.example/\"}\n",
+        )],
+        "sites/a.yaml:6:12",
+        "`http://x.www.a.example/` is not on this site",
+    ),
+    case(
+        "owner with a terminal escape (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nowner: \"ops\\e[2J\"\n",
+        )],
+        "sites/a.yaml:3:8",
+        "owner: `ops\\u{1b}[2J` contains the control character \\u{1b}; remove it",
+    ),
+    case(
+        "description with a terminal escape (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\ndescription: \"a\\eb\"\n",
+        )],
+        "sites/a.yaml:3:14",
+        "description: `a\\u{1b}b` contains the control character",
+    ),
+    case(
+        "check name with a bell (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nchecks:\n  - {name: \"c\\a1\", path: /}\n",
+        )],
+        "sites/a.yaml:4:12",
+        "check.name: `c\\u{7}1` contains the control character \\u{7}",
+    ),
+    case(
+        "label value with a terminal escape (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nlabels:\n  team: \"x\\e]0;pwned\\a\"\n",
+        )],
+        "sites/a.yaml:4:9",
+        "labels.team: `x\\u{1b}]0;pwned\\u{7}` contains the control character",
+    ),
+    case(
         "check status",
         &[(
             "sites/a.yaml",
