@@ -347,8 +347,10 @@ redirects:\n  - {from: 'http://a.test/', to: 'https://a.test/', status: 301}\n",
     assert_eq!(p.unobserved, ["redirect http://a.test/"]);
     assert_eq!(
         p.warnings,
-        ["redirect from `http://a.test/` could not be observed (requested at `127.0.0.1:9` from \
+        [
+            "redirect from `http://a.test/` could not be observed (requested at `127.0.0.1:9` from \
           `connect_http`): cannot connect to http://a.test/: connection refused; it is unknown, \
-          not drift, and nothing is planned for it"]
+          not drift, and nothing is planned for it"
+        ]
     );
 }

@@ -55,9 +55,32 @@ const ALLOWED: &[(&str, Value)] = &[
 
 /// IPQoS words ssh knows.
 const QOS: &[&str] = &[
-    "af11", "af12", "af13", "af21", "af22", "af23", "af31", "af32", "af33", "af41", "af42",
-    "af43", "cs0", "cs1", "cs2", "cs3", "cs4", "cs5", "cs6", "cs7", "ef", "le", "lowdelay",
-    "throughput", "reliability", "none",
+    "af11",
+    "af12",
+    "af13",
+    "af21",
+    "af22",
+    "af23",
+    "af31",
+    "af32",
+    "af33",
+    "af41",
+    "af42",
+    "af43",
+    "cs0",
+    "cs1",
+    "cs2",
+    "cs3",
+    "cs4",
+    "cs5",
+    "cs6",
+    "cs7",
+    "ef",
+    "le",
+    "lowdelay",
+    "throughput",
+    "reliability",
+    "none",
 ];
 
 /// The allowed option names, for messages: `AddressFamily, Compression, …`.
@@ -74,7 +97,9 @@ pub fn allowed_names() -> String {
 pub fn canonical(input: &str) -> Result<String, String> {
     let shown = input.escape_debug().to_string();
     if input.chars().any(char::is_control) {
-        return Err(format!("`{shown}` is refused: it contains a control character"));
+        return Err(format!(
+            "`{shown}` is refused: it contains a control character"
+        ));
     }
     let (key, value) = split(input.trim()).ok_or_else(|| {
         format!("`{shown}` is refused: write it as `Key=Value`, e.g. `ConnectTimeout=5`")
@@ -192,9 +217,11 @@ fn check_value(kind: Value, value: &str) -> Result<String, String> {
             if hops.len() <= 4 && hops.iter().all(|h| jump_hop(h)) {
                 Ok(value.to_owned())
             } else {
-                Err("`none` or up to 4 comma-separated `[user@]host[:port]` of letters, \
+                Err(
+                    "`none` or up to 4 comma-separated `[user@]host[:port]` of letters, \
                      digits, `.`, `_` and `-`"
-                    .to_owned())
+                        .to_owned(),
+                )
             }
         }
     }
@@ -207,8 +234,7 @@ fn jump_hop(hop: &str) -> bool {
         !w.is_empty()
             && w.len() <= 253
             && !w.starts_with(['-', '.'])
-            && w
-                .bytes()
+            && w.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
     };
     let (user, rest) = match hop.split_once('@') {
@@ -238,7 +264,10 @@ mod tests {
             ("TCPKeepAlive=\"no\"", "TCPKeepAlive=no"),
             ("IPQoS af21 CS1", "IPQoS=af21 cs1"),
             ("loglevel=error", "LogLevel=ERROR"),
-            ("ProxyJump=deploy@bastion:2222,jump2", "ProxyJump=deploy@bastion:2222,jump2"),
+            (
+                "ProxyJump=deploy@bastion:2222,jump2",
+                "ProxyJump=deploy@bastion:2222,jump2",
+            ),
             ("StrictHostKeyChecking=yes", "StrictHostKeyChecking=yes"),
         ] {
             assert_eq!(canonical(input).as_deref(), Ok(out), "{input:?}");
@@ -296,7 +325,10 @@ mod tests {
     #[test]
     fn refusals_name_the_option_and_the_allowed_ones() {
         let e = canonical("ForwardAgent=yes").unwrap_err();
-        assert!(e.contains("`ForwardAgent` is not an ssh option a site file may set"), "{e}");
+        assert!(
+            e.contains("`ForwardAgent` is not an ssh option a site file may set"),
+            "{e}"
+        );
         assert!(e.contains("allowed: AddressFamily, Compression"), "{e}");
         let e = canonical("UserKnownHostsFile=/dev//null").unwrap_err();
         assert!(e.contains("host-key checking off"), "{e}");
@@ -305,6 +337,9 @@ mod tests {
         let e = canonical("StrictHostKeyChecking=no").unwrap_err();
         assert!(e.contains("host-key checking off"), "{e}");
         let e = canonical("ConnectTimeout=x").unwrap_err();
-        assert!(e.contains("ConnectTimeout takes a whole number from 1 to 600"), "{e}");
+        assert!(
+            e.contains("ConnectTimeout takes a whole number from 1 to 600"),
+            "{e}"
+        );
     }
 }

@@ -65,7 +65,10 @@ impl Drop for Elsewhere {
 /// A repo with `ca.pem` and a nginx serving `a.test` with extra server lines.
 fn served(config: &str) -> (Nginx, Repo) {
     let ca = Ca::new("harden test root").expect("ca");
-    let mut v = Vhost::new("a.test", ca.leaf(&["a.test"], Validity::days(60)).expect("leaf"));
+    let mut v = Vhost::new(
+        "a.test",
+        ca.leaf(&["a.test"], Validity::days(60)).expect("leaf"),
+    );
     v.config = config.to_owned();
     let nginx = Nginx::start(&[v]);
     let repo = Repo::new();
@@ -174,7 +177,10 @@ fn issue_16_an_unanswered_redirect_source_is_unknown_and_never_applied() {
     plan.expect_code(1);
     let site = &plan.json()["sites"][0];
     assert_eq!(site["changes"], serde_json::json!([]), "{site}");
-    assert_eq!(site["unobserved"], serde_json::json!(["redirect http://a.test/"]));
+    assert_eq!(
+        site["unobserved"],
+        serde_json::json!(["redirect http://a.test/"])
+    );
     let warning = site["warnings"][0].as_str().unwrap_or_default();
     assert!(
         warning.starts_with("redirect from `http://a.test/` could not be observed")
@@ -184,7 +190,8 @@ fn issue_16_an_unanswered_redirect_source_is_unknown_and_never_applied() {
     let text = f.repo.run(&["plan"]);
     text.expect_code(1);
     assert!(
-        text.stdout.contains("warning: redirect from `http://a.test/` could not be observed"),
+        text.stdout
+            .contains("warning: redirect from `http://a.test/` could not be observed"),
         "{}",
         text.stdout
     );
@@ -193,5 +200,125 @@ fn issue_16_an_unanswered_redirect_source_is_unknown_and_never_applied() {
     let run = f.repo.run(&["reconcile"]);
     run.expect_code(1);
     assert!(!f.include("a.test").exists(), "siteward wrote its file");
-    assert!(run.stdout.contains("could not be observed"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("could not be observed"),
+        "{}",
+        run.stdout
+    );
+}
+
+/// The parts of Markdown `md` that render as Markdown: code spans and fenced blocks removed
+/// (CommonMark: a span closes at the next backtick run of the same length).
+fn rendered_parts(md: &str) -> String {
+    let mut out = String::new();
+    let mut in_fence: Option<String> = None;
+    for line in md.lines() {
+        let ticks: String = line.chars().take_while(|c| *c == '`').collect();
+        match &in_fence {
+            Some(f) if ticks.len() >= f.len() && line.trim_end() == ticks => in_fence = None,
+            Some(_) => {}
+            None if ticks.len() >= 3 => in_fence = Some(ticks),
+            None => {
+                let chars: Vec<char> = line.chars().collect();
+                let mut i = 0;
+                while i < chars.len() {
+                    if chars[i] == '\\' {
+                        i += 2;
+                        continue;
+                    }
+                    if chars[i] != '`' {
+                        out.push(chars[i]);
+                        i += 1;
+                        continue;
+                    }
+                    let n = chars[i..].iter().take_while(|c| **c == '`').count();
+                    let close = (i + n..chars.len()).find(|&j| {
+                        chars[j..].iter().take_while(|c| **c == '`').count() == n
+                            && (j == 0 || chars[j - 1] != '`')
+                    });
+                    i = close.map_or(i + n, |j| j + n);
+                }
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+#[track_caller]
+fn assert_inert_markdown(md: &str) {
+    assert!(
+        !md.contains('\x1b') && !md.contains('\x07'),
+        "raw control bytes:\n{md}"
+    );
+    let live = rendered_parts(md);
+    for tag in ["<h1", "<img", "</details><"] {
+        assert!(!live.contains(tag), "live `{tag}` outside code:\n{live}");
+    }
+    assert_eq!(
+        live.matches("<details>").count(),
+        live.matches("</details>").count(),
+        "unbalanced details:\n{live}"
+    );
+}
+
+#[test]
+fn issue_16_certificate_names_cannot_drive_a_terminal_or_inject_markdown() {
+    let hostile = [
+        "other.test",
+        "\x1b]0;pwned\x07\x1b[2J.test",
+        "</details><h1>x</h1><img src=x onerror=alert(1)>",
+    ];
+    let ca = Ca::new("harden test root").expect("ca");
+    let v = Vhost::new(
+        "a.test",
+        ca.leaf(&hostile, Validity::days(60)).expect("leaf"),
+    );
+    let nginx = Nginx::start(&[v]);
+    let repo = Repo::new();
+    repo.write("ca.pem", &ca.cert_pem);
+    repo.write(
+        "sites/a.test.yaml",
+        &format!("{}sync: propose\n", site_yaml(&nginx, "")),
+    );
+    repo.commit_all("a site whose certificate names are hostile");
+
+    // The names do reach the plan (JSON escapes them itself).
+    let json = repo.run(&["plan", "--format", "json"]);
+    assert!(json.stdout.contains("\\u001b]0;pwned"), "{}", json.stdout);
+    assert!(
+        json.stdout.contains("</details><h1>x</h1>"),
+        "{}",
+        json.stdout
+    );
+
+    let text = repo.run(&["plan"]);
+    assert!(
+        !text.stdout.contains('\x1b') && !text.stdout.contains('\x07'),
+        "{:?}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("\\x1b]0;pwned\\x07\\x1b[2J.test"),
+        "{}",
+        text.stdout
+    );
+
+    let md = repo.run(&["plan", "--format", "markdown"]);
+    assert_inert_markdown(&md.stdout);
+    assert!(
+        md.stdout
+            .contains("**warning:** https requests were refused")
+            && md
+                .stdout
+                .contains("&lt;/details&gt;&lt;h1&gt;x&lt;/h1&gt;&lt;img src=x"),
+        "{}",
+        md.stdout
+    );
+
+    // The proposal that `reconcile` writes for the drift is inert too.
+    repo.run(&["reconcile"]);
+    let proposal = repo.git(&["show", "siteward-proposals/a.test:PROPOSAL.md"]);
+    assert_inert_markdown(&proposal);
+    assert!(proposal.contains("\\x1b]0;pwned"), "{proposal}");
 }
