@@ -322,3 +322,41 @@ fn issue_16_certificate_names_cannot_drive_a_terminal_or_inject_markdown() {
     assert_inert_markdown(&proposal);
     assert!(proposal.contains("\\x1b]0;pwned"), "{proposal}");
 }
+
+/// An applied redirect whose source does not answer when verified has no change in the plan
+/// (unknown is not drift), yet it is not verified either.
+#[tokio::test]
+async fn issue_16_an_applied_redirect_that_cannot_be_observed_is_not_verified() {
+    let (nginx, repo) = served("");
+    let closed = free_port();
+    repo.write(
+        "sites/a.test.yaml",
+        &format!(
+            "name: a.test\nurl: https://a.test/\nconnect: {}\nconnect_http: 127.0.0.1:{closed}\n\
+             ca: ca.pem\nredirects:\n  - {{from: 'http://a.test/', to: 'https://a.test/'}}\n",
+            nginx.https_addr()
+        ),
+    );
+    let state = siteward::load::load_repo(repo.path()).expect("valid repo");
+    let site = state.sites.values().next().expect("one site");
+    let applied = siteward::plan::Change {
+        resource: siteward::plan::Resource::Redirect,
+        key: "http://a.test/".into(),
+        action: siteward::plan::Action::Add,
+        live: None,
+        desired: Some("301 https://a.test/".into()),
+        provider: Some("nginx".into()),
+        applicable: true,
+        step: siteward::plan::Step::Apply,
+        reason: None,
+    };
+    let opts = siteward::observe::ObserveOpts {
+        concurrency: 1,
+        per_host: 2,
+        timeout: Duration::from_secs(2),
+        progress: false,
+    };
+    let verify = siteward::verify::Verify::new(repo.path(), opts, &[applied]);
+    let err = verify.once(site).await.expect_err("not verified");
+    assert_eq!(err, "redirect http://a.test/ could not be observed");
+}
