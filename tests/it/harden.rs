@@ -317,7 +317,13 @@ fn issue_16_certificate_names_cannot_drive_a_terminal_or_inject_markdown() {
     );
 
     // The proposal that `reconcile` writes for the drift is inert too.
-    repo.run(&["reconcile"]);
+    let run = repo.run(&["reconcile"]);
+    assert!(
+        !run.stdout.contains('\x1b') && !run.stdout.contains('\x07'),
+        "{:?}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("\\x1b]0;pwned"), "{}", run.stdout);
     let proposal = repo.git(&["show", "siteward-proposals/a.test:PROPOSAL.md"]);
     assert_inert_markdown(&proposal);
     assert!(proposal.contains("\\x1b]0;pwned"), "{proposal}");
@@ -359,4 +365,32 @@ async fn issue_16_an_applied_redirect_that_cannot_be_observed_is_not_verified() 
     let verify = siteward::verify::Verify::new(repo.path(), opts, &[applied]);
     let err = verify.once(site).await.expect_err("not verified");
     assert_eq!(err, "redirect http://a.test/ could not be observed");
+}
+
+#[test]
+fn issue_16_validate_shows_control_characters_from_the_file_as_escapes() {
+    let repo = Repo::new();
+    repo.write(
+        "sites/a.yaml",
+        "name: a\nurl: https://a.example/\n\"x\\e[31mred\": 1\nowner: \"ops\\a\"\n",
+    );
+    let run = repo.run(&["validate"]);
+    run.expect_code(1);
+    assert!(
+        !run.stdout.contains('\x1b') && !run.stdout.contains('\x07'),
+        "{:?}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("sites/a.yaml:3:1: unknown key `x\\x1b[31mred` in site"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("sites/a.yaml:4:8: owner: `ops\\u{7}` contains the control character"),
+        "{}",
+        run.stdout
+    );
 }

@@ -132,6 +132,22 @@ mod tests {
     }
 
     #[test]
+    fn server_text_in_findings_stays_text() {
+        let mut r = super::super::tests::sample();
+        r.sites[0].findings[0].message =
+            "`X-Frame-Options` is `</details><h1>x</h1>` | \x1b[2J".into();
+        r.sites[0].findings[0].rule = "a`|b".into();
+        let md = render(&r);
+        assert!(!md.contains("<h1>") && !md.contains('\x1b'), "{md}");
+        assert!(
+            md.contains(
+                "| ``a`\\|b`` | \\`X-Frame-Options\\` is \\`&lt;/details&gt;&lt;h1&gt;x&lt;/h1&gt;\\` \\| \\\\x1b\\[2J |"
+            ),
+            "{md}"
+        );
+    }
+
+    #[test]
     fn a_large_fleet_stays_under_the_limit() {
         let one = super::super::tests::sample().sites[0].clone();
         let sites = (0..3000)

@@ -93,4 +93,18 @@ down.example.nl  error: connection refused
         assert_eq!(text, expected);
         assert!(render(&super::super::tests::sample(), true).contains(RED));
     }
+
+    #[test]
+    fn server_text_cannot_drive_the_terminal() {
+        let mut r = super::super::tests::sample();
+        r.sites[0].findings[0].message = "sent `\x1b]0;pwned\x07`\nforged line".into();
+        r.sites[1].error = Some("refused\x1b[2J".into());
+        let text = render(&r, false);
+        assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+        assert!(
+            text.contains("hsts: sent `\\x1b]0;pwned\\x07`\\nforged line"),
+            "{text}"
+        );
+        assert!(text.contains("error: refused\\x1b[2J"), "{text}");
+    }
 }
