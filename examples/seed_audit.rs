@@ -53,6 +53,7 @@ fn main() -> anyhow::Result<()> {
             checks: vec![],
             error: None,
             warnings: vec![],
+            unobserved: vec![],
         };
         let plan = Plan::new(
             RunInfo {

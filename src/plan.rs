@@ -137,6 +137,10 @@ pub struct SitePlan {
     /// (`insecure_skip_verify`), reported on every run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Resources that could not be observed although the site could (`redirect http://…`):
+    /// unknown, so nothing is planned for them, and the run exits 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unobserved: Vec<String>,
 }
 
 /// Identity of the run that made a plan.
@@ -187,9 +191,15 @@ impl Plan {
         }
     }
 
-    /// SPEC.md's exit code: error (any site unknown) wins over drift.
+    /// Whether something could not be observed: a whole site (`unknown`) or one of a site's
+    /// resources (`unobserved`). SPEC: that is an error, and an error wins over drift.
+    pub fn incomplete(&self) -> bool {
+        self.summary.unknown > 0 || self.sites.iter().any(|s| !s.unobserved.is_empty())
+    }
+
+    /// SPEC.md's exit code: error (any site or resource unknown) wins over drift.
     pub fn exit(&self) -> crate::exit::Exit {
-        if self.summary.unknown > 0 {
+        if self.incomplete() {
             crate::exit::Exit::Error
         } else if self.summary.drift > 0 {
             crate::exit::Exit::Drift
@@ -234,6 +244,7 @@ mod tests {
             checks: vec![],
             error: None,
             warnings: vec![],
+            unobserved: vec![],
         }
     }
 
@@ -252,8 +263,13 @@ mod tests {
         assert_eq!(p.exit(), crate::exit::Exit::Error);
         let p = Plan::new(run.clone(), vec![site(SyncStatus::Drift, 1)]);
         assert_eq!(p.exit(), crate::exit::Exit::Drift);
-        let p = Plan::new(run, vec![site(SyncStatus::InSync, 0)]);
+        let p = Plan::new(run.clone(), vec![site(SyncStatus::InSync, 0)]);
         assert_eq!(p.exit(), crate::exit::Exit::Ok);
+        // Issue #16: a redirect source that could not be observed is an error, not in sync.
+        let mut partly = site(SyncStatus::Drift, 1);
+        partly.unobserved = vec!["redirect http://a.test/".into()];
+        let p = Plan::new(run, vec![partly]);
+        assert_eq!(p.exit(), crate::exit::Exit::Error);
     }
 
     #[test]

@@ -14,12 +14,18 @@ pub struct Problem {
     pub message: String,
 }
 
+/// `path:line:col: message`, with control characters in the path or the message (echoed from
+/// the file) shown as escapes, so that `validate` never writes them to a terminal.
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::report::escape::text;
         write!(
             f,
             "{}:{}:{}: {}",
-            self.path, self.line, self.column, self.message
+            text(&self.path),
+            self.line,
+            self.column,
+            text(&self.message)
         )
     }
 }

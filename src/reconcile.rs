@@ -101,7 +101,7 @@ impl Outcome {
             .values()
             .flatten()
             .any(|a| a.result == ActionResult::Failed);
-        if self.plan.summary.unknown > 0 || failed || self.refused > 0 {
+        if self.plan.incomplete() || failed || self.refused > 0 {
             Exit::Error
         } else if self.plan.summary.drift > 0 {
             Exit::Drift

@@ -79,7 +79,7 @@ impl<'a> Verify<'a> {
         if let Some(e) = &plan.error {
             return Err(format!("not observed: {e}"));
         }
-        let left: Vec<String> = plan
+        let mut left: Vec<String> = plan
             .changes
             .iter()
             .filter(|c| match &self.applied {
@@ -88,6 +88,19 @@ impl<'a> Verify<'a> {
             })
             .map(still)
             .collect();
+        // An applied resource that cannot be observed now (a redirect source that stopped
+        // answering) has no change in the plan, but it is not verified either.
+        if let Some(keys) = &self.applied {
+            left.extend(
+                plan.unobserved
+                    .iter()
+                    .filter(|u| {
+                        keys.iter()
+                            .any(|(r, k)| **u == format!("{} {k}", r.as_str()))
+                    })
+                    .map(|u| format!("{u} could not be observed")),
+            );
+        }
         if left.is_empty() {
             Ok(())
         } else {

@@ -277,6 +277,7 @@ mod tests {
             checks: vec![],
             error: None,
             warnings: vec![],
+            unobserved: vec![],
         };
         Plan::new(
             RunInfo {

@@ -534,9 +534,11 @@ fn print_summary(
             .as_deref()
             .map(|e| format!(" ({e})"))
             .unwrap_or_default();
-        writeln!(out, "  {:<32} {status:<8} {note}{error}", p.site)?;
+        // Notes, errors and warnings carry server text: escaped for the terminal (issue #16).
+        let line = format!("{:<32} {status:<8} {note}{error}", p.site);
+        writeln!(out, "  {}", crate::report::escape::text(&line))?;
         for w in &p.warnings {
-            writeln!(out, "    warning: {w}")?;
+            writeln!(out, "    warning: {}", crate::report::escape::text(w))?;
         }
     }
     let late = match recorded {

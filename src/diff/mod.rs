@@ -143,6 +143,7 @@ pub fn plan_site(d: &Desired<'_>, live: &LiveSite) -> SitePlan {
             "https requests were refused ({why}); headers, checks and software were not observed"
         ));
     }
+    let unobserved = redirects::unobserved(d, &live.redirects, &mut warnings);
     SitePlan {
         site: d.site.name.to_string(),
         sync,
@@ -153,6 +154,7 @@ pub fn plan_site(d: &Desired<'_>, live: &LiveSite) -> SitePlan {
         checks: live.checks.clone(),
         error: live.error.clone(),
         warnings,
+        unobserved,
     }
 }
 

@@ -1,4 +1,9 @@
 //! Redirect drift: the first response from each `from` must redirect to `to` with `status`.
+//!
+//! A source that gave no response at all (refused, timed out) is unknown, not drift: it
+//! yields no change (an `add` would make `reconcile` write, reload, fail verification and roll
+//! back on every run), and the site carries a warning and lists it as unobserved, so that the
+//! run exits 1.
 
 use super::{Desired, change};
 use crate::canon::Canon;
@@ -49,6 +54,9 @@ pub fn live(d: &Desired<'_>, obs: &[RedirectObservation]) -> Canon {
 pub fn changes(d: &Desired<'_>, obs: &[RedirectObservation]) -> Vec<Change> {
     let mut out = Vec::new();
     for (r, o) in d.site.redirects.iter().zip(obs) {
+        if o.hops.is_empty() {
+            continue;
+        }
         let desired = want(r);
         let (action, live) = match got(o) {
             Ok(l) if l == desired => continue,
@@ -65,6 +73,47 @@ pub fn changes(d: &Desired<'_>, obs: &[RedirectObservation]) -> Vec<Change> {
         ));
     }
     out
+}
+
+/// The redirect sources that gave no response: their keys (`redirect http://…`), with one
+/// warning each pushed on `warnings` naming the source and the address requested.
+pub fn unobserved(
+    d: &Desired<'_>,
+    obs: &[RedirectObservation],
+    warnings: &mut Vec<String>,
+) -> Vec<String> {
+    let mut keys = Vec::new();
+    for (r, o) in d.site.redirects.iter().zip(obs) {
+        if !o.hops.is_empty() {
+            continue;
+        }
+        let why = o.error.as_deref().unwrap_or("no response");
+        warnings.push(format!(
+            "redirect from `{}` could not be observed (requested at {}): {why}; it is unknown, \
+             not drift, and nothing is planned for it",
+            r.from,
+            address(d, r)
+        ));
+        keys.push(format!("redirect {}", r.from));
+    }
+    keys
+}
+
+/// Where a request for the redirect's source went, for people: the `connect`/`connect_http`
+/// address with its port, or the source's own host.
+fn address(d: &Desired<'_>, r: &Redirect) -> String {
+    let from = r.from.url();
+    let port = from.port_or_known_default().unwrap_or(80);
+    let to = match (from.scheme(), &d.site.connect_http, &d.site.connect) {
+        ("http", Some(c), _) => Some((c, c.port.unwrap_or(port), "connect_http")),
+        ("http", None, Some(c)) => Some((c, port, "connect")),
+        ("https", _, Some(c)) => Some((c, c.port.unwrap_or(port), "connect")),
+        _ => None,
+    };
+    match to {
+        Some((c, port, key)) => format!("`{}:{port}` from `{key}`", c.host),
+        None => format!("`{}:{port}`", r.from.host()),
+    }
 }
 
 /// Redirects siteward's own file serves that the desired state no longer names: planned

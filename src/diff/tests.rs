@@ -170,7 +170,8 @@ manage:\n  server:\n    provider: nginx\n    config: /etc/nginx/a.conf\n",
 #[test]
 fn redirects_missing_and_wrong() {
     let s = site(
-        "name: a\nurl: https://a.test/\nredirects:\n  - {from: 'http://a.test/', to: 'https://a.test/', status: 301}\n  \
+        "name: a\nurl: https://a.test/\ncertificate: {domains: [a.test, '*.a.test']}\n\
+redirects:\n  - {from: 'http://a.test/', to: 'https://a.test/', status: 301}\n  \
 - {from: 'http://www.a.test/', to: 'https://a.test/', status: 301}\n  \
 - {from: 'http://old.a.test/', to: 'https://a.test/', status: 301}\n",
     );
@@ -325,4 +326,34 @@ fn desired_digest_covers_how_a_site_is_managed() {
         "a changed reload command is a changed desired state"
     );
     assert_eq!(digest(&managed), digest(&managed.clone()));
+}
+
+#[test]
+fn issue_16_an_unanswered_redirect_source_is_unknown_not_drift() {
+    let s = site(
+        "name: a\nurl: https://a.test/\nconnect: 127.0.0.1:8443\nconnect_http: 127.0.0.1:9\n\
+redirects:\n  - {from: 'http://a.test/', to: 'https://a.test/', status: 301}\n",
+    );
+    let sec = BTreeMap::new();
+    let d = Desired {
+        site: &s,
+        secrets: &sec,
+    };
+    let mut l = live(page(&[]));
+    l.redirects = vec![RedirectObservation {
+        from: "http://a.test/".into(),
+        hops: vec![],
+        error: Some("cannot connect to http://a.test/: connection refused".into()),
+    }];
+    let p = plan_site(&d, &l);
+    assert!(p.changes.is_empty(), "{:?}", p.changes);
+    assert_eq!(p.unobserved, ["redirect http://a.test/"]);
+    assert_eq!(
+        p.warnings,
+        [
+            "redirect from `http://a.test/` could not be observed (requested at `127.0.0.1:9` from \
+          `connect_http`): cannot connect to http://a.test/: connection refused; it is unknown, \
+          not drift, and nothing is planned for it"
+        ]
+    );
 }

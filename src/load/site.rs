@@ -62,8 +62,10 @@ pub fn read_site(r: &mut Reader, node: &Node, shape: SiteShape) -> Option<Site> 
             format!("url: `{u}` must be https (set `allow_http: true` for an intranet site)"),
         );
     }
-    let owner = f.get("owner").and_then(|n| r.text(n, "owner"));
-    let description = f.get("description").and_then(|n| r.text(n, "description"));
+    let owner = f.get("owner").and_then(|n| read_line(r, n, "owner"));
+    let description = f
+        .get("description")
+        .and_then(|n| read_printable(r, n, "description", "\n\t"));
     let labels = f
         .get("labels")
         .map(|n| read_labels(r, n))
@@ -95,11 +97,21 @@ pub fn read_site(r: &mut Reader, node: &Node, shape: SiteShape) -> Option<Site> 
         .get("headers")
         .map(|n| read_headers(r, n))
         .unwrap_or_default();
+    let certificate = f.get("certificate").and_then(|n| read_certificate(r, n));
+    // Redirect sources are requested like the site itself, so they must be the site's own
+    // names: its URL's host, or a name its certificate lists (policy defaults have neither
+    // and are checked once merged into a site).
+    let own_hosts = url.as_ref().map(|u| {
+        let mut hosts = vec![u.host().to_ascii_lowercase()];
+        if let Some(c) = &certificate {
+            hosts.extend(c.domains.iter().map(|d| d.to_ascii_lowercase()));
+        }
+        hosts
+    });
     let redirects = f
         .get("redirects")
-        .map(|n| read_redirects(r, n))
+        .map(|n| read_redirects(r, n, own_hosts.as_deref()))
         .unwrap_or_default();
-    let certificate = f.get("certificate").and_then(|n| read_certificate(r, n));
     let software = f.get("software").and_then(|n| read_software(r, n));
     let checks = f
         .get("checks")
@@ -152,7 +164,7 @@ fn read_labels(r: &mut Reader, node: &Node) -> BTreeMap<String, String> {
                 ),
             );
         }
-        if let Some(v) = r.text(&e.value, &format!("labels.{}", e.key)) {
+        if let Some(v) = read_line(r, &e.value, &format!("labels.{}", e.key)) {
             labels.insert(e.key.clone(), v);
         }
     }
@@ -246,13 +258,65 @@ fn read_headers(r: &mut Reader, node: &Node) -> BTreeMap<HeaderName, HeaderRule>
     headers
 }
 
-fn read_redirects(r: &mut Reader, node: &Node) -> Vec<Redirect> {
+/// Reads a one-line text: no control characters (it reaches terminals, Markdown and proposals).
+fn read_line(r: &mut Reader, node: &Node, what: &str) -> Option<String> {
+    read_printable(r, node, what, "")
+}
+
+/// Reads a text with no control characters other than those in `allowed`.
+fn read_printable(r: &mut Reader, node: &Node, what: &str, allowed: &str) -> Option<String> {
+    let text = r.text(node, what)?;
+    match text
+        .chars()
+        .find(|c| c.is_control() && !allowed.contains(*c))
+    {
+        Some(c) => {
+            r.report(
+                &node.loc,
+                format!(
+                    "{what}: `{}` contains the control character {}; remove it",
+                    text.escape_debug(),
+                    c.escape_unicode()
+                ),
+            );
+            None
+        }
+        None => Some(text),
+    }
+}
+
+/// Whether `host` is one of the site's own names (`*.example.nl` covers one label).
+fn own_host(own: &[String], host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    own.iter().any(|name| match name.strip_prefix("*.") {
+        Some(parent) => host
+            .split_once('.')
+            .is_some_and(|(label, rest)| !label.is_empty() && rest == parent),
+        None => *name == host,
+    })
+}
+
+fn read_redirects(r: &mut Reader, node: &Node, own: Option<&[String]>) -> Vec<Redirect> {
     let items = r.list(node, "redirects").unwrap_or_default();
     items
         .iter()
         .filter_map(|item| {
             let f = r.map(item, "redirect", keys::REDIRECT)?;
-            let from = f.require(r, "from", "redirect").and_then(|n| r.parse(n, "redirect.from"));
+            let from: Option<WebUrl> = f.require(r, "from", "redirect").and_then(|n| {
+                let from: WebUrl = r.parse(n, "redirect.from")?;
+                if let Some(own) = own.filter(|own| !own_host(own, from.host())) {
+                    r.report(
+                        &n.loc,
+                        format!(
+                            "redirect.from: `{from}` is not on this site: its host must be the \
+                             url's host or a name in `certificate.domains` ({})",
+                            own.join(", ")
+                        ),
+                    );
+                    return None;
+                }
+                Some(from)
+            });
             let to = f.require(r, "to", "redirect").and_then(|n| r.parse(n, "redirect.to"));
             let status = match f.get("status") {
                 Some(n) => {
@@ -409,7 +473,7 @@ fn read_checks(r: &mut Reader, node: &Node) -> Vec<Check> {
             let f = r.map(item, "check", keys::CHECK)?;
             let name = f
                 .require(r, "name", "check")
-                .and_then(|n| r.text(n, "check.name"));
+                .and_then(|n| read_line(r, n, "check.name"));
             if let (Some(n), Some(node)) = (&name, f.get("name")) {
                 if names.contains(n) {
                     r.report(
@@ -421,11 +485,8 @@ fn read_checks(r: &mut Reader, node: &Node) -> Vec<Check> {
             }
             let path = f.get("path").and_then(|n| {
                 let p = r.text(n, "check.path")?;
-                if !p.starts_with('/') || p.chars().any(char::is_control) {
-                    r.report(
-                        &n.loc,
-                        format!("check.path: `{}` must start with `/`", p.escape_debug()),
-                    );
+                if let Some(why) = crate::probe::checks::path_problem(&p) {
+                    r.report(&n.loc, format!("check.path: {why}"));
                     return None;
                 }
                 Some(p)

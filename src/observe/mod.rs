@@ -206,11 +206,11 @@ async fn observe_site(
     };
 
     // 2. Redirects, checks and the fingerprint, concurrently.
-    let redirects = join_all(
-        site.redirects
-            .iter()
-            .map(|r| redirects::follow(&http, r.from.url())),
-    );
+    let redirects = join_all(site.redirects.iter().map(|r| {
+        let hosts = [r.from.host(), r.to.host(), site.url.host()];
+        let http = &http;
+        async move { redirects::follow(http, r.from.url(), &hosts).await }
+    }));
     let refused = live.https_refused.clone();
     let checks = join_all(site.checks.iter().map(|c| {
         let refused = refused.clone();

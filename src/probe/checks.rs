@@ -1,4 +1,9 @@
 //! Availability checks (`checks:`): status, body text and response time, with a bounded body.
+//!
+//! A check only ever requests its own site: its `path` (and query) is set on the site's URL,
+//! never joined as a reference (`//other.host/x` would leave the site), and the finished URL
+//! must have the site's origin. The loader refuses such paths with [`path_problem`]; the
+//! request is refused again here.
 
 use std::time::Instant;
 
@@ -17,13 +22,10 @@ pub async fn run(http: &Http, base: &Url, check: &Check) -> CheckOutcome {
         ms: None,
         message: None,
     };
-    let url = match base.join(&check.path) {
+    let url = match on_site(base, &check.path) {
         Ok(u) => u,
-        Err(e) => {
-            outcome.message = Some(format!(
-                "path `{}` is not a valid URL path: {e}",
-                check.path
-            ));
+        Err(why) => {
+            outcome.message = Some(format!("not run: {why}"));
             return outcome;
         }
     };
@@ -41,6 +43,55 @@ pub async fn run(http: &Http, base: &Url, check: &Check) -> CheckOutcome {
     outcome.message = judge(check, fetched.page.status, ms, fetched.body.as_deref());
     outcome.ok = outcome.message.is_none();
     outcome
+}
+
+/// Why `path` is not a path on the site, or `None` when it is: it must start with one `/`, and
+/// may not hold a backslash (browsers and some URL parsers read `/\host` as `//host`) or a
+/// control character.
+pub fn path_problem(path: &str) -> Option<String> {
+    let shown = path.escape_debug();
+    if !path.starts_with('/') {
+        return Some(format!("`{shown}` must start with `/`"));
+    }
+    if path.starts_with("//") {
+        return Some(format!(
+            "`{shown}` starts with `//`, which names another host; a check requests a path on its own site"
+        ));
+    }
+    if path.contains('\\') {
+        return Some(format!(
+            "`{shown}` contains a backslash, which some clients read as `/` (`/\\host` is `//host`); write `/` or `%5C`"
+        ));
+    }
+    if path.chars().any(char::is_control) {
+        return Some(format!("`{shown}` contains a control character"));
+    }
+    None
+}
+
+/// The URL a check with `path` requests: the site's URL with only its path and query replaced,
+/// refused unless it has the site's origin (scheme, host and port).
+pub fn on_site(base: &Url, path: &str) -> Result<Url, String> {
+    if let Some(why) = path_problem(path) {
+        return Err(format!("path {why}"));
+    }
+    let (path_only, query) = match path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path, None),
+    };
+    let path_only = path_only.split('#').next().unwrap_or_default();
+    let mut url = base.clone();
+    url.set_path(path_only);
+    url.set_query(query.map(|q| q.split('#').next().unwrap_or_default()));
+    url.set_fragment(None);
+    if url.origin() != base.origin() {
+        return Err(format!(
+            "path `{}` leads to `{url}`, not to the site `{}`",
+            path.escape_debug(),
+            base.origin().ascii_serialization()
+        ));
+    }
+    Ok(url)
 }
 
 /// Why a response fails the check, or `None` when it passes.
@@ -79,6 +130,37 @@ mod tests {
             status: 200,
             body_contains: Some("Welcome".into()),
             max_response_ms: Some(500),
+        }
+    }
+
+    #[test]
+    fn paths_stay_on_the_site() {
+        let base = Url::parse("https://shop.example.nl:8443/shop/").expect("url");
+        let on = |p: &str| on_site(&base, p).map(String::from);
+        assert_eq!(
+            on("/health?full=1#x").as_deref(),
+            Ok("https://shop.example.nl:8443/health?full=1")
+        );
+        assert_eq!(
+            on("/a/../b").as_deref(),
+            Ok("https://shop.example.nl:8443/b")
+        );
+        assert_eq!(
+            on("/%2F%2Fevil/x").as_deref(),
+            Ok("https://shop.example.nl:8443/%2F%2Fevil/x")
+        );
+        // Issue #16: these connected to another host.
+        for bad in [
+            "//127.0.0.2:8080/c1",
+            "/\\127.0.0.2:8080/c1",
+            "/x\\y",
+            "///evil",
+            "http://evil/",
+            "evil",
+            "/a\nb",
+        ] {
+            assert!(on(bad).is_err(), "{bad:?}");
+            assert!(path_problem(bad).is_some(), "{bad:?}");
         }
     }
 

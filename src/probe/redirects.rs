@@ -1,4 +1,9 @@
 //! Redirects: request a source URL and follow `Location` by hand, recording every hop.
+//!
+//! Only hops to the hosts the redirect is about are followed: the source's host, the desired
+//! target's host and the site's own host. A hop to any other host is recorded (its status and
+//! `Location`) but not requested, so a site cannot make siteward connect elsewhere (an
+//! internal address, another customer's server).
 
 use url::Url;
 
@@ -8,8 +13,9 @@ use crate::observe::live::{Hop, RedirectObservation};
 /// Most hops followed.
 pub const MAX_HOPS: usize = 10;
 
-/// Follows redirects from `from` until a non-redirect response, an error, or [`MAX_HOPS`].
-pub async fn follow(http: &Http, from: &Url) -> RedirectObservation {
+/// Follows redirects from `from` until a non-redirect response, an error, a hop to a host not
+/// in `hosts` (compared case-insensitively), or [`MAX_HOPS`].
+pub async fn follow(http: &Http, from: &Url, hosts: &[&str]) -> RedirectObservation {
     let mut obs = RedirectObservation {
         from: from.to_string(),
         ..RedirectObservation::default()
@@ -18,6 +24,15 @@ pub async fn follow(http: &Http, from: &Url) -> RedirectObservation {
     while let Some(url) = next.take() {
         if obs.hops.len() == MAX_HOPS {
             obs.error = Some(format!("more than {MAX_HOPS} redirects"));
+            break;
+        }
+        let allowed = url
+            .host_str()
+            .is_some_and(|h| hosts.iter().any(|a| a.eq_ignore_ascii_case(h)));
+        if !allowed {
+            obs.error = Some(format!(
+                "not followed: `{url}` is on another host than the site and the redirect's target"
+            ));
             break;
         }
         match http.get(&url, false).await {

@@ -1,10 +1,12 @@
 //! A proposal's Markdown: a change request a person or a hosting provider can act on — what to
 //! change with the exact values and config lines, why (the desired field), and how siteward will
-//! verify it. Pure: no I/O.
+//! verify it. Pure: no I/O. Values from servers and YAML are escaped for Markdown
+//! ([`crate::report::escape`]): verbatim values in code spans, prose as escaped text.
 
 use std::fmt::Write;
 
 use crate::plan::{Action, Change, Resource, SitePlan};
+use crate::report::escape::{code_span, fenced, markdown as text, table_code};
 use crate::spec::Site;
 
 /// Line that carries the proposal's state; read back to resolve it.
@@ -28,7 +30,7 @@ pub fn markdown(
     let _ = writeln!(md, "{DRIFT_PREFIX}{drift}  ");
     let _ = writeln!(md, "Site: <{}>  ", site.url);
     if let Some(owner) = &site.owner {
-        let _ = writeln!(md, "Owner: {owner}  ");
+        let _ = writeln!(md, "Owner: {}  ", text(owner));
     }
     let health = serde_json::to_value(plan.health)
         .ok()
@@ -60,12 +62,12 @@ pub fn markdown(
     for (c, why) in changes {
         let _ = writeln!(
             md,
-            "| {} | `{}` | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} |",
             resource(c.resource),
-            cell(&c.key),
+            table_code(&c.key),
             value_cell(c.live.as_deref()),
             value_cell(c.desired.as_deref()),
-            cell(why)
+            text(why)
         );
     }
 
@@ -129,30 +131,27 @@ fn resource(r: Resource) -> &'static str {
     }
 }
 
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
-
 fn value_cell(v: Option<&str>) -> String {
     match v {
-        Some(v) => format!("`{}`", cell(v).replace('`', "'")),
+        Some(v) => table_code(v),
         None => "*(absent)*".to_owned(),
     }
 }
 
 /// The desired field a change comes from.
 fn field(c: &Change) -> String {
-    let want = c.desired.as_deref().map_or_else(
-        || "must be absent".to_owned(),
-        |d| format!("`{}`", d.replace('`', "'")),
-    );
+    let want = c
+        .desired
+        .as_deref()
+        .map_or_else(|| "must be absent".to_owned(), code_span);
+    let key = &c.key;
     match c.resource {
-        Resource::Header => format!("`headers.{}`: {want}", c.key),
-        Resource::Redirect => format!("`redirects` from `{}`: {want}", c.key),
-        Resource::Certificate => format!("`certificate` ({}): {want}", c.key),
+        Resource::Header => format!("{}: {want}", code_span(&format!("headers.{key}"))),
+        Resource::Redirect => format!("`redirects` from {}: {want}", code_span(key)),
+        Resource::Certificate => format!("`certificate` ({}): {want}", code_span(key)),
         Resource::Core => format!("`software.core`: {want}"),
-        Resource::Plugin => format!("`software.plugins.{}`: {want}", c.key),
-        Resource::Theme => format!("`software.themes.{}`: {want}", c.key),
+        Resource::Plugin => format!("{}: {want}", code_span(&format!("software.plugins.{key}"))),
+        Resource::Theme => format!("{}: {want}", code_span(&format!("software.themes.{key}"))),
     }
 }
 
@@ -172,7 +171,8 @@ fn config(site: &Site, changes: &[(Change, String)]) -> String {
     if !apache.is_empty() {
         out.push(format!(
             "Apache, inside the site's `<VirtualHost>` (needs `mod_headers`, and `mod_alias` for \
-             redirects):\n\n```apache\n{apache}```\n"
+             redirects):\n\n{}",
+            fenced(&apache, "apache")
         ));
     }
     out.join("\n")

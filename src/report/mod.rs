@@ -1,8 +1,10 @@
 //! Renderers of a plan: text for people, JSON (SPEC's versioned shape), Markdown for PR
 //! comments. Each takes the finished [`Plan`] plus the canonical renderings to diff. The
-//! renderers of `siteward check` live in [`check`].
+//! renderers of `siteward check` live in [`check`]. Every value from a server or from YAML
+//! goes through [`escape`] for the output it lands in.
 
 pub mod check;
+pub mod escape;
 pub mod json;
 pub mod markdown;
 pub mod text;

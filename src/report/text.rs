@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use super::escape::text;
 use super::{Report, describe, unified};
 use crate::plan::{SitePlan, SyncStatus};
 
@@ -26,17 +27,17 @@ pub fn render(r: Report<'_>, color: bool) -> String {
     for site in &r.plan.sites {
         let _ = writeln!(out, "{}", status_line(site, &paint));
         for w in &site.warnings {
-            let _ = writeln!(out, "  {}", paint(YELLOW, &format!("warning: {w}")));
+            let _ = writeln!(out, "  {}", paint(YELLOW, &format!("warning: {}", text(w))));
         }
         if let Some(e) = &site.error {
-            let _ = writeln!(out, "  error: {e}");
+            let _ = writeln!(out, "  error: {}", text(e));
         }
         for c in &site.changes {
-            let _ = writeln!(out, "  {}", describe(c));
+            let _ = writeln!(out, "  {}", text(&describe(c)));
         }
         for c in site.checks.iter().filter(|c| !c.ok) {
             let why = c.message.as_deref().unwrap_or("failed");
-            let _ = writeln!(out, "  check `{}` failed: {why}", c.name);
+            let _ = writeln!(out, "  check `{}` failed: {}", text(&c.name), text(why));
         }
         if let Some(diff) = r.yaml.get(&site.site).and_then(unified) {
             for line in diff.lines() {
@@ -47,10 +48,11 @@ pub fn render(r: Report<'_>, color: bool) -> String {
                     Some(b'@') => CYAN,
                     _ => "",
                 };
+                let line = text(line);
                 let shown = if code.is_empty() {
-                    line.to_owned()
+                    line.into_owned()
                 } else {
-                    paint(code, line)
+                    paint(code, &line)
                 };
                 let _ = writeln!(out, "    {shown}");
             }
@@ -83,7 +85,7 @@ fn status_line(site: &SitePlan, paint: &dyn Fn(&str, &str) -> String) -> String 
     };
     format!(
         "{}: {}, health {health}{changes}",
-        paint(BOLD, &site.site),
+        paint(BOLD, &text(&site.site)),
         paint(code, word)
     )
 }

@@ -621,22 +621,10 @@ impl Serialize for SshTarget {
     }
 }
 
-/// One `ssh -o` option from `ssh_options`: `Key=Value`, alphanumeric key, no control
-/// characters, and none of the options that run local code, replace the remote command or turn
-/// host-key checking off.
+/// One `ssh -o` option from `ssh_options`, in the one spelling ssh receives (`Key=value`):
+/// only the options [`crate::transport::ssh_options`] allows, with checked values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SshOption(String);
-
-/// Options that make ssh run local commands or load local code.
-const SSH_REFUSED: &[&str] = &[
-    "proxycommand",
-    "localcommand",
-    "permitlocalcommand",
-    "knownhostscommand",
-    "remotecommand",
-    "pkcs11provider",
-    "securitykeyprovider",
-];
 
 impl SshOption {
     pub fn as_str(&self) -> &str {
@@ -647,34 +635,7 @@ impl SshOption {
 impl FromStr for SshOption {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let refuse = |why: &str| format!("`{}` is refused: {why}", s.escape_debug());
-        if s.starts_with('-') {
-            return Err(refuse("write `Key=Value` without a leading `-`"));
-        }
-        if s.chars().any(char::is_control) {
-            return Err(refuse("it contains a control character"));
-        }
-        let (key, value) = s
-            .split_once('=')
-            .ok_or_else(|| refuse("write it as `Key=Value`, e.g. `ProxyJump=bastion`"))?;
-        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric()) || value.is_empty() {
-            return Err(refuse("write it as `Key=Value`, e.g. `ProxyJump=bastion`"));
-        }
-        let key = key.to_ascii_lowercase();
-        if SSH_REFUSED.contains(&key.as_str()) {
-            return Err(refuse(
-                "it makes ssh run local commands or load local code; use `ProxyJump` or your ssh config",
-            ));
-        }
-        let value = value.trim().to_ascii_lowercase();
-        let unpinned = (key == "stricthostkeychecking" && matches!(value.as_str(), "no" | "off"))
-            || (key.ends_with("knownhostsfile") && value == "/dev/null");
-        if unpinned {
-            return Err(refuse(
-                "it turns host-key checking off; pin the host with `known_hosts` instead",
-            ));
-        }
-        Ok(SshOption(s.to_owned()))
+        crate::transport::ssh_options::canonical(s).map(SshOption)
     }
 }
 string_like!(SshOption, as_str);
@@ -801,10 +762,13 @@ mod tests {
             assert!(bad.parse::<SshOption>().is_err(), "{bad:?}");
         }
         assert!("ProxyJump=bastion".parse::<SshOption>().is_ok());
+        // Issue #16: `accept-new` trusts a host key a pull request's `host` names; only `yes`
+        // is allowed (pin keys with `known_hosts`).
+        assert!("StrictHostKeyChecking=yes".parse::<SshOption>().is_ok());
         assert!(
             "StrictHostKeyChecking=accept-new"
                 .parse::<SshOption>()
-                .is_ok()
+                .is_err()
         );
         assert!("file:../../etc/hostname".parse::<SecretRef>().is_err());
         assert!("file:/run/secrets/token".parse::<SecretRef>().is_ok());

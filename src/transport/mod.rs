@@ -16,6 +16,7 @@
 mod local;
 mod process;
 mod ssh;
+pub mod ssh_options;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -117,6 +118,8 @@ pub enum TransportError {
         path: PathBuf,
         detail: String,
     },
+    #[error("{place}: ssh_options: {detail}")]
+    SshOption { place: String, detail: String },
     #[error("{place}: ssh failed (check host, user, key and known_hosts): {detail}")]
     Ssh { place: String, detail: String },
 }

@@ -1,5 +1,5 @@
 //! The SSH transport: the system `ssh` binary with `BatchMode`, a connect timeout and the site's
-//! identity, known_hosts and options. The remote side always parses a shell command line, so
+//! identity, known_hosts and allowed options ([`super::ssh_options`]). The remote side always parses a shell command line, so
 //! every word is quoted here with `shlex` and file data is sent on stdin.
 
 use std::path::{Path, PathBuf};
@@ -54,9 +54,16 @@ impl Ssh {
                 "StrictHostKeyChecking=yes".to_owned(),
             ]);
         }
-        // Options were validated when the site was loaded (`SshOption`).
+        // Options were checked when the site was loaded (`SshOption`); checked again here, so
+        // that no other way of building a `Transport` can hand ssh an option off the list.
         for option in &spec.ssh_options {
-            argv.extend(["-o".to_owned(), option.to_string()]);
+            let option = super::ssh_options::canonical(option.as_str()).map_err(|detail| {
+                TransportError::SshOption {
+                    place: place.clone(),
+                    detail,
+                }
+            })?;
+            argv.extend(["-o".to_owned(), option]);
         }
         argv.extend(["--".to_owned(), target.host.clone()]);
         Ok(Ssh {
@@ -230,5 +237,15 @@ mod tests {
         assert!(joined.contains("-i /repo/keys/id"));
         assert!(joined.contains("-o UserKnownHostsFile=/etc/kh -o StrictHostKeyChecking=yes"));
         assert!(joined.contains("-o ProxyJump=bastion -- web01 true"));
+    }
+
+    #[test]
+    fn options_reach_ssh_in_their_checked_spelling() {
+        let s = ssh(&["serveraliveinterval  =  5", "\"Compression\" YES"]).expect("valid");
+        let joined = s.command_line("true").join(" ");
+        assert!(
+            joined.contains("-o ServerAliveInterval=5 -o Compression=yes -- web01"),
+            "{joined}"
+        );
     }
 }

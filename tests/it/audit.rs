@@ -60,6 +60,7 @@ pub fn site_plan(site: &str, sync: SyncStatus, changes: Vec<Change>) -> SitePlan
         checks: vec![],
         error: None,
         warnings: vec![],
+        unobserved: vec![],
     }
 }
 

@@ -7,6 +7,7 @@ mod audit;
 mod check;
 mod connect;
 mod demo;
+mod harden;
 mod observe;
 mod output;
 mod providers;

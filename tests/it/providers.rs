@@ -466,6 +466,51 @@ async fn ssh_transport_cannot_be_injected() {
     no_injection(&t).await;
 }
 
+/// Issue #16: allowed options, written in any spelling ssh itself accepts, reach the real ssh in
+/// the one spelling siteward checked (ssh refuses an unknown option name outright).
+#[tokio::test]
+async fn ssh_options_in_any_spelling_work_against_a_real_sshd() {
+    let sshd = Sshd::start();
+    let options = [
+        "serveraliveinterval 5",
+        "\"Compression\" = YES",
+        "ConnectionAttempts=2",
+        "loglevel=error",
+        "TCPKeepAlive \"yes\"",
+        "IPQoS af21 cs1",
+        "StrictHostKeyChecking=yes",
+    ];
+    let spec = siteward::spec::Transport {
+        host: Some(sshd.url().parse().expect("target")),
+        identity: Some(sshd.identity()),
+        known_hosts: Some(sshd.known_hosts()),
+        ssh_options: options
+            .iter()
+            .map(|o| o.parse().expect("allowed option"))
+            .collect(),
+    };
+    let t = Transport::from_spec(&spec, Path::new("/"), Timeouts::default()).expect("ssh");
+    let out = t
+        .run(&["echo".to_owned(), "ok".to_owned()])
+        .await
+        .expect("ssh runs");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok", "{out:?}");
+    // The bypasses of the old deny-list are not options at all.
+    for refused in [
+        "StrictHostKeyChecking=false",
+        "UserKnownHostsFile=/dev//null",
+        "SendEnv=*",
+        "ForwardAgent=yes",
+        "Hostname=127.0.0.2",
+        "RemoteForward=2222 localhost:22",
+    ] {
+        assert!(
+            refused.parse::<siteward::spec::SshOption>().is_err(),
+            "{refused}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn local_transport_cannot_be_injected() {
     let t = Transport::from_spec(&Default::default(), Path::new("/"), Timeouts::default())

@@ -121,9 +121,11 @@ fn plan_dry_run_and_apply_agree_on_every_change() {
         "observe",
         "headers:\n  X-Frame-Options: DENY\n",
     );
-    // A redirect from another host cannot live in the site's include.
+    // A redirect from another host cannot live in the site's include (the host is the site's
+    // own name through its certificate's domains, which the served certificate lacks).
     let www = format!(
-        "headers:\n  X-Frame-Options: DENY\nconnect_http: {}\nredirects:\n  \
+        "headers:\n  X-Frame-Options: DENY\nconnect_http: {}\n\
+         certificate: {{domains: [www.test, www.www.test]}}\nredirects:\n  \
          - {{from: 'http://www.www.test/', to: 'https://www.test/', status: 301}}\n",
         f.nginx.http_addr()
     );
@@ -152,6 +154,7 @@ fn plan_dry_run_and_apply_agree_on_every_change() {
     expect(
         "www.test",
         &[
+            ("domain:www.www.test", "propose"),
             ("http://www.www.test/", "propose"),
             ("x-frame-options", "apply"),
         ],

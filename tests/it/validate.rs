@@ -391,6 +391,78 @@ const CASES: &[Case] = &[
         "must start with `/`",
     ),
     case(
+        "check path names another host (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nchecks:\n  - {name: c1, path: \"//127.0.0.2:8080/c1\"}\n",
+        )],
+        "sites/a.yaml:4:22",
+        "check.path: `//127.0.0.2:8080/c1` starts with `//`, which names another host",
+    ),
+    case(
+        "check path with a backslash (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nchecks:\n  - {name: c1, path: '/\\127.0.0.2:8080/c1'}\n",
+        )],
+        "sites/a.yaml:4:22",
+        "contains a backslash",
+    ),
+    case(
+        "redirect source on another host (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nredirects:\n  - {from: \"http://169.254.169.254/latest/\", to: \"https://a.example/\"}\n",
+        )],
+        "sites/a.yaml:4:12",
+        "redirect.from: `http://169.254.169.254/latest/` is not on this site: its host must be the url's host or a name in `certificate.domains` (a.example)",
+    ),
+    case(
+        "redirect source not among the certificate's names (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\ncertificate: {domains: [a.example, \"*.a.example\"]}\nredirects:\n  - {from: \"http://www.a.example/\", to: \"https://a.example/\"}\n  - {from: \"http://x.www.a.example/\", to: \"https://a.example/\"}\n",
+        )],
+        "sites/a.yaml:6:12",
+        "`http://x.www.a.example/` is not on this site",
+    ),
+    case(
+        "owner with a terminal escape (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nowner: \"ops\\e[2J\"\n",
+        )],
+        "sites/a.yaml:3:8",
+        "owner: `ops\\u{1b}[2J` contains the control character \\u{1b}; remove it",
+    ),
+    case(
+        "description with a terminal escape (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\ndescription: \"a\\eb\"\n",
+        )],
+        "sites/a.yaml:3:14",
+        "description: `a\\u{1b}b` contains the control character",
+    ),
+    case(
+        "check name with a bell (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nchecks:\n  - {name: \"c\\a1\", path: /}\n",
+        )],
+        "sites/a.yaml:4:12",
+        "check.name: `c\\u{7}1` contains the control character \\u{7}",
+    ),
+    case(
+        "label value with a terminal escape (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nlabels:\n  team: \"x\\e]0;pwned\\a\"\n",
+        )],
+        "sites/a.yaml:4:9",
+        "labels.team: `x\\u{1b}]0;pwned\\u{7}` contains the control character",
+    ),
+    case(
         "check status",
         &[(
             "sites/a.yaml",
@@ -741,6 +813,78 @@ const CASES: &[Case] = &[
         )],
         "sites/a.yaml:7:19",
         "host-key checking off",
+    ),
+    case(
+        "ssh option: host keys unpinned with `false` (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  server:\n    provider: nginx\n    config: /x.conf\n    ssh_options: [StrictHostKeyChecking=false]\n",
+        )],
+        "sites/a.yaml:7:19",
+        "StrictHostKeyChecking takes one of `yes`; turning host-key checking off",
+    ),
+    case(
+        "ssh option: known hosts on /dev//null (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  server:\n    provider: nginx\n    config: /x.conf\n    ssh_options: [UserKnownHostsFile=/dev//null]\n",
+        )],
+        "sites/a.yaml:7:19",
+        "`UserKnownHostsFile` is not an ssh option a site file may set (it could turn host-key checking off",
+    ),
+    case(
+        "ssh option: environment sent (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  server:\n    provider: nginx\n    config: /x.conf\n    ssh_options: [\"SendEnv=*\"]\n",
+        )],
+        "sites/a.yaml:7:19",
+        "`SendEnv` is not an ssh option a site file may set; allowed: AddressFamily, Compression, ConnectionAttempts, ConnectTimeout, IPQoS, LogLevel, ProxyJump, ServerAliveCountMax, ServerAliveInterval, StrictHostKeyChecking, TCPKeepAlive",
+    ),
+    case(
+        "ssh option: agent forwarded (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  server:\n    provider: nginx\n    config: /x.conf\n    ssh_options: [forwardagent yes]\n",
+        )],
+        "sites/a.yaml:7:19",
+        "`forwardagent` is not an ssh option",
+    ),
+    case(
+        "ssh option: another destination (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  server:\n    provider: nginx\n    config: /x.conf\n    ssh_options: [\"Hostname = evil.example\"]\n",
+        )],
+        "sites/a.yaml:7:19",
+        "`Hostname` is not an ssh option",
+    ),
+    case(
+        "ssh option: remote forward (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  server:\n    provider: nginx\n    config: /x.conf\n    ssh_options: [\"RemoteForward=2222 localhost:22\"]\n",
+        )],
+        "sites/a.yaml:7:19",
+        "`RemoteForward` is not an ssh option",
+    ),
+    case(
+        "ssh option: quoted key (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  server:\n    provider: nginx\n    config: /x.conf\n    ssh_options: ['\"ProxyCommand\"=sh']\n",
+        )],
+        "sites/a.yaml:7:19",
+        "`ProxyCommand` is not an ssh option a site file may set (it makes ssh run local commands",
+    ),
+    case(
+        "ssh option: jump host that is an option (issue 16)",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  server:\n    provider: nginx\n    config: /x.conf\n    ssh_options: [ProxyJump=-oProxyCommand=sh]\n",
+        )],
+        "sites/a.yaml:7:19",
+        "ProxyJump takes `none` or up to 4",
     ),
     case(
         "ca missing",

@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use super::{count, grades, severities};
 use crate::policy::{CheckReport, SiteCheck};
+use crate::report::escape::{code_span, markdown, table_code};
 
 /// Upper bound of the output length, in characters.
 pub const MAX_CHARS: usize = crate::report::markdown::MAX_CHARS;
@@ -28,10 +29,10 @@ pub fn render(report: &CheckReport) -> String {
 
     out.push_str("| site | grade | score | TLS | findings |\n| --- | --- | --- | --- | --- |\n");
     let rows = ordered.iter().map(|site| match &site.error {
-        Some(_) => format!("| `{}` | ❌ not observed | | | |\n", site.site),
+        Some(_) => format!("| {} | ❌ not observed | | | |\n", table_code(&site.site)),
         None => format!(
-            "| `{}` | {} | {} | {} | {} |\n",
-            site.site,
+            "| {} | {} | {} | {} | {} |\n",
+            table_code(&site.site),
             site.grade.map_or("", |g| g.as_str()),
             site.score.map_or_else(String::new, |s| s.to_string()),
             site.tls_grade.map_or("", |g| g.as_str()),
@@ -58,20 +59,16 @@ pub fn render(report: &CheckReport) -> String {
     out
 }
 
-/// Text safe inside a table cell: pipes escaped, one line, at most [`CELL_CHARS`].
+/// Text safe inside a table cell: at most [`CELL_CHARS`] of `s`, escaped (one line, no HTML,
+/// no Markdown, pipes escaped).
 fn cell(s: &str) -> String {
-    let one_line = s.replace('\n', " ").replace('<', "&lt;");
-    let cut: String = one_line.chars().take(CELL_CHARS).collect();
-    let cut = if cut.len() < one_line.len() {
-        cut + "…"
-    } else {
-        cut
-    };
-    cut.replace('|', "\\|")
+    let cut: String = s.chars().take(CELL_CHARS).collect();
+    let more = if cut.len() < s.len() { "…" } else { "" };
+    format!("{}{more}", markdown(&cut))
 }
 
 fn section(site: &SiteCheck) -> String {
-    let mut d = format!("### `{}`", site.site);
+    let mut d = format!("### {}", code_span(&site.site));
     if let Some(e) = &site.error {
         let _ = writeln!(d, ": not observed\n\n**error:** {}\n", cell(e));
         return d;
@@ -86,9 +83,9 @@ fn section(site: &SiteCheck) -> String {
     d.push_str("| severity | rule | finding | advice |\n| --- | --- | --- | --- |\n");
     for f in &site.findings {
         let rule = if f.excepted {
-            format!("`{}` (excepted)", f.rule)
+            format!("{} (excepted)", table_code(&f.rule))
         } else {
-            format!("`{}`", f.rule)
+            table_code(&f.rule)
         };
         let _ = writeln!(
             d,
@@ -106,9 +103,9 @@ fn section(site: &SiteCheck) -> String {
         };
         let _ = writeln!(
             d,
-            "\n- exception for `{}` {state} {}: {}",
-            e.rule,
-            e.expires,
+            "\n- exception for {} {state} {}: {}",
+            code_span(&e.rule),
+            markdown(&e.expires.to_string()),
             cell(&e.reason)
         );
     }
@@ -132,6 +129,22 @@ mod tests {
         assert!(md.contains("| high | `hsts` | hsts \\| failed | fix hsts |"));
         assert!(md.contains("| `csp` (excepted) |"));
         assert!(md.contains("### `down.example.nl`: not observed"));
+    }
+
+    #[test]
+    fn server_text_in_findings_stays_text() {
+        let mut r = super::super::tests::sample();
+        r.sites[0].findings[0].message =
+            "`X-Frame-Options` is `</details><h1>x</h1>` | \x1b[2J".into();
+        r.sites[0].findings[0].rule = "a`|b".into();
+        let md = render(&r);
+        assert!(!md.contains("<h1>") && !md.contains('\x1b'), "{md}");
+        assert!(
+            md.contains(
+                "| ``a`\\|b`` | \\`X-Frame-Options\\` is \\`&lt;/details&gt;&lt;h1&gt;x&lt;/h1&gt;\\` \\| \\\\x1b\\[2J |"
+            ),
+            "{md}"
+        );
     }
 
     #[test]

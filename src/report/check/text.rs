@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use super::{grades, headline, severities};
 use crate::policy::{CheckReport, Finding};
+use crate::report::escape::text;
 use crate::spec::Severity;
 
 const RED: &str = "\x1b[31m";
@@ -24,10 +25,10 @@ pub fn render(report: &CheckReport, color: bool) -> String {
     let mut out = String::new();
     for site in &report.sites {
         let code = if site.error.is_some() { RED } else { "" };
-        let _ = writeln!(out, "{}", paint(code, &headline(site)));
+        let _ = writeln!(out, "{}", paint(code, &text(&headline(site))));
         for f in &site.findings {
-            let _ = writeln!(out, "  {}", paint(colour(f), &line(f)));
-            let _ = writeln!(out, "  {:9} fix: {}", "", f.advice);
+            let _ = writeln!(out, "  {}", paint(colour(f), &text(&line(f))));
+            let _ = writeln!(out, "  {:9} fix: {}", "", text(&f.advice));
         }
         for e in &site.exceptions {
             let state = if e.expired {
@@ -35,11 +36,11 @@ pub fn render(report: &CheckReport, color: bool) -> String {
             } else {
                 "in force until"
             };
-            let text = format!(
+            let line = format!(
                 "exception for `{}` {state} {}: {}",
                 e.rule, e.expires, e.reason
             );
-            let _ = writeln!(out, "  {}", paint(DIM, &text));
+            let _ = writeln!(out, "  {}", paint(DIM, &text(&line)));
         }
     }
     let _ = writeln!(
@@ -91,5 +92,19 @@ down.example.nl  error: connection refused
 ";
         assert_eq!(text, expected);
         assert!(render(&super::super::tests::sample(), true).contains(RED));
+    }
+
+    #[test]
+    fn server_text_cannot_drive_the_terminal() {
+        let mut r = super::super::tests::sample();
+        r.sites[0].findings[0].message = "sent `\x1b]0;pwned\x07`\nforged line".into();
+        r.sites[1].error = Some("refused\x1b[2J".into());
+        let text = render(&r, false);
+        assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+        assert!(
+            text.contains("hsts: sent `\\x1b]0;pwned\\x07`\\nforged line"),
+            "{text}"
+        );
+        assert!(text.contains("error: refused\\x1b[2J"), "{text}");
     }
 }

@@ -1,0 +1,396 @@
+//! Issue #16, items 5, 6 and 8, against a real nginx and the real binary: requests stay on the
+//! site (a listener on another loopback address records every connection), an unanswered
+//! redirect source is unknown and never "fixed", and values from a server or from YAML are
+//! escaped for the terminal and for Markdown.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use siteward::pki::{Ca, Validity};
+
+use super::reconcile::Fleet;
+use super::support::nginx::{Nginx, Vhost};
+use super::support::{Repo, free_port};
+
+/// A plain-HTTP server on 127.0.0.2 that counts the connections it accepts and answers each
+/// with `200 ok`: another origin the site must not make siteward talk to.
+struct Elsewhere {
+    port: u16,
+    seen: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Elsewhere {
+    fn start() -> Elsewhere {
+        let listener = TcpListener::bind("127.0.0.2:0").expect("bind 127.0.0.2");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let seen = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s, st) = (seen.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !st.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut conn, _)) => {
+                        s.fetch_add(1, Ordering::SeqCst);
+                        let _ = conn.set_nonblocking(false);
+                        let _ = conn.set_read_timeout(Some(Duration::from_millis(500)));
+                        let mut buf = [0u8; 4096];
+                        let _ = conn.read(&mut buf);
+                        let _ = conn.write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                        );
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Elsewhere { port, seen, stop }
+    }
+
+    fn connections(&self) -> usize {
+        self.seen.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Elsewhere {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A repo with `ca.pem` and a nginx serving `a.test` with extra server lines.
+fn served(config: &str) -> (Nginx, Repo) {
+    let ca = Ca::new("harden test root").expect("ca");
+    let mut v = Vhost::new(
+        "a.test",
+        ca.leaf(&["a.test"], Validity::days(60)).expect("leaf"),
+    );
+    v.config = config.to_owned();
+    let nginx = Nginx::start(&[v]);
+    let repo = Repo::new();
+    repo.write("ca.pem", &ca.cert_pem);
+    (nginx, repo)
+}
+
+fn site_yaml(nginx: &Nginx, extra: &str) -> String {
+    format!(
+        "name: a.test\nurl: https://a.test/\nconnect: {}\nconnect_http: {}\nca: ca.pem\n{extra}",
+        nginx.https_addr(),
+        nginx.http_addr()
+    )
+}
+
+#[test]
+fn issue_16_redirect_hops_to_another_host_are_recorded_not_followed() {
+    let other = Elsewhere::start();
+    let away = format!("http://127.0.0.2:{}/x", other.port);
+    let (nginx, repo) = served(&format!("  location = /away {{ return 302 {away}; }}\n"));
+
+    // The desired target is the site itself: the hop to 127.0.0.2 is reported, not requested.
+    repo.write(
+        "sites/a.test.yaml",
+        &site_yaml(
+            &nginx,
+            "redirects:\n  - {from: 'http://a.test/away', to: 'https://a.test/', status: 301}\n",
+        ),
+    );
+    let plan = repo.run(&["plan", "--format", "json"]);
+    plan.expect_code(2);
+    let change = &plan.json()["sites"][0]["changes"][0];
+    assert_eq!(change["key"], "http://a.test/away");
+    assert_eq!(change["live"], format!("302 {away}"));
+    assert_eq!(other.connections(), 0, "siteward connected to {away}");
+
+    // When the desired redirect names that host, the hop is followed.
+    repo.write(
+        "sites/a.test.yaml",
+        &site_yaml(
+            &nginx,
+            &format!("redirects:\n  - {{from: 'http://a.test/away', to: '{away}', status: 302}}\n"),
+        ),
+    );
+    repo.run(&["plan", "--format", "json"]).expect_code(0);
+    assert!(other.connections() > 0, "the named target was not followed");
+}
+
+#[tokio::test]
+async fn issue_16_a_check_never_requests_another_origin() {
+    use siteward::observe::limits::HostLimits;
+    use siteward::probe::{checks, http::Http};
+
+    let other = Elsewhere::start();
+    let http = Http {
+        https: reqwest::Client::new(),
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        limits: HostLimits::new(2),
+        timeout: Duration::from_secs(2),
+    };
+    let check = |path: &str| siteward::spec::Check {
+        name: "c1".into(),
+        path: path.into(),
+        status: 200,
+        body_contains: None,
+        max_response_ms: None,
+    };
+    // The loader refuses these paths; a check built any other way is refused when it runs.
+    let site = url::Url::parse(&format!("http://127.0.0.1:{}/", free_port())).expect("url");
+    for path in [
+        format!("//127.0.0.2:{}/c1", other.port),
+        format!("/\\127.0.0.2:{}/c1", other.port),
+    ] {
+        let outcome = checks::run(&http, &site, &check(&path)).await;
+        assert!(!outcome.ok);
+        let message = outcome.message.unwrap_or_default();
+        assert!(message.starts_with("not run: path `"), "{message}");
+    }
+    assert_eq!(other.connections(), 0, "a check left the site");
+
+    // The listener does count: a check on its own origin reaches it.
+    let own = url::Url::parse(&format!("http://127.0.0.2:{}/", other.port)).expect("url");
+    let outcome = checks::run(&http, &own, &check("/c1")).await;
+    assert!(outcome.ok, "{outcome:?}");
+    assert_eq!(other.connections(), 1);
+}
+
+#[test]
+fn issue_16_an_unanswered_redirect_source_is_unknown_and_never_applied() {
+    let f = Fleet::start(&["a.test"]);
+    let closed = free_port();
+    f.site(
+        "a.test",
+        "auto",
+        &format!(
+            "connect_http: 127.0.0.1:{closed}\nredirects:\n  \
+             - {{from: 'http://a.test/', to: 'https://a.test/', status: 301}}\n"
+        ),
+    );
+    f.repo.commit_all("a redirect whose source does not answer");
+
+    let plan = f.repo.run(&["plan", "--format", "json"]);
+    plan.expect_code(1);
+    let site = &plan.json()["sites"][0];
+    assert_eq!(site["changes"], serde_json::json!([]), "{site}");
+    assert_eq!(
+        site["unobserved"],
+        serde_json::json!(["redirect http://a.test/"])
+    );
+    let warning = site["warnings"][0].as_str().unwrap_or_default();
+    assert!(
+        warning.starts_with("redirect from `http://a.test/` could not be observed")
+            && warning.contains(&format!("`127.0.0.1:{closed}` from `connect_http`")),
+        "{site}"
+    );
+    let text = f.repo.run(&["plan"]);
+    text.expect_code(1);
+    assert!(
+        text.stdout
+            .contains("warning: redirect from `http://a.test/` could not be observed"),
+        "{}",
+        text.stdout
+    );
+
+    // `reconcile` on `sync: auto` writes, tests and reloads nothing, and says why it exits 1.
+    let run = f.repo.run(&["reconcile"]);
+    run.expect_code(1);
+    assert!(!f.include("a.test").exists(), "siteward wrote its file");
+    assert!(
+        run.stdout.contains("could not be observed"),
+        "{}",
+        run.stdout
+    );
+}
+
+/// The parts of Markdown `md` that render as Markdown: code spans and fenced blocks removed
+/// (CommonMark: a span closes at the next backtick run of the same length).
+fn rendered_parts(md: &str) -> String {
+    let mut out = String::new();
+    let mut in_fence: Option<String> = None;
+    for line in md.lines() {
+        let ticks: String = line.chars().take_while(|c| *c == '`').collect();
+        match &in_fence {
+            Some(f) if ticks.len() >= f.len() && line.trim_end() == ticks => in_fence = None,
+            Some(_) => {}
+            None if ticks.len() >= 3 => in_fence = Some(ticks),
+            None => {
+                let chars: Vec<char> = line.chars().collect();
+                let mut i = 0;
+                while i < chars.len() {
+                    if chars[i] == '\\' {
+                        i += 2;
+                        continue;
+                    }
+                    if chars[i] != '`' {
+                        out.push(chars[i]);
+                        i += 1;
+                        continue;
+                    }
+                    let n = chars[i..].iter().take_while(|c| **c == '`').count();
+                    let close = (i + n..chars.len()).find(|&j| {
+                        chars[j..].iter().take_while(|c| **c == '`').count() == n
+                            && (j == 0 || chars[j - 1] != '`')
+                    });
+                    i = close.map_or(i + n, |j| j + n);
+                }
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+#[track_caller]
+fn assert_inert_markdown(md: &str) {
+    assert!(
+        !md.contains('\x1b') && !md.contains('\x07'),
+        "raw control bytes:\n{md}"
+    );
+    let live = rendered_parts(md);
+    for tag in ["<h1", "<img", "</details><"] {
+        assert!(!live.contains(tag), "live `{tag}` outside code:\n{live}");
+    }
+    assert_eq!(
+        live.matches("<details>").count(),
+        live.matches("</details>").count(),
+        "unbalanced details:\n{live}"
+    );
+}
+
+#[test]
+fn issue_16_certificate_names_cannot_drive_a_terminal_or_inject_markdown() {
+    let hostile = [
+        "other.test",
+        "\x1b]0;pwned\x07\x1b[2J.test",
+        "</details><h1>x</h1><img src=x onerror=alert(1)>",
+    ];
+    let ca = Ca::new("harden test root").expect("ca");
+    let v = Vhost::new(
+        "a.test",
+        ca.leaf(&hostile, Validity::days(60)).expect("leaf"),
+    );
+    let nginx = Nginx::start(&[v]);
+    let repo = Repo::new();
+    repo.write("ca.pem", &ca.cert_pem);
+    repo.write(
+        "sites/a.test.yaml",
+        &format!("{}sync: propose\n", site_yaml(&nginx, "")),
+    );
+    repo.commit_all("a site whose certificate names are hostile");
+
+    // The names do reach the plan (JSON escapes them itself).
+    let json = repo.run(&["plan", "--format", "json"]);
+    assert!(json.stdout.contains("\\u001b]0;pwned"), "{}", json.stdout);
+    assert!(
+        json.stdout.contains("</details><h1>x</h1>"),
+        "{}",
+        json.stdout
+    );
+
+    let text = repo.run(&["plan"]);
+    assert!(
+        !text.stdout.contains('\x1b') && !text.stdout.contains('\x07'),
+        "{:?}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("\\x1b]0;pwned\\x07\\x1b[2J.test"),
+        "{}",
+        text.stdout
+    );
+
+    let md = repo.run(&["plan", "--format", "markdown"]);
+    assert_inert_markdown(&md.stdout);
+    assert!(
+        md.stdout
+            .contains("**warning:** https requests were refused")
+            && md
+                .stdout
+                .contains("&lt;/details&gt;&lt;h1&gt;x&lt;/h1&gt;&lt;img src=x"),
+        "{}",
+        md.stdout
+    );
+
+    // The proposal that `reconcile` writes for the drift is inert too.
+    let run = repo.run(&["reconcile"]);
+    assert!(
+        !run.stdout.contains('\x1b') && !run.stdout.contains('\x07'),
+        "{:?}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("\\x1b]0;pwned"), "{}", run.stdout);
+    let proposal = repo.git(&["show", "siteward-proposals/a.test:PROPOSAL.md"]);
+    assert_inert_markdown(&proposal);
+    assert!(proposal.contains("\\x1b]0;pwned"), "{proposal}");
+}
+
+/// An applied redirect whose source does not answer when verified has no change in the plan
+/// (unknown is not drift), yet it is not verified either.
+#[tokio::test]
+async fn issue_16_an_applied_redirect_that_cannot_be_observed_is_not_verified() {
+    let (nginx, repo) = served("");
+    let closed = free_port();
+    repo.write(
+        "sites/a.test.yaml",
+        &format!(
+            "name: a.test\nurl: https://a.test/\nconnect: {}\nconnect_http: 127.0.0.1:{closed}\n\
+             ca: ca.pem\nredirects:\n  - {{from: 'http://a.test/', to: 'https://a.test/'}}\n",
+            nginx.https_addr()
+        ),
+    );
+    let state = siteward::load::load_repo(repo.path()).expect("valid repo");
+    let site = state.sites.values().next().expect("one site");
+    let applied = siteward::plan::Change {
+        resource: siteward::plan::Resource::Redirect,
+        key: "http://a.test/".into(),
+        action: siteward::plan::Action::Add,
+        live: None,
+        desired: Some("301 https://a.test/".into()),
+        provider: Some("nginx".into()),
+        applicable: true,
+        step: siteward::plan::Step::Apply,
+        reason: None,
+    };
+    let opts = siteward::observe::ObserveOpts {
+        concurrency: 1,
+        per_host: 2,
+        timeout: Duration::from_secs(2),
+        progress: false,
+    };
+    let verify = siteward::verify::Verify::new(repo.path(), opts, &[applied]);
+    let err = verify.once(site).await.expect_err("not verified");
+    assert_eq!(err, "redirect http://a.test/ could not be observed");
+}
+
+#[test]
+fn issue_16_validate_shows_control_characters_from_the_file_as_escapes() {
+    let repo = Repo::new();
+    repo.write(
+        "sites/a.yaml",
+        "name: a\nurl: https://a.example/\n\"x\\e[31mred\": 1\nowner: \"ops\\a\"\n",
+    );
+    let run = repo.run(&["validate"]);
+    run.expect_code(1);
+    assert!(
+        !run.stdout.contains('\x1b') && !run.stdout.contains('\x07'),
+        "{:?}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("sites/a.yaml:3:1: unknown key `x\\x1b[31mred` in site"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("sites/a.yaml:4:8: owner: `ops\\u{7}` contains the control character"),
+        "{}",
+        run.stdout
+    );
+}
