@@ -13,7 +13,7 @@ use siteward::pki::{Ca, Validity};
 
 use super::reconcile::Fleet;
 use super::support::nginx::{Nginx, Vhost};
-use super::support::{Repo, free_port};
+use super::support::{Repo, refused_port};
 
 /// A plain-HTTP server on 127.0.0.2 that counts the connections it accepts and answers each
 /// with `200 ok`: another origin the site must not make siteward talk to.
@@ -131,6 +131,8 @@ async fn issue_16_a_check_never_requests_another_origin() {
             .expect("client"),
         limits: HostLimits::new(2),
         timeout: Duration::from_secs(2),
+        https_addr: None,
+        http_addr: None,
     };
     let check = |path: &str| siteward::spec::Check {
         name: "c1".into(),
@@ -140,7 +142,8 @@ async fn issue_16_a_check_never_requests_another_origin() {
         max_response_ms: None,
     };
     // The loader refuses these paths; a check built any other way is refused when it runs.
-    let site = url::Url::parse(&format!("http://127.0.0.1:{}/", free_port())).expect("url");
+    let closed = refused_port();
+    let site = url::Url::parse(&format!("http://127.0.0.1:{}/", closed.port)).expect("url");
     for path in [
         format!("//127.0.0.2:{}/c1", other.port),
         format!("/\\127.0.0.2:{}/c1", other.port),
@@ -162,7 +165,8 @@ async fn issue_16_a_check_never_requests_another_origin() {
 #[test]
 fn issue_16_an_unanswered_redirect_source_is_unknown_and_never_applied() {
     let f = Fleet::start(&["a.test"]);
-    let closed = free_port();
+    let refused = refused_port();
+    let closed = refused.port;
     f.site(
         "a.test",
         "auto",
@@ -334,7 +338,8 @@ fn issue_16_certificate_names_cannot_drive_a_terminal_or_inject_markdown() {
 #[tokio::test]
 async fn issue_16_an_applied_redirect_that_cannot_be_observed_is_not_verified() {
     let (nginx, repo) = served("");
-    let closed = free_port();
+    let refused = refused_port();
+    let closed = refused.port;
     repo.write(
         "sites/a.test.yaml",
         &format!(
@@ -362,7 +367,8 @@ async fn issue_16_an_applied_redirect_that_cannot_be_observed_is_not_verified() 
         timeout: Duration::from_secs(2),
         progress: false,
     };
-    let verify = siteward::verify::Verify::new(repo.path(), opts, &[applied]);
+    let secrets = siteward::secret::RunSecrets::resolve(&[site], repo.path());
+    let verify = siteward::verify::Verify::new(repo.path(), opts, &secrets, &[applied]);
     let err = verify.once(site).await.expect_err("not verified");
     assert_eq!(err, "redirect http://a.test/ could not be observed");
 }
