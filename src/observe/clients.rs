@@ -38,6 +38,8 @@ pub struct SiteClients {
     pub http: Built,
     pub https_addr: Option<SocketAddr>,
     pub http_addr: Option<SocketAddr>,
+    /// The host names (lowercased) that go to those addresses: the site's own.
+    pub hosts: BTreeSet<String>,
 }
 
 /// Setting up a site's clients failed.
@@ -112,6 +114,7 @@ pub async fn build(
                 http: get(p.http_addr)?,
                 https_addr: p.https_addr,
                 http_addr: p.http_addr,
+                hosts: p.https_hosts.union(&p.http_hosts).cloned().collect(),
             })
         })
         .collect()

@@ -162,6 +162,7 @@ async fn observe_site(
         timeout: opts.timeout,
         https_addr: clients.https_addr,
         http_addr: clients.http_addr,
+        connect_hosts: clients.hosts.clone(),
     };
     let mut live = LiveSite {
         site: site.name.to_string(),

@@ -1,7 +1,7 @@
 //! One HTTP GET without following redirects, with the per-host limit, at most one retry for
 //! connection-level failures, and a bounded body read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -59,6 +59,8 @@ pub struct Http {
     pub https_addr: Option<SocketAddr>,
     /// Where plain-http requests connect (`connect_http`, else `connect`'s address).
     pub http_addr: Option<SocketAddr>,
+    /// The host names (lowercased) those addresses serve; other hosts go where DNS says.
+    pub connect_hosts: BTreeSet<String>,
 }
 
 impl Http {
@@ -85,6 +87,10 @@ impl Http {
 
     /// The address requests for `url` connect to, when `connect` says so.
     fn via(&self, url: &Url) -> Option<SocketAddr> {
+        let host = url.host_str()?.to_ascii_lowercase();
+        if !self.connect_hosts.contains(&host) {
+            return None;
+        }
         if url.scheme() == "http" {
             self.http_addr
         } else {

@@ -133,6 +133,7 @@ async fn issue_16_a_check_never_requests_another_origin() {
         timeout: Duration::from_secs(2),
         https_addr: None,
         http_addr: None,
+        connect_hosts: Default::default(),
     };
     let check = |path: &str| siteward::spec::Check {
         name: "c1".into(),
