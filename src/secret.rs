@@ -110,9 +110,25 @@ impl RunSecrets {
         }
     }
 
-    /// Every resolved value, for scrubbing command output.
-    pub fn values(&self) -> impl Iterator<Item = &Secret> {
-        self.sites.values().flatten().flat_map(|s| s.values())
+    /// A run whose only site `site` has `secrets` (tests of code that shows values).
+    #[cfg(test)]
+    pub(crate) fn of_site(site: &str, secrets: SiteSecrets) -> RunSecrets {
+        RunSecrets {
+            sites: BTreeMap::from([(site.to_owned(), Ok(secrets))]),
+        }
+    }
+
+    /// Whether `value` is one of the run's secret values (whitespace runs collapsed, as the
+    /// diff compares header values).
+    pub fn contains(&self, value: &str) -> bool {
+        let value = crate::header_values::squash(value);
+        !value.is_empty()
+            && self
+                .sites
+                .values()
+                .flatten()
+                .flat_map(|s| s.values())
+                .any(|s| crate::header_values::squash(s.expose()) == value)
     }
 }
 

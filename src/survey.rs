@@ -117,6 +117,7 @@ pub async fn survey(
         };
         let d = Desired {
             site,
+            run: run_secrets,
             secrets: secret.as_ref().map_or(&empty, |s| *s),
         };
         let mut plan = diff::plan_site(&d, &live);

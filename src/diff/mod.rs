@@ -16,7 +16,7 @@ pub use cert::covers;
 use crate::canon::Canon;
 use crate::observe::live::LiveSite;
 use crate::plan::{Action, Change, Resource, SitePlan, SyncStatus};
-use crate::secret::SiteSecrets;
+use crate::secret::{RunSecrets, SiteSecrets};
 use crate::spec::Site;
 
 /// The desired side of a diff: a site and its resolved secret header values.
@@ -25,6 +25,9 @@ pub struct Desired<'a> {
     pub site: &'a Site,
     /// Lowercased header name → resolved secret value (never shown; hashed in every output).
     pub secrets: &'a SiteSecrets,
+    /// Every secret of the run: a live value equal to one of them is shown as its digest too
+    /// (a secret retired from this site, or another site's).
+    pub run: &'a RunSecrets,
 }
 
 /// The desired state, canonical.

@@ -58,6 +58,7 @@ fn headers_in_sync_despite_order_case_and_whitespace() {
     let d = Desired {
         site: &s,
         secrets: &sec,
+        run: &crate::secret::RunSecrets::default(),
     };
     let l = live(page(&[
         ("x-frame-options", " DENY"),
@@ -80,6 +81,7 @@ fn header_add_change_remove_and_secrets_hashed() {
     let d = Desired {
         site: &s,
         secrets: &sec,
+        run: &crate::secret::RunSecrets::default(),
     };
     let l = live(page(&[
         ("x-frame-options", "SAMEORIGIN"),
@@ -122,6 +124,7 @@ manage:\n  server:\n    provider: nginx\n    config: /etc/nginx/a.conf\n",
     let d = Desired {
         site: &s,
         secrets: &sec,
+        run: &crate::secret::RunSecrets::default(),
     };
     let p = plan_site(&d, &live(page(&[])));
     assert_eq!(p.changes[0].provider.as_deref(), Some("nginx"));
@@ -139,6 +142,7 @@ manage:\n  server:\n    provider: nginx\n    config: /etc/nginx/a.conf\n",
     let d = Desired {
         site: &s,
         secrets: &sec,
+        run: &crate::secret::RunSecrets::default(),
     };
     let provider = crate::provider::Provider::for_site(&s, std::path::Path::new("/r"))
         .unwrap()
@@ -179,6 +183,7 @@ redirects:\n  - {from: 'http://a.test/', to: 'https://a.test/', status: 301}\n  
     let d = Desired {
         site: &s,
         secrets: &sec,
+        run: &crate::secret::RunSecrets::default(),
     };
     let hop = |url: &str, status, loc: Option<&str>| Hop {
         url: url.into(),
@@ -229,6 +234,7 @@ plugins:\n    akismet: '5.3'\n    hello-dolly: absent\n    wordfence: '7.11.1'\n
     let d = Desired {
         site: &s,
         secrets: &sec,
+        run: &crate::secret::RunSecrets::default(),
     };
     let known = |v: &str| Detected {
         version: Some(v.into()),
@@ -275,6 +281,7 @@ fn digests_are_stable_and_ignore_timings() {
     let d = Desired {
         site: &s,
         secrets: &sec,
+        run: &crate::secret::RunSecrets::default(),
     };
     let mut a = live(page(&[("x-frame-options", "DENY")]));
     let first = plan_site(&d, &a);
@@ -315,6 +322,7 @@ fn desired_digest_covers_how_a_site_is_managed() {
             &Desired {
                 site: s,
                 secrets: &sec,
+                run: &crate::secret::RunSecrets::default(),
             },
             &live(page(&[])),
         )
@@ -338,6 +346,7 @@ redirects:\n  - {from: 'http://a.test/', to: 'https://a.test/', status: 301}\n",
     let d = Desired {
         site: &s,
         secrets: &sec,
+        run: &crate::secret::RunSecrets::default(),
     };
     let mut l = live(page(&[]));
     l.redirects = vec![RedirectObservation {
@@ -356,4 +365,50 @@ redirects:\n  - {from: 'http://a.test/', to: 'https://a.test/', status: 301}\n",
           not drift, and nothing is planned for it"
         ]
     );
+}
+
+#[test]
+fn credential_like_and_run_secret_live_values_are_digests() {
+    let s = site(
+        "name: a\nurl: https://a.test/\nheaders:\n  X-Powered-By: absent\n  X-Api-Key: absent\n  \
+X-Auth-Token: public\n  X-Retired: absent\n",
+    );
+    let sec = crate::secret::SiteSecrets::new();
+    // Another site of the same run still uses the value this site retired.
+    let other = crate::secret::RunSecrets::of_site(
+        "b",
+        BTreeMap::from([(
+            "x-key".to_owned(),
+            crate::secret::Secret::new("retired  s3cret".to_owned()),
+        )]),
+    );
+    let d = Desired {
+        site: &s,
+        secrets: &sec,
+        run: &other,
+    };
+    let l = live(page(&[
+        ("x-powered-by", "PHP/7.4.3"),
+        ("x-api-key", "s3cret-token"),
+        ("x-auth-token", "old-secret"),
+        ("x-retired", "retired s3cret"),
+    ]));
+    let p = plan_site(&d, &l);
+    let shown = |key: &str| {
+        p.changes
+            .iter()
+            .find(|c| c.key == key)
+            .and_then(|c| c.live.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(shown("x-powered-by"), "PHP/7.4.3");
+    for key in ["x-api-key", "x-auth-token", "x-retired"] {
+        assert!(
+            shown(key).starts_with("<secret sha256:"),
+            "{key}: {}",
+            shown(key)
+        );
+    }
+    let everything = serde_json::to_string(&p).unwrap() + &live_canon(&d, &l).unwrap().to_yaml();
+    assert!(!everything.contains("s3cret") && !everything.contains("old-secret"));
 }

@@ -157,7 +157,8 @@ proptest! {
             ..LiveSite::default()
         };
         let secrets = BTreeMap::new();
-        let d = Desired { site: &site, secrets: &secrets };
+        let run = crate::secret::RunSecrets::default();
+        let d = Desired { site: &site, secrets: &secrets, run: &run };
         let mut plan = plan_site(&d, &live_site);
         let command = if reconcile { Command::Reconcile } else { Command::Apply };
         stage_site(&mut plan, command, site.sync, |c| verdict(&site, live_site.managed.as_ref(), c));
