@@ -54,6 +54,7 @@ fn main() -> anyhow::Result<()> {
             error: None,
             warnings: vec![],
             unobserved: vec![],
+            manage_changes: vec![],
         };
         let plan = Plan::new(
             RunInfo {

@@ -141,6 +141,10 @@ pub struct SitePlan {
     /// unknown, so nothing is planned for them, and the run exits 1.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unobserved: Vec<String>,
+    /// How the site is managed (commands, hosts, paths, providers, `sync`, …), where it differs
+    /// from the `--changed-since` revision: nothing live changes, but reviewers must see it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manage_changes: Vec<crate::diff::ManageChange>,
 }
 
 /// Identity of the run that made a plan.
@@ -245,6 +249,7 @@ mod tests {
             error: None,
             warnings: vec![],
             unobserved: vec![],
+            manage_changes: vec![],
         }
     }
 

@@ -278,6 +278,7 @@ mod tests {
             error: None,
             warnings: vec![],
             unobserved: vec![],
+            manage_changes: vec![],
         };
         Plan::new(
             RunInfo {

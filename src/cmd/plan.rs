@@ -67,7 +67,17 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
         &secrets,
     ));
     let yaml = found.yaml;
-    let plan = Plan::new(run, found.sites);
+    let mut sites_plans = found.sites;
+    // How each site is managed, compared with the `--changed-since` revision.
+    if let Some(rev) = &args.config.select.changed_since {
+        let git = crate::git::Repo::open(repo)?;
+        let before = crate::load::revision::load_at(&git, rev)
+            .with_context(|| format!("cannot read the desired state at `{rev}`"))?;
+        for (plan, site) in sites_plans.iter_mut().zip(&sites) {
+            plan.manage_changes = crate::diff::manage_changes(before.sites.get(&site.name), site);
+        }
+    }
+    let plan = Plan::new(run, sites_plans);
     // 4. Render.
     let color = args.out.is_none()
         && std::io::stdout().is_terminal()

@@ -8,10 +8,12 @@
 mod cert;
 mod headers;
 pub mod health;
+mod manage;
 mod redirects;
 mod software;
 
 pub use cert::covers;
+pub use manage::{ManageChange, changes as manage_changes};
 
 use crate::canon::Canon;
 use crate::observe::live::LiveSite;
@@ -158,6 +160,7 @@ pub fn plan_site(d: &Desired<'_>, live: &LiveSite) -> SitePlan {
         error: live.error.clone(),
         warnings,
         unobserved,
+        manage_changes: Vec::new(),
     }
 }
 

@@ -11,6 +11,7 @@ pub mod file;
 pub mod keys;
 mod merge;
 mod policy;
+pub mod revision;
 mod settings;
 pub mod site;
 

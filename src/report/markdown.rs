@@ -52,6 +52,35 @@ pub fn render(r: Report<'_>) -> String {
     });
     let unlisted = table_rows(&mut out, rows, 4);
 
+    // Changes to how sites are managed change nothing live, so they get their own section
+    // where reviewers cannot miss them.
+    let managed: Vec<(&str, &crate::diff::ManageChange)> = ordered
+        .iter()
+        .flat_map(|site| site.manage_changes.iter().map(|c| (site.site.as_str(), c)))
+        .collect();
+    if !managed.is_empty() {
+        out.push_str(
+            "### Changes to how sites are managed
+
+Nothing live changes, but these decide what \
+             siteward runs and where: review them like code.
+
+\
+             | site | field | before | after |\n| --- | --- | --- | --- |\n",
+        );
+        let cell = |v: &Option<String>| v.as_deref().map_or_else(|| "—".to_owned(), table_code);
+        let rows = managed.iter().map(|(site, c)| {
+            format!(
+                "| {} | {} | {} | {} |\n",
+                table_code(site),
+                table_code(&c.field),
+                cell(&c.before),
+                cell(&c.after)
+            )
+        });
+        table_rows(&mut out, rows, 4);
+    }
+
     let needs: Vec<&&SitePlan> = ordered.iter().filter(|s| attention(s)).collect();
     let shown = append_within(&mut out, needs.iter().map(|site| details(site, r)));
     let left = needs.len() - shown;
@@ -122,6 +151,7 @@ fn rank(site: &SitePlan) -> (u8, String) {
 fn attention(site: &SitePlan) -> bool {
     site.sync != SyncStatus::InSync
         || !site.warnings.is_empty()
+        || !site.manage_changes.is_empty()
         || site.checks.iter().any(|c| !c.ok)
 }
 
@@ -221,6 +251,7 @@ mod tests {
                     error: None,
                     warnings: vec![],
                     unobserved: vec![],
+                    manage_changes: vec![],
                 }
             })
             .collect();

@@ -32,6 +32,16 @@ pub fn render(r: Report<'_>, color: bool) -> String {
         if let Some(e) = &site.error {
             let _ = writeln!(out, "  error: {}", text(e));
         }
+        for c in &site.manage_changes {
+            let shown = |v: &Option<String>| v.as_deref().map_or("(not set)", |v| v).to_owned();
+            let line = format!(
+                "how it is managed: {}: {} → {}",
+                c.field,
+                shown(&c.before),
+                shown(&c.after)
+            );
+            let _ = writeln!(out, "  {}", paint(YELLOW, &text(&line)));
+        }
         for c in &site.changes {
             let _ = writeln!(out, "  {}", text(&describe(c)));
         }

