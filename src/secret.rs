@@ -149,12 +149,40 @@ fn site_secrets(site: &Site, repo: &Path) -> Result<SiteSecrets, String> {
     Ok(out)
 }
 
-/// How a secret value is shown anywhere: `<secret sha256:HEX>`.
+/// The environment variable holding a key for secret digests (set it from your CI's secret
+/// store): with it, digests are HMAC-SHA256 under that key, so a short secret cannot be found
+/// by hashing guesses; without it they are plain SHA-256, stable everywhere.
+pub const DIGEST_KEY_VAR: &str = "SITEWARD_DIGEST_KEY";
+
+/// How a secret value is shown anywhere: `<secret sha256:HEX>`, or `<secret hmac-sha256:HEX>`
+/// under [`DIGEST_KEY_VAR`].
 pub fn shown(value: &str) -> String {
-    format!(
-        "<secret sha256:{}>",
-        hex::encode(Sha256::digest(value.as_bytes()))
-    )
+    static KEY: std::sync::OnceLock<Option<Vec<u8>>> = std::sync::OnceLock::new();
+    let key = KEY.get_or_init(|| {
+        std::env::var(DIGEST_KEY_VAR)
+            .ok()
+            .filter(|k| !k.is_empty())
+            .map(String::into_bytes)
+    });
+    digest(key.as_deref(), value)
+}
+
+/// The digest of `value`, keyed when `key` is given.
+fn digest(key: Option<&[u8]>, value: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    match key.map(hmac::Hmac::<Sha256>::new_from_slice) {
+        Some(Ok(mut mac)) => {
+            mac.update(value.as_bytes());
+            format!(
+                "<secret hmac-sha256:{}>",
+                hex::encode(mac.finalize().into_bytes())
+            )
+        }
+        _ => format!(
+            "<secret sha256:{}>",
+            hex::encode(Sha256::digest(value.as_bytes()))
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -199,6 +227,21 @@ mod tests {
             "{e:?}"
         );
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_digest_key_makes_digests_keyed() {
+        let plain = digest(None, "1234");
+        let keyed = digest(Some(b"k1"), "1234");
+        assert!(plain.starts_with("<secret sha256:"), "{plain}");
+        assert!(keyed.starts_with("<secret hmac-sha256:"), "{keyed}");
+        assert_ne!(
+            keyed,
+            digest(Some(b"k2"), "1234"),
+            "another key, another digest"
+        );
+        assert_eq!(keyed, digest(Some(b"k1"), "1234"), "stable under one key");
+        assert!(!keyed.contains(&plain[15..]));
     }
 
     #[test]

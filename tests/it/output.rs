@@ -69,3 +69,34 @@ fn flags_are_validated_before_the_repo_is_read() {
         }
     }
 }
+
+/// With `SITEWARD_DIGEST_KEY`, secret digests are keyed: a short secret cannot be found by
+/// hashing guesses.
+#[test]
+fn a_digest_key_makes_secret_digests_keyed() {
+    let f = Fleet::start(&["a.test"]);
+    f.site(
+        "a.test",
+        "auto",
+        "headers:\n  X-Token: env:SITEWARD_IT_TOKEN\n",
+    );
+    f.repo.commit_all("a secret header");
+    let env = [("SITEWARD_IT_TOKEN", "1234")];
+    let plain = f.repo.run_env(&["plan", "--format", "json"], &env);
+    let plain = plain.json()["sites"][0]["changes"][0]["desired"].clone();
+    assert!(
+        plain.as_str().unwrap_or("").starts_with("<secret sha256:"),
+        "{plain}"
+    );
+    let keyed = f.repo.run_env(
+        &["plan", "--format", "json"],
+        &[
+            env[0],
+            ("SITEWARD_DIGEST_KEY", "a long key from the CI secret store"),
+        ],
+    );
+    let keyed = keyed.json()["sites"][0]["changes"][0]["desired"].clone();
+    let keyed = keyed.as_str().unwrap_or("");
+    assert!(keyed.starts_with("<secret hmac-sha256:"), "{keyed}");
+    assert!(!keyed.contains("1234"));
+}
