@@ -171,3 +171,49 @@ mod tests {
         assert_ne!(normalise("x-frame-options", "deny"), "DENY");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Any text parses (no panic), and the canonical form is a fixed point: what the diff
+        /// compares never changes by being compared again.
+        #[test]
+        fn parsing_never_panics_and_canonical_is_stable(value in ".{0,200}") {
+            for name in ["strict-transport-security", "content-security-policy", "x-frame-options"] {
+                let once = normalise(name, &value);
+                prop_assert_eq!(normalise(name, &once), once.clone());
+            }
+            let _ = Hsts::parse(&value).max_age();
+        }
+
+        /// Directive order and name case never matter.
+        #[test]
+        fn csp_order_does_not_matter(
+            directives in proptest::collection::vec(("[a-zA-Z-]{1,12}", "[ -:<-~]{0,20}"), 1..6)
+        ) {
+            let text = |ds: &[(String, String)]| {
+                ds.iter().map(|(n, v)| format!("{n} {v}")).collect::<Vec<_>>().join("; ")
+            };
+            // Browsers keep the first of a repeated directive: compare sets of unique names.
+            let mut unique: Vec<(String, String)> = Vec::new();
+            for (n, v) in &directives {
+                if !unique.iter().any(|(u, _)| u.eq_ignore_ascii_case(n)) {
+                    unique.push((n.clone(), v.clone()));
+                }
+            }
+            let reversed: Vec<(String, String)> = unique
+                .iter()
+                .rev()
+                .map(|(n, v)| (n.to_ascii_uppercase(), v.clone()))
+                .collect();
+            prop_assert_eq!(
+                Csp::parse(&text(&unique)).canonical(),
+                Csp::parse(&text(&reversed)).canonical()
+            );
+        }
+    }
+}

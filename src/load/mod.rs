@@ -11,6 +11,8 @@ pub mod file;
 pub mod keys;
 mod merge;
 mod policy;
+#[cfg(test)]
+mod properties;
 pub mod revision;
 mod settings;
 pub mod site;

@@ -578,3 +578,55 @@ async fn nginx_unverifiable_change_is_rolled_back() {
     );
     assert!(!unused.exists(), "an unverified config was left in place");
 }
+
+/// Property (issue #16): any printable header value either renders into an include that the
+/// real `nginx -t` accepts and nginx then serves exactly that value — checked by the apply's own
+/// verification and by reading the response — or, with a `$` nginx would expand, is refused
+/// before anything is written.
+#[test]
+fn nginx_round_trips_any_printable_value_or_refuses_it() {
+    use proptest::test_runner::{Config, TestRunner};
+    let web = Web::start();
+    let repo = Repo::new();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let mut runner = TestRunner::new(Config {
+        cases: 12,
+        ..Config::default()
+    });
+    let values = proptest::string::string_regex("[ -~]{1,40}").expect("regex");
+    runner
+        .run(&values, |value| {
+            let trimmed = value.trim();
+            if trimmed.is_empty()
+                || trimmed == "absent"
+                || trimmed.starts_with("env:")
+                || trimmed.starts_with("file:")
+            {
+                return Ok(());
+            }
+            let quoted = trimmed.replace('\'', "''");
+            let site = web.site(
+                &repo,
+                &format!("headers:\n  X-Prop: '{quoted}'\n"),
+                &web.manage(&web.include()),
+            );
+            let (p, t) = provider(&site, &repo);
+            let before = std::fs::read(web.include()).ok();
+            let result = runtime.block_on(apply(&p, &site, &t, &repo));
+            if trimmed.contains('$') {
+                let err = result.expect_err("a `$` value must be refused");
+                assert_eq!(err.stage(), Stage::Render, "{err}");
+                assert_eq!(std::fs::read(web.include()).ok(), before, "file touched");
+            } else {
+                result.unwrap_or_else(|e| panic!("`{trimmed}`: {e}"));
+                let served = runtime.block_on(web.headers());
+                assert_eq!(
+                    header(&served, "x-prop"),
+                    Some(trimmed),
+                    "value `{trimmed}`"
+                );
+            }
+            Ok(())
+        })
+        .expect("property");
+}
