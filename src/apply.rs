@@ -74,16 +74,7 @@ pub async fn apply_site(
         };
     }
     // 2. Apply inside a journal entry (left behind only if this process is killed).
-    let entry = Entry {
-        run: ctx.run_id.to_owned(),
-        site: site.name.to_string(),
-        pid: std::process::id(),
-        host: crate::journal::hostname(),
-        started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        provider: provider.name().to_owned(),
-        config: provider.config_path().display().to_string(),
-    };
-    let guard = match ctx.journal.begin(&entry) {
+    let guard = match ctx.journal.begin(&entry(ctx, site, &provider)) {
         Ok(g) => g,
         Err(e) => return failed(changes, format!("cannot write the crash journal: {e}")),
     };
@@ -133,5 +124,111 @@ fn failed(changes: &[Change], error: String) -> SiteApply {
     SiteApply {
         actions: records(changes, ActionResult::Failed, &error),
         error: Some(error),
+    }
+}
+
+/// Applies several sites on one server as one batch (see [`crate::provider::batch`]): each
+/// site inside its own crash-journal entry, one config test and one reload for all, a failure
+/// reported for exactly the sites it concerns. A panic fails every site of the batch.
+pub async fn apply_batch(
+    ctx: ApplyCtx<'_>,
+    group: &[(&Site, &[Change])],
+) -> Vec<(String, SiteApply)> {
+    let work = batch_steps(ctx, group);
+    match crate::isolate::catch(work).await {
+        Ok(done) => done,
+        Err(panic) => group
+            .iter()
+            .map(|(site, changes)| {
+                let error = format!(
+                    "siteward panicked while applying this batch ({panic}); its rollback may \
+                     not have run, so the site was observed again — please report this bug"
+                );
+                (site.name.to_string(), failed(changes, error))
+            })
+            .collect(),
+    }
+}
+
+async fn batch_steps(ctx: ApplyCtx<'_>, group: &[(&Site, &[Change])]) -> Vec<(String, SiteApply)> {
+    use crate::provider::batch::{self, Member};
+    let mut out: Vec<(String, SiteApply)> = Vec::new();
+    // 1. Each site's provider, transport and secrets; a site that cannot be set up fails alone.
+    let mut ready = Vec::new();
+    for (site, changes) in group {
+        let name = site.name.to_string();
+        let setup = Provider::for_site(site, ctx.repo)
+            .map_err(|e| crate::error_text::chain(&e))
+            .and_then(|p| p.ok_or_else(|| "the site has no `manage.server` provider".to_owned()))
+            .and_then(|p| {
+                let spec = site
+                    .manage
+                    .server
+                    .as_ref()
+                    .map(|m| m.transport.clone())
+                    .unwrap_or_default();
+                let t = Transport::from_spec(&spec, ctx.repo, ctx.opts.transport_timeouts())
+                    .map_err(|e| crate::error_text::chain(&e))?;
+                let secrets = ctx.secrets.site(site.name.as_str())?;
+                Ok((p, t, secrets))
+            });
+        match setup {
+            Ok((p, t, secrets)) => ready.push((*site, *changes, p, t, secrets)),
+            Err(e) => out.push((name, failed(changes, e))),
+        }
+    }
+    // 2. One crash-journal entry per site, left behind only if this process is killed.
+    let mut guards = Vec::new();
+    let mut members = Vec::new();
+    let mut applied: Vec<(&Site, &[Change], &'static str)> = Vec::new();
+    for (site, changes, p, t, secrets) in &ready {
+        match ctx.journal.begin(&entry(ctx, site, p)) {
+            Ok(g) => {
+                guards.push(g);
+                members.push(Member {
+                    provider: p,
+                    site,
+                    transport: t,
+                    secrets,
+                    verify: Verify::new(ctx.repo, ctx.opts, ctx.secrets, changes),
+                });
+                applied.push((site, changes, p.name()));
+            }
+            Err(e) => out.push((
+                site.name.to_string(),
+                failed(changes, format!("cannot write the crash journal: {e}")),
+            )),
+        }
+    }
+    // 3. The batch.
+    let results = batch::apply(&members).await;
+    drop(guards);
+    for ((site, changes, provider), result) in applied.into_iter().zip(results) {
+        let done = match result {
+            Ok(_) => SiteApply {
+                actions: records(
+                    changes,
+                    ActionResult::Applied,
+                    &format!("applied via {provider}"),
+                ),
+                error: None,
+            },
+            Err(e) => failed(changes, crate::error_text::chain(&e)),
+        };
+        out.push((site.name.to_string(), done));
+    }
+    out
+}
+
+/// The crash-journal entry of an apply of `site` through `provider`.
+fn entry(ctx: ApplyCtx<'_>, site: &Site, provider: &Provider) -> Entry {
+    Entry {
+        run: ctx.run_id.to_owned(),
+        site: site.name.to_string(),
+        pid: std::process::id(),
+        host: crate::journal::hostname(),
+        started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        provider: provider.name().to_owned(),
+        config: provider.config_path().display().to_string(),
     }
 }

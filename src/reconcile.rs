@@ -27,7 +27,7 @@ use crate::audit::{ActionRecord, ActionResult, RunCommand, RunRecord, Trigger};
 use crate::exit::Exit;
 use crate::journal::{Interrupted, Journal};
 use crate::observe::ObserveOpts;
-use crate::plan::{Change, Plan, RunInfo, SitePlan, Step, SyncStatus};
+use crate::plan::{Change, Plan, Resource, RunInfo, SitePlan, Step, SyncStatus};
 use crate::spec::Site;
 use crate::stage::{self, Command, with_step};
 use crate::survey;
@@ -211,39 +211,48 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         secrets: &ctx.secrets,
         dry_run,
     };
-    // Sites on one server share its config test and reload: they are applied one at a time,
-    // so one site's half-applied file is never tested or reloaded as part of another's apply.
+    // Sites on one server share its config test and reload: those that can be are applied
+    // together as one batch (a write each, one test, one reload, verification in parallel);
+    // the others one at a time. A server's batches and single applies never overlap.
     let gates: BTreeMap<String, tokio::sync::Mutex<()>> = to_apply
         .iter()
         .map(|(site, _)| (server_key(site), tokio::sync::Mutex::new(())))
         .collect();
     let gates = &gates;
-    let results: Vec<(String, apply::SiteApply)> = stream::iter(to_apply.iter())
-        .map(|(site, changes)| async move {
-            let _turn = match gates.get(&server_key(site)) {
+    let groups = batches(ctx, &to_apply, dry_run);
+    let results: Vec<Vec<(String, apply::SiteApply)>> = stream::iter(groups)
+        .map(|group| async move {
+            let _turn = match group.first().and_then(|(s, _)| gates.get(&server_key(s))) {
                 Some(gate) => Some(gate.lock().await),
                 None => None,
             };
-            let name = site.name.to_string();
             if ctx.stop.load(Ordering::SeqCst) {
                 let msg = "interrupted by a signal before this site was applied";
-                let skipped = apply::SiteApply {
-                    actions: records(changes, ActionResult::Skipped, msg),
-                    error: None,
-                };
-                return (name, skipped);
+                return group
+                    .iter()
+                    .map(|(site, changes)| {
+                        let skipped = apply::SiteApply {
+                            actions: records(*changes, ActionResult::Skipped, msg),
+                            error: None,
+                        };
+                        (site.name.to_string(), skipped)
+                    })
+                    .collect();
             }
-            let recovering = ctx.interrupted.iter().any(|i| i.entry.site == name);
-            // A panic in one site's apply becomes that site's failed apply (`isolate`).
-            let work = apply::apply_site(actx, site, changes, recovering);
-            (
-                name.clone(),
-                crate::isolate::site_apply(&name, changes, work).await,
-            )
+            if let [(site, changes)] = group.as_slice() {
+                let name = site.name.to_string();
+                let recovering = ctx.interrupted.iter().any(|i| i.entry.site == name);
+                // A panic in one site's apply becomes that site's failed apply (`isolate`).
+                let work = apply::apply_site(actx, site, changes, recovering);
+                let done = crate::isolate::site_apply(&name, changes, work).await;
+                return vec![(name, done)];
+            }
+            apply::apply_batch(actx, &group).await
         })
         .buffer_unordered(ctx.opts.concurrency.max(1))
         .collect()
         .await;
+    let results = results.into_iter().flatten();
     let mut applied: Vec<&Site> = Vec::new();
     for (name, result) in results {
         let applied_all = result
@@ -335,6 +344,44 @@ fn steps_note(plan: &SitePlan, dry_run: bool, applying: &str) -> String {
         true => format!("{prefix}nothing to do"),
         false => format!("{prefix}{}", parts.join("; ")),
     }
+}
+
+/// The groups of sites applied together: sites on one server with the same provider and
+/// commands form a batch; a dry run, a site recovering an interrupted apply, and a site whose
+/// changes are not all headers and redirects are applied on their own.
+fn batches<'a>(
+    ctx: &RunCtx<'_>,
+    to_apply: &'a [(&'a Site, Vec<Change>)],
+    dry_run: bool,
+) -> Vec<Vec<(&'a Site, &'a [Change])>> {
+    let mut groups: BTreeMap<String, Vec<(&Site, &[Change])>> = BTreeMap::new();
+    let mut singles = Vec::new();
+    for (site, changes) in to_apply {
+        let recovering = ctx
+            .interrupted
+            .iter()
+            .any(|i| i.entry.site == site.name.as_str());
+        let web_only = changes
+            .iter()
+            .all(|c| matches!(c.resource, Resource::Header | Resource::Redirect));
+        match &site.manage.server {
+            Some(m) if !dry_run && !recovering && web_only => {
+                let words = |c: &Option<crate::spec::Command>| {
+                    c.as_ref().map(|c| c.words().join(" ")).unwrap_or_default()
+                };
+                let key = format!(
+                    "{}|{}|{}|{}",
+                    server_key(site),
+                    m.provider.as_str(),
+                    words(&m.test_command),
+                    words(&m.reload_command)
+                );
+                groups.entry(key).or_default().push((site, changes));
+            }
+            _ => singles.push(vec![(*site, changes.as_slice())]),
+        }
+    }
+    groups.into_values().chain(singles).collect()
 }
 
 /// Which server a site's config lives on: the SSH host and port, or this machine.

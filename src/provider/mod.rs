@@ -20,6 +20,7 @@
 //! - Secret header values are written to the target file only; every returned text, outcome
 //!   and error shows them as `<secret sha256:…>`.
 
+pub mod batch;
 mod desired;
 mod headers_file;
 mod nginx;

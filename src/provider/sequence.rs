@@ -22,6 +22,24 @@ pub(super) struct Job<'a> {
     pub secrets: &'a [&'a str],
 }
 
+/// Runs a test or reload command on `transport`; the error is the tool's own output, with any
+/// of `secrets` (a hook may echo the file it deploys) replaced by its digest.
+pub(super) async fn command(
+    transport: &Transport,
+    argv: &[String],
+    secrets: &[&str],
+) -> Result<(), String> {
+    let out = transport.run(argv).await.map_err(|e| e.to_string())?;
+    if out.success() {
+        return Ok(());
+    }
+    let mut message = out.message();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        message = message.replace(secret, &super::redacted(secret));
+    }
+    Err(message)
+}
+
 impl Job<'_> {
     /// Writes `new` and takes it through test, reload and verification.
     pub async fn run(&self, new: &[u8]) -> Result<(), ProviderError> {
@@ -76,15 +94,7 @@ impl Job<'_> {
     /// Runs a test or reload command; the error is the tool's own output, with any secret
     /// value (a hook may echo the file it deploys) replaced by its digest.
     async fn command(&self, argv: &[String]) -> Result<(), String> {
-        let out = self.transport.run(argv).await.map_err(|e| e.to_string())?;
-        if out.success() {
-            return Ok(());
-        }
-        let mut message = out.message();
-        for secret in self.secrets.iter().filter(|s| !s.is_empty()) {
-            message = message.replace(secret, &super::redacted(secret));
-        }
-        Err(message)
+        command(self.transport, argv, self.secrets).await
     }
 
     /// The config test fails with the file a killed run left behind. Its previous content died

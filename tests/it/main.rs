@@ -4,6 +4,7 @@
 mod support;
 
 mod audit;
+mod batch;
 mod check;
 mod connect;
 mod demo;
