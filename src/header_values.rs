@@ -17,7 +17,7 @@ impl Hsts {
         let mut directives = BTreeMap::new();
         for d in value.split(';').map(str::trim).filter(|d| !d.is_empty()) {
             let (name, v) = match d.split_once('=') {
-                Some((k, v)) => (k, Some(v.trim().trim_matches('"').to_owned())),
+                Some((k, v)) => (k, Some(v.trim().trim_matches('"').trim().to_owned())),
                 None => (d, None),
             };
             directives
