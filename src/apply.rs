@@ -140,10 +140,7 @@ pub async fn apply_batch(
         Err(panic) => group
             .iter()
             .map(|(site, changes)| {
-                let error = format!(
-                    "siteward panicked while applying this batch ({panic}); its rollback may \
-                     not have run, so the site was observed again — please report this bug"
-                );
+                let error = crate::isolate::panic_text(&panic);
                 (site.name.to_string(), failed(changes, error))
             })
             .collect(),

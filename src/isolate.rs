@@ -49,14 +49,19 @@ pub async fn catch<T>(work: impl Future<Output = T>) -> Result<T, String> {
 
 /// The apply of `changes` that panicked with `msg`.
 fn panicked(changes: &[Change], msg: &str) -> SiteApply {
-    let error = format!(
-        "siteward panicked while applying this site ({msg}); its rollback may not have run, \
-so the site was observed again — please report this bug"
-    );
+    let error = panic_text(msg);
     SiteApply {
         actions: records(changes, ActionResult::Failed, &error),
         error: Some(error),
     }
+}
+
+/// What a site's failed action says when its apply panicked with `msg`.
+pub fn panic_text(msg: &str) -> String {
+    format!(
+        "siteward panicked while applying this site ({msg}); its rollback may not have run, \
+so the site was observed again — please report this bug"
+    )
 }
 
 /// The text of a panic payload (`panic!` makes a `&str` or a `String`).

@@ -56,8 +56,20 @@ pub async fn apply(members: &[Member<'_>]) -> Vec<Result<ApplyOutcome, ProviderE
         .flat_map(|m| m.secrets.values().map(Secret::expose))
         .collect();
     let (test, reload) = (&first.provider.target.test, &first.provider.target.reload);
-    // 1. Render and back up every site; a site already right and served needs nothing.
-    let mut states: Vec<State> = join_all(members.iter().map(prepare)).await;
+    // 1. Render and back up every site; a site already right and served needs nothing. A panic
+    //    while preparing one site fails that site only.
+    let mut states: Vec<State> = join_all(members.iter().map(|m| async move {
+        let work = prepare(m);
+        #[cfg(feature = "fault-injection")]
+        let work = crate::fault::apply(m.site.name.as_str(), work);
+        match crate::isolate::catch(work).await {
+            Ok(state) => state,
+            Err(msg) => State::Done(Err(m
+                .provider
+                .fail(Stage::Render, crate::isolate::panic_text(&msg)))),
+        }
+    }))
+    .await;
     for (m, s) in members.iter().zip(states.iter_mut()) {
         if let State::Ready(p) = s
             && !p.changed
