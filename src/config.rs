@@ -33,6 +33,12 @@ pub enum ConfigError {
     LockTimeout(u64),
     #[error("`--audit-branch`: {0}")]
     AuditBranch(String),
+    #[error(
+        "`--shard auto`: no shard variables found (CI_NODE_INDEX/CI_NODE_TOTAL, \
+         BUILDKITE_PARALLEL_JOB/BUILDKITE_PARALLEL_JOB_COUNT, JOB_COMPLETION_INDEX or \
+         SITEWARD_SHARD_INDEX with SITEWARD_SHARD_COUNT); pass `--shard I/N`"
+    )]
+    NoShard,
     #[error(transparent)]
     Select(#[from] crate::select::SelectError),
 }
@@ -65,7 +71,7 @@ impl RunConfig {
         select: &crate::cli::Select,
         run: &crate::cli::RunOpts,
     ) -> Result<RunConfig, ConfigError> {
-        let shard = select.shard.clone().or_else(ci_shard);
+        let shard = shard(select.shard.as_deref(), |k| std::env::var(k).ok())?;
         let selection = Selection::parse(&select.site, &select.selector, shard.as_deref())?;
         let timeout = match run.timeout {
             Some(t) if t.is_finite() && t > 0.0 && t <= MAX_TIMEOUT.as_secs_f64() => {
@@ -122,17 +128,69 @@ impl RunConfig {
     }
 }
 
-/// GitLab's parallel jobs (`CI_NODE_INDEX`, 1-based, of `CI_NODE_TOTAL`) choose the shard when
-/// `--shard` is not given, so a `parallel: N` job splits the fleet without extra flags.
-fn ci_shard() -> Option<String> {
-    let index = std::env::var("CI_NODE_INDEX").ok()?;
-    let total = std::env::var("CI_NODE_TOTAL").ok()?;
-    if total.trim().parse::<u64>().ok()? < 2 {
-        return None;
+/// The shard `I/N` of this run: `--shard I/N` as given; `--shard auto` from the engine's own
+/// variables ([`engine_shard`], an error when none is set); no flag: GitLab's `parallel:`
+/// variables when present (so such a job splits the fleet without flags), else every site.
+fn shard(
+    flag: Option<&str>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<String>, ConfigError> {
+    match flag {
+        Some("auto") => match engine_shard(&env) {
+            Some((shard, from)) => {
+                tracing::info!("shard {shard} from {from}");
+                Ok(Some(shard))
+            }
+            None => Err(ConfigError::NoShard),
+        },
+        Some(given) => Ok(Some(given.to_owned())),
+        None => Ok(engine_shard(&env)
+            .filter(|(_, from)| from.starts_with("CI_NODE"))
+            .map(|(shard, from)| {
+                tracing::warn!("no `--shard` given: using shard {shard} from {from}");
+                shard
+            })),
     }
-    let shard = format!("{}/{}", index.trim(), total.trim());
-    tracing::warn!("no `--shard` given: using shard {shard} from CI_NODE_INDEX/CI_NODE_TOTAL");
-    Some(shard)
+}
+
+/// The shard the CI or job engine assigns, and the variables it came from (1-based `I/N`):
+/// GitLab `CI_NODE_INDEX`/`CI_NODE_TOTAL` (1-based), Buildkite `BUILDKITE_PARALLEL_JOB`/
+/// `BUILDKITE_PARALLEL_JOB_COUNT` (0-based), a Kubernetes Indexed Job's `JOB_COMPLETION_INDEX`
+/// (0-based) with the count in `SITEWARD_SHARD_COUNT`, and `SITEWARD_SHARD_INDEX` (0-based, e.g.
+/// GitHub Actions' `${{ strategy.job-index }}`) with `SITEWARD_SHARD_COUNT`
+/// (`${{ strategy.job-total }}`). A count below 2 means no sharding.
+fn engine_shard(env: &impl Fn(&str) -> Option<String>) -> Option<(String, &'static str)> {
+    const ENGINES: [(&str, &str, u64, &str); 4] = [
+        (
+            "CI_NODE_INDEX",
+            "CI_NODE_TOTAL",
+            0,
+            "CI_NODE_INDEX/CI_NODE_TOTAL",
+        ),
+        (
+            "BUILDKITE_PARALLEL_JOB",
+            "BUILDKITE_PARALLEL_JOB_COUNT",
+            1,
+            "BUILDKITE_PARALLEL_JOB/BUILDKITE_PARALLEL_JOB_COUNT",
+        ),
+        (
+            "JOB_COMPLETION_INDEX",
+            "SITEWARD_SHARD_COUNT",
+            1,
+            "JOB_COMPLETION_INDEX/SITEWARD_SHARD_COUNT",
+        ),
+        (
+            "SITEWARD_SHARD_INDEX",
+            "SITEWARD_SHARD_COUNT",
+            1,
+            "SITEWARD_SHARD_INDEX/SITEWARD_SHARD_COUNT",
+        ),
+    ];
+    ENGINES.iter().find_map(|(index, count, add, from)| {
+        let i: u64 = env(index)?.trim().parse().ok()?;
+        let n: u64 = env(count)?.trim().parse().ok()?;
+        (n >= 2).then(|| (format!("{}/{n}", i + add), *from))
+    })
 }
 
 #[cfg(test)]
@@ -142,6 +200,46 @@ mod tests {
 
     fn config(run: RunOpts) -> Result<RunConfig, ConfigError> {
         RunConfig::from_flags(&Select::default(), &run)
+    }
+
+    #[test]
+    fn shard_auto_reads_each_engine() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(name, _)| *name == k)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let auto = |vars| shard(Some("auto"), env(vars)).map_err(|e| e.to_string());
+        assert_eq!(
+            auto(&[("CI_NODE_INDEX", "2"), ("CI_NODE_TOTAL", "4")]).unwrap(),
+            Some("2/4".into())
+        );
+        assert_eq!(
+            auto(&[
+                ("BUILDKITE_PARALLEL_JOB", "0"),
+                ("BUILDKITE_PARALLEL_JOB_COUNT", "3")
+            ])
+            .unwrap(),
+            Some("1/3".into())
+        );
+        assert_eq!(
+            auto(&[("JOB_COMPLETION_INDEX", "4"), ("SITEWARD_SHARD_COUNT", "5")]).unwrap(),
+            Some("5/5".into())
+        );
+        assert_eq!(
+            auto(&[("SITEWARD_SHARD_INDEX", "0"), ("SITEWARD_SHARD_COUNT", "2")]).unwrap(),
+            Some("1/2".into())
+        );
+        assert!(auto(&[]).unwrap_err().contains("no shard variables found"));
+        // Without a flag only GitLab's `parallel:` variables choose a shard.
+        let none = shard(
+            None,
+            env(&[("JOB_COMPLETION_INDEX", "1"), ("SITEWARD_SHARD_COUNT", "2")]),
+        );
+        assert_eq!(none.unwrap(), None);
+        assert_eq!(shard(Some("1/2"), env(&[])).unwrap(), Some("1/2".into()));
     }
 
     #[test]

@@ -100,3 +100,45 @@ fn a_digest_key_makes_secret_digests_keyed() {
     assert!(keyed.starts_with("<secret hmac-sha256:"), "{keyed}");
     assert!(!keyed.contains("1234"));
 }
+
+/// `--shard auto` on a Kubernetes Indexed Job: N shards, each from `JOB_COMPLETION_INDEX`,
+/// cover every site exactly once.
+#[test]
+fn shard_auto_splits_the_fleet_exactly_once() {
+    let repo = Repo::new();
+    let dead = super::support::refused_port();
+    let names: Vec<String> = (1..=7).map(|i| format!("s{i}.test")).collect();
+    for name in &names {
+        repo.write(
+            &format!("sites/{name}.yaml"),
+            &format!(
+                "name: {name}\nurl: https://{name}/\nconnect: 127.0.0.1:{}\n",
+                dead.port
+            ),
+        );
+    }
+    repo.commit_all("seven sites");
+    let mut seen: Vec<String> = Vec::new();
+    for index in 0..3 {
+        let index = index.to_string();
+        let out = repo.run_env(
+            &["plan", "--shard", "auto", "--format", "json"],
+            &[
+                ("JOB_COMPLETION_INDEX", &index),
+                ("SITEWARD_SHARD_COUNT", "3"),
+            ],
+        );
+        for site in out.json()["sites"].as_array().expect("sites") {
+            seen.push(site["site"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, names, "every site exactly once");
+    let none = repo.run(&["plan", "--shard", "auto"]);
+    none.expect_code(1);
+    assert!(
+        none.stderr.contains("no shard variables found"),
+        "{}",
+        none.stderr
+    );
+}
