@@ -202,6 +202,10 @@ pub struct RunOpts {
     /// Audit branch (default `siteward-audit`, or `audit.branch` in siteward.yaml).
     #[arg(long, value_name = "BRANCH")]
     pub audit_branch: Option<String>,
+    /// End the whole run after SECS: sites not observed by then are `unknown`, sites not yet
+    /// applied are skipped; the run is still recorded.
+    #[arg(long, value_name = "SECS")]
+    pub deadline: Option<f64>,
     /// Wait at most this many seconds for another run's repo lock.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub lock_timeout: u64,

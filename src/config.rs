@@ -15,6 +15,8 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 const MAX_CONCURRENCY: usize = 4096;
 /// The largest `--per-host`, as for `per_host` in `siteward.yaml`.
 const MAX_PER_HOST: usize = 256;
+/// The longest `--deadline`: a day.
+const MAX_DEADLINE: Duration = Duration::from_secs(86_400);
 /// The longest `--lock-timeout`: a day.
 const MAX_LOCK_TIMEOUT: u64 = 86_400;
 
@@ -29,6 +31,8 @@ pub enum ConfigError {
         value: usize,
         max: usize,
     },
+    #[error("`--deadline {0}` must be a number of seconds above 0 and at most 86400 (a day)")]
+    Deadline(f64),
     #[error("`--lock-timeout {0}` must be at most {MAX_LOCK_TIMEOUT} seconds (a day)")]
     LockTimeout(u64),
     #[error("`--audit-branch`: {0}")]
@@ -63,6 +67,8 @@ pub struct RunConfig {
     audit_branch: Option<BranchName>,
     /// How long to wait for another run's repo lock.
     pub lock_timeout: Duration,
+    /// When the whole run must end (`--deadline`).
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl RunConfig {
@@ -88,6 +94,13 @@ impl RunConfig {
             }),
             other => Ok(other),
         };
+        let deadline = match run.deadline {
+            Some(d) if d.is_finite() && d > 0.0 && d <= MAX_DEADLINE.as_secs_f64() => {
+                Some(std::time::Instant::now() + Duration::from_secs_f64(d))
+            }
+            Some(d) => return Err(ConfigError::Deadline(d)),
+            None => None,
+        };
         if run.lock_timeout > MAX_LOCK_TIMEOUT {
             return Err(ConfigError::LockTimeout(run.lock_timeout));
         }
@@ -107,6 +120,7 @@ impl RunConfig {
             trigger: run.trigger.clone(),
             audit_branch,
             lock_timeout: Duration::from_secs(run.lock_timeout),
+            deadline,
         })
     }
 
@@ -117,6 +131,7 @@ impl RunConfig {
             per_host: self.per_host.unwrap_or(settings.per_host),
             timeout: self.timeout.unwrap_or(settings.timeout.0),
             progress: sites > 20 && std::io::stderr().is_terminal(),
+            deadline: self.deadline,
         }
     }
 

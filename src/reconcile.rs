@@ -226,8 +226,16 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
                 Some(gate) => Some(gate.lock().await),
                 None => None,
             };
-            if ctx.stop.load(Ordering::SeqCst) {
-                let msg = "interrupted by a signal before this site was applied";
+            let late = ctx
+                .opts
+                .deadline
+                .is_some_and(|d| std::time::Instant::now() >= d);
+            if ctx.stop.load(Ordering::SeqCst) || late {
+                let msg = if late {
+                    "the run's `--deadline` passed before this site was applied"
+                } else {
+                    "interrupted by a signal before this site was applied"
+                };
                 return group
                     .iter()
                     .map(|(site, changes)| {

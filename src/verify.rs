@@ -40,8 +40,11 @@ impl<'a> Verify<'a> {
         Verify {
             repo,
             secrets,
+            // A change being verified is never cut short by the run's `--deadline`: that
+            // would roll back a good apply.
             opts: ObserveOpts {
                 progress: false,
+                deadline: None,
                 ..opts
             },
             applied: Some(
@@ -58,7 +61,10 @@ impl<'a> Verify<'a> {
         Verify {
             repo,
             secrets,
-            opts,
+            opts: ObserveOpts {
+                deadline: None,
+                ..opts
+            },
             applied: None,
         }
     }

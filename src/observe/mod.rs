@@ -34,6 +34,8 @@ pub struct ObserveOpts {
     pub timeout: Duration,
     /// Show a progress bar on stderr (a terminal, many sites).
     pub progress: bool,
+    /// When the whole run must end (`--deadline`): sites not observed by then are `unknown`.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl ObserveOpts {
@@ -107,7 +109,10 @@ pub async fn observe_all(sites: &[&Site], repo: &Path, opts: ObserveOpts) -> Vec
         .instrument(span)
     });
     let mut done = stream::iter(tasks).buffer_unordered(opts.concurrency.max(1));
-    let deadline = tokio::time::Instant::now() + opts.run_deadline(sites.len());
+    let mut deadline = tokio::time::Instant::now() + opts.run_deadline(sites.len());
+    if let Some(run) = opts.deadline {
+        deadline = deadline.min(tokio::time::Instant::from_std(run));
+    }
     while let Ok(Some((i, live))) = tokio::time::timeout_at(deadline, done.next()).await {
         bar.inc(1);
         results[i] = Some(live);

@@ -367,6 +367,7 @@ async fn issue_16_an_applied_redirect_that_cannot_be_observed_is_not_verified() 
         per_host: 2,
         timeout: Duration::from_secs(2),
         progress: false,
+        deadline: None,
     };
     let secrets = siteward::secret::RunSecrets::resolve(&[site], repo.path());
     let verify = siteward::verify::Verify::new(repo.path(), opts, &secrets, &[applied]);

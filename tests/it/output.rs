@@ -142,3 +142,49 @@ fn shard_auto_splits_the_fleet_exactly_once() {
         none.stderr
     );
 }
+
+/// `--deadline` bounds the whole run: sites not observed by then are `unknown` (exit 1), and
+/// the flag is validated before anything is read.
+#[test]
+fn a_deadline_bounds_the_run() {
+    let f = Fleet::start(&["a.test"]);
+    f.site("a.test", "auto", "headers:\n  X-Frame-Options: DENY\n");
+    // A second site that never answers (accepts, then stays silent).
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let port = silent.local_addr().expect("addr").port();
+    f.repo.write(
+        "sites/slow.test.yaml",
+        &format!("name: slow.test\nurl: https://slow.test/\nconnect: 127.0.0.1:{port}\n"),
+    );
+    f.repo.commit_all("one good site, one silent one");
+    let started = std::time::Instant::now();
+    let out = f.repo.run(&[
+        "plan",
+        "--format",
+        "json",
+        "--timeout",
+        "60",
+        "--deadline",
+        "2",
+    ]);
+    out.expect_code(1);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(50),
+        "the deadline, not the 60 s timeout, ended the run"
+    );
+    let doc = out.json();
+    let slow = doc["sites"]
+        .as_array()
+        .expect("sites")
+        .iter()
+        .find(|s| s["site"] == "slow.test")
+        .expect("slow.test");
+    assert_eq!(slow["sync"], "unknown", "{doc}");
+    let bad = f.repo.run(&["plan", "--deadline", "0"]);
+    bad.expect_code(1);
+    assert!(
+        bad.stderr.contains("`--deadline 0` must be"),
+        "{}",
+        bad.stderr
+    );
+}

@@ -122,6 +122,7 @@ async fn apply(
         per_host: 4,
         timeout: std::time::Duration::from_secs(10),
         progress: false,
+        deadline: None,
     };
     let verify = Verify::everything(repo.path(), opts, &secrets);
     let site_secrets = secrets.site(site.name.as_str()).expect("secrets resolve");
