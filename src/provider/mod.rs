@@ -20,8 +20,11 @@
 //! - Secret header values are written to the target file only; every returned text, outcome
 //!   and error shows them as `<secret sha256:…>`.
 
+mod apache;
+mod block;
 mod desired;
 mod headers_file;
+mod htaccess;
 mod nginx;
 mod sequence;
 
@@ -224,6 +227,8 @@ pub fn kind(keyword: ServerProvider) -> &'static dyn ServerConfig {
     match keyword {
         ServerProvider::Nginx => &nginx::Nginx,
         ServerProvider::HeadersFile => &headers_file::HeadersFile,
+        ServerProvider::Apache => &apache::Apache,
+        ServerProvider::Htaccess => &htaccess::Htaccess,
     }
 }
 

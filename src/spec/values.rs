@@ -422,7 +422,14 @@ keywords!(
 
 keywords!(
     /// Who applies web-server changes.
-    ServerProvider { Nginx = "nginx", HeadersFile = "headers-file" }
+    ServerProvider {
+        Nginx = "nginx",
+        HeadersFile = "headers-file",
+        /// An Apache include file.
+        Apache = "apache",
+        /// A marked block in a `.htaccess` file.
+        Htaccess = "htaccess",
+    }
 );
 
 keywords!(

@@ -1,7 +1,7 @@
 //! Property: the plan stage's verdicts are what an apply does to siteward's file. Over
-//! generated sites (headers with values, `absent`, unnamed, nginx-unsafe `$` values), both
-//! providers (nginx includes, `_headers` blocks), files siteward wrote earlier and live
-//! responses: every `apply` step is made true by the file the
+//! generated sites (headers with values, `absent`, unnamed, nginx-unsafe `$` values,
+//! Apache-unsafe `${…}` values), every file-based provider (nginx and Apache includes,
+//! `_headers` and `.htaccess` blocks), files siteward wrote earlier and live responses: every `apply` step is made true by the file the
 //! provider would write, every `propose`/`skip` step is left as it is, and every header the
 //! new file treats differently from the old one is a planned `apply` (or already served as
 //! desired, so nothing observable changes).
@@ -30,6 +30,8 @@ enum Rule {
     Value(&'static str),
     /// A value nginx cannot write (`$` would be expanded).
     Dollar,
+    /// A value neither nginx nor Apache can write (`${…}` would be expanded).
+    Variable,
 }
 
 fn rule() -> impl Strategy<Value = Rule> {
@@ -38,6 +40,7 @@ fn rule() -> impl Strategy<Value = Rule> {
         Just(Rule::Absent),
         (0..VALUES.len()).prop_map(|i| Rule::Value(VALUES[i])),
         Just(Rule::Dollar),
+        Just(Rule::Variable),
     ]
 }
 
@@ -54,6 +57,7 @@ fn site(rules: &[Rule], sync: SyncMode, kind: ServerProvider) -> Site {
             Rule::Absent => yaml.push_str(&format!("  {name}: absent\n")),
             Rule::Value(v) => yaml.push_str(&format!("  {name}: '{v}'\n")),
             Rule::Dollar => yaml.push_str(&format!("  {name}: '$remote_addr'\n")),
+            Rule::Variable => yaml.push_str(&format!("  {name}: '${{HOME}}'\n")),
         }
     }
     yaml.push_str("  X-Fixed: '1'\n");
@@ -68,8 +72,9 @@ fn site(rules: &[Rule], sync: SyncMode, kind: ServerProvider) -> Site {
     state.sites.into_values().next().expect("site")
 }
 
-/// The file siteward wrote earlier: an nginx include of `add_header` lines, or a `_headers`
-/// file with siteward's block after a rule of the site's own.
+/// The file siteward wrote earlier: an nginx or Apache include, a `_headers` file with
+/// siteward's block after a rule of the site's own, or a `.htaccess` with siteward's block
+/// before WordPress's.
 fn file(set: &[Option<&str>], kind: ServerProvider) -> String {
     let set = NAMES.iter().zip(set).filter_map(|(n, v)| v.map(|v| (n, v)));
     match kind {
@@ -88,16 +93,39 @@ fn file(set: &[Option<&str>], kind: ServerProvider) -> String {
             text.push_str("# siteward:end\n");
             text
         }
+        ServerProvider::Apache => {
+            let mut text = "# managed by siteward — do not edit; site p.test\n".to_owned();
+            for (name, v) in set {
+                text.push_str(&format!("Header always set {name} \"{v}\"\n"));
+            }
+            text
+        }
+        ServerProvider::Htaccess => {
+            let mut text = "# BEGIN siteward\n<IfModule mod_headers.c>\n".to_owned();
+            for (name, v) in set {
+                text.push_str(&format!("Header always set {name} \"{v}\"\n"));
+            }
+            text.push_str("</IfModule>\n# END siteward\n\n");
+            text.push_str(WORDPRESS);
+            text
+        }
     }
 }
+
+/// WordPress's own block in a `.htaccess`, which must survive every apply byte for byte.
+const WORDPRESS: &str = "# BEGIN WordPress\n<IfModule mod_rewrite.c>\nRewriteEngine On\n\
+    RewriteRule ^index\\.php$ - [L]\nHeader always set X-A \"wp\"\n</IfModule>\n# END WordPress\n";
 
 /// Header (lowercased) → value in siteward's part of a file.
 fn values(text: &str, kind: ServerProvider) -> BTreeMap<String, String> {
     let owned = match kind {
-        ServerProvider::Nginx => text,
+        ServerProvider::Nginx | ServerProvider::Apache => text,
         ServerProvider::HeadersFile => text
             .split_once("# siteward:begin\n")
             .map_or("", |(_, rest)| rest),
+        ServerProvider::Htaccess => text
+            .split_once("# END siteward\n")
+            .map_or("", |(block, _)| block),
     };
     owned
         .lines()
@@ -111,6 +139,12 @@ fn values(text: &str, kind: ServerProvider) -> BTreeMap<String, String> {
             ServerProvider::HeadersFile => {
                 let (name, value) = l.strip_prefix("  ")?.split_once(':')?;
                 Some((name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+            }
+            ServerProvider::Apache | ServerProvider::Htaccess => {
+                let rest = l.strip_prefix("Header always set ")?;
+                let (name, rest) = rest.split_once(' ')?;
+                let value = rest.strip_prefix('"')?.strip_suffix('"')?;
+                Some((name.to_ascii_lowercase(), value.to_owned()))
             }
         })
         .collect()
@@ -130,7 +164,12 @@ proptest! {
         live in proptest::collection::vec(sent(), 4),
         sync in prop_oneof![Just(SyncMode::Auto), Just(SyncMode::Propose), Just(SyncMode::Observe)],
         reconcile in any::<bool>(),
-        kind in prop_oneof![Just(ServerProvider::Nginx), Just(ServerProvider::HeadersFile)],
+        kind in prop_oneof![
+            Just(ServerProvider::Nginx),
+            Just(ServerProvider::HeadersFile),
+            Just(ServerProvider::Apache),
+            Just(ServerProvider::Htaccess),
+        ],
     ) {
         let site = site(&rules, sync, kind);
         let provider = Provider::for_site(&site, Path::new("/r")).unwrap().unwrap();
@@ -182,6 +221,9 @@ proptest! {
         // Lines outside siteward's part stay byte for byte.
         if kind == ServerProvider::HeadersFile {
             prop_assert!(new_file.starts_with("/assets/*\n  X-A: mine\n"), "{new_file}");
+        }
+        if kind == ServerProvider::Htaccess {
+            prop_assert!(new_file.ends_with(&format!("# END siteward\n\n{WORDPRESS}")), "{new_file}");
         }
         let (before, after) = (values(&old_file, kind), values(&new_file, kind));
         for c in &applying {
