@@ -1,8 +1,9 @@
 //! The one integration-test binary: runs the real `siteward` (or the library) against real
-//! components (nginx, sshd, git, git daemon) started on 127.0.0.1 by the helpers in `support`.
+//! components (nginx, Apache, sshd, git, git daemon) started on 127.0.0.1 by the helpers in `support`.
 
 mod support;
 
+mod apache;
 mod audit;
 mod check;
 mod connect;
