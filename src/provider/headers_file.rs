@@ -139,7 +139,7 @@ fn view(site: &Site, current: &str) -> Result<View, String> {
     Ok(View {
         text: Some(text),
         headers,
-        redirects: Default::default(),
+        ..View::default()
     })
 }
 

@@ -1,6 +1,7 @@
 //! The write → test → reload → verify sequence of an apply, and its rollback. Shared by every
 //! provider so that the safety rule lives in one place: a config that failed any step is never
-//! left in place.
+//! left in place. "Write" is the provider's (`Provider::write`): a file replaced atomically, or
+//! an `exec` program's apply.
 
 use super::{Provider, ProviderError, Stage};
 use crate::spec::Site;
@@ -25,27 +26,33 @@ pub(super) struct Job<'a> {
 impl Job<'_> {
     /// Writes `new` and takes it through test, reload and verification.
     pub async fn run(&self, new: &[u8]) -> Result<(), ProviderError> {
-        let t = &self.provider.target;
-        // 1. Write atomically; a failed write leaves the old file untouched.
-        if let Err(e) = self.transport.write(&t.path, new).await {
-            return Err(self.provider.fail(Stage::Write, e));
+        let p = self.provider;
+        // 1. Write atomically; a failed write leaves the old file untouched. A program may
+        //    have applied part of it: that is restored like any later failure.
+        if let Err(e) = p.write(self.site, self.transport, self.backup, new).await {
+            return Err(if p.partial_writes() {
+                self.rollback(Stage::Write, e, new, false).await
+            } else {
+                p.fail(Stage::Write, e)
+            });
         }
-        tracing::info!(path = %t.path.display(), "config written");
-        self.test_reload_verify(true).await
+        tracing::info!(path = %p.config_path().display(), "config written");
+        self.test_reload_verify(Some(new)).await
     }
 
     /// The file already holds the desired config but the server does not serve it (a run was
     /// killed between write and reload): test, reload and verify without writing. Nothing was
     /// written by this run, so there is nothing to roll back.
     pub async fn settle(&self) -> Result<(), ProviderError> {
-        self.test_reload_verify(false).await
+        self.test_reload_verify(None).await
     }
 
-    async fn test_reload_verify(&self, written: bool) -> Result<(), ProviderError> {
+    /// Test, reload and verify; `written` is what this run wrote (to roll back on failure).
+    async fn test_reload_verify(&self, written: Option<&[u8]>) -> Result<(), ProviderError> {
         let t = &self.provider.target;
         let fail = |stage, detail: String, reload| async move {
-            if written {
-                self.rollback(stage, detail, reload).await
+            if let Some(new) = written {
+                self.rollback(stage, detail, new, reload).await
             } else if stage == Stage::Test && self.recovering {
                 self.drop_leftover(detail).await
             } else {
@@ -92,11 +99,11 @@ impl Job<'_> {
     /// config passes without it, it stays removed (a broken file is never left in place); when
     /// the test fails anyway, the cause is elsewhere and the file is put back untouched.
     async fn drop_leftover(&self, detail: String) -> ProviderError {
-        let t = &self.provider.target;
+        let (t, p) = (&self.provider.target, self.provider);
         let Some(content) = self.backup else {
             return self.provider.fail(Stage::Test, detail);
         };
-        if let Err(e) = self.transport.remove(&t.path).await {
+        if let Err(e) = p.remove(self.site, self.transport, content).await {
             return self.provider.fail(
                 Stage::Test,
                 format!("{detail}; removing the file an interrupted run left failed: {e}"),
@@ -111,7 +118,7 @@ impl Job<'_> {
                 Stage::Test,
                 format!("{detail} (the file an interrupted run left failed the config test and was removed)"),
             ),
-            Err(_) => match self.transport.write(&t.path, content).await {
+            Err(_) => match p.write(self.site, self.transport, None, content).await {
                 Ok(()) => self.provider.fail(
                     Stage::Test,
                     format!("{detail} (the config test fails without this site's file too; the file was left in place)"),
@@ -121,21 +128,27 @@ impl Job<'_> {
                     provider: self.provider.name(),
                     stage: Stage::Test,
                     detail,
-                    path: t.path.clone(),
+                    path: p.config_path().to_path_buf(),
                     rollback: format!("putting the file back failed: {e}"),
                 },
             },
         }
     }
 
-    /// Restores the backup (or removes the new file), reloads when `reload` says the new
-    /// config may have been loaded, and builds the error for the failed `stage`.
-    async fn rollback(&self, stage: Stage, detail: String, reload: bool) -> ProviderError {
-        let t = &self.provider.target;
+    /// Restores the backup (or removes the new file `new`), reloads when `reload` says the
+    /// new config may have been loaded, and builds the error for the failed `stage`.
+    async fn rollback(
+        &self,
+        stage: Stage,
+        detail: String,
+        new: &[u8],
+        reload: bool,
+    ) -> ProviderError {
+        let (t, p) = (&self.provider.target, self.provider);
         tracing::warn!(%stage, "apply failed; restoring the previous config");
         let restored = match self.backup {
-            Some(old) => self.transport.write(&t.path, old).await,
-            None => self.transport.remove(&t.path).await,
+            Some(old) => p.write(self.site, self.transport, Some(new), old).await,
+            None => p.remove(self.site, self.transport, new).await,
         };
         let reloaded = match (&t.reload, reload) {
             (Some(cmd), true) => self.command(cmd).await,
@@ -146,7 +159,7 @@ impl Job<'_> {
             provider: self.provider.name(),
             stage,
             detail: detail.clone(),
-            path: t.path.clone(),
+            path: p.config_path().to_path_buf(),
             rollback,
         };
         match (restored, reloaded) {

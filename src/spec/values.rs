@@ -429,6 +429,8 @@ keywords!(
         Apache = "apache",
         /// A marked block in a `.htaccess` file.
         Htaccess = "htaccess",
+        /// A program speaking the exec protocol (a hosting provider's API).
+        Exec = "exec",
     }
 );
 

@@ -1,7 +1,8 @@
 //! Property: the plan stage's verdicts are what an apply does to siteward's file. Over
 //! generated sites (headers with values, `absent`, unnamed, nginx-unsafe `$` values,
-//! Apache-unsafe `${…}` values), every file-based provider (nginx and Apache includes,
-//! `_headers` and `.htaccess` blocks), files siteward wrote earlier and live responses: every `apply` step is made true by the file the
+//! Apache-unsafe `${…}` values), every provider (nginx and Apache includes, `_headers` and
+//! `.htaccess` blocks, an `exec` program's reported state), what siteward wrote earlier and
+//! live responses: every `apply` step is made true by the file the
 //! provider would write, every `propose`/`skip` step is left as it is, and every header the
 //! new file treats differently from the old one is a planned `apply` (or already served as
 //! desired, so nothing observable changes).
@@ -61,8 +62,12 @@ fn site(rules: &[Rule], sync: SyncMode, kind: ServerProvider) -> Site {
         }
     }
     yaml.push_str("  X-Fixed: '1'\n");
+    let target = match kind {
+        ServerProvider::Exec => "command: /opt/providers/panel",
+        _ => "config: /srv/p/_headers",
+    };
     yaml.push_str(&format!(
-        "manage:\n  server:\n    provider: {kind}\n    config: /srv/p/_headers\n"
+        "manage:\n  server:\n    provider: {kind}\n    {target}\n"
     ));
     let (state, problems) = crate::load::load_sources(&[crate::load::Source {
         path: "sites/p.test.yaml".into(),
@@ -109,6 +114,14 @@ fn file(set: &[Option<&str>], kind: ServerProvider) -> String {
             text.push_str(WORDPRESS);
             text
         }
+        ServerProvider::Exec => {
+            let headers: BTreeMap<String, &str> =
+                set.map(|(n, v)| (n.to_ascii_lowercase(), v)).collect();
+            let state = serde_json::json!({
+                "resources": ["header", "redirect"], "headers": headers, "redirects": []
+            });
+            format!("{}\n", serde_json::to_string_pretty(&state).expect("json"))
+        }
     }
 }
 
@@ -126,6 +139,17 @@ fn values(text: &str, kind: ServerProvider) -> BTreeMap<String, String> {
         ServerProvider::Htaccess => text
             .split_once("# END siteward\n")
             .map_or("", |(block, _)| block),
+        ServerProvider::Exec => {
+            let state: serde_json::Value = serde_json::from_str(text).expect("exec state");
+            return state["headers"]
+                .as_object()
+                .map(|h| {
+                    h.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned()))
+                        .collect()
+                })
+                .unwrap_or_default();
+        }
     };
     owned
         .lines()
@@ -140,6 +164,7 @@ fn values(text: &str, kind: ServerProvider) -> BTreeMap<String, String> {
                 let (name, value) = l.strip_prefix("  ")?.split_once(':')?;
                 Some((name.trim().to_ascii_lowercase(), value.trim().to_owned()))
             }
+            ServerProvider::Exec => None,
             ServerProvider::Apache | ServerProvider::Htaccess => {
                 let rest = l.strip_prefix("Header always set ")?;
                 let (name, rest) = rest.split_once(' ')?;
@@ -169,6 +194,7 @@ proptest! {
             Just(ServerProvider::HeadersFile),
             Just(ServerProvider::Apache),
             Just(ServerProvider::Htaccess),
+            Just(ServerProvider::Exec),
         ],
     ) {
         let site = site(&rules, sync, kind);

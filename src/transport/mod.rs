@@ -14,7 +14,7 @@
 //! `rm`, `mkdir`, `chmod` and `stat -c` (GNU coreutils or BusyBox).
 
 mod local;
-mod process;
+pub(crate) mod process;
 mod ssh;
 pub mod ssh_options;
 
