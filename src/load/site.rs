@@ -7,8 +7,8 @@ use std::path::{Component, Path, PathBuf};
 use super::keys;
 use crate::spec::{
     CertificateManage, CertificateSpec, Check, DEFAULT_MIN_DAYS_LEFT, HeaderName, HeaderRule,
-    HeaderValue, Manage, Package, Redirect, SecretRef, ServerManage, ServerProvider, Site, Software,
-    SoftwareManage, SyncMode, Transport, WebUrl,
+    HeaderValue, Manage, Package, Redirect, SecretRef, ServerManage, ServerProvider, Site,
+    Software, SoftwareManage, SyncMode, Transport, WebUrl,
 };
 use crate::yaml::{Node, Reader};
 
@@ -565,7 +565,10 @@ fn read_server(r: &mut Reader, node: &Node) -> Option<ServerManage> {
     );
     if let Some(p) = provider {
         let (unused, why) = if exec {
-            (file_keys, "the `exec` program runs where siteward runs and owns no file")
+            (
+                file_keys,
+                "the `exec` program runs where siteward runs and owns no file",
+            )
         } else {
             (exec_keys, "only `provider: exec` runs a program")
         };
@@ -604,7 +607,9 @@ fn read_server(r: &mut Reader, node: &Node) -> Option<ServerManage> {
             .bytes()
             .next()
             .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-            && e.key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && e.key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
             && !e.key.starts_with("SITEWARD_");
         if !name_ok {
             r.report(

@@ -22,8 +22,8 @@ use std::fmt::Write;
 use super::desired::{self, DesiredHeader};
 use super::nginx::{redirect, upgrade_source};
 use super::{ServerConfig, View};
-use crate::report::escape::fenced;
 use crate::plan::{Action, Change, Resource};
+use crate::report::escape::fenced;
 use crate::spec::{Redirect, Site};
 
 /// Default `test_command`.
@@ -123,7 +123,10 @@ pub(super) fn can_apply(site: &Site, change: &Change, place: &str) -> Result<(),
 
 /// `Header always set NAME "VALUE"` with the value escaped for Apache and mod_headers.
 pub(super) fn header_line(name: &str, value: &str) -> Result<String, String> {
-    Ok(format!("Header always set {name} {}\n", quoted(value, name)?))
+    Ok(format!(
+        "Header always set {name} {}\n",
+        quoted(value, name)?
+    ))
 }
 
 /// A mod_headers value inside an Apache double-quoted argument: `%` doubled (mod_headers
@@ -192,15 +195,24 @@ pub(super) fn redirect_lines(r: &Redirect) -> Result<String, String> {
         let host = to.host_str().unwrap_or_default();
         format!("https://{host}{port}%{{REQUEST_URI}} [R={},L]", r.status)
     } else {
-        format!("{} [R={},L,NE,QSD]", rewrite_target(r.to.as_str())?, r.status)
+        format!(
+            "{} [R={},L,NE,QSD]",
+            rewrite_target(r.to.as_str())?,
+            r.status
+        )
     };
-    Ok(format!("RewriteEngine On\n{HTTPS_COND}\nRewriteRule ^ {rule}\n"))
+    Ok(format!(
+        "RewriteEngine On\n{HTTPS_COND}\nRewriteRule ^ {rule}\n"
+    ))
 }
 
 /// A literal mod_rewrite substitution: `$` and `%` escaped with `\`; a URL with whitespace,
 /// quotes or backslashes (which a parsed URL never has) is refused.
 fn rewrite_target(url: &str) -> Result<String, String> {
-    if url.chars().any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '\\')) {
+    if url
+        .chars()
+        .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '\\'))
+    {
         return Err(format!(
             "redirect target `{url}` cannot be written as one Apache argument"
         ));

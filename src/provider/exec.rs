@@ -435,7 +435,11 @@ fn changes(from: &State, to: &State) -> Vec<ProtocolChange> {
             Some(_) => {}
         }
     }
-    for r in from.redirects.iter().filter(|r| target(to, &r.from).is_none()) {
+    for r in from
+        .redirects
+        .iter()
+        .filter(|r| target(to, &r.from).is_none())
+    {
         out.push(("redirect", r.from.clone(), "remove", None));
     }
     out
@@ -526,7 +530,10 @@ mod tests {
 
     #[test]
     fn changes_are_the_difference_of_two_states() {
-        let from = state(&[("x-a", "1"), ("x-b", "2")], &[("http://a/", "https://a/")]);
+        let from = state(
+            &[("x-a", "1"), ("x-b", "2")],
+            &[("http://a/", "https://a/")],
+        );
         let to = state(&[("x-a", "1"), ("x-b", "3"), ("x-c", "4")], &[]);
         let got: Vec<(&str, String, &str)> = changes(&from, &to)
             .into_iter()

@@ -21,8 +21,8 @@ use super::apache;
 use super::block::{Markers, Place};
 use super::desired::DesiredHeader;
 use super::{ServerConfig, View};
-use crate::report::escape::fenced;
 use crate::plan::Change;
+use crate::report::escape::fenced;
 use crate::spec::Site;
 
 /// The markers of siteward's block, in the style WordPress uses for its own.

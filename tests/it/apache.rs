@@ -164,7 +164,10 @@ async fn add_change_remove(web: &Web, repo: &Repo, manage: &str, file: &PathBuf,
     let site = web.site(repo, &with, manage);
     let (p, t) = provider(&site, repo);
     let out = apply(&p, &site, &t, repo).await.expect("first apply");
-    assert!(out.changed && out.verified && out.before.is_none(), "{out:?}");
+    assert!(
+        out.changed && out.verified && out.before.is_none(),
+        "{out:?}"
+    );
     let h = web.headers().await;
     assert_eq!(header(&h, "x-frame-options"), Some("DENY"));
     assert_eq!(
@@ -387,12 +390,19 @@ async fn values_are_served_literally(web: &Web, manage: &str, file: &PathBuf) {
     assert_eq!(std::fs::read_to_string(file).expect("file"), text);
 
     // A newline cannot get into a value at all: the site file is refused at load.
-    let yaml = web.yaml(&repo, "headers:\n  X-Nl: \"a\\nHeader set X-Injected 1\"\n", manage);
+    let yaml = web.yaml(
+        &repo,
+        "headers:\n  X-Nl: \"a\\nHeader set X-Injected 1\"\n",
+        manage,
+    );
     let (_, problems) = siteward::load::load_sources(&[siteward::load::Source {
         path: format!("sites/{HOST}.yaml").into(),
         text: yaml,
     }]);
-    assert!(!problems.is_empty(), "a newline in a header value was accepted");
+    assert!(
+        !problems.is_empty(),
+        "a newline in a header value was accepted"
+    );
 }
 
 #[tokio::test]
@@ -431,8 +441,18 @@ fn change(resource: Resource, key: &str, action: Action, desired: Option<&str>) 
 #[test]
 fn advice_is_the_exact_apache_lines() {
     let changes = [
-        change(Resource::Header, "X-Frame-Options", Action::Add, Some("DENY")),
-        change(Resource::Header, "X-Pct", Action::Change, Some(r#"50% "off""#)),
+        change(
+            Resource::Header,
+            "X-Frame-Options",
+            Action::Add,
+            Some("DENY"),
+        ),
+        change(
+            Resource::Header,
+            "X-Pct",
+            Action::Change,
+            Some(r#"50% "off""#),
+        ),
         change(Resource::Header, "server", Action::Remove, None),
         change(
             Resource::Redirect,
@@ -451,7 +471,10 @@ fn advice_is_the_exact_apache_lines() {
             "RewriteRule ^ https://a.test/ [R=301,L,NE]",
             "```apache",
         ] {
-            assert!(advice.contains(line), "{keyword}: `{line}` missing:\n{advice}");
+            assert!(
+                advice.contains(line),
+                "{keyword}: `{line}` missing:\n{advice}"
+            );
         }
     }
     let htaccess = siteward::provider::kind("htaccess".parse().expect("keyword"));

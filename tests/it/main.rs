@@ -8,6 +8,7 @@ mod audit;
 mod check;
 mod connect;
 mod demo;
+mod exec;
 mod harden;
 mod observe;
 mod output;

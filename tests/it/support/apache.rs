@@ -196,8 +196,11 @@ impl Apache {
     }
 
     fn write_cert(&self, name: &str, cert: &Issued) {
-        std::fs::write(self.path().join(format!("certs/{name}.crt")), &cert.cert_pem)
-            .expect("write cert");
+        std::fs::write(
+            self.path().join(format!("certs/{name}.crt")),
+            &cert.cert_pem,
+        )
+        .expect("write cert");
         std::fs::write(self.path().join(format!("certs/{name}.key")), &cert.key_pem)
             .expect("write key");
     }
@@ -227,8 +230,7 @@ impl Apache {
             https = self.https_port,
             extra = v.config,
         );
-        std::fs::write(self.path().join(format!("sites/{name}.conf")), conf)
-            .expect("write vhost");
+        std::fs::write(self.path().join(format!("sites/{name}.conf")), conf).expect("write vhost");
     }
 
     fn write_main_conf(&self) {
