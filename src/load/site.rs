@@ -615,7 +615,7 @@ fn read_server(r: &mut Reader, node: &Node) -> Option<ServerManage> {
             r.report(
                 &e.key_loc,
                 format!(
-                    "manage.server.env: `{}` is not an environment variable name                      (letters, digits, `_`; `SITEWARD_` is reserved)",
+                    "manage.server.env: `{}` is not an environment variable name (letters, digits, `_`; `SITEWARD_` is reserved)",
                     e.key
                 ),
             );

@@ -411,3 +411,67 @@ fn secrets_reach_the_program_only_as_variables_of_that_run() {
         }
     }
 }
+
+/// `exec` takes `command`, `env` and `timeout` and no file keys; every other kind the other
+/// way round. Each problem is located.
+#[test]
+fn exec_keys_are_checked_at_load() {
+    let repo = Repo::new();
+    let site = |name: &str, manage: &str| {
+        repo.write(
+            &format!("sites/{name}.yaml"),
+            &format!("name: {name}\nurl: https://{name}/\nmanage:\n  server:\n{manage}"),
+        );
+    };
+    site("a", "    provider: exec\n    config: /x.conf\n");
+    site(
+        "b",
+        "    provider: nginx\n    config: /x.conf\n    command: /opt/p\n",
+    );
+    site(
+        "c",
+        "    provider: exec\n    command: /opt/p\n    env:\n      SITEWARD_X: env:X\n      \
+         TOKEN: literal-token\n    timeout: 0\n    host: ssh://deploy@web01\n",
+    );
+    site(
+        "d",
+        "    provider: exec\n    command: \"/opt/p 'unterminated\"\n",
+    );
+    let out = repo.run(&["validate", "--format", "json"]);
+    out.expect_code(1);
+    let doc = out.json();
+    let problems: Vec<String> = doc["problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .map(|p| {
+            format!(
+                "{}:{}:{}: {}",
+                p["path"].as_str().unwrap_or(""),
+                p["line"],
+                p["column"],
+                p["message"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    let has = |want: &str| {
+        assert!(
+            problems.iter().any(|p| p.contains(want)),
+            "`{want}` not in {problems:#?}"
+        );
+    };
+    has("sites/a.yaml:6:13: manage.server.config: not used by `exec`");
+    has("sites/a.yaml:5:5: manage.server: missing required key `command`");
+    has(
+        "sites/b.yaml:7:14: manage.server.command: not used by `nginx`; only `provider: exec` runs a program",
+    );
+    has(
+        "sites/c.yaml:8:7: manage.server.env: `SITEWARD_X` is not an environment variable name (letters",
+    );
+    has("sites/c.yaml:9:14: manage.server.env.TOKEN: secrets are never written in YAML");
+    has("sites/c.yaml:10:14: manage.server.timeout");
+    has("sites/c.yaml:11:11: manage.server.host: not used by `exec`");
+    has(
+        "sites/d.yaml:6:14: manage.server.command: `/opt/p 'unterminated` has an unterminated quote",
+    );
+}
