@@ -271,15 +271,7 @@ impl Program {
             .iter()
             .map(|(k, v)| (k.clone(), v.expose().to_owned()))
             .collect();
-        let scrub = |text: &str| {
-            let mut text: String = text.chars().take(MAX_MESSAGE).collect();
-            for (_, s) in &secrets {
-                if !s.expose().is_empty() {
-                    text = text.replace(s.expose(), &s.shown());
-                }
-            }
-            text
-        };
+        let scrub = |text: &str| scrub(text, &secrets);
         request.insert("protocol".into(), PROTOCOL.into());
         request.insert("action".into(), action.into());
         let stdin = serde_json::to_vec(&Value::Object(request)).unwrap_or_default();
@@ -398,7 +390,10 @@ impl Program {
         );
         request.insert("changes".into(), Value::Array(shown));
         let answer = self.call("apply", request, &secrets).await?;
-        check_results(self.path(), &answer, &changes)
+        // The program's own messages may echo a value it was given.
+        secrets.extend(self.secrets()?);
+        let scrub = |text: &str| scrub(text, &secrets);
+        check_results(self.path(), &answer, &changes, &scrub)
     }
 }
 
@@ -445,11 +440,25 @@ fn changes(from: &State, to: &State) -> Vec<ProtocolChange> {
     out
 }
 
-/// Every change must have a result, and every result must be `applied`.
+/// `text` with every secret value replaced by its digest, then cut to [`MAX_MESSAGE`]
+/// characters (replaced first, so that no part of a secret survives the cut).
+fn scrub(text: &str, secrets: &[(String, Secret)]) -> String {
+    let mut text = text.to_owned();
+    for (_, s) in secrets {
+        if !s.expose().is_empty() {
+            text = text.replace(s.expose(), &s.shown());
+        }
+    }
+    text.chars().take(MAX_MESSAGE).collect()
+}
+
+/// Every change must have a result, and every result must be `applied`; the program's
+/// messages pass through `scrub`.
 fn check_results(
     program: &Path,
     answer: &serde_json::Map<String, Value>,
     changes: &[ProtocolChange],
+    scrub: &dyn Fn(&str) -> String,
 ) -> Result<(), String> {
     let program = program.display();
     let results = answer
@@ -464,14 +473,7 @@ fn check_results(
                     .and_then(Value::as_str)
                     .is_some_and(|k| k.eq_ignore_ascii_case(key))
         });
-        let message = |r: &Value| {
-            r.get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .chars()
-                .take(MAX_MESSAGE)
-                .collect::<String>()
-        };
+        let message = |r: &Value| scrub(r.get("message").and_then(Value::as_str).unwrap_or(""));
         match found.map(|r| (r.get("result").and_then(Value::as_str), r)) {
             Some((Some("applied"), _)) => {}
             Some((Some("failed"), r)) => failed.push(format!("{resource} `{key}`: {}", message(r))),
@@ -555,20 +557,36 @@ mod tests {
         let to = state(&[("x-a", "1"), ("x-b", "2")], &[]);
         let c = changes(&State::default(), &to);
         let answer = |v: Value| v.as_object().cloned().unwrap();
+        let none = |t: &str| t.to_owned();
         let ok = answer(json!({"results": [
             {"resource": "header", "key": "X-A", "result": "applied"},
             {"resource": "header", "key": "x-b", "result": "applied"}]}));
-        assert!(check_results(Path::new("p"), &ok, &c).is_ok());
+        assert!(check_results(Path::new("p"), &ok, &c, &none).is_ok());
         let bad = answer(json!({"results": [
             {"resource": "header", "key": "x-a", "result": "failed", "message": "quota"},
             {"resource": "header", "key": "x-b", "result": "maybe"}]}));
-        let err = check_results(Path::new("p"), &bad, &c).unwrap_err();
+        let err = check_results(Path::new("p"), &bad, &c, &none).unwrap_err();
         assert!(err.contains("header `x-a`: quota"), "{err}");
         assert!(err.contains("header `x-b`: result is neither"), "{err}");
-        let none = answer(json!({"results": []}));
-        let err = check_results(Path::new("p"), &none, &c).unwrap_err();
+        let empty = answer(json!({"results": []}));
+        let err = check_results(Path::new("p"), &empty, &c, &none).unwrap_err();
         assert!(err.contains("no result"), "{err}");
-        assert!(check_results(Path::new("p"), &answer(json!({})), &c).is_err());
+        assert!(check_results(Path::new("p"), &answer(json!({})), &c, &none).is_err());
+    }
+
+    #[test]
+    fn secrets_are_scrubbed_before_the_cut() {
+        let secrets = [("X".to_owned(), Secret::new("s3cret".into()))];
+        let long = format!("{}s3cret", "a".repeat(MAX_MESSAGE - 3));
+        let out = scrub(&long, &secrets);
+        assert!(
+            !out.contains("s3c") && out.chars().count() == MAX_MESSAGE,
+            "{out}"
+        );
+        assert_eq!(
+            scrub("x s3cret y", &secrets),
+            format!("x {} y", secrets[0].1.shown())
+        );
     }
 
     #[test]

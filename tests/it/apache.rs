@@ -396,7 +396,7 @@ async fn values_are_served_literally(web: &Web, manage: &str, file: &PathBuf) {
         manage,
     );
     let (_, problems) = siteward::load::load_sources(&[siteward::load::Source {
-        path: format!("sites/{HOST}.yaml").into(),
+        path: format!("sites/{HOST}.yaml"),
         text: yaml,
     }]);
     assert!(
