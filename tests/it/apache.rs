@@ -512,3 +512,38 @@ fn apply_through_the_binary_with_htaccess() {
         "{text}"
     );
 }
+
+/// Issue #15 item 4: a `sync: propose` site gets a proposal with the exact lines for the
+/// file its provider would edit, and nothing is written.
+#[test]
+fn proposals_show_the_lines_for_the_sites_own_file() {
+    let web = Web::start("All");
+    std::fs::write(web.htaccess(), WORDPRESS).expect("wordpress .htaccess");
+    for (manage, want) in [
+        (web.manage_htaccess(), "# BEGIN siteward"),
+        (web.manage_apache(), "inside the site's `<VirtualHost>`"),
+    ] {
+        let repo = Repo::new();
+        let yaml = web
+            .yaml(&repo, "headers:\n  X-Frame-Options: DENY\n", &manage)
+            .replace("sync: auto", "sync: propose");
+        repo.write(&format!("sites/{HOST}.yaml"), &yaml);
+        repo.commit_all("propose");
+        repo.run(&["reconcile"]).expect_code(2);
+        let md = repo.git(&["show", &format!("siteward-proposals/{HOST}:PROPOSAL.md")]);
+        assert!(
+            md.contains(want) && md.contains("Header always set X-Frame-Options \"DENY\""),
+            "{md}"
+        );
+        // Only the site's own syntax: no nginx, no `_headers` lines.
+        assert!(
+            !md.contains("add_header") && !md.contains("  X-Frame-Options: DENY"),
+            "{md}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(web.htaccess()).expect("file"),
+        WORDPRESS
+    );
+    assert!(!web.include().exists());
+}
