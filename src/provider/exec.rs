@@ -347,12 +347,13 @@ impl Program {
         Ok(state.text().into_bytes())
     }
 
-    /// Applies content `to` (from [`Exec::render`] through [`Exec::splice`]) where the program
-    /// reported `from`: an `apply` request with the desired resources and the changes between
-    /// the two; every change must come back `applied`.
-    pub async fn write(&self, site: &Site, from: Option<&[u8]>, to: &[u8]) -> Result<(), String> {
+    /// Applies content `to` (from [`Exec::render`] through [`Exec::splice`], or a backup): an
+    /// `apply` request with the desired resources and the changes from what the program reports
+    /// now (observed again: after a failed apply, only the program knows what it changed);
+    /// every change must come back `applied`.
+    pub async fn write(&self, site: &Site, to: &[u8]) -> Result<(), String> {
         let parse = |b: &[u8]| State::parse(&String::from_utf8_lossy(b));
-        let from = from.map(parse).transpose()?.unwrap_or_default();
+        let from = parse(&self.read(site).await?)?;
         let to = parse(to)?;
         let changes = changes(&from, &to);
         if changes.is_empty() {

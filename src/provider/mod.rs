@@ -318,26 +318,19 @@ impl Provider {
         }
     }
 
-    /// Replaces the content on the target with `to`, where `from` was read before.
-    async fn write(
-        &self,
-        site: &Site,
-        transport: &Transport,
-        from: Option<&[u8]>,
-        to: &[u8],
-    ) -> Result<(), String> {
+    /// Replaces the content on the target with `to`.
+    async fn write(&self, site: &Site, transport: &Transport, to: &[u8]) -> Result<(), String> {
         match &self.target.place {
             Place::File(path) => transport.write(path, to).await.map_err(|e| e.to_string()),
-            Place::Program(p) => p.write(site, from, to).await,
+            Place::Program(p) => p.write(site, to).await,
         }
     }
 
-    /// Removes the content from the target (a file that was not there before), where `from`
-    /// was written.
-    async fn remove(&self, site: &Site, transport: &Transport, from: &[u8]) -> Result<(), String> {
+    /// Removes the content from the target (a file that was not there before).
+    async fn remove(&self, site: &Site, transport: &Transport) -> Result<(), String> {
         match &self.target.place {
             Place::File(path) => transport.remove(path).await.map_err(|e| e.to_string()),
-            Place::Program(p) => p.write(site, Some(from), b"{}").await,
+            Place::Program(p) => p.write(site, b"{}").await,
         }
     }
 

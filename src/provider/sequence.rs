@@ -29,30 +29,30 @@ impl Job<'_> {
         let p = self.provider;
         // 1. Write atomically; a failed write leaves the old file untouched. A program may
         //    have applied part of it: that is restored like any later failure.
-        if let Err(e) = p.write(self.site, self.transport, self.backup, new).await {
+        if let Err(e) = p.write(self.site, self.transport, new).await {
             return Err(if p.partial_writes() {
-                self.rollback(Stage::Write, e, new, false).await
+                self.rollback(Stage::Write, e, false).await
             } else {
                 p.fail(Stage::Write, e)
             });
         }
         tracing::info!(path = %p.config_path().display(), "config written");
-        self.test_reload_verify(Some(new)).await
+        self.test_reload_verify(true).await
     }
 
     /// The file already holds the desired config but the server does not serve it (a run was
     /// killed between write and reload): test, reload and verify without writing. Nothing was
     /// written by this run, so there is nothing to roll back.
     pub async fn settle(&self) -> Result<(), ProviderError> {
-        self.test_reload_verify(None).await
+        self.test_reload_verify(false).await
     }
 
-    /// Test, reload and verify; `written` is what this run wrote (to roll back on failure).
-    async fn test_reload_verify(&self, written: Option<&[u8]>) -> Result<(), ProviderError> {
+    /// Test, reload and verify; `written`: this run wrote (so a failure rolls back).
+    async fn test_reload_verify(&self, written: bool) -> Result<(), ProviderError> {
         let t = &self.provider.target;
         let fail = |stage, detail: String, reload| async move {
-            if let Some(new) = written {
-                self.rollback(stage, detail, new, reload).await
+            if written {
+                self.rollback(stage, detail, reload).await
             } else if stage == Stage::Test && self.recovering {
                 self.drop_leftover(detail).await
             } else {
@@ -103,7 +103,7 @@ impl Job<'_> {
         let Some(content) = self.backup else {
             return self.provider.fail(Stage::Test, detail);
         };
-        if let Err(e) = p.remove(self.site, self.transport, content).await {
+        if let Err(e) = p.remove(self.site, self.transport).await {
             return self.provider.fail(
                 Stage::Test,
                 format!("{detail}; removing the file an interrupted run left failed: {e}"),
@@ -118,7 +118,7 @@ impl Job<'_> {
                 Stage::Test,
                 format!("{detail} (the file an interrupted run left failed the config test and was removed)"),
             ),
-            Err(_) => match p.write(self.site, self.transport, None, content).await {
+            Err(_) => match p.write(self.site, self.transport, content).await {
                 Ok(()) => self.provider.fail(
                     Stage::Test,
                     format!("{detail} (the config test fails without this site's file too; the file was left in place)"),
@@ -135,20 +135,14 @@ impl Job<'_> {
         }
     }
 
-    /// Restores the backup (or removes the new file `new`), reloads when `reload` says the
-    /// new config may have been loaded, and builds the error for the failed `stage`.
-    async fn rollback(
-        &self,
-        stage: Stage,
-        detail: String,
-        new: &[u8],
-        reload: bool,
-    ) -> ProviderError {
+    /// Restores the backup (or removes the new file), reloads when `reload` says the new
+    /// config may have been loaded, and builds the error for the failed `stage`.
+    async fn rollback(&self, stage: Stage, detail: String, reload: bool) -> ProviderError {
         let (t, p) = (&self.provider.target, self.provider);
         tracing::warn!(%stage, "apply failed; restoring the previous config");
         let restored = match self.backup {
-            Some(old) => p.write(self.site, self.transport, Some(new), old).await,
-            None => p.remove(self.site, self.transport, new).await,
+            Some(old) => p.write(self.site, self.transport, old).await,
+            None => p.remove(self.site, self.transport).await,
         };
         let reloaded = match (&t.reload, reload) {
             (Some(cmd), true) => self.command(cmd).await,
