@@ -188,8 +188,7 @@ impl ServerConfig for Exec {
             return out;
         }
         format!(
-            "In the hosting provider's control panel (the site's `exec` program could not apply \
-             these):\n\n{}",
+            "At the hosting provider (control panel, API or a support request):\n\n{}",
             fenced(&out, "")
         )
     }
