@@ -361,9 +361,9 @@ fn secrets_reach_the_program_only_as_variables_of_that_run() {
         "logged",
         &format!(
             "#!/usr/bin/python3\nimport json, os, subprocess, sys\ndata = sys.stdin.buffer.read()\n\
-             with open({log:?}, 'a') as f:\n    f.write(json.dumps({{'argv': sys.argv, 'env': dict(os.environ), \
-             'stdin': data.decode()}}) + '\\n')\n\
              done = subprocess.run([{example:?}] + sys.argv[1:], input=data, capture_output=True)\n\
+             with open({log:?}, 'a') as f:\n    f.write(json.dumps({{'argv': sys.argv, 'env': dict(os.environ), \
+             'stdin': data.decode(), 'stdout': done.stdout.decode()}}) + '\\n')\n\
              sys.stdout.buffer.write(done.stdout)\nsys.stderr.buffer.write(done.stderr)\nsys.exit(done.returncode)\n",
             log = log.display().to_string(),
             example = example().display().to_string(),
@@ -387,6 +387,24 @@ fn secrets_reach_the_program_only_as_variables_of_that_run() {
     };
     let applies: Vec<_> = runs.iter().filter(|r| action(r) == "apply").collect();
     assert_eq!(applies.len(), 1, "{runs:?}");
+    // Every request siteward sent and every answer of the example program follow the
+    // documented protocol schema.
+    let schema_path = example().with_file_name("exec-protocol.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&schema_path).expect("schema"))
+            .expect("schema JSON");
+    let validator = jsonschema::draft202012::new(&schema).expect("schema compiles");
+    for run in &runs {
+        for part in ["stdin", "stdout"] {
+            let doc: serde_json::Value =
+                serde_json::from_str(run[part].as_str().unwrap_or("")).expect("JSON message");
+            let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+            assert!(
+                errors.is_empty(),
+                "{part} {doc} fails the schema: {errors:#?}"
+            );
+        }
+    }
     for run in &runs {
         let env = run["env"].as_object().expect("env");
         // Only what the site declares, never siteward's own environment.
