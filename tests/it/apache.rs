@@ -547,3 +547,95 @@ fn proposals_show_the_lines_for_the_sites_own_file() {
     );
     assert!(!web.include().exists());
 }
+
+#[tokio::test]
+async fn htaccess_over_sftp_only_keeps_wordpress_byte_for_byte() {
+    let web = Web::start("All");
+    let sshd = Sshd::start_sftp_only();
+    let repo = Repo::new();
+    std::fs::write(web.htaccess(), WORDPRESS).expect("wordpress .htaccess");
+    let manage = format!("{}{}", web.manage_htaccess(), sshd.transport_yaml());
+    assert!(manage.contains("host: sftp://"), "{manage}");
+    add_change_remove(&web, &repo, &manage, &web.htaccess(), WORDPRESS).await;
+}
+
+/// An SFTP-only account runs no command: a provider that needs one fails at its first
+/// command, and the file written before it is put back.
+#[tokio::test]
+async fn apache_over_sftp_only_fails_clearly_and_restores() {
+    let web = Web::start("None");
+    let sshd = Sshd::start_sftp_only();
+    let repo = Repo::new();
+    std::fs::create_dir_all(web.include().parent().expect("parent")).expect("mkdir");
+    std::fs::write(web.include(), "# before\n").expect("include");
+    let manage = format!("{}{}", web.manage_apache(), sshd.transport_yaml());
+    let site = web.site(&repo, "headers:\n  X-Frame-Options: DENY\n", &manage);
+    let (p, t) = provider(&site, &repo);
+    let err = apply(&p, &site, &t, &repo).await.expect_err("no commands");
+    assert_eq!(err.stage(), Stage::Test, "{err}");
+    assert!(
+        err.to_string()
+            .contains("only transfers files; `/usr/sbin/apache2` cannot run there"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(web.include()).expect("include"),
+        "# before\n"
+    );
+}
+
+/// Names made to break out of sftp's batch syntax (spaces, quotes, `;`, `$()`, globs,
+/// backslashes) are written, read, copied and removed exactly; a newline is refused; no
+/// command can run.
+#[tokio::test]
+async fn sftp_transport_cannot_be_injected() {
+    use siteward::transport::{Timeouts, Transport};
+    let sshd = Sshd::start_sftp_only();
+    let spec = siteward::spec::Transport {
+        host: Some(sshd.url().parse().expect("target")),
+        identity: Some(sshd.identity()),
+        known_hosts: Some(sshd.known_hosts()),
+        ssh_options: Vec::new(),
+    };
+    let t =
+        Transport::from_spec(&spec, std::path::Path::new("/"), Timeouts::default()).expect("sftp");
+    let dir = tempfile::tempdir().expect("dir");
+    // A decoy that a glob in the name would match instead.
+    std::fs::write(dir.path().join("a;b axc"), "decoy").expect("decoy");
+    let evil = "a;b a*c $(touch PWNED) `touch PWNED2` '\"\\ [x]?";
+    let file = dir.path().join(evil);
+    t.write(&file, evil.as_bytes()).await.expect("write");
+    assert_eq!(std::fs::read(&file).expect("exact name"), evil.as_bytes());
+    assert_eq!(
+        t.read(&file).await.expect("read"),
+        Some(evil.as_bytes().to_vec())
+    );
+    let copy = dir.path().join(format!("{evil}.bak"));
+    t.copy(&file, &copy).await.expect("copy");
+    assert_eq!(std::fs::read(&copy).expect("copy"), evil.as_bytes());
+    t.remove(&copy).await.expect("remove");
+    assert_eq!(t.read(&copy).await.expect("absent"), None);
+    t.remove(&copy)
+        .await
+        .expect("removing an absent file is fine");
+    let newline = dir.path().join("x\n!touch PWNED3");
+    assert!(t.write(&newline, b"x").await.is_err());
+    let err = t
+        .run(&["touch".to_owned(), "PWNED4".to_owned()])
+        .await
+        .expect_err("no commands over sftp");
+    assert!(err.to_string().contains("only transfers files"), "{err}");
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, [evil, "a;b axc"]);
+    assert_eq!(
+        std::fs::read(dir.path().join("a;b axc")).expect("decoy"),
+        b"decoy"
+    );
+    for pwned in ["PWNED", "PWNED2", "PWNED3", "PWNED4"] {
+        assert!(!std::path::Path::new(pwned).exists() && !dir.path().join(pwned).exists());
+    }
+}
