@@ -6,8 +6,8 @@
 //! Apache reads `.htaccess` on every request, so there is no test or reload command: the
 //! result is verified over HTTP, and a block that Apache refuses (it answers 500 when, say,
 //! `AllowOverride` does not allow `Header`) fails verification and is restored. Only file
-//! access is needed on the host: the ssh transport's `cat`, `mv`, `chmod` and `stat` (an
-//! SFTP-only account without a shell is not supported).
+//! access is needed on the host: over `ssh://` the shell's `cat`, `mv`, `chmod` and `stat`, or
+//! `sftp://` for an account without a shell.
 //!
 //! # Caveats
 //! - A new block goes at the top of the file, so that the https redirect runs before
