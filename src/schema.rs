@@ -58,7 +58,7 @@ fn keywords(all: &[&str], description: &str) -> Value {
 
 fn transport_props() -> Value {
     json!({
-        "host": {"type": "string", "pattern": "^ssh://", "description": "ssh://user@host[:port]; absent means local"},
+        "host": {"type": "string", "pattern": "^s(sh|ftp)://", "description": "ssh://user@host[:port] (sftp:// for files only); absent means local"},
         "identity": string("SSH identity file"),
         "known_hosts": string("SSH known_hosts file"),
         "ssh_options": {"type": "array", "items": {"type": "string"}, "description": "extra `-o` options for ssh"},
