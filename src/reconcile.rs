@@ -28,6 +28,7 @@ use crate::exit::Exit;
 use crate::journal::{Interrupted, Journal};
 use crate::observe::ObserveOpts;
 use crate::plan::{Change, Plan, Resource, RunInfo, SitePlan, Step, SyncStatus};
+use crate::provider::Provider;
 use crate::spec::Site;
 use crate::stage::{self, Command, with_step};
 use crate::survey;
@@ -373,7 +374,15 @@ fn batches<'a>(
             .iter()
             .all(|c| matches!(c.resource, Resource::Header | Resource::Redirect));
         match &site.manage.server {
-            Some(m) if !dry_run && !recovering && web_only => {
+            Some(m)
+                if !dry_run
+                    && !recovering
+                    && web_only
+                    && Provider::for_site(site, ctx.repo)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|p| p.batchable()) =>
+            {
                 let words = |c: &Option<crate::spec::Command>| {
                     c.as_ref().map(|c| c.words().join(" ")).unwrap_or_default()
                 };

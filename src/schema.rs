@@ -35,6 +35,19 @@ fn object(keys: &[&str], props: Value, required: &[&str]) -> Value {
     json!({"type": "object", "additionalProperties": false, "properties": properties, "required": required})
 }
 
+/// `manage.server` needs `command` with `provider: exec` and `config` with every other kind.
+fn server_kinds(mut schema: Value) -> Value {
+    if let Some(o) = schema.as_object_mut() {
+        o.insert(
+            "if".into(),
+            json!({"properties": {"provider": {"const": "exec"}}, "required": ["provider"]}),
+        );
+        o.insert("then".into(), json!({"required": ["command"]}));
+        o.insert("else".into(), json!({"required": ["config"]}));
+    }
+    schema
+}
+
 fn string(description: &str) -> Value {
     json!({"type": "string", "description": description})
 }
@@ -45,7 +58,7 @@ fn keywords(all: &[&str], description: &str) -> Value {
 
 fn transport_props() -> Value {
     json!({
-        "host": {"type": "string", "pattern": "^ssh://", "description": "ssh://user@host[:port]; absent means local"},
+        "host": {"type": "string", "pattern": "^s(sh|ftp)://", "description": "ssh://user@host[:port] (sftp:// for files only); absent means local"},
         "identity": string("SSH identity file"),
         "known_hosts": string("SSH known_hosts file"),
         "ssh_options": {"type": "array", "items": {"type": "string"}, "description": "extra `-o` options for ssh"},
@@ -114,12 +127,15 @@ fn site_props() -> Value {
             "max_response_ms": {"type": "integer", "minimum": 1, "maximum": 600_000},
         }), &["name"])},
         "manage": object(keys::MANAGE, json!({
-            "server": object(&keys::with(keys::MANAGE_SERVER, keys::TRANSPORT), with_transport(json!({
+            "server": server_kinds(object(&keys::with(keys::MANAGE_SERVER, keys::TRANSPORT), with_transport(json!({
                 "provider": {"enum": crate::spec::ServerProvider::ALL},
-                "config": string("include file on the target that siteward owns"),
+                "config": string("file on the target that siteward owns (or holding its block); not for `exec`"),
                 "test_command": command,
                 "reload_command": command,
-            })), &["provider", "config"]),
+                "command": string("`exec` only: the program speaking the exec protocol, split like a POSIX shell but run without one"),
+                "env": {"type": "object", "description": "`exec` only: environment variables for the program, as secret references", "additionalProperties": {"type": "string", "pattern": "^(env|file):"}},
+                "timeout": {"type": "integer", "minimum": 1, "maximum": 3600, "description": "`exec` only: seconds one run of the program may take (default 60)"},
+            })), &["provider"])),
             "certificate": object(&keys::with(keys::MANAGE_CERTIFICATE, keys::TRANSPORT), with_transport(json!({
                 "provider": {"enum": crate::spec::CertificateProvider::ALL},
                 "directory": {"type": "string", "format": "uri"},

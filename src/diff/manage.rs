@@ -98,7 +98,7 @@ mod tests {
         let before = site("");
         let after = site("sync: auto\n");
         let mut after_cmd = after.clone();
-        after_cmd.manage.server.as_mut().unwrap().config = "/etc/cron.d/x".into();
+        after_cmd.manage.server.as_mut().unwrap().config = Some("/etc/cron.d/x".into());
         let c = changes(Some(&before), &after_cmd);
         let fields: Vec<&str> = c.iter().map(|c| c.field.as_str()).collect();
         assert_eq!(fields, ["manage.server.config", "sync"], "{c:?}");

@@ -28,7 +28,15 @@ pub const PACKAGE: &[&str] = &["version", "sha256", "active"];
 pub const CHECK: &[&str] = &["name", "path", "status", "body_contains", "max_response_ms"];
 pub const MANAGE: &[&str] = &["server", "certificate", "software"];
 pub const TRANSPORT: &[&str] = &["host", "identity", "known_hosts", "ssh_options"];
-pub const MANAGE_SERVER: &[&str] = &["provider", "config", "test_command", "reload_command"];
+pub const MANAGE_SERVER: &[&str] = &[
+    "provider",
+    "config",
+    "test_command",
+    "reload_command",
+    "command",
+    "env",
+    "timeout",
+];
 pub const MANAGE_CERTIFICATE: &[&str] = &[
     "provider",
     "directory",

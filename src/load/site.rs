@@ -7,8 +7,8 @@ use std::path::{Component, Path, PathBuf};
 use super::keys;
 use crate::spec::{
     CertificateManage, CertificateSpec, Check, DEFAULT_MIN_DAYS_LEFT, HeaderName, HeaderRule,
-    HeaderValue, Manage, Package, Redirect, SecretRef, ServerManage, Site, Software,
-    SoftwareManage, SyncMode, Transport, WebUrl,
+    HeaderValue, Manage, Package, Redirect, SecretRef, ServerManage, ServerProvider, Site,
+    Software, SoftwareManage, SyncMode, Transport, WebUrl,
 };
 use crate::yaml::{Node, Reader};
 
@@ -553,24 +553,90 @@ fn read_server(r: &mut Reader, node: &Node) -> Option<ServerManage> {
         &keys::with(keys::MANAGE_SERVER, keys::TRANSPORT),
     )?;
     let transport = read_transport(r, &f, what);
-    let provider = f
+    let provider: Option<ServerProvider> = f
         .require(r, "provider", what)
         .and_then(|n| r.parse(n, "manage.server.provider"));
-    let config = f
-        .require(r, "config", what)
-        .and_then(|n| read_file_path(r, n, "manage.server.config"));
+    // The `exec` kind runs a program instead of owning a file: it takes `command`, `env` and
+    // `timeout`, and no `config`, commands or `host`; every other kind the other way round.
+    let exec = provider == Some(ServerProvider::Exec);
+    let (file_keys, exec_keys): (&[&str], &[&str]) = (
+        &["config", "test_command", "reload_command", "host"],
+        &["command", "env", "timeout"],
+    );
+    if let Some(p) = provider {
+        let (unused, why) = if exec {
+            (
+                file_keys,
+                "the `exec` program runs where siteward runs and owns no file",
+            )
+        } else {
+            (exec_keys, "only `provider: exec` runs a program")
+        };
+        for key in unused {
+            if let Some(n) = f.get(key) {
+                r.report(&n.loc, format!("{what}.{key}: not used by `{p}`; {why}"));
+            }
+        }
+    }
+    let config = if exec {
+        None
+    } else {
+        f.require(r, "config", what)
+            .and_then(|n| read_file_path(r, n, "manage.server.config"))
+    };
+    let command = if exec {
+        f.require(r, "command", what)
+            .and_then(|n| r.parse(n, "manage.server.command"))
+    } else {
+        None
+    };
     let test_command = f
         .get("test_command")
         .and_then(|n| r.parse(n, "manage.server.test_command"));
     let reload_command = f
         .get("reload_command")
         .and_then(|n| r.parse(n, "manage.server.reload_command"));
+    let mut env = BTreeMap::new();
+    for e in f
+        .get("env")
+        .and_then(|n| r.any_map(n, "manage.server.env"))
+        .unwrap_or_default()
+    {
+        let name_ok = e
+            .key
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && e.key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && !e.key.starts_with("SITEWARD_");
+        if !name_ok {
+            r.report(
+                &e.key_loc,
+                format!(
+                    "manage.server.env: `{}` is not an environment variable name (letters, digits, `_`; `SITEWARD_` is reserved)",
+                    e.key
+                ),
+            );
+        }
+        let value: Option<SecretRef> = r.parse(&e.value, &format!("manage.server.env.{}", e.key));
+        if let (true, Some(v)) = (name_ok, value) {
+            env.insert(e.key.clone(), v);
+        }
+    }
+    let timeout = f
+        .get("timeout")
+        .and_then(|n| r.uint(n, "manage.server.timeout", 1, 3600));
     Some(ServerManage {
         provider: provider?,
         transport,
-        config: config?,
+        config: if exec { None } else { Some(config?) },
         test_command,
         reload_command,
+        command: if exec { Some(command?) } else { None },
+        env,
+        timeout,
     })
 }
 

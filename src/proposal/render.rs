@@ -5,8 +5,8 @@
 
 use std::fmt::Write;
 
-use crate::plan::{Action, Change, Resource, SitePlan};
-use crate::report::escape::{code_span, fenced, markdown as text, table_code};
+use crate::plan::{Change, Resource, SitePlan};
+use crate::report::escape::{code_span, markdown as text, table_code};
 use crate::spec::Site;
 
 /// Line that carries the proposal's state; read back to resolve it.
@@ -157,54 +157,15 @@ fn field(c: &Change) -> String {
 
 /// The configuration for the header and redirect changes: in the syntax of the site's own
 /// provider when it has one (a `_headers` site is never told to edit nginx); otherwise in
-/// every provider's syntax, and Apache's.
+/// every provider's syntax.
 fn config(site: &Site, changes: &[(Change, String)]) -> String {
     let changes: Vec<Change> = changes.iter().map(|(c, _)| c.clone()).collect();
     if let Some(m) = &site.manage.server {
         return crate::provider::kind(m.provider).advice(&changes);
     }
-    let mut out: Vec<String> = crate::provider::kinds()
+    let out: Vec<String> = crate::provider::kinds()
         .map(|k| k.advice(&changes))
         .filter(|a| !a.is_empty())
         .collect();
-    let apache = apache_lines(&changes);
-    if !apache.is_empty() {
-        out.push(format!(
-            "Apache, inside the site's `<VirtualHost>` (needs `mod_headers`, and `mod_alias` for \
-             redirects):\n\n{}",
-            fenced(&apache, "apache")
-        ));
-    }
     out.join("\n")
-}
-
-/// Apache lines for the header and redirect changes.
-fn apache_lines(changes: &[Change]) -> String {
-    let mut apache = String::new();
-    for c in changes {
-        match (c.resource, c.action, c.desired.as_deref()) {
-            (Resource::Header, Action::Remove, _) | (Resource::Header, _, None) => {
-                let _ = writeln!(apache, "Header always unset {}", c.key);
-            }
-            (Resource::Header, _, Some(v)) => {
-                let _ = writeln!(
-                    apache,
-                    "Header always set {} \"{}\"",
-                    c.key,
-                    v.replace('\\', "\\\\").replace('"', "\\\"")
-                );
-            }
-            (Resource::Redirect, _, Some(want)) => {
-                // The diff writes a desired redirect as `STATUS TARGET`.
-                let (status, target) = want.split_once(' ').unwrap_or(("301", want));
-                let _ = writeln!(
-                    apache,
-                    "# in the VirtualHost answering {}:\nRedirect {status} / {target}",
-                    c.key
-                );
-            }
-            _ => {}
-        }
-    }
-    apache
 }

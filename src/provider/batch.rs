@@ -8,7 +8,7 @@
 //! - The per-site rule of [`super::sequence`] holds: a file that failed any step is never left
 //!   in place; every failure names its site and stage.
 //! - The members share one target server: the same transport target and the same test and
-//!   reload commands (the caller groups them so).
+//!   reload commands (the caller groups them so), and own files ([`Provider::batchable`]).
 
 use futures_util::future::join_all;
 
@@ -84,7 +84,7 @@ pub async fn apply(members: &[Member<'_>]) -> Vec<Result<ApplyOutcome, ProviderE
             continue;
         };
         *s = if p.changed {
-            match m.transport.write(m.provider.config_path(), &p.new).await {
+            match m.provider.write(m.site, m.transport, &p.new).await {
                 Ok(()) => State::Written(p),
                 Err(e) => State::Done(Err(m.provider.fail(Stage::Write, e))),
             }
@@ -159,7 +159,7 @@ async fn prepare(m: &Member<'_>) -> State {
         Ok(r) => r,
         Err(e) => return State::Done(Err(e)),
     };
-    let backup = match m.transport.read(p.config_path()).await {
+    let backup = match p.read(m.site, m.transport).await {
         Ok(b) => b,
         Err(e) => return State::Done(Err(p.fail(Stage::Write, e))),
     };
@@ -257,7 +257,7 @@ async fn write_new(m: &Member<'_>, s: &State) {
     if let State::Written(p) = s
         && p.changed
     {
-        let _ = m.transport.write(m.provider.config_path(), &p.new).await;
+        let _ = m.provider.write(m.site, m.transport, &p.new).await;
     }
 }
 
@@ -266,10 +266,9 @@ async fn put_back(m: &Member<'_>, s: &State) {
     if let State::Written(p) = s
         && p.changed
     {
-        let path = m.provider.config_path();
         let _ = match &p.backup {
-            Some(old) => m.transport.write(path, old).await,
-            None => m.transport.remove(path).await,
+            Some(old) => m.provider.write(m.site, m.transport, old).await,
+            None => m.provider.remove(m.site, m.transport).await,
         };
     }
 }
@@ -281,8 +280,8 @@ async fn restore(m: &Member<'_>, p: &Prepared, stage: Stage, detail: String) -> 
     }
     let path = m.provider.config_path();
     let done = match &p.backup {
-        Some(old) => m.transport.write(path, old).await,
-        None => m.transport.remove(path).await,
+        Some(old) => m.provider.write(m.site, m.transport, old).await,
+        None => m.provider.remove(m.site, m.transport).await,
     };
     match done {
         Ok(()) => restored(m, p, stage, detail),
@@ -292,7 +291,7 @@ async fn restore(m: &Member<'_>, p: &Prepared, stage: Stage, detail: String) -> 
             stage,
             detail,
             path: path.to_path_buf(),
-            rollback: e.to_string(),
+            rollback: e,
         },
     }
 }

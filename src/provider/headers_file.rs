@@ -4,6 +4,7 @@
 
 use std::fmt::Write;
 
+use super::block::{Markers, Place};
 use super::desired::{self, DesiredHeader};
 use super::{ServerConfig, View};
 use crate::plan::{Action, Change, Resource};
@@ -90,66 +91,23 @@ fn render(site: &Site, headers: &[DesiredHeader], reveal: bool) -> String {
     block
 }
 
-/// Where the owned block sits in `text`: byte range of its lines, markers included.
-fn locate(text: &str) -> Result<Option<std::ops::Range<usize>>, String> {
-    let mut begin = None;
-    let mut found = None;
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim_end();
-        if trimmed == BEGIN {
-            if begin.is_some() || found.is_some() {
-                return Err(format!(
-                    "`{BEGIN}` appears twice; keep one block and fix the file by hand"
-                ));
-            }
-            begin = Some(offset);
-        } else if trimmed == END {
-            match begin.take() {
-                Some(b) if found.is_none() => found = Some(b..offset + line.len()),
-                _ => {
-                    return Err(format!(
-                        "`{END}` without a matching `{BEGIN}`; fix the file by hand"
-                    ));
-                }
-            }
-        }
-        offset += line.len();
-    }
-    if begin.is_some() {
-        return Err(format!("`{BEGIN}` without `{END}`; fix the file by hand"));
-    }
-    Ok(found)
-}
+/// The markers of the owned block.
+const MARKERS: Markers = Markers {
+    begin: BEGIN,
+    end: END,
+};
 
 /// `current` with the owned block replaced by `block` (appended when there is none).
 fn splice(current: &str, block: &str) -> Result<String, String> {
-    match locate(current)? {
-        Some(range) => {
-            let mut out = current.to_owned();
-            out.replace_range(range, block);
-            Ok(out)
-        }
-        None => {
-            let mut out = current.to_owned();
-            if !out.is_empty() {
-                if !out.ends_with('\n') {
-                    out.push('\n');
-                }
-                out.push('\n');
-            }
-            out.push_str(block);
-            Ok(out)
-        }
-    }
+    MARKERS.splice(current, block, Place::End)
 }
 
 /// The provider's own view: the owned block, secret values as digests (`None` without one).
 fn public_view(site: &Site, current: &str) -> Result<Option<String>, String> {
-    let Some(range) = locate(current)? else {
+    let Some(block) = MARKERS.block(current)? else {
         return Ok(None);
     };
-    let view = current[range]
+    let view = block
         .split_inclusive('\n')
         .map(|line| match header_line(line) {
             Some((name, value)) if desired::is_secret(site, name) => {
@@ -181,7 +139,7 @@ fn view(site: &Site, current: &str) -> Result<View, String> {
     Ok(View {
         text: Some(text),
         headers,
-        redirects: Default::default(),
+        ..View::default()
     })
 }
 

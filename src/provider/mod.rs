@@ -10,7 +10,9 @@
 //!
 //! [`Provider`] joins a kind with its target and runs the shared sequence (`sequence.rs`):
 //! back up, write, test, reload, verify (by observing and diffing again, [`crate::verify`]),
-//! and restore on any failure.
+//! and restore on any failure. The target is a file on a host (`config`, local or over ssh)
+//! for every kind but `exec`, whose target is a program: reading it is the program's
+//! `observe`, writing it the program's `apply` (`exec.rs`), so the same sequence serves both.
 //!
 //! # Guarantees
 //! - Apply is idempotent: when the file already holds the rendered config and it is served,
@@ -20,9 +22,13 @@
 //! - Secret header values are written to the target file only; every returned text, outcome
 //!   and error shows them as `<secret sha256:…>`.
 
+mod apache;
 pub mod batch;
+mod block;
 mod desired;
+mod exec;
 mod headers_file;
+mod htaccess;
 mod nginx;
 mod sequence;
 
@@ -166,6 +172,9 @@ pub struct View {
     pub headers: BTreeSet<String>,
     /// The redirect sources (`from` URLs) it serves.
     pub redirects: BTreeSet<String>,
+    /// The resources the target accepts, when it says so (an `exec` program's capabilities);
+    /// `None`: whatever the kind can write.
+    pub resources: Option<BTreeSet<Resource>>,
 }
 
 /// One kind of web-server configuration siteward can own (`manage.server.provider`). A kind
@@ -225,6 +234,9 @@ pub fn kind(keyword: ServerProvider) -> &'static dyn ServerConfig {
     match keyword {
         ServerProvider::Nginx => &nginx::Nginx,
         ServerProvider::HeadersFile => &headers_file::HeadersFile,
+        ServerProvider::Apache => &apache::Apache,
+        ServerProvider::Htaccess => &htaccess::Htaccess,
+        ServerProvider::Exec => &exec::Exec,
     }
 }
 
@@ -236,13 +248,22 @@ pub fn kinds() -> impl Iterator<Item = &'static dyn ServerConfig> {
         .map(kind)
 }
 
-/// What both providers share: where the file is and which commands run around a write.
+/// What every provider shares: where its content lives and which commands run around a write.
 #[derive(Debug, Clone)]
 struct Target {
     site: SiteName,
-    path: PathBuf,
+    place: Place,
     test: Option<Vec<String>>,
     reload: Option<Vec<String>>,
+}
+
+/// Where a provider's content lives.
+#[derive(Debug, Clone)]
+enum Place {
+    /// A file (or the file holding siteward's block) at `config`, through the transport.
+    File(PathBuf),
+    /// A program that reports and applies the content (`exec`); it runs where siteward runs.
+    Program(exec::Program),
 }
 
 /// A site's `manage.server`: its kind and its target.
@@ -282,9 +303,48 @@ impl Provider {
         self.kind.name()
     }
 
-    /// The managed file on the target.
+    /// The managed file on the target (for `exec`: the program).
     pub fn config_path(&self) -> &Path {
-        &self.target.path
+        match &self.target.place {
+            Place::File(path) => path,
+            Place::Program(p) => p.path(),
+        }
+    }
+
+    /// Reads the content on the target (`None`: no file yet).
+    async fn read(&self, site: &Site, transport: &Transport) -> Result<Option<Vec<u8>>, String> {
+        match &self.target.place {
+            Place::File(path) => transport.read(path).await.map_err(|e| e.to_string()),
+            Place::Program(p) => p.read(site).await.map(Some),
+        }
+    }
+
+    /// Replaces the content on the target with `to`.
+    async fn write(&self, site: &Site, transport: &Transport, to: &[u8]) -> Result<(), String> {
+        match &self.target.place {
+            Place::File(path) => transport.write(path, to).await.map_err(|e| e.to_string()),
+            Place::Program(p) => p.write(site, to).await,
+        }
+    }
+
+    /// Removes the content from the target (a file that was not there before).
+    async fn remove(&self, site: &Site, transport: &Transport) -> Result<(), String> {
+        match &self.target.place {
+            Place::File(path) => transport.remove(path).await.map_err(|e| e.to_string()),
+            Place::Program(p) => p.write(site, b"{}").await,
+        }
+    }
+
+    /// Whether sites on one server may be applied together as one batch
+    /// ([`batch`]): providers that own files; a program applies on its own.
+    pub fn batchable(&self) -> bool {
+        !self.partial_writes()
+    }
+
+    /// Whether a failed write may have changed part of the target (a program applies change
+    /// by change; a file is replaced atomically or not at all).
+    fn partial_writes(&self) -> bool {
+        matches!(self.target.place, Place::Program(_))
     }
 
     fn fail(&self, stage: Stage, detail: impl fmt::Display) -> ProviderError {
@@ -309,8 +369,8 @@ impl Provider {
 
     /// The provider's own view of what is on the target now.
     pub async fn observe(&self, site: &Site, transport: &Transport) -> Result<View, ProviderError> {
-        let current = transport
-            .read(self.config_path())
+        let current = self
+            .read(site, transport)
             .await
             .map_err(|e| self.fail(Stage::Observe, e))?;
         self.view(site, current.as_deref())
@@ -355,6 +415,18 @@ impl Provider {
                         self.config_path().display()
                     ))
                 }
+            }
+            (Resource::Header | Resource::Redirect, _)
+                if view
+                    .resources
+                    .as_ref()
+                    .is_some_and(|r| !r.contains(&change.resource)) =>
+            {
+                Err(format!(
+                    "`{}` does not manage {}s (its capabilities)",
+                    self.config_path().display(),
+                    change.resource.as_str()
+                ))
             }
             (Resource::Header | Resource::Redirect, _) => self.kind.can_apply(site, change),
             (r, _) => Err(format!(
@@ -415,12 +487,11 @@ impl Provider {
         verify: &Verify<'_>,
         recovering: bool,
     ) -> Result<ApplyOutcome, ProviderError> {
-        let t = &self.target;
         // 1. Render the desired config, secret values included.
         let rendered = self.render(site, secrets)?;
         // 2. Back up: read what is there now.
-        let backup = transport
-            .read(&t.path)
+        let backup = self
+            .read(site, transport)
             .await
             .map_err(|e| self.fail(Stage::Write, e))?;
         let before = self
@@ -479,21 +550,32 @@ impl Provider {
 
 impl Target {
     fn new(site: &Site, m: &ServerManage, repo: &Path) -> Result<Target, ProviderError> {
-        if m.transport.host.is_some() && m.config.is_relative() {
-            return Err(ProviderError::Failed {
-                site: site.name.clone(),
-                provider: m.provider.as_str(),
-                stage: Stage::Render,
-                detail: format!(
+        let fail = |detail: String| ProviderError::Failed {
+            site: site.name.clone(),
+            provider: m.provider.as_str(),
+            stage: Stage::Render,
+            detail,
+            restored: false,
+        };
+        // The loader gives a file kind its `config` and `exec` its `command`.
+        let place = match (&m.config, exec::Program::new(m, repo)) {
+            (_, Some(program)) => Place::Program(program),
+            (Some(config), None) if m.transport.host.is_some() && config.is_relative() => {
+                return Err(fail(format!(
                     "`manage.server.config` `{}` must be an absolute path when `host` is set",
-                    m.config.display()
-                ),
-                restored: false,
-            });
-        }
+                    config.display()
+                )));
+            }
+            (Some(config), None) => Place::File(crate::load::site::resolve(repo, config)),
+            (None, None) => {
+                return Err(fail(
+                    "`manage.server` needs `config` (or `command` for `exec`)".to_owned(),
+                ));
+            }
+        };
         Ok(Target {
             site: site.name.clone(),
-            path: crate::load::site::resolve(repo, &m.config),
+            place,
             test: m.test_command.as_ref().map(|c| c.words().to_vec()),
             reload: m.reload_command.as_ref().map(|c| c.words().to_vec()),
         })

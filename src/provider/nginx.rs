@@ -210,13 +210,14 @@ fn view(site: &Site, text: &str) -> View {
     view
 }
 
-/// The one redirect source an include can serve: `http://<site host>/`.
-fn upgrade_source(site: &Site) -> String {
+/// The one redirect source an include can serve: `http://<site host>/` (Apache's too).
+pub(super) fn upgrade_source(site: &Site) -> String {
     format!("http://{}/", site.url.host())
 }
 
-/// The one redirect this include can serve: from `http://<site host>/` to an https URL.
-fn redirect(site: &Site) -> Option<&Redirect> {
+/// The one redirect this include can serve: from `http://<site host>/` to an https URL (the
+/// one Apache's lines serve too).
+pub(super) fn redirect(site: &Site) -> Option<&Redirect> {
     site.redirects.iter().find(|r| can_serve(site, r))
 }
 

@@ -1,6 +1,7 @@
 //! The write → test → reload → verify sequence of an apply, and its rollback. Shared by every
 //! provider so that the safety rule lives in one place: a config that failed any step is never
-//! left in place.
+//! left in place. "Write" is the provider's (`Provider::write`): a file replaced atomically, or
+//! an `exec` program's apply.
 
 use super::{Provider, ProviderError, Stage};
 use crate::spec::Site;
@@ -43,12 +44,17 @@ pub(super) async fn command(
 impl Job<'_> {
     /// Writes `new` and takes it through test, reload and verification.
     pub async fn run(&self, new: &[u8]) -> Result<(), ProviderError> {
-        let t = &self.provider.target;
-        // 1. Write atomically; a failed write leaves the old file untouched.
-        if let Err(e) = self.transport.write(&t.path, new).await {
-            return Err(self.provider.fail(Stage::Write, e));
+        let p = self.provider;
+        // 1. Write atomically; a failed write leaves the old file untouched. A program may
+        //    have applied part of it: that is restored like any later failure.
+        if let Err(e) = p.write(self.site, self.transport, new).await {
+            return Err(if p.partial_writes() {
+                self.rollback(Stage::Write, e, false).await
+            } else {
+                p.fail(Stage::Write, e)
+            });
         }
-        tracing::info!(path = %t.path.display(), "config written");
+        tracing::info!(path = %p.config_path().display(), "config written");
         self.test_reload_verify(true).await
     }
 
@@ -59,6 +65,7 @@ impl Job<'_> {
         self.test_reload_verify(false).await
     }
 
+    /// Test, reload and verify; `written`: this run wrote (so a failure rolls back).
     async fn test_reload_verify(&self, written: bool) -> Result<(), ProviderError> {
         let t = &self.provider.target;
         let fail = |stage, detail: String, reload| async move {
@@ -102,11 +109,11 @@ impl Job<'_> {
     /// config passes without it, it stays removed (a broken file is never left in place); when
     /// the test fails anyway, the cause is elsewhere and the file is put back untouched.
     async fn drop_leftover(&self, detail: String) -> ProviderError {
-        let t = &self.provider.target;
+        let (t, p) = (&self.provider.target, self.provider);
         let Some(content) = self.backup else {
             return self.provider.fail(Stage::Test, detail);
         };
-        if let Err(e) = self.transport.remove(&t.path).await {
+        if let Err(e) = p.remove(self.site, self.transport).await {
             return self.provider.fail(
                 Stage::Test,
                 format!("{detail}; removing the file an interrupted run left failed: {e}"),
@@ -121,7 +128,7 @@ impl Job<'_> {
                 Stage::Test,
                 format!("{detail} (the file an interrupted run left failed the config test and was removed)"),
             ),
-            Err(_) => match self.transport.write(&t.path, content).await {
+            Err(_) => match p.write(self.site, self.transport, content).await {
                 Ok(()) => self.provider.fail(
                     Stage::Test,
                     format!("{detail} (the config test fails without this site's file too; the file was left in place)"),
@@ -131,7 +138,7 @@ impl Job<'_> {
                     provider: self.provider.name(),
                     stage: Stage::Test,
                     detail,
-                    path: t.path.clone(),
+                    path: p.config_path().to_path_buf(),
                     rollback: format!("putting the file back failed: {e}"),
                 },
             },
@@ -141,11 +148,11 @@ impl Job<'_> {
     /// Restores the backup (or removes the new file), reloads when `reload` says the new
     /// config may have been loaded, and builds the error for the failed `stage`.
     async fn rollback(&self, stage: Stage, detail: String, reload: bool) -> ProviderError {
-        let t = &self.provider.target;
+        let (t, p) = (&self.provider.target, self.provider);
         tracing::warn!(%stage, "apply failed; restoring the previous config");
         let restored = match self.backup {
-            Some(old) => self.transport.write(&t.path, old).await,
-            None => self.transport.remove(&t.path).await,
+            Some(old) => p.write(self.site, self.transport, old).await,
+            None => p.remove(self.site, self.transport).await,
         };
         let reloaded = match (&t.reload, reload) {
             (Some(cmd), true) => self.command(cmd).await,
@@ -156,7 +163,7 @@ impl Job<'_> {
             provider: self.provider.name(),
             stage,
             detail: detail.clone(),
-            path: t.path.clone(),
+            path: p.config_path().to_path_buf(),
             rollback,
         };
         match (restored, reloaded) {

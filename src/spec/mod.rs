@@ -190,11 +190,23 @@ pub struct ServerManage {
     pub provider: ServerProvider,
     #[serde(flatten)]
     pub transport: Transport,
-    pub config: PathBuf,
+    /// The file (or the file holding the block) siteward owns; every kind but `exec`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub test_command: Option<Command>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reload_command: Option<Command>,
+    /// The program of the `exec` kind (argv, no shell).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<Command>,
+    /// Environment variables for the `exec` program, as secret references resolved for each
+    /// run of it.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, SecretRef>,
+    /// Deadline of one run of the `exec` program, seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
 }
 
 /// Certificate management (`manage.certificate`).

@@ -422,7 +422,16 @@ keywords!(
 
 keywords!(
     /// Who applies web-server changes.
-    ServerProvider { Nginx = "nginx", HeadersFile = "headers-file" }
+    ServerProvider {
+        Nginx = "nginx",
+        HeadersFile = "headers-file",
+        /// An Apache include file.
+        Apache = "apache",
+        /// A marked block in a `.htaccess` file.
+        Htaccess = "htaccess",
+        /// A program speaking the exec protocol (a hosting provider's API).
+        Exec = "exec",
+    }
 );
 
 keywords!(
@@ -553,12 +562,15 @@ impl Serialize for Command {
     }
 }
 
-/// An SSH target, `ssh://user@host[:port]`.
+/// An SSH target, `ssh://user@host[:port]`, or `sftp://user@host[:port]` for an account that
+/// may only transfer files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SshTarget {
     pub user: Option<String>,
     pub host: String,
     pub port: Option<u16>,
+    /// `sftp://`: files only, no commands.
+    pub sftp: bool,
 }
 
 impl FromStr for SshTarget {
@@ -567,8 +579,10 @@ impl FromStr for SshTarget {
         let bad =
             |why: &str| format!("`{s}` is not a valid `ssh://user@host[:port]` target: {why}");
         let url = url::Url::parse(s).map_err(|e| bad(&e.to_string()))?;
-        if url.scheme() != "ssh" {
-            return Err(bad("the scheme must be `ssh`"));
+        if !matches!(url.scheme(), "ssh" | "sftp") {
+            return Err(bad(
+                "the scheme must be `ssh` (or `sftp` for an account without a shell)",
+            ));
         }
         if url.password().is_some() {
             return Err(bad(
@@ -597,13 +611,14 @@ impl FromStr for SshTarget {
             user: user.map(str::to_owned),
             host: host.to_owned(),
             port: url.port(),
+            sftp: url.scheme() == "sftp",
         })
     }
 }
 
 impl fmt::Display for SshTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ssh://")?;
+        f.write_str(if self.sftp { "sftp://" } else { "ssh://" })?;
         if let Some(u) = &self.user {
             write!(f, "{u}@")?;
         }

@@ -1,7 +1,8 @@
 //! Property: the plan stage's verdicts are what an apply does to siteward's file. Over
-//! generated sites (headers with values, `absent`, unnamed, nginx-unsafe `$` values), both
-//! providers (nginx includes, `_headers` blocks), files siteward wrote earlier and live
-//! responses: every `apply` step is made true by the file the
+//! generated sites (headers with values, `absent`, unnamed, nginx-unsafe `$` values,
+//! Apache-unsafe `${…}` values), every provider (nginx and Apache includes, `_headers` and
+//! `.htaccess` blocks, an `exec` program's reported state), what siteward wrote earlier and
+//! live responses: every `apply` step is made true by the file the
 //! provider would write, every `propose`/`skip` step is left as it is, and every header the
 //! new file treats differently from the old one is a planned `apply` (or already served as
 //! desired, so nothing observable changes).
@@ -30,6 +31,8 @@ enum Rule {
     Value(&'static str),
     /// A value nginx cannot write (`$` would be expanded).
     Dollar,
+    /// A value neither nginx nor Apache can write (`${…}` would be expanded).
+    Variable,
 }
 
 fn rule() -> impl Strategy<Value = Rule> {
@@ -38,6 +41,7 @@ fn rule() -> impl Strategy<Value = Rule> {
         Just(Rule::Absent),
         (0..VALUES.len()).prop_map(|i| Rule::Value(VALUES[i])),
         Just(Rule::Dollar),
+        Just(Rule::Variable),
     ]
 }
 
@@ -54,11 +58,16 @@ fn site(rules: &[Rule], sync: SyncMode, kind: ServerProvider) -> Site {
             Rule::Absent => yaml.push_str(&format!("  {name}: absent\n")),
             Rule::Value(v) => yaml.push_str(&format!("  {name}: '{v}'\n")),
             Rule::Dollar => yaml.push_str(&format!("  {name}: '$remote_addr'\n")),
+            Rule::Variable => yaml.push_str(&format!("  {name}: '${{HOME}}'\n")),
         }
     }
     yaml.push_str("  X-Fixed: '1'\n");
+    let target = match kind {
+        ServerProvider::Exec => "command: /opt/providers/panel",
+        _ => "config: /srv/p/_headers",
+    };
     yaml.push_str(&format!(
-        "manage:\n  server:\n    provider: {kind}\n    config: /srv/p/_headers\n"
+        "manage:\n  server:\n    provider: {kind}\n    {target}\n"
     ));
     let (state, problems) = crate::load::load_sources(&[crate::load::Source {
         path: "sites/p.test.yaml".into(),
@@ -68,8 +77,9 @@ fn site(rules: &[Rule], sync: SyncMode, kind: ServerProvider) -> Site {
     state.sites.into_values().next().expect("site")
 }
 
-/// The file siteward wrote earlier: an nginx include of `add_header` lines, or a `_headers`
-/// file with siteward's block after a rule of the site's own.
+/// The file siteward wrote earlier: an nginx or Apache include, a `_headers` file with
+/// siteward's block after a rule of the site's own, or a `.htaccess` with siteward's block
+/// before WordPress's.
 fn file(set: &[Option<&str>], kind: ServerProvider) -> String {
     let set = NAMES.iter().zip(set).filter_map(|(n, v)| v.map(|v| (n, v)));
     match kind {
@@ -88,16 +98,58 @@ fn file(set: &[Option<&str>], kind: ServerProvider) -> String {
             text.push_str("# siteward:end\n");
             text
         }
+        ServerProvider::Apache => {
+            let mut text = "# managed by siteward — do not edit; site p.test\n".to_owned();
+            for (name, v) in set {
+                text.push_str(&format!("Header always set {name} \"{v}\"\n"));
+            }
+            text
+        }
+        ServerProvider::Htaccess => {
+            let mut text = "# BEGIN siteward\n<IfModule mod_headers.c>\n".to_owned();
+            for (name, v) in set {
+                text.push_str(&format!("Header always set {name} \"{v}\"\n"));
+            }
+            text.push_str("</IfModule>\n# END siteward\n\n");
+            text.push_str(WORDPRESS);
+            text
+        }
+        ServerProvider::Exec => {
+            let headers: BTreeMap<String, &str> =
+                set.map(|(n, v)| (n.to_ascii_lowercase(), v)).collect();
+            let state = serde_json::json!({
+                "resources": ["header", "redirect"], "headers": headers, "redirects": []
+            });
+            format!("{}\n", serde_json::to_string_pretty(&state).expect("json"))
+        }
     }
 }
+
+/// WordPress's own block in a `.htaccess`, which must survive every apply byte for byte.
+const WORDPRESS: &str = "# BEGIN WordPress\n<IfModule mod_rewrite.c>\nRewriteEngine On\n\
+    RewriteRule ^index\\.php$ - [L]\nHeader always set X-A \"wp\"\n</IfModule>\n# END WordPress\n";
 
 /// Header (lowercased) → value in siteward's part of a file.
 fn values(text: &str, kind: ServerProvider) -> BTreeMap<String, String> {
     let owned = match kind {
-        ServerProvider::Nginx => text,
+        ServerProvider::Nginx | ServerProvider::Apache => text,
         ServerProvider::HeadersFile => text
             .split_once("# siteward:begin\n")
             .map_or("", |(_, rest)| rest),
+        ServerProvider::Htaccess => text
+            .split_once("# END siteward\n")
+            .map_or("", |(block, _)| block),
+        ServerProvider::Exec => {
+            let state: serde_json::Value = serde_json::from_str(text).expect("exec state");
+            return state["headers"]
+                .as_object()
+                .map(|h| {
+                    h.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned()))
+                        .collect()
+                })
+                .unwrap_or_default();
+        }
     };
     owned
         .lines()
@@ -111,6 +163,13 @@ fn values(text: &str, kind: ServerProvider) -> BTreeMap<String, String> {
             ServerProvider::HeadersFile => {
                 let (name, value) = l.strip_prefix("  ")?.split_once(':')?;
                 Some((name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+            }
+            ServerProvider::Exec => None,
+            ServerProvider::Apache | ServerProvider::Htaccess => {
+                let rest = l.strip_prefix("Header always set ")?;
+                let (name, rest) = rest.split_once(' ')?;
+                let value = rest.strip_prefix('"')?.strip_suffix('"')?;
+                Some((name.to_ascii_lowercase(), value.to_owned()))
             }
         })
         .collect()
@@ -130,7 +189,13 @@ proptest! {
         live in proptest::collection::vec(sent(), 4),
         sync in prop_oneof![Just(SyncMode::Auto), Just(SyncMode::Propose), Just(SyncMode::Observe)],
         reconcile in any::<bool>(),
-        kind in prop_oneof![Just(ServerProvider::Nginx), Just(ServerProvider::HeadersFile)],
+        kind in prop_oneof![
+            Just(ServerProvider::Nginx),
+            Just(ServerProvider::HeadersFile),
+            Just(ServerProvider::Apache),
+            Just(ServerProvider::Htaccess),
+            Just(ServerProvider::Exec),
+        ],
     ) {
         let site = site(&rules, sync, kind);
         let provider = Provider::for_site(&site, Path::new("/r")).unwrap().unwrap();
@@ -183,6 +248,9 @@ proptest! {
         // Lines outside siteward's part stay byte for byte.
         if kind == ServerProvider::HeadersFile {
             prop_assert!(new_file.starts_with("/assets/*\n  X-A: mine\n"), "{new_file}");
+        }
+        if kind == ServerProvider::Htaccess {
+            prop_assert!(new_file.ends_with(&format!("# END siteward\n\n{WORDPRESS}")), "{new_file}");
         }
         let (before, after) = (values(&old_file, kind), values(&new_file, kind));
         for c in &applying {

@@ -1,5 +1,6 @@
 //! Where a provider's commands run and its files live: on this machine, or on a host reached
-//! through the system `ssh` (so the operator's ssh config, agent and jump hosts apply).
+//! through the system `ssh` (so the operator's ssh config, agent and jump hosts apply), or
+//! only its files through the system `sftp` (`sftp://`, an account without a shell).
 //!
 //! # Guarantees
 //! - Local commands run from an argument vector, never through a shell.
@@ -14,7 +15,8 @@
 //! `rm`, `mkdir`, `chmod` and `stat -c` (GNU coreutils or BusyBox).
 
 mod local;
-mod process;
+pub(crate) mod process;
+mod sftp;
 mod ssh;
 pub mod ssh_options;
 
@@ -22,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use local::Local;
+pub use sftp::Sftp;
 pub use ssh::Ssh;
 
 /// Deadlines for transport operations.
@@ -122,6 +125,11 @@ pub enum TransportError {
     SshOption { place: String, detail: String },
     #[error("{place}: ssh failed (check host, user, key and known_hosts): {detail}")]
     Ssh { place: String, detail: String },
+    #[error(
+        "{place}: an `sftp://` host only transfers files; `{program}` cannot run there \
+         (use `ssh://` for a provider with commands)"
+    )]
+    FilesOnly { place: String, program: String },
 }
 
 /// A place to run commands and keep files.
@@ -129,6 +137,7 @@ pub enum TransportError {
 pub enum Transport {
     Local(Local),
     Ssh(Ssh),
+    Sftp(Sftp),
 }
 
 impl Transport {
@@ -141,6 +150,9 @@ impl Transport {
     ) -> Result<Transport, TransportError> {
         match &spec.host {
             None => Ok(Transport::Local(Local::new(timeouts))),
+            Some(target) if target.sftp => {
+                Ok(Transport::Sftp(Sftp::new(target, spec, repo, timeouts)?))
+            }
             Some(target) => Ok(Transport::Ssh(Ssh::new(target, spec, repo, timeouts)?)),
         }
     }
@@ -150,12 +162,13 @@ impl Transport {
         match self {
             Transport::Local(_) => "local".to_owned(),
             Transport::Ssh(s) => s.place().to_owned(),
+            Transport::Sftp(s) => s.place().to_owned(),
         }
     }
 
     /// Whether commands run on another host.
     pub fn is_remote(&self) -> bool {
-        matches!(self, Transport::Ssh(_))
+        matches!(self, Transport::Ssh(_) | Transport::Sftp(_))
     }
 
     /// Runs a command given as words (`argv[0]` is the program).
@@ -163,6 +176,7 @@ impl Transport {
         match self {
             Transport::Local(t) => t.run(argv).await,
             Transport::Ssh(t) => t.run(argv).await,
+            Transport::Sftp(t) => t.run(argv).await,
         }
     }
 
@@ -171,6 +185,7 @@ impl Transport {
         match self {
             Transport::Local(t) => t.read(path).await,
             Transport::Ssh(t) => t.read(path).await,
+            Transport::Sftp(t) => t.read(path).await,
         }
     }
 
@@ -179,6 +194,7 @@ impl Transport {
         match self {
             Transport::Local(t) => t.write(path, data).await,
             Transport::Ssh(t) => t.write(path, data).await,
+            Transport::Sftp(t) => t.write(path, data).await,
         }
     }
 
@@ -187,6 +203,7 @@ impl Transport {
         match self {
             Transport::Local(t) => t.copy(from, to).await,
             Transport::Ssh(t) => t.copy(from, to).await,
+            Transport::Sftp(t) => t.copy(from, to).await,
         }
     }
 
@@ -195,6 +212,7 @@ impl Transport {
         match self {
             Transport::Local(t) => t.remove(path).await,
             Transport::Ssh(t) => t.remove(path).await,
+            Transport::Sftp(t) => t.remove(path).await,
         }
     }
 }

@@ -14,6 +14,10 @@ pub const MAX_STDOUT: u64 = 16 * 1024 * 1024;
 /// Most bytes kept from a command's stderr; the rest is dropped (it only feeds messages).
 const MAX_STDERR: u64 = 64 * 1024;
 
+/// Variables a program started with its own environment ([`run_with_env`]) still gets from
+/// siteward's: where to find programs, home, locale, temp dir and time zone.
+const KEPT_VARS: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ"];
+
 /// Spawns `argv` (no shell), feeds it `stdin`, and waits at most `timeout` for it to exit.
 /// `place` names where it runs, for messages.
 pub async fn run(
@@ -22,12 +26,34 @@ pub async fn run(
     stdin: Option<&[u8]>,
     timeout: Duration,
 ) -> Result<Output, TransportError> {
+    run_with_env(place, argv, stdin, None, timeout).await
+}
+
+/// As [`run`]; with `env`, the program does not inherit siteward's environment (which may hold
+/// other sites' secrets) but gets only [`KEPT_VARS`] and `env`, for this run alone.
+pub async fn run_with_env(
+    place: &str,
+    argv: &[String],
+    stdin: Option<&[u8]>,
+    env: Option<&[(String, String)]>,
+    timeout: Duration,
+) -> Result<Output, TransportError> {
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| TransportError::EmptyCommand {
             place: place.to_owned(),
         })?;
-    let mut child = tokio::process::Command::new(program)
+    let mut command = tokio::process::Command::new(program);
+    if let Some(env) = env {
+        command.env_clear();
+        for name in KEPT_VARS {
+            if let Some(value) = std::env::var_os(name) {
+                command.env(name, value);
+            }
+        }
+        command.envs(env.iter().map(|(k, v)| (k, v)));
+    }
+    let mut child = command
         .args(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()

@@ -1,13 +1,15 @@
 //! The one integration-test binary: runs the real `siteward` (or the library) against real
-//! components (nginx, sshd, git, git daemon) started on 127.0.0.1 by the helpers in `support`.
+//! components (nginx, Apache, sshd, git, git daemon) started on 127.0.0.1 by the helpers in `support`.
 
 mod support;
 
+mod apache;
 mod audit;
 mod batch;
 mod check;
 mod connect;
 mod demo;
+mod exec;
 mod harden;
 mod observe;
 mod output;

@@ -90,7 +90,7 @@ impl Web {
 
 /// Writes `yaml` as the repo's only site and loads it through the real loader.
 #[track_caller]
-fn load_site(repo: &Repo, yaml: &str) -> Site {
+pub(super) fn load_site(repo: &Repo, yaml: &str) -> Site {
     repo.write(&format!("sites/{HOST}.yaml"), yaml);
     let state = siteward::load::load_repo(repo.path()).unwrap_or_else(|e| match e {
         siteward::load::LoadError::Invalid(p) => panic!("invalid site: {p:?}\n{yaml}"),
@@ -99,7 +99,7 @@ fn load_site(repo: &Repo, yaml: &str) -> Site {
     state.sites.into_values().next().expect("one site")
 }
 
-fn provider(site: &Site, repo: &Repo) -> (Provider, Transport) {
+pub(super) fn provider(site: &Site, repo: &Repo) -> (Provider, Transport) {
     let p = Provider::for_site(site, repo.path())
         .expect("provider")
         .expect("manage.server");
@@ -110,7 +110,7 @@ fn provider(site: &Site, repo: &Repo) -> (Provider, Transport) {
 
 /// Applies `site` through `p` the way `apply` does: secrets resolved once, verification by
 /// observing and diffing again (10 s request timeout).
-async fn apply(
+pub(super) async fn apply(
     p: &Provider,
     site: &Site,
     t: &Transport,
@@ -129,7 +129,7 @@ async fn apply(
     p.apply(site, t, site_secrets, &verify).await
 }
 
-fn header<'a>(h: &'a reqwest::header::HeaderMap, name: &str) -> Option<&'a str> {
+pub(super) fn header<'a>(h: &'a reqwest::header::HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 

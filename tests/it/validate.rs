@@ -514,7 +514,7 @@ const CASES: &[Case] = &[
             "name: a\nurl: https://a.example/\nmanage:\n  server: {provider: apache2, config: /etc/x.conf}\n",
         )],
         "sites/a.yaml:4:22",
-        "`apache2` is not one of: nginx, headers-file",
+        "`apache2` is not one of: nginx, headers-file, apache, htaccess, exec",
     ),
     case(
         "provider missing config",

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod apache;
 pub mod git;
 pub mod nginx;
 pub mod ports;

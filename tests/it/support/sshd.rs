@@ -12,6 +12,8 @@ use super::wait;
 pub struct Sshd {
     pub dir: tempfile::TempDir,
     pub port: u16,
+    /// Logins get SFTP only (`ForceCommand internal-sftp`), as on shared hosting.
+    sftp_only: bool,
     child: Option<Child>,
 }
 
@@ -30,6 +32,16 @@ impl Sshd {
     /// Starts sshd on a fresh port and waits until a command runs over it. Started again on
     /// another port when the port was taken meanwhile (see [`super::ports`]).
     pub fn start() -> Sshd {
+        Sshd::start_with(false)
+    }
+
+    /// As [`Sshd::start`], for an account that may only transfer files: every login is
+    /// `internal-sftp`, no shell and no command runs.
+    pub fn start_sftp_only() -> Sshd {
+        Sshd::start_with(true)
+    }
+
+    fn start_with(sftp_only: bool) -> Sshd {
         let dir = tempfile::tempdir().expect("temp dir");
         let d = dir.path();
         keygen(&d.join("host_ed25519"));
@@ -39,6 +51,7 @@ impl Sshd {
         let mut sshd = Sshd {
             dir,
             port: 0,
+            sftp_only,
             child: None,
         };
         ports::retry("sshd", || {
@@ -63,8 +76,14 @@ impl Sshd {
             "ListenAddress 127.0.0.1\nPort {port}\nHostKey {d}/host_ed25519\nPidFile {d}/sshd.pid\n\
              AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nPubkeyAuthentication yes\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-             PermitRootLogin prohibit-password\nAllowUsers root\nUsePAM no\nLogLevel VERBOSE\n",
-            d = d.display()
+             PermitRootLogin prohibit-password\nAllowUsers root\nUsePAM no\nLogLevel VERBOSE\n\
+             Subsystem sftp internal-sftp\n{force}",
+            d = d.display(),
+            force = if self.sftp_only {
+                "ForceCommand internal-sftp\n"
+            } else {
+                ""
+            },
         );
         std::fs::write(d.join("sshd_config"), config).expect("sshd_config");
         let log = d.join("sshd.log");
@@ -107,34 +126,53 @@ impl Sshd {
         }
     }
 
-    /// Whether `ssh ... true` succeeds with the client key and the pinned host key, reading
-    /// no user or system ssh config.
+    /// Whether `ssh ... true` (for an SFTP-only server: an `sftp` batch with `pwd`) succeeds
+    /// with the client key and the pinned host key, reading no user or system ssh config.
     fn login_works(&self) -> bool {
-        Command::new("ssh")
-            .args([
-                "-F",
-                "/dev/null",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "ConnectTimeout=10",
-            ])
-            .arg("-p")
-            .arg(self.port.to_string())
-            .arg("-i")
-            .arg(self.identity())
-            .arg("-o")
-            .arg(format!(
-                "UserKnownHostsFile={}",
-                self.known_hosts().display()
-            ))
-            .args(["-o", "StrictHostKeyChecking=yes", "root@127.0.0.1", "true"])
+        let (program, port_flag) = if self.sftp_only {
+            ("sftp", "-P")
+        } else {
+            ("ssh", "-p")
+        };
+        let mut cmd = Command::new(program);
+        if self.sftp_only {
+            cmd.args(["-b", "-"]);
+        }
+        cmd.args([
+            "-F",
+            "/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=10",
+        ])
+        .arg(port_flag)
+        .arg(self.port.to_string())
+        .arg("-i")
+        .arg(self.identity())
+        .arg("-o")
+        .arg(format!(
+            "UserKnownHostsFile={}",
+            self.known_hosts().display()
+        ))
+        .args(["-o", "StrictHostKeyChecking=yes", "root@127.0.0.1"]);
+        if !self.sftp_only {
+            cmd.arg("true");
+        }
+        let Ok(mut child) = cmd
             .env("HOME", super::home())
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
+            .spawn()
+        else {
+            return false;
+        };
+        if let Some(mut stdin) = child.stdin.take() {
+            use std::io::Write;
+            let _ = stdin.write_all(if self.sftp_only { b"pwd\n" } else { b"" });
+        }
+        child.wait().is_ok_and(|s| s.success())
     }
 
     /// The client's private key.
@@ -147,9 +185,10 @@ impl Sshd {
         self.dir.path().join("known_hosts")
     }
 
-    /// `ssh://root@127.0.0.1:PORT`.
+    /// `ssh://root@127.0.0.1:PORT` (`sftp://` for an SFTP-only server).
     pub fn url(&self) -> String {
-        format!("ssh://root@127.0.0.1:{}", self.port)
+        let scheme = if self.sftp_only { "sftp" } else { "ssh" };
+        format!("{scheme}://root@127.0.0.1:{}", self.port)
     }
 
     /// The transport keys of a `manage.*` section (YAML, indented for `manage.server`).
