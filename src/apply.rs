@@ -1,14 +1,16 @@
-//! Apply: one site's planned `apply` steps through its provider, inside a crash-journal
+//! Apply: one site's planned `apply` steps through its providers, each inside a crash-journal
 //! entry. The plan stage ([`crate::stage`]) has already decided which changes are applied; this
-//! module runs the provider (render, back up, write, test, reload, verify by observing again,
-//! roll back on failure) and turns the outcome into action records.
+//! module hands each resource group to its provider — headers and redirects to `manage.server`,
+//! certificates to `manage.certificate` ([`crate::certificate`]) — which backs up, writes,
+//! tests, reloads, verifies by observing again and rolls back on failure, and turns the
+//! outcomes into action records.
 
 use std::path::Path;
 
 use crate::audit::{ActionRecord, ActionResult};
 use crate::journal::{Entry, Journal};
 use crate::observe::ObserveOpts;
-use crate::plan::Change;
+use crate::plan::{Change, Resource};
 use crate::provider::Provider;
 use crate::secret::RunSecrets;
 use crate::spec::Site;
@@ -37,8 +39,31 @@ pub struct ApplyCtx<'a> {
 }
 
 /// Applies `changes` (the site's changes with step `apply`) to `site`; `recovering` when the
-/// crash journal says a killed run was applying this site.
+/// crash journal says a killed run was applying this site. Certificate changes go to the
+/// certificate provider, every other change to the server provider; one failing does not stop
+/// the other.
 pub async fn apply_site(
+    ctx: ApplyCtx<'_>,
+    site: &Site,
+    changes: &[Change],
+    recovering: bool,
+) -> SiteApply {
+    let (certificate, server): (Vec<Change>, Vec<Change>) = changes
+        .iter()
+        .cloned()
+        .partition(|c| c.resource == Resource::Certificate);
+    let mut out = apply_server(ctx, site, &server, recovering).await;
+    let cert = apply_certificate(ctx, site, &certificate).await;
+    out.actions.extend(cert.actions);
+    out.error = match (out.error, cert.error) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    };
+    out
+}
+
+/// Applies header and redirect changes through the site's `manage.server` provider.
+async fn apply_server(
     ctx: ApplyCtx<'_>,
     site: &Site,
     changes: &[Change],
@@ -74,15 +99,7 @@ pub async fn apply_site(
         };
     }
     // 2. Apply inside a journal entry (left behind only if this process is killed).
-    let entry = Entry {
-        run: ctx.run_id.to_owned(),
-        site: site.name.to_string(),
-        pid: std::process::id(),
-        host: crate::journal::hostname(),
-        started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        provider: provider.name().to_owned(),
-        config: provider.config_path().display().to_string(),
-    };
+    let entry = entry(ctx, site, provider.name(), provider.config_path());
     let guard = match ctx.journal.begin(&entry) {
         Ok(g) => g,
         Err(e) => return failed(changes, format!("cannot write the crash journal: {e}")),
@@ -108,6 +125,75 @@ pub async fn apply_site(
             error: None,
         },
         Err(e) => failed(changes, crate::error_text::chain(&e)),
+    }
+}
+
+/// Applies certificate changes through the site's `manage.certificate` provider (`acme`): one
+/// new certificate for every domain, whichever certificate changes were planned. A killed run
+/// leaves nothing to resume (the order died with it), so recovering is a fresh issuance.
+async fn apply_certificate(ctx: ApplyCtx<'_>, site: &Site, changes: &[Change]) -> SiteApply {
+    if changes.is_empty() {
+        return SiteApply::default();
+    }
+    // 1. The provider and its transport.
+    let acme = match crate::certificate::Acme::for_site(site, ctx.repo) {
+        Ok(a) => a,
+        Err(e) => return failed(changes, e),
+    };
+    let transport = match crate::certificate::Acme::transport(
+        site,
+        ctx.repo,
+        ctx.opts.transport_timeouts(),
+    ) {
+        Ok(t) => t,
+        Err(e) => return failed(changes, crate::error_text::chain(&e)),
+    };
+    if ctx.dry_run {
+        let msg = format!("dry run: would apply via {}", crate::certificate::NAME);
+        return SiteApply {
+            actions: records(changes, ActionResult::Skipped, &msg),
+            error: None,
+        };
+    }
+    // 2. Issue and deploy inside a journal entry; verified by observing TLS again.
+    let entry = entry(ctx, site, crate::certificate::NAME, acme.cert_path());
+    let guard = match ctx.journal.begin(&entry) {
+        Ok(g) => g,
+        Err(e) => return failed(changes, format!("cannot write the crash journal: {e}")),
+    };
+    let verify = Verify::new(ctx.repo, ctx.opts, ctx.secrets, changes);
+    let result = acme.apply(site, ctx.repo, &transport, &verify).await;
+    drop(guard);
+    match result {
+        Ok(issued) => SiteApply {
+            actions: records(
+                changes,
+                ActionResult::Applied,
+                &format!("{issued} via {}", crate::certificate::NAME),
+            ),
+            error: None,
+        },
+        Err(e) => failed(
+            changes,
+            format!(
+                "site `{}`: acme: {}",
+                site.name,
+                crate::error_text::chain(&e)
+            ),
+        ),
+    }
+}
+
+/// The crash-journal entry for applying `site` through `provider`, which writes `config`.
+fn entry(ctx: ApplyCtx<'_>, site: &Site, provider: &str, config: &Path) -> Entry {
+    Entry {
+        run: ctx.run_id.to_owned(),
+        site: site.name.to_string(),
+        pid: std::process::id(),
+        host: crate::journal::hostname(),
+        started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        provider: provider.to_owned(),
+        config: config.display().to_string(),
     }
 }
 

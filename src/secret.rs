@@ -31,7 +31,7 @@ pub enum SecretError {
 /// Resolves a reference; file paths are relative to the state repo `repo`. A file secret must be
 /// a regular file (a link to one is followed) of at most 64 KiB; a trailing newline is dropped
 /// (editors add one).
-fn resolve(reference: &SecretRef, repo: &Path) -> Result<String, SecretError> {
+pub(crate) fn resolve(reference: &SecretRef, repo: &Path) -> Result<String, SecretError> {
     match reference {
         SecretRef::Env(name) => {
             std::env::var(name).map_err(|_| SecretError::EnvMissing { name: name.clone() })

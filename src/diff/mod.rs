@@ -5,7 +5,7 @@
 //! headers it lists, its redirects, …), in the same shape as the desired rendering, so the two
 //! diff line by line and neither contains anything that ticks (timings, days left).
 
-mod cert;
+pub(crate) mod cert;
 mod headers;
 pub mod health;
 mod redirects;
