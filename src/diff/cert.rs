@@ -1,5 +1,7 @@
 //! Certificate drift. Every https site implicitly wants a chain that is complete, trusted, valid
 //! for its host and not expired; `certificate:` adds a renewal threshold, domains and a key.
+//! Each change's `live` value starts with why it is planned, in the user's words: `untrusted`,
+//! `host mismatch`, `expired`, `expiring`, `not covered` or `key type differs`.
 
 use super::{Desired, change};
 use crate::canon::Canon;
@@ -130,7 +132,7 @@ pub fn changes(d: &Desired<'_>, t: &TlsObservation, refused: Option<&str>) -> Ve
         out.push(make(
             "host-name",
             Action::Change,
-            Some(format!("valid for {}", t.leaf.sans.join(", "))),
+            Some(format!("host mismatch: valid for {}", t.leaf.sans.join(", "))),
             Some(format!("valid for {}", host(d))),
         ));
     }
@@ -138,10 +140,7 @@ pub fn changes(d: &Desired<'_>, t: &TlsObservation, refused: Option<&str>) -> Ve
         out.push(make(
             "expiry",
             Action::Change,
-            Some(format!(
-                "expires {} ({} days left)",
-                t.leaf.not_after, t.days_left
-            )),
+            Some(expiry_live(t, min_days(d))),
             Some(expiry_want(d)),
         ));
     }
@@ -151,7 +150,10 @@ pub fn changes(d: &Desired<'_>, t: &TlsObservation, refused: Option<&str>) -> Ve
                 out.push(make(
                     &format!("domain:{dom}"),
                     Action::Add,
-                    None,
+                    Some(format!(
+                        "not covered (the certificate names {})",
+                        t.leaf.sans.join(", ")
+                    )),
                     Some(dom.clone()),
                 ));
             }
@@ -160,7 +162,7 @@ pub fn changes(d: &Desired<'_>, t: &TlsObservation, refused: Option<&str>) -> Ve
             out.push(make(
                 "key",
                 Action::Change,
-                Some(t.leaf.key.clone()),
+                Some(format!("key type differs: {}", t.leaf.key)),
                 Some(k.as_str().into()),
             ));
         }
@@ -176,6 +178,22 @@ pub fn changes(d: &Desired<'_>, t: &TlsObservation, refused: Option<&str>) -> Ve
         ));
     }
     out
+}
+
+/// Why the expiry is planned: `expired: …` or `expiring: …` with the renewal threshold.
+fn expiry_live(t: &TlsObservation, min_days: i64) -> String {
+    if t.days_left < 0 {
+        format!(
+            "expired: {} ({} days ago)",
+            t.leaf.not_after,
+            t.days_left.unsigned_abs()
+        )
+    } else {
+        format!(
+            "expiring: {} days left (expires {}), renewal due below {min_days}",
+            t.days_left, t.leaf.not_after
+        )
+    }
 }
 
 /// Whether `host` is covered by one of `sans` (a leftmost `*.` label matches one label).
@@ -195,6 +213,22 @@ pub fn covers(sans: &[String], host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expiry_says_expired_or_expiring() {
+        let mut t = TlsObservation::default();
+        t.leaf.not_after = "2026-01-02T00:00:00Z".into();
+        t.days_left = -3;
+        assert_eq!(
+            expiry_live(&t, 21),
+            "expired: 2026-01-02T00:00:00Z (3 days ago)"
+        );
+        t.days_left = 5;
+        assert_eq!(
+            expiry_live(&t, 21),
+            "expiring: 5 days left (expires 2026-01-02T00:00:00Z), renewal due below 21"
+        );
+    }
 
     #[test]
     fn wildcards_cover_one_label() {

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod acme;
 mod audit;
 mod check;
 mod connect;

@@ -4,6 +4,7 @@
 
 pub mod git;
 pub mod nginx;
+pub mod pebble;
 pub mod ports;
 pub mod sshd;
 pub mod wait;
