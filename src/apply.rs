@@ -140,14 +140,11 @@ async fn apply_certificate(ctx: ApplyCtx<'_>, site: &Site, changes: &[Change]) -
         Ok(a) => a,
         Err(e) => return failed(changes, e),
     };
-    let transport = match crate::certificate::Acme::transport(
-        site,
-        ctx.repo,
-        ctx.opts.transport_timeouts(),
-    ) {
-        Ok(t) => t,
-        Err(e) => return failed(changes, crate::error_text::chain(&e)),
-    };
+    let transport =
+        match crate::certificate::Acme::transport(site, ctx.repo, ctx.opts.transport_timeouts()) {
+            Ok(t) => t,
+            Err(e) => return failed(changes, crate::error_text::chain(&e)),
+        };
     if ctx.dry_run {
         let msg = format!("dry run: would apply via {}", crate::certificate::NAME);
         return SiteApply {
@@ -161,18 +158,26 @@ async fn apply_certificate(ctx: ApplyCtx<'_>, site: &Site, changes: &[Change]) -
         Ok(g) => g,
         Err(e) => return failed(changes, format!("cannot write the crash journal: {e}")),
     };
-    let verify = Verify::new(ctx.repo, ctx.opts, ctx.secrets, changes);
+    // The expiry is the CA's to choose: the new serial being served proves the renewal.
+    let verified: Vec<Change> = changes
+        .iter()
+        .filter(|c| c.key != "expiry")
+        .cloned()
+        .collect();
+    let verify = Verify::new(ctx.repo, ctx.opts, ctx.secrets, &verified);
     let result = acme.apply(site, ctx.repo, &transport, &verify).await;
     drop(guard);
     match result {
-        Ok(issued) => SiteApply {
-            actions: records(
-                changes,
-                ActionResult::Applied,
-                &format!("{issued} via {}", crate::certificate::NAME),
-            ),
-            error: None,
-        },
+        Ok(issued) => {
+            let mut msg = format!("{issued} via {}", crate::certificate::NAME);
+            if let Some(advice) = issued.renewal_advice(site) {
+                msg = format!("{msg}; {advice}");
+            }
+            SiteApply {
+                actions: records(changes, ActionResult::Applied, &msg),
+                error: None,
+            }
+        }
         Err(e) => failed(
             changes,
             format!(

@@ -84,13 +84,19 @@ impl Job<'_> {
     /// Puts both files back (or removes new ones), reloads when the new files may have been
     /// loaded, and builds the error for the failed `stage`.
     async fn rollback(&self, stage: &'static str, detail: String, reload: bool) -> AcmeError {
-        tracing::warn!(stage, "certificate deploy failed; restoring the previous files");
+        tracing::warn!(
+            stage,
+            "certificate deploy failed; restoring the previous files"
+        );
         let mut problems = Vec::new();
         let key = self.restore(&self.acme.key_path, self.old_key, Some(KEY_MODE));
         if let Err(e) = key.await {
             problems.push(e);
         }
-        if let Err(e) = self.restore(&self.acme.cert_path, self.old_cert, None).await {
+        if let Err(e) = self
+            .restore(&self.acme.cert_path, self.old_cert, None)
+            .await
+        {
             problems.push(e);
         }
         // A reload that failed once may fail again; the server then still runs the old files.
@@ -112,7 +118,12 @@ impl Job<'_> {
         }
     }
 
-    async fn restore(&self, path: &Path, old: Option<&[u8]>, mode: Option<u32>) -> Result<(), String> {
+    async fn restore(
+        &self,
+        path: &Path,
+        old: Option<&[u8]>,
+        mode: Option<u32>,
+    ) -> Result<(), String> {
         let done = match (old, mode) {
             (Some(data), Some(mode)) => self.transport.write_mode(path, data, mode).await,
             (Some(data), None) => self.transport.write(path, data).await,

@@ -47,12 +47,11 @@ pub(super) async fn issue(
         reference: acme.account_key.to_string(),
         detail,
     })?;
-    let key = instant_acme::Key::from_pkcs8_der(der.clone_key()).map_err(|e| {
-        AcmeError::AccountKey {
+    let key =
+        instant_acme::Key::from_pkcs8_der(der.clone_key()).map_err(|e| AcmeError::AccountKey {
             reference: acme.account_key.to_string(),
             detail: format!("{e}; instant-acme signs with ECDSA P-256 keys only"),
-        }
-    })?;
+        })?;
     let (account, _) = builder
         .create_from_key((key, PrivateKeyDer::Pkcs8(der)), acme.directory.clone())
         .await
@@ -144,9 +143,7 @@ async fn validate(
             .await?;
         challenge.set_ready().await.map_err(api)?;
     }
-    let polled = order
-        .poll_ready(&RetryPolicy::new().timeout(POLL))
-        .await;
+    let polled = order.poll_ready(&RetryPolicy::new().timeout(POLL)).await;
     match polled {
         Ok(OrderStatus::Ready) => Ok(()),
         Ok(_) | Err(instant_acme::Error::Api(_)) => Err(failed_challenge(order).await),
@@ -236,6 +233,7 @@ fn inspect(acme: &Acme, chain_pem: &str) -> Result<Issuance, AcmeError> {
         not_after: info.not_after,
         issuer: info.issuer,
         domains: acme.domains.clone(),
+        lifetime_days: (info.not_after_unix - info.not_before_unix) / 86_400,
     })
 }
 
@@ -253,10 +251,19 @@ mod tests {
 
     #[test]
     fn every_key_type_can_be_generated_and_signs_a_csr() {
-        for key in [KeyType::EcdsaP256, KeyType::EcdsaP384, KeyType::Ed25519, KeyType::Rsa2048] {
+        for key in [
+            KeyType::EcdsaP256,
+            KeyType::EcdsaP384,
+            KeyType::Ed25519,
+            KeyType::Rsa2048,
+        ] {
             let k = new_key(key).unwrap();
             assert!(k.serialize_pem().starts_with("-----BEGIN PRIVATE KEY-----"));
-            assert!(!csr(&["a.test".into(), "www.a.test".into()], &k).unwrap().is_empty());
+            assert!(
+                !csr(&["a.test".into(), "www.a.test".into()], &k)
+                    .unwrap()
+                    .is_empty()
+            );
         }
     }
 }

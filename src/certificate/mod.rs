@@ -15,6 +15,7 @@
 //! Only `http-01` is supported, so wildcard domains are proposed, never applied.
 
 mod account;
+pub mod advice;
 mod deploy;
 mod issue;
 
@@ -88,6 +89,29 @@ pub struct Issuance {
     pub not_after: String,
     pub issuer: String,
     pub domains: Vec<String>,
+    /// Whole days between `not_before` and `not_after`.
+    pub lifetime_days: i64,
+}
+
+impl Issuance {
+    /// Advice when `certificate.min_days_left` does not suit the lifetime the CA issues:
+    /// above it every run renews; above a third of it renewals come needlessly early.
+    pub fn renewal_advice(&self, site: &Site) -> Option<String> {
+        let min = i64::from(site.certificate.as_ref()?.min_days_left);
+        let life = self.lifetime_days;
+        let third = life / 3;
+        if min >= life {
+            Some(format!(
+                "the CA issues certificates valid for {life} days, no more than                  `min_days_left: {min}`, so every run renews; set `min_days_left` to about {third}"
+            ))
+        } else if min > third {
+            Some(format!(
+                "`min_days_left: {min}` is more than a third of the {life}-day lifetime the CA                  issues; about {third} leaves time to retry without renewing early"
+            ))
+        } else {
+            None
+        }
+    }
 }
 
 impl std::fmt::Display for Issuance {
@@ -118,6 +142,12 @@ impl Acme {
                 "no provider manages this site's certificate (`manage.certificate`)".to_owned(),
             );
         };
+        if site.certificate.as_ref().and_then(|c| c.issuer) == Some(crate::spec::Issuer::Manual) {
+            return Err(
+                "`certificate.issuer: manual`: this certificate is renewed by hand, not by `acme`"
+                    .to_owned(),
+            );
+        }
         let missing = |key: &str| {
             format!("`manage.certificate.{key}` is not set; the `acme` provider needs it to renew")
         };
@@ -206,12 +236,10 @@ impl Acme {
         let account_key = account::load_or_create(&self.account_key, repo)?;
         // 2. A new key of the desired type and a certificate for it (challenge files removed
         //    whatever happens).
-        let issued = tokio::time::timeout(
-            ISSUE_BUDGET,
-            issue::issue(self, &account_key, transport),
-        )
-        .await
-        .map_err(|_| AcmeError::Timeout(ISSUE_BUDGET))??;
+        let issued =
+            tokio::time::timeout(ISSUE_BUDGET, issue::issue(self, &account_key, transport))
+                .await
+                .map_err(|_| AcmeError::Timeout(ISSUE_BUDGET))??;
         // 3. Deploy and verify; restore on failure.
         let verify = verify.clone().with_serial(issued.info.serial.clone());
         deploy::deploy(self, site, transport, &issued, &verify).await?;
@@ -273,14 +301,23 @@ mod tests {
 
     #[test]
     fn a_missing_key_is_the_reason_named() {
-        for key in ["directory", "account_key", "webroot", "cert_path", "key_path"] {
+        for key in [
+            "directory",
+            "account_key",
+            "webroot",
+            "cert_path",
+            "key_path",
+        ] {
             let manage: String = FULL
                 .lines()
                 .filter(|l| !l.trim_start().starts_with(&format!("{key}:")))
                 .map(|l| format!("{l}\n"))
                 .collect();
             let why = can_renew(&site(&manage)).unwrap_err();
-            assert!(why.contains(&format!("`manage.certificate.{key}`")), "{why}");
+            assert!(
+                why.contains(&format!("`manage.certificate.{key}`")),
+                "{why}"
+            );
         }
     }
 

@@ -132,7 +132,10 @@ pub fn changes(d: &Desired<'_>, t: &TlsObservation, refused: Option<&str>) -> Ve
         out.push(make(
             "host-name",
             Action::Change,
-            Some(format!("host mismatch: valid for {}", t.leaf.sans.join(", "))),
+            Some(format!(
+                "host mismatch: valid for {}",
+                t.leaf.sans.join(", ")
+            )),
             Some(format!("valid for {}", host(d))),
         ));
     }

@@ -186,7 +186,12 @@ impl Transport {
     /// Replaces (or creates) a file atomically with exactly `mode` (e.g. 0o600 for a private
     /// key): the temporary file never has a wider mode than that, so the content is never
     /// readable by others, not even for a moment.
-    pub async fn write_mode(&self, path: &Path, data: &[u8], mode: u32) -> Result<(), TransportError> {
+    pub async fn write_mode(
+        &self,
+        path: &Path,
+        data: &[u8],
+        mode: u32,
+    ) -> Result<(), TransportError> {
         match self {
             Transport::Local(t) => t.write_with_mode(path, data, mode).await,
             Transport::Ssh(t) => t.write_mode(path, data, mode).await,

@@ -60,10 +60,22 @@ impl Acme {
     /// Writes `sites/a.test.yaml` wanting `domains` and `key`, managed by `acme` with this
     /// nginx's commands (`test_command` replaced when given) and `transport` lines.
     fn site(&self, domains: &[&str], key: &str, test_command: Option<&str>, transport: &str) {
+        self.site_with(domains, key, test_command, transport, 30);
+    }
+
+    /// As [`Acme::site`] with a renewal threshold of `min_days` days.
+    fn site_with(
+        &self,
+        domains: &[&str],
+        key: &str,
+        test_command: Option<&str>,
+        transport: &str,
+        min_days: u32,
+    ) {
         let test = test_command.map_or_else(|| self.nginx.command("-t"), str::to_owned);
         let yaml = format!(
             "name: {HOST}\nurl: https://{HOST}/\nsync: auto\nconnect: {https}\nconnect_http: {http}\n\
-             ca: ca.pem\ncertificate:\n  domains: [{domains}]\n  min_days_left: 30\n  key: {key}\n\
+             ca: ca.pem\ncertificate:\n  domains: [{domains}]\n  min_days_left: {min_days}\n  key: {key}\n\
              manage:\n  certificate:\n    provider: acme\n    directory: {dir}\n    \
              directory_ca: {dca}\n    email: ops@siteward.test\n    \
              account_key: file:secrets/acme-account.pem\n    challenge: http-01\n    \
@@ -150,9 +162,11 @@ impl Acme {
 
     /// Every object in the repo's Git database, as text.
     fn all_git_objects(&self) -> String {
-        let list = self
-            .repo
-            .git(&["cat-file", "--batch-all-objects", "--batch-check=%(objectname)"]);
+        let list = self.repo.git(&[
+            "cat-file",
+            "--batch-all-objects",
+            "--batch-check=%(objectname)",
+        ]);
         list.lines()
             .map(|id| self.repo.git(&["cat-file", "-p", id]))
             .collect()
@@ -166,7 +180,10 @@ fn mode(path: &Path) -> u32 {
 fn no_key_material(runs: &[&Run]) {
     for r in runs {
         for text in [&r.stdout, &r.stderr] {
-            assert!(!text.contains("PRIVATE KEY"), "key material in output:\n{text}");
+            assert!(
+                !text.contains("PRIVATE KEY"),
+                "key material in output:\n{text}"
+            );
         }
     }
 }
@@ -214,17 +231,17 @@ fn acme_issues_for_two_domains_changes_the_key_and_a_second_apply_plans_nothing(
     let planned = a.planned();
     assert_eq!(
         planned,
-        [(
-            "key".to_owned(),
-            "key type differs: ecdsa-p256".to_owned()
-        )]
+        [("key".to_owned(), "key type differs: ecdsa-p256".to_owned())]
     );
     let third = a.repo.run(&["apply"]);
     third.expect_code(0);
     assert!(a.planned().is_empty());
     assert_eq!(mode(&a.key_path()), 0o600);
     assert!(a.served_text().contains("rsaEncryption") || a.served_text().contains("RSA"));
-    assert_eq!(std::fs::read(&account).expect("account key"), account_before);
+    assert_eq!(
+        std::fs::read(&account).expect("account key"),
+        account_before
+    );
 
     // Never any key material in Git or output.
     let git = a.all_git_objects();
@@ -271,7 +288,11 @@ fn a_failing_config_test_a_failing_challenge_and_a_down_ca_leave_the_served_cert
     a.pebble.stop_acme();
     let out = a.repo.run(&["apply"]);
     out.expect_code(1);
-    assert!(out.stdout.contains("ACME server `https://127.0.0.1:"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("ACME server `https://127.0.0.1:"),
+        "{}",
+        out.stdout
+    );
     assert_eq!(std::fs::read(a.cert_path()).expect("cert"), cert_before);
     assert_eq!(a.served_serial(), served_before);
 }
@@ -291,6 +312,22 @@ fn acme_over_ssh_writes_the_challenge_certificate_and_a_0600_key_on_the_target()
     a.repo.run(&["apply"]).expect_code(0);
     assert!(a.planned().is_empty());
     no_key_material(&[&out]);
+
+    // `min_days_left` above the CA's lifetime: renewed (the new serial is served) with advice.
+    let before = a.served_serial();
+    // The drift stays (no CA certificate lasts that long), so the run exits 2.
+    a.site_with(
+        &[HOST, WWW],
+        "ecdsa-p256",
+        None,
+        &sshd.transport_yaml(),
+        3000,
+    );
+    a.repo.run(&["apply"]).expect_code(2);
+    assert_ne!(a.served_serial(), before);
+    let site = site_record(&last_record(&a.repo), HOST).clone();
+    let message = site["actions"][0]["message"].as_str().unwrap_or("");
+    assert!(message.contains("so every run renews"), "{message}");
 }
 
 /// The newest run record on the audit branch.

@@ -118,13 +118,21 @@ impl Pebble {
     }
 
     /// Waits until `child` listens on every port; keeps it, or reports a taken port.
-    fn wait_listening(&mut self, mut child: Child, ports_: &[u16], log: &Path) -> Result<(), PortTaken> {
+    fn wait_listening(
+        &mut self,
+        mut child: Child,
+        ports_: &[u16],
+        log: &Path,
+    ) -> Result<(), PortTaken> {
         let pid = child.id();
         let exited = wait::poll(wait::STARTUP, || {
             if let Ok(Some(status)) = child.try_wait() {
                 return Some(Some(status));
             }
-            ports_.iter().all(|p| ports::listens(pid, *p)).then_some(None)
+            ports_
+                .iter()
+                .all(|p| ports::listens(pid, *p))
+                .then_some(None)
         });
         let text = || {
             let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
@@ -136,11 +144,18 @@ impl Pebble {
                 Ok(())
             }
             Some(Some(_)) if taken(&text()) => Err(PortTaken(text())),
-            Some(Some(status)) => panic!("{} exited at start ({status}):\n{}", log.display(), text()),
+            Some(Some(status)) => {
+                panic!("{} exited at start ({status}):\n{}", log.display(), text())
+            }
             None => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("{} did not listen within {:?}:\n{}", log.display(), wait::STARTUP, text());
+                panic!(
+                    "{} did not listen within {:?}:\n{}",
+                    log.display(),
+                    wait::STARTUP,
+                    text()
+                );
             }
         }
     }
