@@ -23,8 +23,14 @@ pub(super) fn load_or_create(reference: &SecretRef, repo: &Path) -> Result<Secre
     if let SecretRef::File(p) = reference {
         let path = crate::load::site::resolve(repo, p);
         if !path.exists() {
-            create(&path).map_err(|e| fail(format!("cannot create it: {e}")))?;
-            tracing::info!(path = %path.display(), "ACME account key created (mode 0600)");
+            match create(&path) {
+                Ok(()) => {
+                    tracing::info!(path = %path.display(), "ACME account key created (mode 0600)");
+                }
+                // Another run created it meanwhile: use that one.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(fail(format!("cannot create it: {e}"))),
+            }
         }
     }
     let key = crate::secret::resolve(reference, repo)

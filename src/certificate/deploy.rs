@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use secrecy::{ExposeSecret, SecretSlice};
+
 use super::issue::Issued;
 use super::{Acme, AcmeError};
 use crate::spec::Site;
@@ -23,15 +25,12 @@ pub(super) async fn deploy(
 ) -> Result<(), AcmeError> {
     // 1. Back up what is there now (kept in memory only).
     let old_cert = transport.read(&acme.cert_path).await?;
-    let old_key = transport
-        .read(&acme.key_path)
-        .await?
-        .map(|k| crate::secret::Secret::new(String::from_utf8_lossy(&k).into_owned()));
+    let old_key = transport.read(&acme.key_path).await?.map(SecretSlice::from);
     let job = Job {
         acme,
         transport,
         old_cert: old_cert.as_deref(),
-        old_key: old_key.as_ref().map(|k| k.expose().as_bytes()),
+        old_key: old_key.as_ref().map(ExposeSecret::expose_secret),
     };
     // 2. Write key, then certificate, atomically.
     let written = async {

@@ -74,10 +74,10 @@ pub(super) async fn issue(
             cleanup.push(e.to_string());
         }
     }
-    validated?;
     if !cleanup.is_empty() {
         tracing::warn!(errors = %cleanup.join("; "), "challenge files could not be removed");
     }
+    validated?;
     // 3. A new key of the desired type, the CSR, the certificate.
     let key = new_key(acme.key)?;
     let csr = csr(&acme.domains, &key)?;

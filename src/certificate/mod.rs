@@ -102,11 +102,13 @@ impl Issuance {
         let third = life / 3;
         if min >= life {
             Some(format!(
-                "the CA issues certificates valid for {life} days, no more than                  `min_days_left: {min}`, so every run renews; set `min_days_left` to about {third}"
+                "the CA issues certificates valid for {life} days, no more than \
+                 `min_days_left: {min}`, so every run renews; set `min_days_left` to about {third}"
             ))
         } else if min > third {
             Some(format!(
-                "`min_days_left: {min}` is more than a third of the {life}-day lifetime the CA                  issues; about {third} leaves time to retry without renewing early"
+                "`min_days_left: {min}` is more than a third of the {life}-day lifetime the CA \
+                 issues; about {third} leaves time to retry without renewing early"
             ))
         } else {
             None
@@ -319,6 +321,39 @@ mod tests {
                 "{why}"
             );
         }
+    }
+
+    #[test]
+    fn renewal_advice_compares_min_days_left_with_the_lifetime() {
+        let issued = |lifetime_days| Issuance {
+            serial: "01".into(),
+            not_after: "2027-01-01T00:00:00Z".into(),
+            issuer: "CN=test".into(),
+            domains: vec!["a.test".into()],
+            lifetime_days,
+        };
+        // `min_days_left` is 21 by default.
+        let s = site(FULL);
+        assert_eq!(issued(90).renewal_advice(&s), None);
+        let early = issued(47).renewal_advice(&s).unwrap();
+        assert!(
+            early.contains("more than a third of the 47-day lifetime"),
+            "{early}"
+        );
+        let always = issued(20).renewal_advice(&s).unwrap();
+        assert!(always.contains("so every run renews"), "{always}");
+    }
+
+    #[test]
+    fn a_manual_issuer_is_never_renewed_by_acme() {
+        let text = "name: a.test\nurl: https://a.test/\ncertificate:\n  issuer: manual\n\
+                    manage:\n  certificate:\n    provider: acme\n";
+        let (state, _) = load_sources(&[Source {
+            path: "sites/a.test.yaml".into(),
+            text: format!("{text}{FULL}"),
+        }]);
+        let manual = state.sites.into_values().next().expect("site");
+        assert!(can_renew(&manual).unwrap_err().contains("issuer: manual"));
     }
 
     #[test]
