@@ -5,9 +5,11 @@
 //! tests, reloads, verifies by observing again and rolls back on failure, and turns the
 //! outcomes into action records.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::audit::{ActionRecord, ActionResult};
+use crate::certificate::backoff::{self, Backoff};
 use crate::journal::{Entry, Journal};
 use crate::observe::ObserveOpts;
 use crate::plan::{Change, Resource};
@@ -35,6 +37,9 @@ pub struct ApplyCtx<'a> {
     pub opts: ObserveOpts,
     /// The run's secrets, resolved once.
     pub secrets: &'a RunSecrets,
+    /// Sites' series of failed ACME issuances (from the audit branch): the next failure backs
+    /// off longer.
+    pub backoff: &'a BTreeMap<String, Backoff>,
     pub dry_run: bool,
 }
 
@@ -178,14 +183,30 @@ async fn apply_certificate(ctx: ApplyCtx<'_>, site: &Site, changes: &[Change]) -
                 error: None,
             }
         }
-        Err(e) => failed(
-            changes,
-            format!(
+        Err(e) => {
+            let error = format!(
                 "site `{}`: acme: {}",
                 site.name,
                 crate::error_text::chain(&e)
-            ),
-        ),
+            );
+            let Some(server) = e.backs_off() else {
+                return failed(changes, error);
+            };
+            // An ACME error: later runs hold the site's certificate changes until then.
+            let failures = ctx
+                .backoff
+                .get(site.name.as_str())
+                .map_or(0, |b| b.failures)
+                + 1;
+            let retry = backoff::next_retry(failures, server, chrono::Utc::now())
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let error = format!("{error}; next attempt after {retry} (failure {failures})");
+            let mut out = failed(changes, error);
+            for a in &mut out.actions {
+                a.retry_after = Some(retry.clone());
+            }
+            out
+        }
     }
 }
 
@@ -216,6 +237,7 @@ pub fn records<'a>(
             action: c.action,
             result,
             message: Some(message.to_owned()),
+            retry_after: None,
         })
         .collect()
 }

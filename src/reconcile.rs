@@ -77,6 +77,10 @@ pub struct RunCtx<'a> {
     /// Applies a killed run left unfinished (read from the journal once, by the caller, which
     /// also adds their sites to the run).
     pub interrupted: Vec<Interrupted>,
+    /// Sites' series of failed ACME issuances, read from the audit branch by the caller.
+    pub backoff: BTreeMap<String, crate::certificate::backoff::Backoff>,
+    /// `--force`: certificate changes are applied even while their site backs off.
+    pub force: bool,
 }
 
 /// What a run did, ready to print and record.
@@ -147,6 +151,13 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
             plan.warnings.push(i.message());
         }
     }
+    //    Sites backing off after ACME errors hold their certificate changes (as `plan` shows).
+    crate::certificate::backoff::hold(
+        &mut found.sites,
+        &ctx.backoff,
+        ctx.force,
+        chrono::Utc::now(),
+    );
     // 3. A saved plan: stale sites are refused; every other site's steps must be the plan's.
     let refused = refusals(ctx, &found.sites);
     let mut actions: BTreeMap<String, Vec<ActionRecord>> = BTreeMap::new();
@@ -209,6 +220,7 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         journal: &ctx.journal,
         opts: ctx.opts,
         secrets: &ctx.secrets,
+        backoff: &ctx.backoff,
         dry_run,
     };
     // Sites on one server share its config test and reload: they are applied one at a time,

@@ -33,10 +33,7 @@ pub(super) async fn issue(
     account_key: &Secret,
     transport: &Transport,
 ) -> Result<Issued, AcmeError> {
-    let api = |e: instant_acme::Error| AcmeError::Acme {
-        directory: acme.directory.clone(),
-        detail: crate::error_text::chain(&e),
-    };
+    let api = |e: instant_acme::Error| api_error(acme, &e);
     // 1. The account (registered on first use; the key identifies it).
     let builder = match &acme.directory_ca {
         Some(ca) => Account::builder_with_root(ca),
@@ -102,10 +99,7 @@ async fn validate(
     transport: &Transport,
     written: &mut Vec<PathBuf>,
 ) -> Result<(), AcmeError> {
-    let api = |e: instant_acme::Error| AcmeError::Acme {
-        directory: acme.directory.clone(),
-        detail: crate::error_text::chain(&e),
-    };
+    let api = |e: instant_acme::Error| api_error(acme, &e);
     let mut authzs = order.authorizations();
     while let Some(authz) = authzs.next().await {
         let mut authz = authz.map_err(api)?;
@@ -148,6 +142,24 @@ async fn validate(
         Ok(OrderStatus::Ready) => Ok(()),
         Ok(_) | Err(instant_acme::Error::Api(_)) => Err(failed_challenge(order).await),
         Err(e) => Err(api(e)),
+    }
+}
+
+/// An error of the ACME exchange, with the time the server asked to be polled again, if any.
+fn api_error(acme: &Acme, e: &instant_acme::Error) -> AcmeError {
+    let retry_after = match e {
+        instant_acme::Error::Timeout(Some(at)) => {
+            let wait = at.saturating_duration_since(std::time::Instant::now());
+            chrono::Duration::from_std(wait)
+                .ok()
+                .map(|d| chrono::Utc::now() + d)
+        }
+        _ => None,
+    };
+    AcmeError::Acme {
+        directory: acme.directory.clone(),
+        detail: crate::error_text::chain(e),
+        retry_after,
     }
 }
 
@@ -215,6 +227,7 @@ fn inspect(acme: &Acme, chain_pem: &str) -> Result<Issuance, AcmeError> {
     let bad = |detail: String| AcmeError::Acme {
         directory: acme.directory.clone(),
         detail,
+        retry_after: None,
     };
     let leaf = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
         .next()

@@ -16,6 +16,7 @@
 
 mod account;
 pub mod advice;
+pub mod backoff;
 mod deploy;
 mod issue;
 
@@ -44,7 +45,12 @@ pub enum AcmeError {
     #[error("account key `{reference}`: {detail}")]
     AccountKey { reference: String, detail: String },
     #[error("ACME server `{directory}`: {detail}")]
-    Acme { directory: String, detail: String },
+    Acme {
+        directory: String,
+        detail: String,
+        /// When the server asked to be polled again, if it did.
+        retry_after: Option<chrono::DateTime<chrono::Utc>>,
+    },
     #[error("http-01 challenge for `{domain}` failed: {detail}")]
     Challenge { domain: String, detail: String },
     #[error("issuance did not finish within {} s", .0.as_secs())]
@@ -63,6 +69,18 @@ pub enum AcmeError {
         rollback: String,
         path: PathBuf,
     },
+}
+
+impl AcmeError {
+    /// Whether this failure was the ACME exchange's (the CA, the challenge, a timeout), which
+    /// makes later runs back off; `Some` of a `Retry-After` the CA sent.
+    pub fn backs_off(&self) -> Option<Option<chrono::DateTime<chrono::Utc>>> {
+        match self {
+            AcmeError::Acme { retry_after, .. } => Some(*retry_after),
+            AcmeError::Challenge { .. } | AcmeError::Timeout(_) => Some(None),
+            _ => None,
+        }
+    }
 }
 
 /// A site's `manage.certificate` with `provider: acme`, checked and with defaults filled in.

@@ -283,18 +283,41 @@ fn a_failing_config_test_a_failing_challenge_and_a_down_ca_leave_the_served_cert
     assert_eq!(a.served_serial(), served_before);
     a.no_challenge_files_left();
 
-    // 3. The ACME server is down: the site fails with the ACME error, nothing changes.
+    // An ACME error: the record says when to try again.
+    assert!(out.stdout.contains("(failure 1)"), "{}", out.stdout);
+    let site = site_record(&last_record(&a.repo), HOST).clone();
+    assert!(site["actions"][0]["retry_after"].is_string(), "{site}");
+
+    // 3. The ACME server is down: `--force` tries anyway; the site fails with the ACME error,
+    //    nothing changes, and the backoff grows.
     a.site(&[HOST], "ecdsa-p256", None, "");
     a.pebble.stop_acme();
-    let out = a.repo.run(&["apply"]);
+    let out = a.repo.run(&["apply", "--force"]);
     out.expect_code(1);
     assert!(
         out.stdout.contains("ACME server `https://127.0.0.1:"),
         "{}",
         out.stdout
     );
+    assert!(out.stdout.contains("(failure 2)"), "{}", out.stdout);
     assert_eq!(std::fs::read(a.cert_path()).expect("cert"), cert_before);
     assert_eq!(a.served_serial(), served_before);
+
+    // 4. The next run honours the backoff: the certificate changes are held (skip, with the
+    //    reason) in the plan and in the apply, and nothing is attempted.
+    let plan = a.repo.run(&["plan", "--format", "json"]).json();
+    let change = &plan["sites"][0]["changes"][0];
+    assert_eq!(change["step"], "skip", "{plan}");
+    let reason = change["reason"].as_str().unwrap_or("");
+    assert!(
+        reason.contains("held after 2 failed issuance(s)"),
+        "{reason}"
+    );
+    assert!(reason.contains("`--force` retries now"), "{reason}");
+    let out = a.repo.run(&["apply"]);
+    out.expect_code(2);
+    let site = site_record(&last_record(&a.repo), HOST).clone();
+    assert!(results(&site).iter().all(|r| r == "skipped"), "{site}");
 }
 
 #[test]
