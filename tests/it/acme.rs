@@ -363,3 +363,39 @@ fn last_record(repo: &Repo) -> serde_json::Value {
     serde_json::from_str(&repo.git(&["show", &format!("siteward-audit:{path}")]))
         .expect("record JSON")
 }
+
+#[test]
+fn a_certificate_proposal_holds_the_certbot_command_and_the_nginx_lines() {
+    // No ACME server needed: a `sync: propose` site with an expiring certificate for one name.
+    let ca = Ca::new("proposal test root").expect("ca");
+    let mut v = Vhost::new(HOST, ca.leaf(&[HOST], Validity::days(5)).expect("leaf"));
+    v.config = format!("  server_name {WWW};\n");
+    let nginx = Nginx::start(&[v]);
+    let repo = Repo::new();
+    repo.write("ca.pem", &ca.cert_pem);
+    repo.write(
+        &format!("sites/{HOST}.yaml"),
+        &format!(
+            "name: {HOST}\nurl: https://{HOST}/\nsync: propose\nconnect: {}\nca: ca.pem\n\
+             certificate:\n  domains: [{HOST}, {WWW}]\n  min_days_left: 30\n  key: rsa-2048\n",
+            nginx.https_addr()
+        ),
+    );
+    repo.commit_all("a site whose certificate is renewed by hand");
+    repo.run(&["reconcile"]).expect_code(2);
+    let proposal = repo.git(&["show", &format!("siteward-proposals/{HOST}:PROPOSAL.md")]);
+    assert!(proposal.contains("expiring: "), "{proposal}");
+    assert!(
+        proposal.contains(&format!(
+            "certbot certonly --webroot -w /var/www/{HOST} -d {HOST} -d {WWW} \
+             --key-type rsa --rsa-key-size 2048"
+        )),
+        "{proposal}"
+    );
+    assert!(
+        proposal.contains(&format!(
+            "ssl_certificate /etc/letsencrypt/live/{HOST}/fullchain.pem;"
+        )),
+        "{proposal}"
+    );
+}
