@@ -143,6 +143,9 @@ pub fn plan_site(d: &Desired<'_>, live: &LiveSite) -> SitePlan {
             "https requests were refused ({why}); headers, checks and software were not observed"
         ));
     }
+    if let Some(t) = &live.tls {
+        warnings.extend(cert::warnings(t));
+    }
     let unobserved = redirects::unobserved(d, &live.redirects, &mut warnings);
     SitePlan {
         site: d.site.name.to_string(),

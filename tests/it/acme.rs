@@ -224,6 +224,11 @@ fn acme_issues_for_two_domains_changes_the_key_and_a_second_apply_plans_nothing(
     second.expect_code(0);
     assert!(a.planned().is_empty());
     assert_eq!(a.served_serial(), served);
+    // pebble issues for 5 years: the plan warns that this is beyond the CA/B Forum maximum.
+    let plan = a.repo.run(&["plan", "--format", "json"]);
+    plan.expect_code(0);
+    let warnings = plan.json()["sites"][0]["warnings"].to_string();
+    assert!(warnings.contains("CA/Browser Forum allows"), "{warnings}");
 
     // A key type change: planned as `key`, applied with an RSA key, account key reused.
     let account_before = std::fs::read(&account).expect("account key");
