@@ -351,12 +351,10 @@ fn steps_note(plan: &SitePlan, dry_run: bool, applying: &str) -> String {
 
 /// Which server a site's config lives on: the SSH host and port, or this machine.
 fn server_key(site: &Site) -> String {
-    match site
-        .manage
-        .server
-        .as_ref()
-        .and_then(|m| m.transport.host.as_ref())
-    {
+    let server = site.manage.server.as_ref().map(|m| &m.transport);
+    // A site whose certificate only is managed reloads the server its certificate is on.
+    let certificate = site.manage.certificate.as_ref().map(|m| &m.transport);
+    match server.or(certificate).and_then(|t| t.host.as_ref()) {
         Some(h) => format!("{}:{}", h.host.to_ascii_lowercase(), h.port.unwrap_or(22)),
         None => "local".to_owned(),
     }

@@ -19,6 +19,9 @@ use crate::transport::Transport;
 /// How long the CA may take to validate every challenge, and to issue after the CSR.
 const POLL: Duration = Duration::from_secs(60);
 
+/// How long one issuance (account, order, challenges, certificate) may take in all.
+pub(super) const ISSUE_BUDGET: Duration = Duration::from_secs(150);
+
 /// A certificate chain (PEM, leaf first) and its new private key.
 pub(super) struct Issued {
     pub chain_pem: String,
@@ -27,14 +30,68 @@ pub(super) struct Issued {
     pub info: Issuance,
 }
 
-/// Issues a certificate for `acme`'s domains with the account `account_key`.
+/// Issues a certificate for `acme`'s domains with the account `account_key`, within
+/// [`ISSUE_BUDGET`] in all. The budget bounds each phase, never the removal of challenge
+/// files, which always runs.
 pub(super) async fn issue(
     acme: &Acme,
     account_key: &Secret,
     transport: &Transport,
 ) -> Result<Issued, AcmeError> {
+    let deadline = tokio::time::Instant::now() + ISSUE_BUDGET;
+    // 1. The account and the order.
+    let mut order = within(deadline, open_order(acme, account_key)).await?;
+    // 2. The challenges, answered from the webroot; the files go whatever happens.
+    let mut written = Vec::new();
+    let validated = within(
+        deadline,
+        validate(acme, &mut order, transport, &mut written),
+    )
+    .await;
+    let mut cleanup = Vec::new();
+    for path in &written {
+        if let Err(e) = transport.remove(path).await {
+            cleanup.push(e.to_string());
+        }
+    }
+    if !cleanup.is_empty() {
+        tracing::warn!(errors = %cleanup.join("; "), "challenge files could not be removed");
+    }
+    validated?;
+    // 3. A new key of the desired type, the CSR, the certificate.
+    let key = new_key(acme.key)?;
+    let csr = csr(&acme.domains, &key)?;
+    let chain_pem = within(deadline, async {
+        let api = |e: instant_acme::Error| api_error(acme, &e);
+        order.finalize_csr(&csr).await.map_err(api)?;
+        order
+            .poll_certificate(&RetryPolicy::new().timeout(POLL))
+            .await
+            .map_err(api)
+    })
+    .await?;
+    let info = inspect(acme, &chain_pem)?;
+    Ok(Issued {
+        chain_pem,
+        key_pem: Secret::new(key.serialize_pem()),
+        info,
+    })
+}
+
+/// `phase`, unless the issuance's deadline passes first.
+async fn within<T>(
+    deadline: tokio::time::Instant,
+    phase: impl Future<Output = Result<T, AcmeError>>,
+) -> Result<T, AcmeError> {
+    tokio::time::timeout_at(deadline, phase)
+        .await
+        .map_err(|_| AcmeError::Timeout(ISSUE_BUDGET))?
+}
+
+/// The account (registered on first use; its key identifies it) and a new order for every
+/// domain.
+async fn open_order(acme: &Acme, account_key: &Secret) -> Result<Order, AcmeError> {
     let api = |e: instant_acme::Error| api_error(acme, &e);
-    // 1. The account (registered on first use; the key identifies it).
     let builder = match &acme.directory_ca {
         Some(ca) => Account::builder_with_root(ca),
         None => Account::builder(),
@@ -60,35 +117,8 @@ pub(super) async fn issue(
             .await
             .map_err(api)?;
     }
-    // 2. The order, its challenges answered from the webroot; the files go whatever happens.
     let ids: Vec<Identifier> = acme.domains.iter().cloned().map(Identifier::Dns).collect();
-    let mut order = account.new_order(&NewOrder::new(&ids)).await.map_err(api)?;
-    let mut written = Vec::new();
-    let validated = validate(acme, &mut order, transport, &mut written).await;
-    let mut cleanup = Vec::new();
-    for path in &written {
-        if let Err(e) = transport.remove(path).await {
-            cleanup.push(e.to_string());
-        }
-    }
-    if !cleanup.is_empty() {
-        tracing::warn!(errors = %cleanup.join("; "), "challenge files could not be removed");
-    }
-    validated?;
-    // 3. A new key of the desired type, the CSR, the certificate.
-    let key = new_key(acme.key)?;
-    let csr = csr(&acme.domains, &key)?;
-    order.finalize_csr(&csr).await.map_err(api)?;
-    let chain_pem = order
-        .poll_certificate(&RetryPolicy::new().timeout(POLL))
-        .await
-        .map_err(api)?;
-    let info = inspect(acme, &chain_pem)?;
-    Ok(Issued {
-        chain_pem,
-        key_pem: Secret::new(key.serialize_pem()),
-        info,
-    })
+    account.new_order(&NewOrder::new(&ids)).await.map_err(api)
 }
 
 /// Answers every pending http-01 challenge (recording each file written in `written`) and

@@ -34,9 +34,6 @@ pub const NAME: &str = "acme";
 const TEST_COMMAND: &[&str] = &["nginx", "-t"];
 const RELOAD_COMMAND: &[&str] = &["nginx", "-s", "reload"];
 
-/// How long one issuance (account, order, challenges, certificate) may take in all.
-const ISSUE_BUDGET: Duration = Duration::from_secs(120);
-
 /// A certificate apply failed. Messages name the site and the stage; never key material.
 #[derive(Debug, thiserror::Error)]
 pub enum AcmeError {
@@ -256,10 +253,7 @@ impl Acme {
         let account_key = account::load_or_create(&self.account_key, repo)?;
         // 2. A new key of the desired type and a certificate for it (challenge files removed
         //    whatever happens).
-        let issued =
-            tokio::time::timeout(ISSUE_BUDGET, issue::issue(self, &account_key, transport))
-                .await
-                .map_err(|_| AcmeError::Timeout(ISSUE_BUDGET))??;
+        let issued = issue::issue(self, &account_key, transport).await?;
         // 3. Deploy and verify; restore on failure.
         let verify = verify.clone().with_serial(issued.info.serial.clone());
         deploy::deploy(self, site, transport, &issued, &verify).await?;
