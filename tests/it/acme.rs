@@ -16,6 +16,8 @@ use super::support::{Repo, Run, command};
 
 const HOST: &str = "a.test";
 const WWW: &str = "www.a.test";
+/// A name nginx serves for `a.test` that no certificate covers at first.
+const API: &str = "api.a.test";
 
 /// nginx serving `a.test` and `www.a.test` with a short-lived certificate from a test CA for
 /// `a.test` only, pebble validating against that nginx, and a state repo trusting both CAs.
@@ -29,7 +31,7 @@ impl Acme {
     fn start() -> Acme {
         let ca = Ca::new("acme test root").expect("ca");
         let mut v = Vhost::new(HOST, ca.leaf(&[HOST], Validity::days(5)).expect("leaf"));
-        v.config = format!("  server_name {WWW};\n");
+        v.config = format!("  server_name {WWW} {API};\n");
         let nginx = Nginx::start(&[v]);
         let pebble = Pebble::start(nginx.http_port, nginx.https_port);
         let repo = Repo::new();
@@ -189,7 +191,7 @@ fn no_key_material(runs: &[&Run]) {
 }
 
 #[test]
-fn acme_issues_for_two_domains_changes_the_key_and_a_second_apply_plans_nothing() {
+fn acme_issues_for_two_domains_adds_a_third_changes_the_key_and_a_second_apply_plans_nothing() {
     let a = Acme::start();
     a.site(&[HOST, WWW], "ecdsa-p256", None, "");
     // The plan says why: the served certificate expires soon and does not cover `www`.
@@ -230,9 +232,19 @@ fn acme_issues_for_two_domains_changes_the_key_and_a_second_apply_plans_nothing(
     let warnings = plan.json()["sites"][0]["warnings"].to_string();
     assert!(warnings.contains("CA/Browser Forum allows"), "{warnings}");
 
+    // A domain added: planned as not covered, the new certificate covers all three.
+    a.site(&[HOST, WWW, API], "ecdsa-p256", None, "");
+    let planned = a.planned();
+    assert_eq!(planned.len(), 1, "{planned:?}");
+    assert_eq!(planned[0].0, format!("domain:{API}"));
+    assert!(planned[0].1.starts_with("not covered"), "{planned:?}");
+    a.repo.run(&["apply"]).expect_code(0);
+    assert!(a.planned().is_empty());
+    assert!(a.served_text().contains(&format!("DNS:{API}")));
+
     // A key type change: planned as `key`, applied with an RSA key, account key reused.
     let account_before = std::fs::read(&account).expect("account key");
-    a.site(&[HOST, WWW], "rsa-2048", None, "");
+    a.site(&[HOST, WWW, API], "rsa-2048", None, "");
     let planned = a.planned();
     assert_eq!(
         planned,
