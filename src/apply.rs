@@ -1,14 +1,18 @@
-//! Apply: one site's planned `apply` steps through its provider, inside a crash-journal
+//! Apply: one site's planned `apply` steps through its providers, each inside a crash-journal
 //! entry. The plan stage ([`crate::stage`]) has already decided which changes are applied; this
-//! module runs the provider (render, back up, write, test, reload, verify by observing again,
-//! roll back on failure) and turns the outcome into action records.
+//! module hands each resource group to its provider — headers and redirects to `manage.server`,
+//! certificates to `manage.certificate` ([`crate::certificate`]) — which backs up, writes,
+//! tests, reloads, verifies by observing again and rolls back on failure, and turns the
+//! outcomes into action records.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::audit::{ActionRecord, ActionResult};
+use crate::certificate::backoff::{self, Backoff};
 use crate::journal::{Entry, Journal};
 use crate::observe::ObserveOpts;
-use crate::plan::Change;
+use crate::plan::{Change, Resource};
 use crate::provider::Provider;
 use crate::secret::RunSecrets;
 use crate::spec::Site;
@@ -33,12 +37,38 @@ pub struct ApplyCtx<'a> {
     pub opts: ObserveOpts,
     /// The run's secrets, resolved once.
     pub secrets: &'a RunSecrets,
+    /// Sites' series of failed ACME issuances (from the audit branch): the next failure backs
+    /// off longer.
+    pub backoff: &'a BTreeMap<String, Backoff>,
     pub dry_run: bool,
 }
 
 /// Applies `changes` (the site's changes with step `apply`) to `site`; `recovering` when the
-/// crash journal says a killed run was applying this site.
+/// crash journal says a killed run was applying this site. Certificate changes go to the
+/// certificate provider, every other change to the server provider; one failing does not stop
+/// the other.
 pub async fn apply_site(
+    ctx: ApplyCtx<'_>,
+    site: &Site,
+    changes: &[Change],
+    recovering: bool,
+) -> SiteApply {
+    let (certificate, server): (Vec<Change>, Vec<Change>) = changes
+        .iter()
+        .cloned()
+        .partition(|c| c.resource == Resource::Certificate);
+    let mut out = apply_server(ctx, site, &server, recovering).await;
+    let cert = apply_certificate(ctx, site, &certificate).await;
+    out.actions.extend(cert.actions);
+    out.error = match (out.error, cert.error) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    };
+    out
+}
+
+/// Applies header and redirect changes through the site's `manage.server` provider.
+async fn apply_server(
     ctx: ApplyCtx<'_>,
     site: &Site,
     changes: &[Change],
@@ -74,7 +104,8 @@ pub async fn apply_site(
         };
     }
     // 2. Apply inside a journal entry (left behind only if this process is killed).
-    let guard = match ctx.journal.begin(&entry(ctx, site, &provider)) {
+    let entry = entry(ctx, site, provider.name(), provider.config_path());
+    let guard = match ctx.journal.begin(&entry) {
         Ok(g) => g,
         Err(e) => return failed(changes, format!("cannot write the crash journal: {e}")),
     };
@@ -102,6 +133,96 @@ pub async fn apply_site(
     }
 }
 
+/// Applies certificate changes through the site's `manage.certificate` provider (`acme`): one
+/// new certificate for every domain, whichever certificate changes were planned. A killed run
+/// leaves nothing to resume (the order died with it), so recovering is a fresh issuance.
+async fn apply_certificate(ctx: ApplyCtx<'_>, site: &Site, changes: &[Change]) -> SiteApply {
+    if changes.is_empty() {
+        return SiteApply::default();
+    }
+    // 1. The provider and its transport.
+    let acme = match crate::certificate::Acme::for_site(site, ctx.repo) {
+        Ok(a) => a,
+        Err(e) => return failed(changes, e),
+    };
+    let transport =
+        match crate::certificate::Acme::transport(site, ctx.repo, ctx.opts.transport_timeouts()) {
+            Ok(t) => t,
+            Err(e) => return failed(changes, crate::error_text::chain(&e)),
+        };
+    if ctx.dry_run {
+        let msg = format!("dry run: would apply via {}", crate::certificate::NAME);
+        return SiteApply {
+            actions: records(changes, ActionResult::Skipped, &msg),
+            error: None,
+        };
+    }
+    // 2. Issue and deploy inside a journal entry; verified by observing TLS again.
+    let entry = entry(ctx, site, crate::certificate::NAME, acme.cert_path());
+    let guard = match ctx.journal.begin(&entry) {
+        Ok(g) => g,
+        Err(e) => return failed(changes, format!("cannot write the crash journal: {e}")),
+    };
+    // The expiry is the CA's to choose: the new serial being served proves the renewal.
+    let verified: Vec<Change> = changes
+        .iter()
+        .filter(|c| c.key != "expiry")
+        .cloned()
+        .collect();
+    let verify = Verify::new(ctx.repo, ctx.opts, ctx.secrets, &verified);
+    let result = acme.apply(site, ctx.repo, &transport, &verify).await;
+    drop(guard);
+    match result {
+        Ok(issued) => {
+            let mut msg = format!("{issued} via {}", crate::certificate::NAME);
+            if let Some(advice) = issued.renewal_advice(site) {
+                msg = format!("{msg}; {advice}");
+            }
+            SiteApply {
+                actions: records(changes, ActionResult::Applied, &msg),
+                error: None,
+            }
+        }
+        Err(e) => {
+            let error = format!(
+                "site `{}`: acme: {}",
+                site.name,
+                crate::error_text::chain(&e)
+            );
+            let Some(server) = e.backs_off() else {
+                return failed(changes, error);
+            };
+            // An ACME error: later runs hold the site's certificate changes until then.
+            let failures = ctx
+                .backoff
+                .get(site.name.as_str())
+                .map_or(0, |b| b.failures)
+                + 1;
+            let retry = backoff::next_retry(failures, server, chrono::Utc::now())
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let error = format!("{error}; next attempt after {retry} (failure {failures})");
+            let mut out = failed(changes, error);
+            for a in &mut out.actions {
+                a.retry_after = Some(retry.clone());
+            }
+            out
+        }
+    }
+}
+
+/// The crash-journal entry for applying `site` through `provider`, which writes `config`.
+fn entry(ctx: ApplyCtx<'_>, site: &Site, provider: &str, config: &Path) -> Entry {
+    Entry {
+        run: ctx.run_id.to_owned(),
+        site: site.name.to_string(),
+        pid: std::process::id(),
+        host: crate::journal::hostname(),
+        started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        provider: provider.to_owned(),
+        config: config.display().to_string(),
+    }
+}
+
 /// One action record per change, all with the same result and message.
 pub fn records<'a>(
     changes: impl IntoIterator<Item = &'a Change>,
@@ -116,6 +237,7 @@ pub fn records<'a>(
             action: c.action,
             result,
             message: Some(message.to_owned()),
+            retry_after: None,
         })
         .collect()
 }
@@ -179,7 +301,10 @@ async fn batch_steps(ctx: ApplyCtx<'_>, group: &[(&Site, &[Change])]) -> Vec<(St
     let mut members = Vec::new();
     let mut applied: Vec<(&Site, &[Change], &'static str)> = Vec::new();
     for (site, changes, p, t, secrets) in &ready {
-        match ctx.journal.begin(&entry(ctx, site, p)) {
+        match ctx
+            .journal
+            .begin(&entry(ctx, site, p.name(), p.config_path()))
+        {
             Ok(g) => {
                 guards.push(g);
                 members.push(Member {
@@ -215,17 +340,4 @@ async fn batch_steps(ctx: ApplyCtx<'_>, group: &[(&Site, &[Change])]) -> Vec<(St
         out.push((site.name.to_string(), done));
     }
     out
-}
-
-/// The crash-journal entry of an apply of `site` through `provider`.
-fn entry(ctx: ApplyCtx<'_>, site: &Site, provider: &Provider) -> Entry {
-    Entry {
-        run: ctx.run_id.to_owned(),
-        site: site.name.to_string(),
-        pid: std::process::id(),
-        host: crate::journal::hostname(),
-        started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        provider: provider.name().to_owned(),
-        config: provider.config_path().display().to_string(),
-    }
 }

@@ -87,6 +87,9 @@ Sites with `sync: observe` are reported as skipped. Exit code: 0 applied, 2 chan
         /// Print what would be done, change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Apply certificate changes even while their site backs off after ACME errors.
+        #[arg(long)]
+        force: bool,
         /// Push the audit branch to REMOTE after recording (never a force push).
         #[arg(long, value_name = "REMOTE", conflicts_with = "dry_run")]
         push: Option<String>,
@@ -105,6 +108,9 @@ cannot be observed is never changed. Exit code: 0 in sync, 2 drift remains, 1 er
         select: Select,
         #[command(flatten)]
         run: RunOpts,
+        /// Apply certificate changes even while their site backs off after ACME errors.
+        #[arg(long)]
+        force: bool,
         /// Push the audit branch to REMOTE after recording (never a force push).
         #[arg(long, value_name = "REMOTE")]
         push: Option<String>,

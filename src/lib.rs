@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod audit;
 pub mod canon;
+pub mod certificate;
 pub mod cli;
 pub mod cmd;
 pub mod config;

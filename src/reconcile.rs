@@ -78,6 +78,10 @@ pub struct RunCtx<'a> {
     /// Applies a killed run left unfinished (read from the journal once, by the caller, which
     /// also adds their sites to the run).
     pub interrupted: Vec<Interrupted>,
+    /// Sites' series of failed ACME issuances, read from the audit branch by the caller.
+    pub backoff: BTreeMap<String, crate::certificate::backoff::Backoff>,
+    /// `--force`: certificate changes are applied even while their site backs off.
+    pub force: bool,
 }
 
 /// What a run did, ready to print and record.
@@ -148,6 +152,13 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
             plan.warnings.push(i.message());
         }
     }
+    //    Sites backing off after ACME errors hold their certificate changes (as `plan` shows).
+    crate::certificate::backoff::hold(
+        &mut found.sites,
+        &ctx.backoff,
+        ctx.force,
+        chrono::Utc::now(),
+    );
     // 3. A saved plan: stale sites are refused; every other site's steps must be the plan's.
     let refused = refusals(ctx, &found.sites);
     let mut actions: BTreeMap<String, Vec<ActionRecord>> = BTreeMap::new();
@@ -210,6 +221,7 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         journal: &ctx.journal,
         opts: ctx.opts,
         secrets: &ctx.secrets,
+        backoff: &ctx.backoff,
         dry_run,
     };
     // Sites on one server share its config test and reload: those that can be are applied
@@ -403,12 +415,10 @@ fn batches<'a>(
 
 /// Which server a site's config lives on: the SSH host and port, or this machine.
 fn server_key(site: &Site) -> String {
-    match site
-        .manage
-        .server
-        .as_ref()
-        .and_then(|m| m.transport.host.as_ref())
-    {
+    let server = site.manage.server.as_ref().map(|m| &m.transport);
+    // A site whose certificate only is managed reloads the server its certificate is on.
+    let certificate = site.manage.certificate.as_ref().map(|m| &m.transport);
+    match server.or(certificate).and_then(|t| t.host.as_ref()) {
         Some(h) => format!("{}:{}", h.host.to_ascii_lowercase(), h.port.unwrap_or(22)),
         None => "local".to_owned(),
     }

@@ -27,6 +27,8 @@ pub struct Verify<'a> {
     secrets: &'a RunSecrets,
     /// The applied changes (`None`: every change the plan stage would apply now).
     applied: Option<Vec<(Resource, String)>>,
+    /// The serial the served certificate must have (a new certificate was deployed).
+    serial: Option<String>,
 }
 
 impl<'a> Verify<'a> {
@@ -53,6 +55,16 @@ impl<'a> Verify<'a> {
                     .map(|c| (c.resource, c.key.clone()))
                     .collect(),
             ),
+            serial: None,
+        }
+    }
+
+    /// Also requires the served leaf certificate to have `serial` (as [`crate::probe::cert`]
+    /// writes it): the deployed certificate, not an older one that happens to pass the diff.
+    pub fn with_serial(self, serial: String) -> Verify<'a> {
+        Verify {
+            serial: Some(serial),
+            ..self
         }
     }
 
@@ -66,6 +78,7 @@ impl<'a> Verify<'a> {
                 ..opts
             },
             applied: None,
+            serial: None,
         }
     }
 
@@ -106,6 +119,19 @@ impl<'a> Verify<'a> {
                     })
                     .map(|u| format!("{u} could not be observed")),
             );
+        }
+        if let Some(want) = &self.serial {
+            let served = found
+                .live
+                .first()
+                .and_then(|l| l.tls.as_ref())
+                .map(|t| t.leaf.serial.as_str());
+            if served != Some(want.as_str()) {
+                left.push(format!(
+                    "the served certificate has serial {}, expected the new one {want}",
+                    served.unwrap_or("(none)")
+                ));
+            }
         }
         if left.is_empty() {
             Ok(())

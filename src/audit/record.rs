@@ -52,6 +52,10 @@ pub struct ActionRecord {
     pub result: ActionResult,
     /// Why, or what went wrong; never a secret value.
     pub message: Option<String>,
+    /// After a failed ACME issuance: no new attempt before this time (RFC 3339, UTC) unless
+    /// forced ([`crate::certificate::backoff`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<String>,
 }
 
 /// Identity and timing of a run.
@@ -305,6 +309,7 @@ mod tests {
                 action: plan::Action::Change,
                 result: ActionResult::Applied,
                 message: None,
+                retry_after: None,
             }],
         );
         let finished = "2026-11-29T10:00:05Z".parse().unwrap();

@@ -45,6 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             select,
             run: opts,
             dry_run,
+            force,
             push,
             format,
         } => run::run(
@@ -56,11 +57,13 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 push,
                 json: format == ValidateFormat::Json,
                 quiet: cli.quiet,
+                force,
             },
         ),
         Command::Reconcile {
             select,
             run: opts,
+            force,
             push,
             format,
         } => run::run(
@@ -72,6 +75,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 push,
                 json: format == ValidateFormat::Json,
                 quiet: cli.quiet,
+                force,
             },
         ),
         Command::Check {

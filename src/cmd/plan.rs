@@ -1,7 +1,8 @@
 //! `siteward plan`: load, select, observe, diff, print. Read-only: nothing is changed.
 //!
 //! Steps: 1. load (invalid input: print the problems to stderr, observe nothing, exit 1);
-//! 2. select sites; 3. resolve secrets, observe and diff ([`crate::survey`]); 4. render to
+//! 2. select sites; 3. resolve secrets, observe and diff ([`crate::survey`]), and hold the
+//! certificate changes of sites backing off after ACME errors; 4. render to
 //! stdout or `--out`; 5. with `--record`, commit a run record. Exit 0 in sync, 2 drift, 1 error.
 
 use std::io::{IsTerminal, Write};
@@ -76,6 +77,12 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
         for (plan, site) in sites_plans.iter_mut().zip(&sites) {
             plan.manage_changes = crate::diff::manage_changes(before.sites.get(&site.name), site);
         }
+    }
+    // Sites backing off after ACME errors hold their certificate changes, as `apply` will.
+    if let Ok(git) = crate::git::Repo::open(repo) {
+        let branch = args.config.audit_branch(&state.settings);
+        let backoff = crate::certificate::backoff::read(&git, branch.as_str(), &sites);
+        crate::certificate::backoff::hold(&mut sites_plans, &backoff, false, chrono::Utc::now());
     }
     let plan = Plan::new(run, sites_plans);
     // 4. Render.

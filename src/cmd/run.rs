@@ -39,6 +39,8 @@ pub struct RunArgs {
     pub json: bool,
     /// `-q`: the summary line only, no line per site.
     pub quiet: bool,
+    /// `--force`: apply certificate changes even while their site backs off after ACME errors.
+    pub force: bool,
 }
 
 /// Runs `apply` or `reconcile` on the state repo at `repo`.
@@ -107,6 +109,13 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
     // Under the repo lock no other acting run is alive, so every entry but ours is a dead one.
     let interrupted = journal.interrupted(lock.is_some());
     add_interrupted(&interrupted, &state, &mut sites);
+    let backoff = git
+        .as_ref()
+        .map(|g| {
+            let branch = args.config.audit_branch(&state.settings);
+            crate::certificate::backoff::read(g, branch.as_str(), &sites)
+        })
+        .unwrap_or_default();
     let ctx = RunCtx {
         repo,
         mode: args.mode,
@@ -118,6 +127,8 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
         selected,
         secrets: crate::secret::RunSecrets::resolve(&sites, repo),
         interrupted,
+        backoff,
+        force: args.force,
     };
     let runtime = survey::runtime()?;
     // The watcher stays until the process ends: a signal during proposals, the record or the
@@ -441,6 +452,7 @@ fn write_proposals(
             action: c.action,
             result: result_kind,
             message: Some(format!("{message}: {why}")),
+            retry_after: None,
         }));
         let note = outcome.notes.entry(name).or_default();
         if !note.is_empty() {

@@ -1,5 +1,7 @@
 //! Certificate drift. Every https site implicitly wants a chain that is complete, trusted, valid
 //! for its host and not expired; `certificate:` adds a renewal threshold, domains and a key.
+//! Each change's `live` value starts with why it is planned, in the user's words: `untrusted`,
+//! `host mismatch`, `expired`, `expiring`, `not covered` or `key type differs`.
 
 use super::{Desired, change};
 use crate::canon::Canon;
@@ -130,7 +132,10 @@ pub fn changes(d: &Desired<'_>, t: &TlsObservation, refused: Option<&str>) -> Ve
         out.push(make(
             "host-name",
             Action::Change,
-            Some(format!("valid for {}", t.leaf.sans.join(", "))),
+            Some(format!(
+                "host mismatch: valid for {}",
+                t.leaf.sans.join(", ")
+            )),
             Some(format!("valid for {}", host(d))),
         ));
     }
@@ -138,10 +143,7 @@ pub fn changes(d: &Desired<'_>, t: &TlsObservation, refused: Option<&str>) -> Ve
         out.push(make(
             "expiry",
             Action::Change,
-            Some(format!(
-                "expires {} ({} days left)",
-                t.leaf.not_after, t.days_left
-            )),
+            Some(expiry_live(t, min_days(d))),
             Some(expiry_want(d)),
         ));
     }
@@ -151,7 +153,10 @@ pub fn changes(d: &Desired<'_>, t: &TlsObservation, refused: Option<&str>) -> Ve
                 out.push(make(
                     &format!("domain:{dom}"),
                     Action::Add,
-                    None,
+                    Some(format!(
+                        "not covered (the certificate names {})",
+                        t.leaf.sans.join(", ")
+                    )),
                     Some(dom.clone()),
                 ));
             }
@@ -160,7 +165,7 @@ pub fn changes(d: &Desired<'_>, t: &TlsObservation, refused: Option<&str>) -> Ve
             out.push(make(
                 "key",
                 Action::Change,
-                Some(t.leaf.key.clone()),
+                Some(format!("key type differs: {}", t.leaf.key)),
                 Some(k.as_str().into()),
             ));
         }
@@ -176,6 +181,68 @@ pub fn changes(d: &Desired<'_>, t: &TlsObservation, refused: Option<&str>) -> Ve
         ));
     }
     out
+}
+
+/// The CA/Browser Forum's maximum lifetime of a TLS certificate, in days, by issue date (UTC
+/// seconds): 398 days before 2026-03-15, then 200, 100 from 2027-03-15, 47 from 2029-03-15.
+fn max_lifetime_days(not_before_unix: i64) -> i64 {
+    const STEPS: [(i64, i64); 3] = [
+        (1_773_532_800, 200), // 2026-03-15
+        (1_805_068_800, 100), // 2027-03-15
+        (1_868_227_200, 47),  // 2029-03-15
+    ];
+    STEPS
+        .iter()
+        .rev()
+        .find(|(from, _)| not_before_unix >= *from)
+        .map_or(398, |(_, days)| *days)
+}
+
+/// What is wrong with the served certificate although it is no drift to fix by itself: a
+/// lifetime beyond the CA/Browser Forum maximum at its issue date, an RSA key under 2048 bits,
+/// a SHA-1 signature. Plan warnings.
+pub fn warnings(t: &TlsObservation) -> Vec<String> {
+    let leaf = &t.leaf;
+    let mut out = Vec::new();
+    let lifetime = leaf.not_after_unix.saturating_sub(leaf.not_before_unix);
+    let max = max_lifetime_days(leaf.not_before_unix);
+    if lifetime > max * 86_400 {
+        out.push(format!(
+            "the certificate is valid for {} days (from {}), more than the {max} days the              CA/Browser Forum allows for certificates issued then; browsers may refuse it",
+            lifetime / 86_400,
+            leaf.not_before
+        ));
+    }
+    if let Some(bits) = leaf
+        .key
+        .strip_prefix("rsa-")
+        .and_then(|b| b.parse::<u32>().ok())
+        .filter(|b| *b < 2048)
+    {
+        out.push(format!(
+            "the certificate's RSA key has {bits} bits, fewer than 2048: replace it"
+        ));
+    }
+    if leaf.signature.starts_with("sha1") {
+        out.push("the certificate is signed with SHA-1, which browsers refuse: replace it".into());
+    }
+    out
+}
+
+/// Why the expiry is planned: `expired: …` or `expiring: …` with the renewal threshold.
+fn expiry_live(t: &TlsObservation, min_days: i64) -> String {
+    if t.days_left < 0 {
+        format!(
+            "expired: {} ({} days ago)",
+            t.leaf.not_after,
+            t.days_left.unsigned_abs()
+        )
+    } else {
+        format!(
+            "expiring: {} days left (expires {}), renewal due below {min_days}",
+            t.days_left, t.leaf.not_after
+        )
+    }
 }
 
 /// Whether `host` is covered by one of `sans` (a leftmost `*.` label matches one label).
@@ -195,6 +262,50 @@ pub fn covers(sans: &[String], host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lifetime_weak_keys_and_sha1_are_warned_about() {
+        let day = 86_400;
+        let mut t = TlsObservation::default();
+        t.leaf.key = "ecdsa-p256".into();
+        t.leaf.signature = "ecdsa-sha256".into();
+        // 2026-03-14: 398 days allowed; 2026-03-15: 200; 2029-03-15: 47.
+        t.leaf.not_before_unix = 1_773_446_400;
+        t.leaf.not_after_unix = t.leaf.not_before_unix + 398 * day;
+        assert!(warnings(&t).is_empty());
+        t.leaf.not_before_unix = 1_773_532_800;
+        t.leaf.not_after_unix = t.leaf.not_before_unix + 398 * day;
+        let w = warnings(&t);
+        assert!(w[0].contains("more than the 200 days"), "{w:?}");
+        t.leaf.not_before_unix = 1_868_227_200;
+        t.leaf.not_after_unix = t.leaf.not_before_unix + 90 * day;
+        assert!(warnings(&t)[0].contains("more than the 47 days"));
+        t.leaf.not_after_unix = t.leaf.not_before_unix + 47 * day;
+        t.leaf.key = "rsa-1024".into();
+        t.leaf.signature = "sha1-rsa".into();
+        let w = warnings(&t);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].contains("1024 bits") && w[1].contains("SHA-1"),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn expiry_says_expired_or_expiring() {
+        let mut t = TlsObservation::default();
+        t.leaf.not_after = "2026-01-02T00:00:00Z".into();
+        t.days_left = -3;
+        assert_eq!(
+            expiry_live(&t, 21),
+            "expired: 2026-01-02T00:00:00Z (3 days ago)"
+        );
+        t.days_left = 5;
+        assert_eq!(
+            expiry_live(&t, 21),
+            "expiring: 5 days left (expires 2026-01-02T00:00:00Z), renewal due below 21"
+        );
+    }
 
     #[test]
     fn wildcards_cover_one_label() {

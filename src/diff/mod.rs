@@ -5,7 +5,7 @@
 //! headers it lists, its redirects, …), in the same shape as the desired rendering, so the two
 //! diff line by line and neither contains anything that ticks (timings, days left).
 
-mod cert;
+pub(crate) mod cert;
 mod headers;
 pub mod health;
 mod manage;
@@ -147,6 +147,9 @@ pub fn plan_site(d: &Desired<'_>, live: &LiveSite) -> SitePlan {
         warnings.push(format!(
             "https requests were refused ({why}); headers, checks and software were not observed"
         ));
+    }
+    if let Some(t) = &live.tls {
+        warnings.extend(cert::warnings(t));
     }
     let unobserved = redirects::unobserved(d, &live.redirects, &mut warnings);
     SitePlan {

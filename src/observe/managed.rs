@@ -90,12 +90,8 @@ pub fn verdict(site: &Site, managed: Option<&Managed>, change: &Change) -> Verdi
                     .to_owned(),
             ),
         },
-        Resource::Certificate => match &site.manage.certificate {
-            Some(c) => not_built("certificate", c.provider.as_str()),
-            None => {
-                Err("no provider manages this site's certificate (`manage.certificate`)".into())
-            }
-        },
+        // `acme` is the only certificate provider: it renews when its keys are configured.
+        Resource::Certificate => crate::certificate::can_renew(site),
         Resource::Core | Resource::Plugin | Resource::Theme => match &site.manage.software {
             Some(s) => not_built("software", s.provider.as_str()),
             None => Err("no provider manages this site's software (`manage.software`)".into()),

@@ -89,7 +89,16 @@ pub fn markdown(
         let _ = writeln!(md, "- {}", field(c));
     }
 
-    let config = config(site, changes);
+    let mut config = config(site, changes);
+    if changes
+        .iter()
+        .any(|(c, _)| c.resource == Resource::Certificate)
+    {
+        if !config.is_empty() {
+            config.push('\n');
+        }
+        config.push_str(&crate::certificate::advice::markdown(site));
+    }
     if !config.is_empty() {
         let _ = write!(md, "\n## Exact configuration\n\n{config}");
     }

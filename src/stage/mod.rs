@@ -4,7 +4,7 @@
 //! verdict judged from the provider's own file, read during observation). `plan` shows these
 //! steps; `apply` and `reconcile` execute exactly them; `--dry-run` prints them.
 
-use crate::plan::{Change, SitePlan, Step, SyncStatus};
+use crate::plan::{Change, Resource, SitePlan, Step, SyncStatus};
 use crate::spec::SyncMode;
 
 /// The command a plan is staged for.
@@ -58,6 +58,19 @@ pub fn stage_site(
 /// re-observed after an interrupted apply).
 pub fn skip_all(plan: &mut SitePlan, reason: &str) {
     for c in &mut plan.changes {
+        c.step = Step::Skip;
+        c.reason = Some(reason.to_owned());
+    }
+}
+
+/// Holds the `apply` steps of `plan`'s `resource` changes: they become `skip` with `reason`
+/// (a certificate provider backing off after ACME errors).
+pub fn hold(plan: &mut SitePlan, resource: Resource, reason: &str) {
+    for c in plan
+        .changes
+        .iter_mut()
+        .filter(|c| c.resource == resource && c.step == Step::Apply)
+    {
         c.step = Step::Skip;
         c.reason = Some(reason.to_owned());
     }

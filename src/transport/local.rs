@@ -66,7 +66,8 @@ impl Local {
         self.write_with_mode(path, data, mode).await
     }
 
-    async fn write_with_mode(
+    /// Writes `data` atomically with exactly `mode` (the temporary file starts at 0600).
+    pub async fn write_with_mode(
         &self,
         path: &Path,
         data: &[u8],

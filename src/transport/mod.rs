@@ -7,7 +7,8 @@
 //! - Over SSH the remote login shell parses the command line, so every word siteward sends is
 //!   shell-quoted, and file contents travel on stdin, never inside the command line.
 //! - File writes are atomic: a temporary file in the destination's directory, renamed over it,
-//!   with the previous file's mode kept (0644 for a new file).
+//!   with the previous file's mode kept (0644 for a new file), or the mode the caller gives
+//!   ([`Transport::write_mode`], 0600 for private keys) set before the rename.
 //! - Every command has a deadline and is killed when it expires; output is read up to a bound.
 //!
 //! # Assumptions
@@ -195,6 +196,22 @@ impl Transport {
             Transport::Local(t) => t.write(path, data).await,
             Transport::Ssh(t) => t.write(path, data).await,
             Transport::Sftp(t) => t.write(path, data).await,
+        }
+    }
+
+    /// Replaces (or creates) a file atomically with exactly `mode` (e.g. 0o600 for a private
+    /// key): the temporary file never has a wider mode than that, so the content is never
+    /// readable by others, not even for a moment.
+    pub async fn write_mode(
+        &self,
+        path: &Path,
+        data: &[u8],
+        mode: u32,
+    ) -> Result<(), TransportError> {
+        match self {
+            Transport::Local(t) => t.write_with_mode(path, data, mode).await,
+            Transport::Ssh(t) => t.write_mode(path, data, mode).await,
+            Transport::Sftp(t) => t.write_mode(path, data, mode).await,
         }
     }
 

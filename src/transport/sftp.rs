@@ -177,6 +177,17 @@ impl Sftp {
     /// renames it over `path`.
     pub async fn write(&self, path: &Path, data: &[u8]) -> Result<(), TransportError> {
         let mode = self.mode(path).await?.unwrap_or(0o644);
+        self.write_mode(path, data, mode).await
+    }
+
+    /// Uploads `data` beside `path` (the upload is staged from a 0600 local file), gives it
+    /// exactly `mode` and renames it over `path`.
+    pub async fn write_mode(
+        &self,
+        path: &Path,
+        data: &[u8],
+        mode: u32,
+    ) -> Result<(), TransportError> {
         let local = local_temp(&self.place)?;
         std::fs::write(local.path(), data).map_err(|source| TransportError::Io {
             place: self.place.clone(),

@@ -172,6 +172,30 @@ impl Ssh {
         Ok(())
     }
 
+    /// Writes stdin to a temporary file (created 0600) beside `path`, sets `mode`, then renames
+    /// it over `path`.
+    pub async fn write_mode(
+        &self,
+        path: &Path,
+        data: &[u8],
+        mode: u32,
+    ) -> Result<(), TransportError> {
+        let d = self.quote_path(path)?;
+        let t = self.quote_path(&temp_beside(path))?;
+        let dir = self.quote_path(parent_dir(path))?;
+        let mode = mode & 0o7777;
+        let script = format!(
+            "set -e; d={d}; t={t}; dir={dir}; mkdir -p -- \"$dir\"; \
+             umask 077; trap 'rm -f -- \"$t\"' EXIT; cat > \"$t\"; chmod {mode:o} \"$t\"; \
+             mv -f -- \"$t\" \"$d\""
+        );
+        let out = self.shell(&script, Some(data)).await?;
+        if !out.success() {
+            return Err(self.failed("write", path, &out));
+        }
+        Ok(())
+    }
+
     /// Copies `from` over `to` atomically with `cp -p`.
     pub async fn copy(&self, from: &Path, to: &Path) -> Result<(), TransportError> {
         let s = self.quote_path(from)?;

@@ -87,6 +87,7 @@ pub fn record(id: &str, started: &str, sites: Vec<SitePlan>) -> RunRecord {
                 action: plan::Action::Change,
                 result: ActionResult::Applied,
                 message: None,
+                retry_after: None,
             };
             (s.site.clone(), vec![a])
         })

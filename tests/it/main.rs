@@ -3,6 +3,7 @@
 
 mod support;
 
+mod acme;
 mod apache;
 mod audit;
 mod batch;
