@@ -114,8 +114,9 @@ cannot be observed is never changed. Exit code: 0 in sync, 2 drift remains, 1 er
     },
     /// Evaluate policy rules: per-site score, grade and findings with advice.
     #[command(
-        after_help = "Examples:\n  siteward check\n  siteward check --site portal.example.com --format json\n\n\
-Exit code: 0 compliant, 2 rules failing, 1 error."
+        after_help = "Examples:\n  siteward check\n  siteward check --site portal.example.com --format json\n  \
+siteward check --fail-on medium\n\n\
+Exit code: 0 compliant, 2 an active finding at or above --fail-on, 1 error."
     )]
     Check {
         #[command(flatten)]
@@ -124,6 +125,9 @@ Exit code: 0 compliant, 2 rules failing, 1 error."
         run: RunOpts,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Exit 2 when an active (not excepted) finding is at or above this severity.
+        #[arg(long, value_enum, default_value_t = FailOn::High)]
+        fail_on: FailOn,
     },
     /// Show the audit history from Git.
     #[command(
@@ -213,6 +217,15 @@ pub enum Format {
     Text,
     Json,
     Markdown,
+}
+
+/// `check --fail-on`: the least severity that fails a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Low,
+    Medium,
+    High,
+    Critical,
 }
 
 /// Output formats of `validate` and `log`.
