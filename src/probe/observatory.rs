@@ -32,7 +32,8 @@ pub struct View {
     pub http: Option<Chain>,
     /// The chain from `https://host/`; `None` when it got no response at all.
     pub https: Option<Chain>,
-    /// The answer to the CORS preflight of the final URL, when there was one.
+    /// The answer to the CORS preflight of the final URL, when it was a success (2xx): the
+    /// Observatory's client treats any other status as no answer.
     pub cors: Option<Page>,
 }
 
@@ -104,7 +105,8 @@ pub async fn observe(http: &Http, url: &Url) -> View {
             .send(reqwest::Method::OPTIONS, &target, &preflight, false)
             .await
             .ok()
-            .map(|f| f.page);
+            .map(|f| f.page)
+            .filter(|p| (200..300).contains(&p.status));
     }
     view
 }

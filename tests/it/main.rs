@@ -8,6 +8,7 @@ mod check;
 mod connect;
 mod demo;
 mod harden;
+mod observatory;
 mod observe;
 mod output;
 mod providers;

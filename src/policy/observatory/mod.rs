@@ -100,9 +100,9 @@ pub fn modifier(result: &str) -> i32 {
         "x-content-type-options-not-implemented" | "x-content-type-options-header-invalid" => -5,
         "x-frame-options-implemented-via-csp" => 5,
         "x-frame-options-not-implemented" | "x-frame-options-header-invalid" => -20,
-        "cross-origin-resource-policy-header-invalid" => -5,
-        "cross-origin-resource-policy-implemented-with-same-origin"
-        | "cross-origin-resource-policy-implemented-with-same-site" => 10,
+        "corp-header-invalid" => -5,
+        "corp-implemented-with-same-origin"
+        | "corp-implemented-with-same-site" => 10,
         _ => 0,
     }
 }
@@ -335,18 +335,18 @@ pub fn grade(view: &View) -> WebGrade {
 
     // cross-origin-resource-policy
     let corp = match header(page, "cross-origin-resource-policy").filter(|v| !v.is_empty()) {
-        None => "cross-origin-resource-policy-not-implemented",
+        None => "corp-not-implemented",
         Some(v) => match v.trim().to_lowercase().as_str() {
-            "same-site" => "cross-origin-resource-policy-implemented-with-same-site",
-            "same-origin" => "cross-origin-resource-policy-implemented-with-same-origin",
-            "cross-origin" => "cross-origin-resource-policy-implemented-with-cross-origin",
-            _ => "cross-origin-resource-policy-header-invalid",
+            "same-site" => "corp-implemented-with-same-site",
+            "same-origin" => "corp-implemented-with-same-origin",
+            "cross-origin" => "corp-implemented-with-cross-origin",
+            _ => "corp-header-invalid",
         },
     };
     results.push((
         "cross-origin-resource-policy",
         corp,
-        corp != "cross-origin-resource-policy-header-invalid",
+        corp != "corp-header-invalid",
     ));
 
     let tests: BTreeMap<&'static str, TestResult> = results

@@ -4,6 +4,7 @@
 
 pub mod git;
 pub mod nginx;
+pub mod observatory;
 pub mod ports;
 pub mod sshd;
 pub mod wait;
