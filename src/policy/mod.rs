@@ -227,8 +227,7 @@ pub fn check_site(
         .unwrap_or_else(|| observatory::grade(&Default::default()));
     for (test, r) in web.tests.iter().filter(|(_, r)| !r.pass) {
         // A policy rule that already reported this test's problem carries its id instead.
-        if let Some(f) = findings.iter_mut().find(|f| f.also.as_deref() == Some(*test)) {
-            f.message = format!("{}; {}", f.message, observatory::advice::message(test, r.result, r.score_modifier));
+        if findings.iter().any(|f| f.also.as_deref() == Some(*test)) {
             continue;
         }
         findings.push(Finding {

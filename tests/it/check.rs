@@ -20,13 +20,15 @@ add_header Referrer-Policy strict-origin-when-cross-origin always;\n  \
 add_header Permissions-Policy \"camera=(), microphone=()\" always;\n  \
 if ($scheme = http) { return 301 https://$host$request_uri; }\n";
 
-/// Like [`GOOD`] but framable (no `X-Frame-Options`, no `frame-ancestors`) and without a
+/// Like [`GOOD`] but framable (no `X-Frame-Options`, no `frame-ancestors`) and with a leaky
 /// `Referrer-Policy`: both are covered by exceptions, one of them expired.
 const LEGACY: &str = "  server_tokens off;\n  \
 add_header Strict-Transport-Security \"max-age=31536000; includeSubDomains\" always;\n  \
 add_header Content-Security-Policy \"default-src 'self'\" always;\n  \
 add_header X-Content-Type-Options nosniff always;\n  \
-add_header Permissions-Policy \"camera=()\" always;\n";
+add_header Referrer-Policy unsafe-url always;\n  \
+add_header Permissions-Policy \"camera=()\" always;\n  \
+if ($scheme = http) { return 301 https://$host$request_uri; }\n";
 
 const BAD: &str = "  add_header X-Powered-By \"PHP/8.2\" always;\n  \
 add_header Strict-Transport-Security \"max-age=300\" always;\n";
@@ -169,8 +171,14 @@ fn check_grades_sites_applies_exceptions_and_sets_exit_codes() {
 
     let good = &sites["good.test"];
     assert_eq!(findings(good), BTreeMap::new(), "{good:#}");
+    // The Observatory's scale: 100 plus the CSP, referrer and frame-ancestors bonuses.
     assert_eq!(good["grade"], "A+");
-    assert_eq!(good["score"], 100);
+    assert_eq!(good["score"], 115);
+    assert_eq!(
+        good["tests"]["x-frame-options"],
+        serde_json::json!({"result": "x-frame-options-implemented-via-csp", "score_modifier": 5, "pass": true})
+    );
+    assert_eq!(good["tests"]["redirection"]["result"], "redirection-to-https");
     assert_eq!(good["tls_grade"], "A+");
     assert_eq!(good["error"], Value::Null);
 
@@ -196,8 +204,9 @@ fn check_grades_sites_applies_exceptions_and_sets_exit_codes() {
             {"rule": "x-frame-options", "reason": "partner frame, OPS-1432", "expires": "2099-12-31", "expired": false},
         ])
     );
+    // Exceptions do not change the score: 100 - 20 (framable) - 5 (referrer), no bonus below 90.
     assert_eq!(legacy["grade"], "B", "{legacy:#}");
-    assert_eq!(legacy["score"], 84);
+    assert_eq!(legacy["score"], 75);
 
     let bad = &sites["bad.test"];
     let bf = findings(bad);
@@ -226,7 +235,10 @@ fn check_grades_sites_applies_exceptions_and_sets_exit_codes() {
     assert_eq!(bad["grade"], "F");
     assert_eq!(bad["tls_grade"], "B");
     assert!(bad["score"].as_u64().expect("score") < 40);
+    // The rule restates the Observatory's HSTS test: one finding, both ids.
+    assert!(!bf.contains_key("strict-transport-security"), "{bad:#}");
     let hsts = finding(bad, "hsts-one-year");
+    assert_eq!(hsts["also"], "strict-transport-security");
     assert_eq!(
         hsts["message"],
         "`Strict-Transport-Security` max-age is 300 s, below the required 31536000 s"
@@ -290,6 +302,21 @@ fn check_grades_sites_applies_exceptions_and_sets_exit_codes() {
     run.expect_code(0);
     assert_eq!(run.json()["summary"]["findings_by_severity"]["medium"], 0);
 
+    // `--fail-on`: the active low finding fails at `low`; at `critical` only critical ones do.
+    f.repo
+        .run(&["check", "--site", "legacy.test", "--fail-on", "low"])
+        .expect_code(2);
+    f.repo
+        .run(&["check", "--site", "legacy.test", "--fail-on", "medium"])
+        .expect_code(0);
+    f.repo
+        .run(&["check", "--site", "bad.test", "--fail-on", "critical"])
+        .expect_code(2);
+    // An unknown threshold is invalid input: exit 1, naming the flag.
+    let run = f.repo.run(&["check", "--site", "legacy.test", "--fail-on", "severe"]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("--fail-on"), "{}", run.stderr);
+
     // Violations: exit 2; text output names the grade and the advice.
     let run = f
         .repo
@@ -297,7 +324,7 @@ fn check_grades_sites_applies_exceptions_and_sets_exit_codes() {
     run.expect_code(2);
     assert!(
         run.stdout
-            .contains("good.test  grade A+ (100)  tls A+  no findings\n"),
+            .contains("good.test  grade A+ (115)  tls A+  no findings\n"),
         "{}",
         run.stdout
     );
