@@ -11,7 +11,6 @@
 //! | `https-redirect` | high | only when the site lists an `http://` → `https://` redirect: it is served |
 
 use super::Failure;
-use super::conditions::nginx_add;
 use super::headers;
 use super::strength;
 use crate::observe::live::{LiveSite, Page};
@@ -74,10 +73,7 @@ fn on_page(live: &LiveSite, f: impl FnOnce(&Page) -> Option<Failure>) -> Outcome
 }
 
 fn send(name: &str, value: &str) -> String {
-    format!(
-        "send `{name}: {value}` (nginx: `{}`)",
-        nginx_add(name, value)
-    )
+    super::observatory::advice::send(name, value)
 }
 
 fn permissions_policy(_: &Site, live: &LiveSite) -> Outcome {

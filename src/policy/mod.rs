@@ -209,7 +209,7 @@ pub fn check_site(
     }
     let mut findings = Vec::new();
     for rule in site_policies(state, site).iter().flat_map(|p| &p.rules) {
-        if let Some(f) = conditions::evaluate(&rule.condition, live) {
+        if let Some(f) = conditions::evaluate(&rule.condition, site, live) {
             findings.push(Finding {
                 rule: rule.id.clone(),
                 severity: rule.severity,

@@ -4,6 +4,12 @@
 
 use crate::spec::Severity;
 
+/// A value of the security header `name` (any case) that passes the Observatory's test of it.
+pub fn example(name: &str) -> Option<&'static str> {
+    let test = name.to_ascii_lowercase();
+    fix(&test).map(|(_, v)| v)
+}
+
 /// The header a test is about and a value that passes it (with a bonus where there is one).
 fn fix(test: &str) -> Option<(&'static str, &'static str)> {
     Some(match test {
