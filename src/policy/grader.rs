@@ -141,11 +141,24 @@ fn tls_certificate(site: &Site, live: &LiveSite) -> Outcome {
         return Outcome::Fail(Failure::new(why, renew));
     };
     let mut problems = Vec::new();
+    let mut advice = renew.to_owned();
     if !tls.trusted {
-        problems.push(if tls.missing_intermediate {
-            "the chain is incomplete (an intermediate certificate is missing)".to_owned()
-        } else if tls.leaf.self_signed {
+        problems.push(if tls.leaf.self_signed {
             "the certificate is self-signed".to_owned()
+        } else if tls.missing_intermediate {
+            // The issuer is neither sent nor trusted (`UnknownIssuer`): from outside, a
+            // missing intermediate and a private CA look the same, so both are named.
+            advice = format!(
+                "if `{}` uses a private CA, add its root certificate as `ca: PATH` in the site \
+                 file; otherwise serve the full chain (the certificate followed by its \
+                 intermediates, e.g. nginx `ssl_certificate` pointing at `fullchain.pem`)",
+                site.name
+            );
+            format!(
+                "the certificate's issuer `{}` is not trusted (`UnknownIssuer`): the server does \
+                 not send it and no trusted root signed it",
+                tls.leaf.issuer
+            )
         } else {
             "the certificate is not issued by a trusted CA".to_owned()
         });
@@ -173,7 +186,7 @@ fn tls_certificate(site: &Site, live: &LiveSite) -> Outcome {
     if problems.is_empty() {
         return Outcome::Pass;
     }
-    Outcome::Fail(Failure::new(problems.join("; "), renew))
+    Outcome::Fail(Failure::new(problems.join("; "), advice))
 }
 
 fn tls_key(_: &Site, live: &LiveSite) -> Outcome {

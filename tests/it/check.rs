@@ -364,3 +364,44 @@ fn check_on_invalid_input_observes_nothing_and_exits_1() {
         run.stderr
     );
 }
+
+/// Issue 12 item 9: a site signed by a private CA whose `ca:` was forgotten is an untrusted
+/// issuer (`UnknownIssuer`), said once, with advice to add `ca:` or serve the full chain —
+/// never "the chain is incomplete".
+#[test]
+fn a_private_ca_without_ca_is_an_unknown_issuer_with_advice_to_add_ca() {
+    let root = Ca::new("siteward private root").expect("root");
+    let mut v = Vhost::new(
+        "private.test",
+        root.leaf(&["private.test"], Validity::days(90)).expect("leaf"),
+    );
+    v.config = GOOD.to_owned();
+    let nginx = Nginx::start(&[v]);
+    let repo = Repo::new();
+    repo.write(
+        "sites/private.test.yaml",
+        &format!(
+            "name: private.test\nurl: https://private.test/\nconnect: {}\nconnect_http: {}\n",
+            nginx.https_addr(),
+            nginx.http_addr()
+        ),
+    );
+    let run = repo.run(&["check", "--format", "json"]);
+    run.expect_code(2);
+    let report = run.json();
+    let site = &report["sites"][0];
+    let tls: Vec<&Value> = site["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["rule"] == "tls-certificate")
+        .collect();
+    assert_eq!(tls.len(), 1, "{site:#}");
+    let message = tls[0]["message"].as_str().expect("message");
+    let advice = tls[0]["advice"].as_str().expect("advice");
+    assert!(message.contains("UnknownIssuer"), "{message}");
+    assert!(!message.contains("incomplete"), "{message}");
+    assert!(advice.contains("`ca: PATH`"), "{advice}");
+    assert!(advice.contains("full chain"), "{advice}");
+    assert_eq!(tls[0]["severity"], "critical");
+}
