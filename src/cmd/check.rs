@@ -28,6 +28,8 @@ pub struct CheckArgs {
     pub format: Format,
     /// The least severity of an active finding that makes the run exit 2.
     pub fail_on: Severity,
+    /// Grade exactly as the Observatory does, or with its known quirks corrected.
+    pub grading: policy::observatory::Grading,
 }
 
 /// Runs `siteward check` on the state repo at `repo`.
@@ -64,7 +66,7 @@ pub fn run(repo: &Path, args: CheckArgs) -> anyhow::Result<Exit> {
                     site.name
                 );
             }
-            policy::check_site(&state, site, live, today)
+            policy::check_site(&state, site, live, today, args.grading)
         })
         .collect();
     let report = CheckReport::new(checked);

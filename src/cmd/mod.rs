@@ -79,6 +79,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             run,
             format,
             fail_on,
+            grading,
         } => check::run(
             &cli.repo,
             check::CheckArgs {
@@ -89,6 +90,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                     crate::cli::FailOn::Medium => crate::spec::Severity::Medium,
                     crate::cli::FailOn::High => crate::spec::Severity::High,
                     crate::cli::FailOn::Critical => crate::spec::Severity::Critical,
+                },
+                grading: match grading {
+                    crate::cli::Grading::Observatory => crate::policy::observatory::Grading::Observatory,
+                    crate::cli::Grading::Strict => crate::policy::observatory::Grading::Strict,
                 },
             },
         ),

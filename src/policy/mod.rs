@@ -185,13 +185,15 @@ pub fn denied_plugins(state: &DesiredState, site: &Site) -> Vec<String> {
     out
 }
 
-/// Checks one site: its policies' rules (in the order it lists them), then the built-in
-/// tests; exceptions from every loaded policy applied as of `today` (UTC).
+/// Checks one site: its policies' rules (in the order it lists them), then the web grade's
+/// tests (graded as `grading` says) and siteward's own tests; exceptions from every loaded
+/// policy applied as of `today` (UTC).
 pub fn check_site(
     state: &DesiredState,
     site: &Site,
     live: &LiveSite,
     today: NaiveDate,
+    grading: observatory::Grading,
 ) -> SiteCheck {
     let name = site.name.to_string();
     let exceptions = exceptions::for_site(state.policies.values(), &name, today);
@@ -223,8 +225,8 @@ pub fn check_site(
     let web = live
         .graded
         .as_ref()
-        .map(observatory::grade)
-        .unwrap_or_else(|| observatory::grade(&Default::default()));
+        .map(|v| observatory::grade(v, grading))
+        .unwrap_or_else(|| observatory::grade(&Default::default(), grading));
     for (test, r) in web.tests.iter().filter(|(_, r)| !r.pass) {
         // A policy rule that already reported this test's problem carries its id instead.
         if findings.iter().any(|f| f.also.as_deref() == Some(*test)) {

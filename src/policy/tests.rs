@@ -168,13 +168,13 @@ fn builtin_test_ids_are_the_ones_exceptions_may_name() {
 /// The web grade's result id of `test` on `live`.
 fn web(test: &str, live: &LiveSite) -> &'static str {
     let view = live.graded.as_ref().expect("graded");
-    observatory::grade(view).tests[test].result
+    observatory::grade(view, observatory::Grading::Observatory).tests[test].result
 }
 
 #[test]
 fn a_well_configured_site_gets_a_plus_and_its_bonuses() {
     let s = site("a.test");
-    let c = check_site(&state(vec![], &[]), &s, &live("a.test", GOOD_HEADERS), today());
+    let c = check_site(&state(vec![], &[]), &s, &live("a.test", GOOD_HEADERS), today(), observatory::Grading::Observatory);
     assert!(c.findings.is_empty(), "{:?}", c.findings);
     // 100 + CSP 5 + referrer 5 + frame-ancestors 5.
     assert_eq!(c.score, Some(115));
@@ -186,7 +186,7 @@ fn a_well_configured_site_gets_a_plus_and_its_bonuses() {
 fn a_bare_site_fails_the_header_tests() {
     let s = site("a.test");
     let bare = live("a.test", &[("Server", "nginx/1.22.1")]);
-    let c = check_site(&state(vec![], &[]), &s, &bare, today());
+    let c = check_site(&state(vec![], &[]), &s, &bare, today(), observatory::Grading::Observatory);
     // CSP -25, HSTS -20, X-Frame-Options -20, X-Content-Type-Options -5.
     assert_eq!(c.score, Some(30));
     assert_eq!(c.grade, Some(Grade::D));
@@ -283,7 +283,7 @@ fn rule_findings_use_the_rules_advice_and_severity_order() {
         ],
         &[],
     );
-    let c = check_site(&st, &site("a.test"), &live("a.test", GOOD_HEADERS), today());
+    let c = check_site(&st, &site("a.test"), &live("a.test", GOOD_HEADERS), today(), observatory::Grading::Observatory);
     let rules: Vec<(&str, Severity)> = c
         .findings
         .iter()
@@ -314,7 +314,7 @@ fn a_rule_restating_a_failing_test_is_said_once_with_both_ids() {
         &[],
     );
     let short = live("a.test", &[("Strict-Transport-Security", "max-age=300")]);
-    let c = check_site(&st, &site("a.test"), &short, today());
+    let c = check_site(&st, &site("a.test"), &short, today(), observatory::Grading::Observatory);
     let hsts: Vec<&Finding> = c
         .findings
         .iter()
@@ -340,7 +340,7 @@ fn exceptions_mark_findings_until_they_expire() {
     );
     let s = site("a.test");
     let bare = live("a.test", &[("Strict-Transport-Security", "max-age=1")]);
-    let c = check_site(&st, &s, &bare, today());
+    let c = check_site(&st, &s, &bare, today(), observatory::Grading::Observatory);
     let find = |rule: &str| c.findings.iter().find(|f| f.rule == rule).expect(rule);
     assert!(find("x-frame-options").excepted);
     assert!(!find("strict-transport-security").excepted);
@@ -361,7 +361,7 @@ fn exceptions_mark_findings_until_they_expire() {
         [("strict-transport-security", true), ("x-frame-options", false)]
     );
     // Exceptions do not change the score.
-    let unexcepted = check_site(&state(vec![], &[]), &s, &bare, today());
+    let unexcepted = check_site(&state(vec![], &[]), &s, &bare, today(), observatory::Grading::Observatory);
     assert_eq!(c.score, unexcepted.score);
 }
 
@@ -371,7 +371,7 @@ fn excepted_and_low_findings_do_not_fail_the_run() {
     let mut headers = GOOD_HEADERS.to_vec();
     headers.retain(|(k, _)| *k != "Referrer-Policy");
     headers.push(("Referrer-Policy", "unsafe-url"));
-    let c = check_site(&st, &site("a.test"), &live("a.test", &headers), today());
+    let c = check_site(&st, &site("a.test"), &live("a.test", &headers), today(), observatory::Grading::Observatory);
     assert_eq!(c.findings.len(), 1);
     assert_eq!(c.findings[0].rule, "referrer-policy");
     let report = CheckReport::new(vec![c]);
@@ -387,7 +387,7 @@ fn excepted_and_low_findings_do_not_fail_the_run() {
         &excepted,
         &site("a.test"),
         &live("a.test", &headers),
-        today(),
+        today(), observatory::Grading::Observatory,
     );
     assert!(
         c.findings
@@ -411,7 +411,7 @@ fn an_unobserved_site_has_an_error_and_no_grade_or_findings() {
         unreachable: true,
         ..LiveSite::default()
     };
-    let c = check_site(&st, &site("a.test"), &down, today());
+    let c = check_site(&st, &site("a.test"), &down, today(), observatory::Grading::Observatory);
     assert_eq!(c.grade, None);
     assert_eq!(c.score, None);
     assert_eq!(c.tls_grade, None);
@@ -421,7 +421,7 @@ fn an_unobserved_site_has_an_error_and_no_grade_or_findings() {
         &state(vec![], &[]),
         &site("b.test"),
         &live("b.test", GOOD_HEADERS),
-        today(),
+        today(), observatory::Grading::Observatory,
     );
     let report = CheckReport::new(vec![c, ok]);
     assert_eq!(report.exit(FAIL_AT), Exit::Error);

@@ -11,6 +11,12 @@
 //! sent twice is invalid), except the few Node keeps only the first of (`Content-Type`, …).
 //! Known simplifications: the HSTS preload list is taken as empty (no site gains
 //! `hsts-preloaded`); a script's registrable domain is its host's last two labels.
+//!
+//! [`Grading::Strict`] corrects the Observatory's known quirks the way browsers read headers:
+//! an HSTS `max-age` without digits is invalid and `max-age=0` is no HSTS; a header sent twice
+//! is read as browsers read it (the first `Strict-Transport-Security` and
+//! `X-Content-Type-Options`; `X-Frame-Options` only when every value agrees); each
+//! comma-separated CSP policy counts on its own, a source allowed only when all allow it.
 
 pub mod advice;
 pub mod cookies;
@@ -43,6 +49,15 @@ pub const TESTS: [&str; 10] = [
     "x-frame-options",
     "cross-origin-resource-policy",
 ];
+
+/// Whether to grade exactly as the Observatory does (the default, comparable figures) or with
+/// its known quirks corrected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Grading {
+    #[default]
+    Observatory,
+    Strict,
+}
 
 /// One test's outcome, as in the check JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -209,7 +224,8 @@ fn equiv(chain: &Chain) -> Equiv {
 }
 
 /// Runs the ten tests on `view` and grades the site.
-pub fn grade(view: &View) -> WebGrade {
+pub fn grade(view: &View, grading: Grading) -> WebGrade {
+    let strict = grading == Grading::Strict;
     let auto = view.auto();
     let page = auto.and_then(|c| c.last.as_ref());
     let https = view.https.is_some();
@@ -227,7 +243,18 @@ pub fn grade(view: &View) -> WebGrade {
             policy: None,
         },
         Some(_) => {
-            let http: Vec<String> = header(page, "content-security-policy").into_iter().collect();
+            let http: Vec<String> = if strict {
+                // Every line, and every comma-separated policy in it, is a policy of its own.
+                page.and_then(|p| p.headers.get("content-security-policy"))
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|v| v.split(','))
+                    .map(str::to_owned)
+                    .filter(|p| !p.trim().is_empty())
+                    .collect()
+            } else {
+                header(page, "content-security-policy").into_iter().collect()
+            };
             let report_only = header(page, "content-security-policy-report-only");
             csp::test(&http, &eq.csp, report_only.as_deref(), https)
         }
@@ -235,7 +262,7 @@ pub fn grade(view: &View) -> WebGrade {
     results.push(("content-security-policy", csp.result, csp.pass));
 
     // strict-transport-security (cookies need its verdict)
-    let hsts = hsts(view);
+    let hsts = hsts(view, strict);
     let hsts_pass = hsts == "hsts-implemented-max-age-at-least-six-months";
 
     // cookies
@@ -286,7 +313,12 @@ pub fn grade(view: &View) -> WebGrade {
     results.push(("subresource-integrity", r, pass));
 
     // x-content-type-options
-    let xcto = match header(page, "x-content-type-options") {
+    let xcto_value = if strict {
+        first(page, "x-content-type-options")
+    } else {
+        header(page, "x-content-type-options")
+    };
+    let xcto = match xcto_value {
         Some(v) if !v.is_empty() => {
             if v.trim().eq_ignore_ascii_case("nosniff") {
                 "x-content-type-options-nosniff"
@@ -305,7 +337,14 @@ pub fn grade(view: &View) -> WebGrade {
     // x-frame-options
     let mut xfo = match header(page, "x-frame-options") {
         Some(v) if !v.is_empty() => {
-            let v = v.trim().to_lowercase();
+            let mut v = v.trim().to_lowercase();
+            if strict {
+                // Browsers accept a list whose values all agree.
+                let values: Vec<&str> = v.split(',').map(str::trim).collect();
+                if values.iter().all(|x| *x == values[0]) {
+                    v = values[0].to_owned();
+                }
+            }
             if v == "deny" || v == "sameorigin" {
                 "x-frame-options-sameorigin-or-deny"
             } else if v.starts_with("allow-from") {
@@ -383,19 +422,25 @@ fn parse_int(text: &str) -> Option<f64> {
     digits.parse::<f64>().ok().map(|v| sign * v)
 }
 
-fn hsts(view: &View) -> &'static str {
+/// The first line of a header, as browsers read `Strict-Transport-Security`.
+fn first(page: Option<&Page>, name: &str) -> Option<String> {
+    page?.headers.get(name)?.first().cloned()
+}
+
+fn hsts(view: &View, strict: bool) -> &'static str {
     let Some(chain) = &view.https else {
         return "hsts-not-implemented-no-https";
     };
     if !chain.verified {
         return "hsts-invalid-cert";
     }
-    let Some(value) = chain
-        .last
-        .as_ref()
-        .and_then(|p| p.headers.get("strict-transport-security"))
-        .map(|v| v.join(", "))
-    else {
+    let page = chain.last.as_ref();
+    let value = if strict {
+        first(page, "strict-transport-security")
+    } else {
+        header(page, "strict-transport-security")
+    };
+    let Some(value) = value else {
         return "hsts-not-implemented";
     };
     let data: String = value.chars().take(1024).collect();
@@ -413,6 +458,9 @@ fn hsts(view: &View) -> &'static str {
     }
     match max_age {
         None => "hsts-header-invalid",
+        // Strict: no digits is not a max-age, and 0 tells browsers to forget HSTS.
+        Some(None) if strict => "hsts-header-invalid",
+        Some(Some(age)) if strict && age <= 0.0 => "hsts-not-implemented",
         Some(Some(age)) if age < SIX_MONTHS => "hsts-implemented-max-age-less-than-six-months",
         Some(_) => "hsts-implemented-max-age-at-least-six-months",
     }
@@ -591,6 +639,69 @@ mod tests {
         assert_eq!(score([5, 10, -15]), 85);
         assert_eq!(score([-50, -50, -40]), 0);
         assert_eq!(Grade::from_score(score([5, 5, 5, 5, 10])), Grade::APlus);
+    }
+
+    fn view(headers: &[(&str, &str)]) -> View {
+        let mut page = Page {
+            status: 200,
+            ..Page::default()
+        };
+        for (k, v) in headers {
+            page.headers.entry((*k).to_owned()).or_default().push((*v).to_owned());
+        }
+        let url: url::Url = "https://a.test/".parse().expect("url");
+        View {
+            host: "a.test".into(),
+            http: None,
+            https: Some(Chain {
+                visits: vec![crate::probe::observatory::Visit {
+                    url,
+                    status: 200,
+                    set_cookie: Vec::new(),
+                }],
+                verified: true,
+                last: Some(page),
+                body: None,
+            }),
+            cors: None,
+        }
+    }
+
+    #[test]
+    fn strict_grading_corrects_the_known_quirks() {
+        let both = |h: &[(&str, &str)], test: &str| {
+            let v = view(h);
+            (
+                grade(&v, Grading::Observatory).tests[test].result,
+                grade(&v, Grading::Strict).tests[test].result,
+            )
+        };
+        let hsts = "strict-transport-security";
+        assert_eq!(
+            both(&[(hsts, "max-age=soon")], hsts),
+            ("hsts-implemented-max-age-at-least-six-months", "hsts-header-invalid")
+        );
+        assert_eq!(
+            both(&[(hsts, "max-age=0")], hsts),
+            ("hsts-implemented-max-age-less-than-six-months", "hsts-not-implemented")
+        );
+        assert_eq!(
+            both(&[(hsts, "max-age=31536000"), (hsts, "max-age=31536000")], hsts),
+            ("hsts-header-invalid", "hsts-implemented-max-age-at-least-six-months")
+        );
+        let xfo = "x-frame-options";
+        assert_eq!(
+            both(&[(xfo, "DENY"), (xfo, "DENY")], xfo),
+            ("x-frame-options-header-invalid", "x-frame-options-sameorigin-or-deny")
+        );
+        // Two policies: a browser enforces both, so the first one's `default-src 'self'`
+        // still blocks inline scripts; joined into one text, the second policy's words become
+        // sources of the first one's `default-src`.
+        let csp = "content-security-policy";
+        assert_eq!(
+            both(&[(csp, "default-src 'self'"), (csp, "script-src 'self' 'unsafe-inline'")], csp),
+            ("csp-implemented-with-unsafe-inline", "csp-implemented-with-no-unsafe")
+        );
     }
 
     #[test]
