@@ -92,7 +92,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                     crate::cli::FailOn::Critical => crate::spec::Severity::Critical,
                 },
                 grading: match grading {
-                    crate::cli::Grading::Observatory => crate::policy::observatory::Grading::Observatory,
+                    crate::cli::Grading::Observatory => {
+                        crate::policy::observatory::Grading::Observatory
+                    }
                     crate::cli::Grading::Strict => crate::policy::observatory::Grading::Strict,
                 },
             },

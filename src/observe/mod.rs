@@ -236,8 +236,7 @@ async fn observe_site(
         Some(fingerprint::observe(&http, base, &html, want).await)
     };
     let graded = observatory::observe(&http, base);
-    let (redirects, checks, software, graded) =
-        tokio::join!(redirects, checks, software, graded);
+    let (redirects, checks, software, graded) = tokio::join!(redirects, checks, software, graded);
     live.graded = Some(graded);
     live.redirects = redirects;
     live.checks = checks;

@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 
 use super::Failure;
 use super::headers::{self, has_source};
+use super::observatory::advice;
 use super::strength;
 use crate::header_values::normalise;
 use crate::observe::live::LiveSite;
-use super::observatory::advice;
 use crate::spec::{Condition, HeaderName, HeaderRule, KeyType, Site, Version};
 
 /// Evaluates `condition` on `live`: `None` when it holds.
@@ -31,7 +31,6 @@ pub fn evaluate(condition: &Condition, site: &Site, live: &LiveSite) -> Option<F
         Condition::ChecksPass(names) => checks_pass(names, live),
     }
 }
-
 
 fn unobserved(why: String) -> Failure {
     Failure::new(
@@ -378,15 +377,27 @@ mod tests {
         let f = evaluate(&c, &live(&[])).expect("fails");
         assert_eq!(f.message, "`X-Frame-Options` is not sent");
         // A value that passes the Observatory's test, for nginx, Apache and `_headers`.
-        assert!(f.advice.contains("add_header X-Frame-Options \"DENY\" always;"), "{}", f.advice);
-        assert!(f.advice.contains("Header always set X-Frame-Options \"DENY\""));
+        assert!(
+            f.advice
+                .contains("add_header X-Frame-Options \"DENY\" always;"),
+            "{}",
+            f.advice
+        );
+        assert!(
+            f.advice
+                .contains("Header always set X-Frame-Options \"DENY\"")
+        );
         assert!(f.advice.contains("`_headers`: `  X-Frame-Options: DENY`"));
         assert!(!f.advice.contains('…'));
         // The site's own desired value wins.
         let own = site_with("headers:\n  Permissions-Policy: camera=()\n");
         let pp = Condition::HeaderPresent(name("Permissions-Policy"));
         let f = super::evaluate(&pp, &own, &live(&[])).expect("fails");
-        assert!(f.advice.contains("Permissions-Policy: camera=()"), "{}", f.advice);
+        assert!(
+            f.advice.contains("Permissions-Policy: camera=()"),
+            "{}",
+            f.advice
+        );
     }
 
     #[test]

@@ -44,16 +44,8 @@ pub const TESTS: &[Test] = &[
     test("https-redirect", Severity::High, https_redirect),
 ];
 
-const fn test(
-    id: &'static str,
-    severity: Severity,
-    run: fn(&Site, &LiveSite) -> Outcome,
-) -> Test {
-    Test {
-        id,
-        severity,
-        run,
-    }
+const fn test(id: &'static str, severity: Severity, run: fn(&Site, &LiveSite) -> Outcome) -> Test {
+    Test { id, severity, run }
 }
 
 /// Every test's outcome, in [`TESTS`] order.
@@ -182,6 +174,13 @@ fn tls_certificate(site: &Site, live: &LiveSite) -> Outcome {
         && let Some(e) = &tls.verify_error
     {
         problems.push(format!("clients refuse the certificate: {e}"));
+    }
+    // A chain that verifies can still fail the handshake: a 1024-bit RSA key's signature is
+    // refused by current TLS clients (rustls: `BadSignature`).
+    if problems.is_empty()
+        && let Some(why) = &live.https_refused
+    {
+        problems.push(format!("clients refuse the HTTPS connection: {why}"));
     }
     if problems.is_empty() {
         return Outcome::Pass;

@@ -227,7 +227,12 @@ pub fn check_site(
         .as_ref()
         .map(|v| observatory::grade(v, grading))
         .unwrap_or_else(|| observatory::grade(&Default::default(), grading));
-    for (test, r) in web.tests.iter().filter(|(_, r)| !r.pass) {
+    // Without the page (HTTPS refused), only the tests that judge the connection itself say
+    // something; `tls-certificate` tells why the headers were not seen.
+    let page_seen = live.page.is_some();
+    let judged =
+        |test: &str| page_seen || matches!(test, "redirection" | "strict-transport-security");
+    for (test, r) in web.tests.iter().filter(|(t, r)| !r.pass && judged(t)) {
         // A policy rule that already reported this test's problem carries its id instead.
         if findings.iter().any(|f| f.also.as_deref() == Some(*test)) {
             continue;
@@ -243,7 +248,10 @@ pub fn check_site(
     }
     // A restating rule whose test passed keeps only its own id.
     for f in &mut findings {
-        if f.also.as_deref().is_some_and(|t| web.tests.get(t).is_none_or(|r| r.pass)) {
+        if f.also
+            .as_deref()
+            .is_some_and(|t| web.tests.get(t).is_none_or(|r| r.pass))
+        {
             f.also = None;
         }
     }
@@ -261,7 +269,9 @@ pub fn check_site(
     }
     for f in &mut findings {
         f.excepted = exceptions::covers(&exceptions, &f.rule)
-            || f.also.as_deref().is_some_and(|t| exceptions::covers(&exceptions, t));
+            || f.also
+                .as_deref()
+                .is_some_and(|t| exceptions::covers(&exceptions, t));
     }
     findings.extend(exceptions.iter().filter(|e| e.expired).map(|e| Finding {
         rule: EXPIRED_EXCEPTION.to_owned(),

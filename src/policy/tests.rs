@@ -174,49 +174,106 @@ fn web(test: &str, live: &LiveSite) -> &'static str {
 #[test]
 fn a_well_configured_site_gets_a_plus_and_its_bonuses() {
     let s = site("a.test");
-    let c = check_site(&state(vec![], &[]), &s, &live("a.test", GOOD_HEADERS), today(), observatory::Grading::Observatory);
+    let c = check_site(
+        &state(vec![], &[]),
+        &s,
+        &live("a.test", GOOD_HEADERS),
+        today(),
+        observatory::Grading::Observatory,
+    );
     assert!(c.findings.is_empty(), "{:?}", c.findings);
     // 100 + CSP 5 + referrer 5 + frame-ancestors 5.
     assert_eq!(c.score, Some(115));
     assert_eq!(c.grade, Some(Grade::APlus));
-    assert_eq!(c.tests["x-frame-options"].result, "x-frame-options-implemented-via-csp");
+    assert_eq!(
+        c.tests["x-frame-options"].result,
+        "x-frame-options-implemented-via-csp"
+    );
 }
 
 #[test]
 fn a_bare_site_fails_the_header_tests() {
     let s = site("a.test");
     let bare = live("a.test", &[("Server", "nginx/1.22.1")]);
-    let c = check_site(&state(vec![], &[]), &s, &bare, today(), observatory::Grading::Observatory);
+    let c = check_site(
+        &state(vec![], &[]),
+        &s,
+        &bare,
+        today(),
+        observatory::Grading::Observatory,
+    );
     // CSP -25, HSTS -20, X-Frame-Options -20, X-Content-Type-Options -5.
     assert_eq!(c.score, Some(30));
     assert_eq!(c.grade, Some(Grade::D));
     assert!(failure("server-banner", &s, &bare).contains("nginx/1.22.1"));
-    assert_eq!(web("x-frame-options", &bare), "x-frame-options-not-implemented");
+    assert_eq!(
+        web("x-frame-options", &bare),
+        "x-frame-options-not-implemented"
+    );
 }
 
 #[test]
 fn header_tests_read_values_as_the_observatory_does() {
     let s = site("a.test");
-    let frame_via_csp = live("a.test", &[("Content-Security-Policy", "frame-ancestors 'self'")]);
-    assert_eq!(web("x-frame-options", &frame_via_csp), "x-frame-options-implemented-via-csp");
-    let allow = live("a.test", &[("X-Frame-Options", "ALLOW-FROM https://x.test")]);
-    assert_eq!(web("x-frame-options", &allow), "x-frame-options-allow-from-origin");
-    let twice = live("a.test", &[("X-Frame-Options", "DENY"), ("X-Frame-Options", "DENY")]);
-    assert_eq!(web("x-frame-options", &twice), "x-frame-options-header-invalid");
+    let frame_via_csp = live(
+        "a.test",
+        &[("Content-Security-Policy", "frame-ancestors 'self'")],
+    );
+    assert_eq!(
+        web("x-frame-options", &frame_via_csp),
+        "x-frame-options-implemented-via-csp"
+    );
+    let allow = live(
+        "a.test",
+        &[("X-Frame-Options", "ALLOW-FROM https://x.test")],
+    );
+    assert_eq!(
+        web("x-frame-options", &allow),
+        "x-frame-options-allow-from-origin"
+    );
+    let twice = live(
+        "a.test",
+        &[("X-Frame-Options", "DENY"), ("X-Frame-Options", "DENY")],
+    );
+    assert_eq!(
+        web("x-frame-options", &twice),
+        "x-frame-options-header-invalid"
+    );
     let short = live("a.test", &[("Strict-Transport-Security", "max-age=86400")]);
-    assert_eq!(web("strict-transport-security", &short), "hsts-implemented-max-age-less-than-six-months");
+    assert_eq!(
+        web("strict-transport-security", &short),
+        "hsts-implemented-max-age-less-than-six-months"
+    );
     let nan = live("a.test", &[("Strict-Transport-Security", "max-age=soon")]);
-    assert_eq!(web("strict-transport-security", &nan), "hsts-implemented-max-age-at-least-six-months");
-    let inline = live("a.test", &[("Content-Security-Policy", "default-src 'self' 'unsafe-inline'")]);
-    assert_eq!(web("content-security-policy", &inline), "csp-implemented-with-unsafe-inline");
+    assert_eq!(
+        web("strict-transport-security", &nan),
+        "hsts-implemented-max-age-at-least-six-months"
+    );
+    let inline = live(
+        "a.test",
+        &[(
+            "Content-Security-Policy",
+            "default-src 'self' 'unsafe-inline'",
+        )],
+    );
+    assert_eq!(
+        web("content-security-policy", &inline),
+        "csp-implemented-with-unsafe-inline"
+    );
     let leaky = live("a.test", &[("Referrer-Policy", "no-referrer, unsafe-url")]);
     assert_eq!(web("referrer-policy", &leaky), "referrer-policy-unsafe");
     let fine = live("a.test", &[("Referrer-Policy", "unsafe-url, no-referrer")]);
     assert_eq!(web("referrer-policy", &fine), "referrer-policy-private");
-    let powered = live("a.test", &[("Server", "cloudflare"), ("X-Powered-By", "PHP")]);
+    let powered = live(
+        "a.test",
+        &[("Server", "cloudflare"), ("X-Powered-By", "PHP")],
+    );
     assert!(failure("server-banner", &s, &powered).contains("X-Powered-By: PHP"));
     let nosniff = live("a.test", &[("X-Content-Type-Options", "NoSniff")]);
-    assert_eq!(web("x-content-type-options", &nosniff), "x-content-type-options-nosniff");
+    assert_eq!(
+        web("x-content-type-options", &nosniff),
+        "x-content-type-options-nosniff"
+    );
 }
 
 #[test]
@@ -283,7 +340,13 @@ fn rule_findings_use_the_rules_advice_and_severity_order() {
         ],
         &[],
     );
-    let c = check_site(&st, &site("a.test"), &live("a.test", GOOD_HEADERS), today(), observatory::Grading::Observatory);
+    let c = check_site(
+        &st,
+        &site("a.test"),
+        &live("a.test", GOOD_HEADERS),
+        today(),
+        observatory::Grading::Observatory,
+    );
     let rules: Vec<(&str, Severity)> = c
         .findings
         .iter()
@@ -310,11 +373,21 @@ fn rule_findings_use_the_rules_advice_and_severity_order() {
 #[test]
 fn a_rule_restating_a_failing_test_is_said_once_with_both_ids() {
     let st = state(
-        vec![rule("hsts-one-year", Severity::High, Condition::HstsMinMaxAge(31_536_000))],
+        vec![rule(
+            "hsts-one-year",
+            Severity::High,
+            Condition::HstsMinMaxAge(31_536_000),
+        )],
         &[],
     );
     let short = live("a.test", &[("Strict-Transport-Security", "max-age=300")]);
-    let c = check_site(&st, &site("a.test"), &short, today(), observatory::Grading::Observatory);
+    let c = check_site(
+        &st,
+        &site("a.test"),
+        &short,
+        today(),
+        observatory::Grading::Observatory,
+    );
     let hsts: Vec<&Finding> = c
         .findings
         .iter()
@@ -358,10 +431,19 @@ fn exceptions_mark_findings_until_they_expire() {
         .collect();
     assert_eq!(
         listed,
-        [("strict-transport-security", true), ("x-frame-options", false)]
+        [
+            ("strict-transport-security", true),
+            ("x-frame-options", false)
+        ]
     );
     // Exceptions do not change the score.
-    let unexcepted = check_site(&state(vec![], &[]), &s, &bare, today(), observatory::Grading::Observatory);
+    let unexcepted = check_site(
+        &state(vec![], &[]),
+        &s,
+        &bare,
+        today(),
+        observatory::Grading::Observatory,
+    );
     assert_eq!(c.score, unexcepted.score);
 }
 
@@ -371,7 +453,13 @@ fn excepted_and_low_findings_do_not_fail_the_run() {
     let mut headers = GOOD_HEADERS.to_vec();
     headers.retain(|(k, _)| *k != "Referrer-Policy");
     headers.push(("Referrer-Policy", "unsafe-url"));
-    let c = check_site(&st, &site("a.test"), &live("a.test", &headers), today(), observatory::Grading::Observatory);
+    let c = check_site(
+        &st,
+        &site("a.test"),
+        &live("a.test", &headers),
+        today(),
+        observatory::Grading::Observatory,
+    );
     assert_eq!(c.findings.len(), 1);
     assert_eq!(c.findings[0].rule, "referrer-policy");
     let report = CheckReport::new(vec![c]);
@@ -380,14 +468,18 @@ fn excepted_and_low_findings_do_not_fail_the_run() {
     assert_eq!(report.summary.findings_by_severity["low"], 1);
     assert_eq!(report.summary.by_grade["A+"], 1);
 
-    let excepted = state(vec![], &[("content-security-policy", "a.test", "2026-12-31")]);
+    let excepted = state(
+        vec![],
+        &[("content-security-policy", "a.test", "2026-12-31")],
+    );
     headers.retain(|(k, _)| *k != "Content-Security-Policy");
     headers.push(("X-Frame-Options", "DENY"));
     let c = check_site(
         &excepted,
         &site("a.test"),
         &live("a.test", &headers),
-        today(), observatory::Grading::Observatory,
+        today(),
+        observatory::Grading::Observatory,
     );
     assert!(
         c.findings
@@ -411,7 +503,13 @@ fn an_unobserved_site_has_an_error_and_no_grade_or_findings() {
         unreachable: true,
         ..LiveSite::default()
     };
-    let c = check_site(&st, &site("a.test"), &down, today(), observatory::Grading::Observatory);
+    let c = check_site(
+        &st,
+        &site("a.test"),
+        &down,
+        today(),
+        observatory::Grading::Observatory,
+    );
     assert_eq!(c.grade, None);
     assert_eq!(c.score, None);
     assert_eq!(c.tls_grade, None);
@@ -421,7 +519,8 @@ fn an_unobserved_site_has_an_error_and_no_grade_or_findings() {
         &state(vec![], &[]),
         &site("b.test"),
         &live("b.test", GOOD_HEADERS),
-        today(), observatory::Grading::Observatory,
+        today(),
+        observatory::Grading::Observatory,
     );
     let report = CheckReport::new(vec![c, ok]);
     assert_eq!(report.exit(FAIL_AT), Exit::Error);

@@ -123,10 +123,7 @@ impl Http {
         for (name, value) in extra {
             req = req.header(*name, *value);
         }
-        let mut resp = req
-            .send()
-            .await
-            .map_err(|e| self.classify(url, &e))?;
+        let mut resp = req.send().await.map_err(|e| self.classify(url, &e))?;
         let ms = start.elapsed().as_millis() as u64;
         let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (name, value) in resp.headers() {

@@ -85,10 +85,7 @@ pub async fn observe(http: &Http, url: &Url) -> View {
     // `connect_http` supplies another.
     let _ = http_url.set_scheme("http");
     let _ = http_url.set_port(None);
-    let (plain, secure) = tokio::join!(
-        chain(http, http_url, &host),
-        chain(http, https_url, &host)
-    );
+    let (plain, secure) = tokio::join!(chain(http, http_url, &host), chain(http, https_url, &host));
     view.http = plain;
     view.https = secure;
     let last_url = view
@@ -133,10 +130,15 @@ async fn chain(http: &Http, start: Url, host: &str) -> Option<Chain> {
                 out.visits.push(Visit {
                     url: url.clone(),
                     status,
-                    set_cookie: f.page.headers.get("set-cookie").cloned().unwrap_or_default(),
+                    set_cookie: f
+                        .page
+                        .headers
+                        .get("set-cookie")
+                        .cloned()
+                        .unwrap_or_default(),
                 });
-                let follow = REDIRECT_STATUSES.contains(&status)
-                    && out.visits.len() <= MAX_REDIRECTS;
+                let follow =
+                    REDIRECT_STATUSES.contains(&status) && out.visits.len() <= MAX_REDIRECTS;
                 if follow {
                     // A redirect without a usable `Location` fails the whole request there.
                     url = Url::parse(f.location.as_deref()?).ok()?;

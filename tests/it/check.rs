@@ -178,7 +178,10 @@ fn check_grades_sites_applies_exceptions_and_sets_exit_codes() {
         good["tests"]["x-frame-options"],
         serde_json::json!({"result": "x-frame-options-implemented-via-csp", "score_modifier": 5, "pass": true})
     );
-    assert_eq!(good["tests"]["redirection"]["result"], "redirection-to-https");
+    assert_eq!(
+        good["tests"]["redirection"]["result"],
+        "redirection-to-https"
+    );
     assert_eq!(good["tls_grade"], "A+");
     assert_eq!(good["error"], Value::Null);
 
@@ -313,7 +316,9 @@ fn check_grades_sites_applies_exceptions_and_sets_exit_codes() {
         .run(&["check", "--site", "bad.test", "--fail-on", "critical"])
         .expect_code(2);
     // An unknown threshold is invalid input: exit 1, naming the flag.
-    let run = f.repo.run(&["check", "--site", "legacy.test", "--fail-on", "severe"]);
+    let run = f
+        .repo
+        .run(&["check", "--site", "legacy.test", "--fail-on", "severe"]);
     run.expect_code(1);
     assert!(run.stderr.contains("--fail-on"), "{}", run.stderr);
 
@@ -373,7 +378,8 @@ fn a_private_ca_without_ca_is_an_unknown_issuer_with_advice_to_add_ca() {
     let root = Ca::new("siteward private root").expect("root");
     let mut v = Vhost::new(
         "private.test",
-        root.leaf(&["private.test"], Validity::days(90)).expect("leaf"),
+        root.leaf(&["private.test"], Validity::days(90))
+            .expect("leaf"),
     );
     v.config = GOOD.to_owned();
     let nginx = Nginx::start(&[v]);
@@ -417,24 +423,62 @@ fn weak_rsa_leaf(name: &str) -> (String, siteward::pki::Issued) {
             .args(args)
             .output()
             .expect("openssl");
-        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     openssl(&[
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "root.key", "-out", "root.pem",
-        "-days", "30", "-subj", "/CN=siteward weak root",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "root.key",
+        "-out",
+        "root.pem",
+        "-days",
+        "30",
+        "-subj",
+        "/CN=siteward weak root",
     ]);
     openssl(&[
-        "req", "-newkey", "rsa:1024", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr", "-subj",
+        "req",
+        "-newkey",
+        "rsa:1024",
+        "-nodes",
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
         &format!("/CN={name}"),
     ]);
     std::fs::write(
         d.join("ext.cnf"),
-        format!("basicConstraints=CA:FALSE\nsubjectAltName=DNS:{name}\nextendedKeyUsage=serverAuth\n"),
+        format!(
+            "basicConstraints=CA:FALSE\nsubjectAltName=DNS:{name}\nextendedKeyUsage=serverAuth\n"
+        ),
     )
     .expect("ext");
     openssl(&[
-        "x509", "-req", "-in", "leaf.csr", "-CA", "root.pem", "-CAkey", "root.key",
-        "-CAcreateserial", "-out", "leaf.pem", "-days", "30", "-extfile", "ext.cnf",
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "root.pem",
+        "-CAkey",
+        "root.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.pem",
+        "-days",
+        "30",
+        "-extfile",
+        "ext.cnf",
     ]);
     let read = |f: &str| std::fs::read_to_string(d.join(f)).expect("read");
     (
@@ -463,13 +507,21 @@ fn testssl(host: &str, port: u16, ca: &std::path::Path) -> Option<BTreeMap<Strin
         .output()
         .expect("run testssl");
     let text = std::fs::read_to_string(&json).unwrap_or_else(|e| {
-        panic!("testssl wrote no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+        panic!(
+            "testssl wrote no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
     });
     let items: Vec<Value> = serde_json::from_str(&text).expect("testssl JSON");
     Some(
         items
             .iter()
-            .filter_map(|i| Some((i["id"].as_str()?.to_owned(), i["finding"].as_str()?.to_owned())))
+            .filter_map(|i| {
+                Some((
+                    i["id"].as_str()?.to_owned(),
+                    i["finding"].as_str()?.to_owned(),
+                ))
+            })
             .collect(),
     )
 }
@@ -478,8 +530,13 @@ fn testssl(host: &str, port: u16, ca: &std::path::Path) -> Option<BTreeMap<Strin
 /// nginx: expired, wrong host, self-signed, missing intermediate, and a 1024-bit RSA key.
 #[test]
 fn tls_findings_agree_with_testssl() {
-    if !["/usr/bin/testssl", "/usr/bin/testssl.sh"].iter().any(|p| std::path::Path::new(p).exists()) {
-        eprintln!("SKIPPED: testssl.sh is not installed (Debian package `testssl.sh`; scripts/test installs it)");
+    if !["/usr/bin/testssl", "/usr/bin/testssl.sh"]
+        .iter()
+        .any(|p| std::path::Path::new(p).exists())
+    {
+        eprintln!(
+            "SKIPPED: testssl.sh is not installed (Debian package `testssl.sh`; scripts/test installs it)"
+        );
         return;
     }
     let root = Ca::new("siteward tls root").expect("root");
@@ -491,21 +548,41 @@ fn tls_findings_agree_with_testssl() {
     };
     let expired = with_mid(
         "expired.test",
-        mid.leaf(&["expired.test"], Validity { from_days: -60, to_days: -2 }).expect("leaf"),
+        mid.leaf(
+            &["expired.test"],
+            Validity {
+                from_days: -60,
+                to_days: -2,
+            },
+        )
+        .expect("leaf"),
     );
-    let wrong = with_mid("wrong.test", mid.leaf(&["other.test"], Validity::days(90)).expect("leaf"));
+    let wrong = with_mid(
+        "wrong.test",
+        mid.leaf(&["other.test"], Validity::days(90)).expect("leaf"),
+    );
     let selfsigned = Vhost::new(
         "self.test",
         siteward::pki::self_signed(&["self.test"], Validity::days(90)).expect("cert"),
     );
-    let nochain = Vhost::new("nochain.test", mid.leaf(&["nochain.test"], Validity::days(90)).expect("leaf"));
+    let nochain = Vhost::new(
+        "nochain.test",
+        mid.leaf(&["nochain.test"], Validity::days(90))
+            .expect("leaf"),
+    );
     let (weak_root, weak_leaf) = weak_rsa_leaf("weak.test");
     let mut weak = Vhost::new("weak.test", weak_leaf);
     weak.config = "  ssl_ciphers DEFAULT:@SECLEVEL=0;\n".into();
     let nginx = Nginx::start(&[expired, wrong, selfsigned, nochain, weak]);
     let repo = Repo::new();
     repo.write("ca.pem", &format!("{}{}", root.cert_pem, weak_root));
-    for name in ["expired.test", "wrong.test", "self.test", "nochain.test", "weak.test"] {
+    for name in [
+        "expired.test",
+        "wrong.test",
+        "self.test",
+        "nochain.test",
+        "weak.test",
+    ] {
         repo.write(
             &format!("sites/{name}.yaml"),
             &format!(
@@ -519,14 +596,20 @@ fn tls_findings_agree_with_testssl() {
     let sites = by_site(&run.json());
     let ca = repo.path().join("ca.pem");
     let reference: BTreeMap<&str, BTreeMap<String, String>> = std::thread::scope(|s| {
-        let handles: Vec<_> = ["expired.test", "wrong.test", "self.test", "nochain.test", "weak.test"]
-            .into_iter()
-            .map(|name| {
-                let ca = &ca;
-                let port = nginx.https_port;
-                (name, s.spawn(move || testssl(name, port, ca)))
-            })
-            .collect();
+        let handles: Vec<_> = [
+            "expired.test",
+            "wrong.test",
+            "self.test",
+            "nochain.test",
+            "weak.test",
+        ]
+        .into_iter()
+        .map(|name| {
+            let ca = &ca;
+            let port = nginx.https_port;
+            (name, s.spawn(move || testssl(name, port, ca)))
+        })
+        .collect();
         handles
             .into_iter()
             .filter_map(|(n, h)| Some((n, h.join().expect("testssl thread")?)))
@@ -548,30 +631,54 @@ fn tls_findings_agree_with_testssl() {
 
     // Expired: testssl says expired; siteward says so and grades T.
     let (grade, msg) = ours("expired.test");
-    assert!(theirs("expired.test", "cert_expirationStatus").contains("expired"), "{:?}", reference["expired.test"]);
+    assert!(
+        theirs("expired.test", "cert_expirationStatus").contains("expired"),
+        "{:?}",
+        reference["expired.test"]
+    );
     assert!(msg.contains("expired on"), "{msg}");
     assert_eq!(grade, "T");
     // Wrong host: testssl's name check fails; siteward says the certificate is not valid for
     // the host and grades M.
     let (grade, msg) = ours("wrong.test");
-    assert!(!theirs("wrong.test", "cert_trust").starts_with("Ok"), "{:?}", reference["wrong.test"]);
+    assert!(
+        !theirs("wrong.test", "cert_trust").starts_with("Ok"),
+        "{:?}",
+        reference["wrong.test"]
+    );
     assert!(msg.contains("not valid for `wrong.test`"), "{msg}");
     assert_eq!(grade, "M");
     // Self-signed: both say so; T.
     let (grade, msg) = ours("self.test");
-    assert!(theirs("self.test", "cert_chain_of_trust").contains("self signed"), "{:?}", reference["self.test"]);
+    assert!(
+        theirs("self.test", "cert_chain_of_trust").contains("self signed"),
+        "{:?}",
+        reference["self.test"]
+    );
     assert!(msg.contains("self-signed"), "{msg}");
     assert_eq!(grade, "T");
     // Missing intermediate: testssl's chain of trust fails; siteward names the unknown issuer
     // (a private CA and a missing intermediate look alike) and grades T.
     let (grade, msg) = ours("nochain.test");
-    assert!(!theirs("nochain.test", "cert_chain_of_trust").starts_with("passed"), "{:?}", reference["nochain.test"]);
-    assert!(msg.contains("UnknownIssuer") && msg.contains("siteward tls mid"), "{msg}");
+    assert!(
+        !theirs("nochain.test", "cert_chain_of_trust").starts_with("passed"),
+        "{:?}",
+        reference["nochain.test"]
+    );
+    assert!(
+        msg.contains("UnknownIssuer") && msg.contains("siteward tls mid"),
+        "{msg}"
+    );
     assert_eq!(grade, "T");
     // 1024-bit RSA: testssl reports the key size; rustls refuses the handshake, and siteward
     // still reports the weak key from the chain it was shown, grading F.
     let (grade, msg) = ours("weak.test");
-    assert!(theirs("weak.test", "cert_keySize").contains("1024"), "{:?}", reference["weak.test"]);
+    assert!(
+        theirs("weak.test", "cert_keySize").contains("1024"),
+        "{:?}",
+        reference["weak.test"]
+    );
     assert!(msg.contains("rsa-1024"), "{msg}");
+    assert!(msg.contains("clients refuse the HTTPS connection"), "{msg}");
     assert_eq!(grade, "F");
 }

@@ -27,7 +27,9 @@ struct Situation {
 }
 
 fn page_with(head: &str, body: &str) -> String {
-    format!("<!doctype html><html><head><title>t</title>{head}</head><body><h1>t</h1>{body}</body></html>\n")
+    format!(
+        "<!doctype html><html><head><title>t</title>{head}</head><body><h1>t</h1>{body}</body></html>\n"
+    )
 }
 
 fn situations() -> Vec<Situation> {
@@ -45,34 +47,88 @@ fn situations() -> Vec<Situation> {
         String::new(),
         h("Content-Security-Policy", "default-src 'none'"),
         h("Content-Security-Policy", "default-src 'self'"),
-        h("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'"),
-        h("Content-Security-Policy", "default-src 'self'; script-src 'nonce-abc' 'unsafe-inline'"),
-        h("Content-Security-Policy", "script-src 'nonce-abc' 'strict-dynamic' https: 'self'; object-src 'none'; style-src 'self'"),
-        h("Content-Security-Policy", "default-src 'self'; script-src 'strict-dynamic'"),
-        h("Content-Security-Policy", "default-src 'self' 'unsafe-eval'"),
-        h("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'"),
-        h("Content-Security-Policy", "default-src 'self'; img-src http://img.test"),
-        h("Content-Security-Policy", "default-src 'self'; connect-src http://api.test"),
-        h("Content-Security-Policy", "default-src 'self'; object-src *"),
-        h("Content-Security-Policy", "default-src 'self'; default-src 'none'"),
-        h("Content-Security-Policy", "default-src 'self'; report-uri /a; report-uri /b"),
+        h(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self' 'unsafe-inline'",
+        ),
+        h(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'nonce-abc' 'unsafe-inline'",
+        ),
+        h(
+            "Content-Security-Policy",
+            "script-src 'nonce-abc' 'strict-dynamic' https: 'self'; object-src 'none'; style-src 'self'",
+        ),
+        h(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'strict-dynamic'",
+        ),
+        h(
+            "Content-Security-Policy",
+            "default-src 'self' 'unsafe-eval'",
+        ),
+        h(
+            "Content-Security-Policy",
+            "default-src 'self'; style-src 'self' 'unsafe-inline'",
+        ),
+        h(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src http://img.test",
+        ),
+        h(
+            "Content-Security-Policy",
+            "default-src 'self'; connect-src http://api.test",
+        ),
+        h(
+            "Content-Security-Policy",
+            "default-src 'self'; object-src *",
+        ),
+        h(
+            "Content-Security-Policy",
+            "default-src 'self'; default-src 'none'",
+        ),
+        h(
+            "Content-Security-Policy",
+            "default-src 'self'; report-uri /a; report-uri /b",
+        ),
         h("Content-Security-Policy", "abc"),
         h("Content-Security-Policy", "default-src https:"),
-        h("Content-Security-Policy", "default-src 'self'; script-src 'self' data:"),
-        h("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"),
+        h(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self' data:",
+        ),
+        h(
+            "Content-Security-Policy",
+            "default-src 'self'; frame-ancestors 'none'",
+        ),
         h("Content-Security-Policy", "upgrade-insecure-requests"),
-        h("Content-Security-Policy", "DEFAULT-SRC 'SELF'; FRAME-ANCESTORS 'self'"),
+        h(
+            "Content-Security-Policy",
+            "DEFAULT-SRC 'SELF'; FRAME-ANCESTORS 'self'",
+        ),
         h("Content-Security-Policy-Report-Only", "default-src 'self'"),
-        format!("{}\n{}", h("Content-Security-Policy", "default-src 'self'"), h("Content-Security-Policy", "script-src 'none'")),
+        format!(
+            "{}\n{}",
+            h("Content-Security-Policy", "default-src 'self'"),
+            h("Content-Security-Policy", "script-src 'none'")
+        ),
         h("X-Frame-Options", "DENY"),
         h("X-Frame-Options", "SAMEORIGIN"),
         h("X-Frame-Options", "ALLOW-FROM https://a.test"),
         h("X-Frame-Options", "bogus"),
-        format!("{}\n{}", h("X-Frame-Options", "DENY"), h("X-Frame-Options", "DENY")),
+        format!(
+            "{}\n{}",
+            h("X-Frame-Options", "DENY"),
+            h("X-Frame-Options", "DENY")
+        ),
         h("X-Content-Type-Options", "nosniff"),
         h("X-Content-Type-Options", "NoSniff"),
         h("X-Content-Type-Options", "yes"),
-        format!("{}\n{}", h("X-Content-Type-Options", "nosniff"), h("X-Content-Type-Options", "nosniff")),
+        format!(
+            "{}\n{}",
+            h("X-Content-Type-Options", "nosniff"),
+            h("X-Content-Type-Options", "nosniff")
+        ),
         h("Referrer-Policy", "no-referrer"),
         h("Referrer-Policy", "strict-origin-when-cross-origin"),
         h("Referrer-Policy", "same-origin"),
@@ -88,17 +144,28 @@ fn situations() -> Vec<Situation> {
         h("Cross-Origin-Resource-Policy", "nope"),
         h("Access-Control-Allow-Origin", "*"),
         h("Access-Control-Allow-Origin", "https://partner.test"),
-        format!("{}\n{}", h("Access-Control-Allow-Origin", "$http_origin"), h("Access-Control-Allow-Credentials", "true")),
+        format!(
+            "{}\n{}",
+            h("Access-Control-Allow-Origin", "$http_origin"),
+            h("Access-Control-Allow-Credentials", "true")
+        ),
         h("Set-Cookie", "pref=1; Secure; SameSite=Lax"),
         h("Set-Cookie", "pref=1; Secure"),
         h("Set-Cookie", "pref=1"),
         h("Set-Cookie", "sessionid=1; Secure; SameSite=Lax"),
-        h("Set-Cookie", "sessionid=1; Secure; HttpOnly; SameSite=Strict"),
+        h(
+            "Set-Cookie",
+            "sessionid=1; Secure; HttpOnly; SameSite=Strict",
+        ),
         h("Set-Cookie", "login=1; HttpOnly"),
         h("Set-Cookie", "csrftoken=1; Secure"),
         h("Set-Cookie", "pref=1; Secure; SameSite=Bogus"),
         h("Set-Cookie", "pref=1; SameSite=None"),
-        format!("{}\n{}", h("Set-Cookie", "a=1; Secure; HttpOnly; SameSite=Lax"), h("Set-Cookie", "b=2; Secure")),
+        format!(
+            "{}\n{}",
+            h("Set-Cookie", "a=1; Secure; HttpOnly; SameSite=Lax"),
+            h("Set-Cookie", "b=2; Secure")
+        ),
         h("Set-Cookie", "__Host-id=1; Secure; Path=/; SameSite=Lax"),
     ];
     for extra in &single {
@@ -116,29 +183,58 @@ fn situations() -> Vec<Situation> {
         "includeSubDomains",
         "max-age=31536000; includeSubDomains; preload",
     ] {
-        let line = if hsts.is_empty() { String::new() } else { h("Strict-Transport-Security", hsts) };
+        let line = if hsts.is_empty() {
+            String::new()
+        } else {
+            h("Strict-Transport-Security", hsts)
+        };
         add(format!("{REDIRECT}\n{line}"), &plain);
     }
     add(format!("{REDIRECT}\n{HSTS}\n{HSTS}"), &plain);
     add(HSTS.to_owned(), &plain);
     add(
-        format!("{HSTS}\nif ($scheme = http) {{ return 301 http://$host:HTTP/step; }}\nlocation = /step {{ return 301 https://$host:HTTPS/; }}"),
+        format!(
+            "{HSTS}\nif ($scheme = http) {{ return 301 http://$host:HTTP/step; }}\nlocation = /step {{ return 301 https://$host:HTTPS/; }}"
+        ),
         &plain,
     );
-    add(format!("{HSTS}\nif ($scheme = http) {{ return 302 https://$host:HTTPS/; }}"), &plain);
-    add(format!("{HSTS}\nif ($scheme = http) {{ return 301 http://$host:HTTP/plain.html; }}\nlocation = /plain.html {{ }}"), &plain);
+    add(
+        format!("{HSTS}\nif ($scheme = http) {{ return 302 https://$host:HTTPS/; }}"),
+        &plain,
+    );
+    add(
+        format!(
+            "{HSTS}\nif ($scheme = http) {{ return 301 http://$host:HTTP/plain.html; }}\nlocation = /plain.html {{ }}"
+        ),
+        &plain,
+    );
     // Pages: meta tags and scripts.
     let pages = [
-        page_with("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'self'\">", ""),
-        page_with("<meta http-equiv=\"content-security-policy\" content=\"default-src 'self'; frame-ancestors 'none'\">", ""),
+        page_with(
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'self'\">",
+            "",
+        ),
+        page_with(
+            "<meta http-equiv=\"content-security-policy\" content=\"default-src 'self'; frame-ancestors 'none'\">",
+            "",
+        ),
         page_with("<meta name=\"referrer\" content=\"no-referrer\">", ""),
         page_with("<meta name=\"referrer\" content=\"unsafe-url\">", ""),
         page_with("", "<script src=\"/app.js\"></script>"),
-        page_with("", "<script src=\"/app.js\" integrity=\"sha384-abc\"></script>"),
-        page_with("", "<script src=\"https://cdn.example.org/a.js\" integrity=\"sha384-abc\" crossorigin=\"anonymous\"></script>"),
+        page_with(
+            "",
+            "<script src=\"/app.js\" integrity=\"sha384-abc\"></script>",
+        ),
+        page_with(
+            "",
+            "<script src=\"https://cdn.example.org/a.js\" integrity=\"sha384-abc\" crossorigin=\"anonymous\"></script>",
+        ),
         page_with("", "<script src=\"https://cdn.example.org/a.js\"></script>"),
         page_with("", "<script src=\"http://cdn.example.org/a.js\"></script>"),
-        page_with("", "<script src=\"http://cdn.example.org/a.js\" integrity=\"sha384-abc\"></script>"),
+        page_with(
+            "",
+            "<script src=\"http://cdn.example.org/a.js\" integrity=\"sha384-abc\"></script>",
+        ),
         page_with("", "<script src=\"//cdn.example.org/a.js\"></script>"),
         page_with("", "<script>var inline = 1;</script>"),
     ];
@@ -146,28 +242,46 @@ fn situations() -> Vec<Situation> {
         add(base(""), p);
     }
     add(
-        base(&h("Content-Security-Policy", "default-src 'self' https://cdn.test; img-src *")),
-        &page_with("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src https://cdn.test\">", ""),
+        base(&h(
+            "Content-Security-Policy",
+            "default-src 'self' https://cdn.test; img-src *",
+        )),
+        &page_with(
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src https://cdn.test\">",
+            "",
+        ),
     );
     // A well-configured site, and one with everything missing.
     add(
-        base(&[
-            h("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
-            h("X-Content-Type-Options", "nosniff"),
-            h("Referrer-Policy", "no-referrer"),
-            h("Cross-Origin-Resource-Policy", "same-origin"),
-            h("Set-Cookie", "sid=1; Secure; HttpOnly; SameSite=Strict"),
-        ].join("\n")),
-        &page_with("", "<script src=\"https://cdn.example.org/a.js\" integrity=\"sha384-abc\"></script>"),
+        base(
+            &[
+                h(
+                    "Content-Security-Policy",
+                    "default-src 'none'; frame-ancestors 'none'",
+                ),
+                h("X-Content-Type-Options", "nosniff"),
+                h("Referrer-Policy", "no-referrer"),
+                h("Cross-Origin-Resource-Policy", "same-origin"),
+                h("Set-Cookie", "sid=1; Secure; HttpOnly; SameSite=Strict"),
+            ]
+            .join("\n"),
+        ),
+        &page_with(
+            "",
+            "<script src=\"https://cdn.example.org/a.js\" integrity=\"sha384-abc\"></script>",
+        ),
     );
     add(String::new(), &plain);
     add(
-        base(&[
-            h("Content-Security-Policy", "script-src 'unsafe-inline'"),
-            h("Set-Cookie", "session=1"),
-            h("Access-Control-Allow-Origin", "$http_origin"),
-            h("Access-Control-Allow-Credentials", "true"),
-        ].join("\n")),
+        base(
+            &[
+                h("Content-Security-Policy", "script-src 'unsafe-inline'"),
+                h("Set-Cookie", "session=1"),
+                h("Access-Control-Allow-Origin", "$http_origin"),
+                h("Access-Control-Allow-Credentials", "true"),
+            ]
+            .join("\n"),
+        ),
         &page_with("", "<script src=\"http://cdn.example.org/a.js\"></script>"),
     );
     out
@@ -181,14 +295,21 @@ fn web_grade_equals_the_mdn_http_observatory() {
     let situations = situations();
     assert!(situations.len() >= 80, "{} situations", situations.len());
     let ca = Ca::new("siteward observatory root").expect("ca");
-    let first = Vhost::new("placeholder.test", ca.leaf(&["placeholder.test"], Validity::days(90)).expect("leaf"));
+    let first = Vhost::new(
+        "placeholder.test",
+        ca.leaf(&["placeholder.test"], Validity::days(90))
+            .expect("leaf"),
+    );
     let nginx = Nginx::start(&[first]);
     let repo = Repo::new();
     repo.write("ca.pem", &ca.cert_pem);
     let mut hosts = Vec::new();
     for (i, s) in situations.iter().enumerate() {
         let name = format!("s{i:03}.test");
-        let mut v = Vhost::new(&name, ca.leaf(&[name.as_str()], Validity::days(90)).expect("leaf"));
+        let mut v = Vhost::new(
+            &name,
+            ca.leaf(&[name.as_str()], Validity::days(90)).expect("leaf"),
+        );
         v.config = s
             .config
             .replace("HTTPS", &nginx.https_port.to_string())
@@ -212,8 +333,22 @@ fn web_grade_equals_the_mdn_http_observatory() {
     nginx.reload();
     nginx.wait_settled();
 
-    let reference = observatory::scan(&pkg, &repo.path().join("ca.pem"), nginx.http_port, nginx.https_port, &hosts);
-    let run = repo.run(&["check", "--format", "json", "--timeout", "10", "--fail-on", "critical"]);
+    let reference = observatory::scan(
+        &pkg,
+        &repo.path().join("ca.pem"),
+        nginx.http_port,
+        nginx.https_port,
+        &hosts,
+    );
+    let run = repo.run(&[
+        "check",
+        "--format",
+        "json",
+        "--timeout",
+        "10",
+        "--fail-on",
+        "critical",
+    ]);
     let report = run.json();
     let ours: BTreeMap<String, Value> = report["sites"]
         .as_array()
@@ -227,28 +362,46 @@ fn web_grade_equals_the_mdn_http_observatory() {
     for (host, situation) in hosts.iter().zip(&situations) {
         let theirs = &reference[host];
         let mine = &ours[host];
-        assert!(theirs["error"].is_null(), "{host}: the Observatory failed: {theirs}");
+        assert!(
+            theirs["error"].is_null(),
+            "{host}: the Observatory failed: {theirs}"
+        );
         let mut diff = Vec::new();
         for key in ["grade", "score"] {
             if theirs[key] != mine[key] {
-                diff.push(format!("{key}: observatory {} siteward {}", theirs[key], mine[key]));
+                diff.push(format!(
+                    "{key}: observatory {} siteward {}",
+                    theirs[key], mine[key]
+                ));
             }
         }
         for (test, t) in theirs["tests"].as_object().expect("tests") {
             let m = &mine["tests"][test];
             for key in ["result", "score_modifier", "pass"] {
                 if t[key] != m[key] {
-                    diff.push(format!("{test}.{key}: observatory {} siteward {}", t[key], m[key]));
+                    diff.push(format!(
+                        "{test}.{key}: observatory {} siteward {}",
+                        t[key], m[key]
+                    ));
                 }
             }
         }
         if diff.is_empty() {
             agree += 1;
         } else {
-            differences.push(format!("{host} ({}):\n    {}", situation.config.replace('\n', " "), diff.join("\n    ")));
+            differences.push(format!(
+                "{host} ({}):\n    {}",
+                situation.config.replace('\n', " "),
+                diff.join("\n    ")
+            ));
         }
     }
     println!("{agree}/{} grades agree", hosts.len());
     eprintln!("{agree}/{} grades agree", hosts.len());
-    assert!(differences.is_empty(), "{agree}/{} grades agree; differences:\n{}", hosts.len(), differences.join("\n"));
+    assert!(
+        differences.is_empty(),
+        "{agree}/{} grades agree; differences:\n{}",
+        hosts.len(),
+        differences.join("\n")
+    );
 }

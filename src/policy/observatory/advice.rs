@@ -17,7 +17,10 @@ fn fix(test: &str) -> Option<(&'static str, &'static str)> {
             "Content-Security-Policy",
             "default-src 'self'; object-src 'none'; frame-ancestors 'none'",
         ),
-        "strict-transport-security" => ("Strict-Transport-Security", "max-age=31536000; includeSubDomains"),
+        "strict-transport-security" => (
+            "Strict-Transport-Security",
+            "max-age=31536000; includeSubDomains",
+        ),
         "x-content-type-options" => ("X-Content-Type-Options", "nosniff"),
         "x-frame-options" => ("X-Frame-Options", "DENY"),
         "referrer-policy" => ("Referrer-Policy", "strict-origin-when-cross-origin"),

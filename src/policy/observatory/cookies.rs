@@ -87,8 +87,7 @@ pub fn jar<'a>(responses: impl IntoIterator<Item = (&'a Url, &'a [String])>) -> 
             if c.name.starts_with("__Secure-") && !c.secure {
                 continue;
             }
-            if c.name.starts_with("__Host-") && (!c.secure || c.domain.is_some() || c.path != "/")
-            {
+            if c.name.starts_with("__Host-") && (!c.secure || c.domain.is_some() || c.path != "/") {
                 continue;
             }
             jar.insert((c.name.clone(), domain, c.path.clone()), c);
@@ -188,12 +187,33 @@ mod tests {
     #[test]
     fn the_worst_cookie_decides() {
         assert_eq!(run(&[], true), "cookies-not-found");
-        assert_eq!(run(&["a=1; Secure; SameSite=Lax"], true), "cookies-secure-with-httponly-sessions-and-samesite");
-        assert_eq!(run(&["a=1; Secure"], true), "cookies-secure-with-httponly-sessions");
-        assert_eq!(run(&["a=1"], true), "cookies-without-secure-flag-but-protected-by-hsts");
-        assert_eq!(run(&["sessionid=1; Secure"], true), "cookies-session-without-httponly-flag");
-        assert_eq!(run(&["sessionid=1; HttpOnly", "a=1"], false), "cookies-session-without-secure-flag");
-        assert_eq!(run(&["a=1; Secure; SameSite=bogus"], true), "cookies-samesite-flag-invalid");
-        assert_eq!(run(&["__Host-a=1; Path=/x; Secure"], true), "cookies-not-found");
+        assert_eq!(
+            run(&["a=1; Secure; SameSite=Lax"], true),
+            "cookies-secure-with-httponly-sessions-and-samesite"
+        );
+        assert_eq!(
+            run(&["a=1; Secure"], true),
+            "cookies-secure-with-httponly-sessions"
+        );
+        assert_eq!(
+            run(&["a=1"], true),
+            "cookies-without-secure-flag-but-protected-by-hsts"
+        );
+        assert_eq!(
+            run(&["sessionid=1; Secure"], true),
+            "cookies-session-without-httponly-flag"
+        );
+        assert_eq!(
+            run(&["sessionid=1; HttpOnly", "a=1"], false),
+            "cookies-session-without-secure-flag"
+        );
+        assert_eq!(
+            run(&["a=1; Secure; SameSite=bogus"], true),
+            "cookies-samesite-flag-invalid"
+        );
+        assert_eq!(
+            run(&["__Host-a=1; Path=/x; Secure"], true),
+            "cookies-not-found"
+        );
     }
 }

@@ -270,9 +270,7 @@ pub fn test(http: &[String], meta: &[String], report_only: Option<&str>, https: 
     if s.contains("'strict-dynamic'") {
         if has_nonce(&s) {
             s.retain(|x| {
-                !(BROAD.iter().any(|b| x.starts_with(b))
-                    || x == "'self'"
-                    || x == "'unsafe-inline'")
+                !(BROAD.iter().any(|b| x.starts_with(b)) || x == "'self'" || x == "'unsafe-inline'")
             });
             put(&mut csp, &mut fresh, script, s);
         } else {
@@ -282,7 +280,8 @@ pub fn test(http: &[String], meta: &[String], report_only: Option<&str>, https: 
     let script_src = get(&csp, &fresh, script);
     let style_src = get(&csp, &fresh, style);
     let object_src = get(&csp, &fresh, object);
-    let broad_or_inline = |x: &String| BROAD.contains(&x.as_str()) || UNSAFE_INLINE.contains(&x.as_str());
+    let broad_or_inline =
+        |x: &String| BROAD.contains(&x.as_str()) || UNSAFE_INLINE.contains(&x.as_str());
     let broad = |x: &String| BROAD.contains(&x.as_str());
     let insecure = |x: &String| x.starts_with("http:") || x.starts_with("ftp:");
     let mut active: Vec<&String> = csp
@@ -353,25 +352,71 @@ mod tests {
 
     #[test]
     fn verdicts_follow_the_observatory_order() {
-        assert_eq!(one("default-src 'none'").result, "csp-implemented-with-no-unsafe-default-src-none");
-        assert_eq!(one("default-src 'self'").result, "csp-implemented-with-no-unsafe");
-        assert_eq!(one("default-src 'self'; script-src 'unsafe-inline'").result, "csp-implemented-with-unsafe-inline");
-        assert_eq!(one("script-src 'self' 'nonce-abc' 'unsafe-inline'; object-src 'none'; style-src 'self'").result, "csp-implemented-with-no-unsafe");
-        assert_eq!(one("default-src 'self' 'unsafe-eval'").result, "csp-implemented-with-unsafe-eval");
-        assert_eq!(one("default-src 'self'; style-src 'unsafe-inline'").result, "csp-implemented-with-unsafe-inline-in-style-src-only");
-        assert_eq!(one("default-src 'self'; img-src http://x.test").result, "csp-implemented-with-insecure-scheme-in-passive-content-only");
-        assert_eq!(one("default-src 'self'; script-src 'strict-dynamic'").result, "csp-header-invalid");
-        assert_eq!(one("default-src 'self'; default-src 'none'").result, "csp-header-invalid");
+        assert_eq!(
+            one("default-src 'none'").result,
+            "csp-implemented-with-no-unsafe-default-src-none"
+        );
+        assert_eq!(
+            one("default-src 'self'").result,
+            "csp-implemented-with-no-unsafe"
+        );
+        assert_eq!(
+            one("default-src 'self'; script-src 'unsafe-inline'").result,
+            "csp-implemented-with-unsafe-inline"
+        );
+        assert_eq!(
+            one(
+                "script-src 'self' 'nonce-abc' 'unsafe-inline'; object-src 'none'; style-src 'self'"
+            )
+            .result,
+            "csp-implemented-with-no-unsafe"
+        );
+        assert_eq!(
+            one("default-src 'self' 'unsafe-eval'").result,
+            "csp-implemented-with-unsafe-eval"
+        );
+        assert_eq!(
+            one("default-src 'self'; style-src 'unsafe-inline'").result,
+            "csp-implemented-with-unsafe-inline-in-style-src-only"
+        );
+        assert_eq!(
+            one("default-src 'self'; img-src http://x.test").result,
+            "csp-implemented-with-insecure-scheme-in-passive-content-only"
+        );
+        assert_eq!(
+            one("default-src 'self'; script-src 'strict-dynamic'").result,
+            "csp-header-invalid"
+        );
+        assert_eq!(
+            one("default-src 'self'; default-src 'none'").result,
+            "csp-header-invalid"
+        );
         assert_eq!(one("abc").result, "csp-header-invalid");
-        assert_eq!(one("default-src 'self'; report-uri /a; report-uri /b").result, "csp-implemented-but-duplicate-directives");
+        assert_eq!(
+            one("default-src 'self'; report-uri /a; report-uri /b").result,
+            "csp-implemented-but-duplicate-directives"
+        );
         assert!(one("default-src 'self'; report-uri /a; report-uri /b").pass);
     }
 
     #[test]
     fn a_source_counts_only_when_every_policy_allows_it() {
-        let p = parse(&["default-src 'self' https://a.test".into(), "default-src https://a.test; img-src x".into()]).expect("valid");
-        assert_eq!(p.directives["default-src"], BTreeSet::from(["https://a.test".to_owned()]));
-        assert_eq!(p.directives["img-src"], BTreeSet::from(["'none'".to_owned()]));
-        assert_eq!(parse(&["default-src %zz".into(), "default-src %zz".into()]), Err(Invalid));
+        let p = parse(&[
+            "default-src 'self' https://a.test".into(),
+            "default-src https://a.test; img-src x".into(),
+        ])
+        .expect("valid");
+        assert_eq!(
+            p.directives["default-src"],
+            BTreeSet::from(["https://a.test".to_owned()])
+        );
+        assert_eq!(
+            p.directives["img-src"],
+            BTreeSet::from(["'none'".to_owned()])
+        );
+        assert_eq!(
+            parse(&["default-src %zz".into(), "default-src %zz".into()]),
+            Err(Invalid)
+        );
     }
 }

@@ -75,7 +75,10 @@ fn attributes(html: &str, start: usize) -> (BTreeMap<String, String>, usize) {
             if i < b.len() && (b[i] == b'"' || b[i] == b'\'') {
                 let q = b[i];
                 let v0 = i + 1;
-                let v1 = b[v0..].iter().position(|c| *c == q).map_or(b.len(), |e| v0 + e);
+                let v1 = b[v0..]
+                    .iter()
+                    .position(|c| *c == q)
+                    .map_or(b.len(), |e| v0 + e);
                 value = decode(&html[v0..v1]);
                 i = (v1 + 1).min(b.len());
             } else {

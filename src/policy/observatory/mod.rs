@@ -84,9 +84,9 @@ pub fn modifier(result: &str) -> i32 {
         "csp-implemented-with-insecure-scheme-in-passive-content-only"
         | "csp-implemented-with-unsafe-eval" => -10,
         "csp-implemented-with-unsafe-inline" | "csp-implemented-with-insecure-scheme" => -20,
-        "csp-header-invalid" | "csp-not-implemented" | "csp-not-implemented-but-reporting-enabled" => {
-            -25
-        }
+        "csp-header-invalid"
+        | "csp-not-implemented"
+        | "csp-not-implemented-but-reporting-enabled" => -25,
         "cookies-secure-with-httponly-sessions-and-samesite" => 5,
         "cookies-without-secure-flag-but-protected-by-hsts" => -5,
         "cookies-session-without-secure-flag-but-protected-by-hsts" => -10,
@@ -116,8 +116,7 @@ pub fn modifier(result: &str) -> i32 {
         "x-frame-options-implemented-via-csp" => 5,
         "x-frame-options-not-implemented" | "x-frame-options-header-invalid" => -20,
         "corp-header-invalid" => -5,
-        "corp-implemented-with-same-origin"
-        | "corp-implemented-with-same-site" => 10,
+        "corp-implemented-with-same-origin" | "corp-implemented-with-same-site" => 10,
         _ => 0,
     }
 }
@@ -214,7 +213,11 @@ fn equiv(chain: &Chain) -> Equiv {
                     .attrs
                     .get("name")
                     .is_some_and(|n| n.trim().eq_ignore_ascii_case("referrer"));
-                if let Some(c) = tag.attrs.get("content").filter(|c| referrer && !c.is_empty()) {
+                if let Some(c) = tag
+                    .attrs
+                    .get("content")
+                    .filter(|c| referrer && !c.is_empty())
+                {
                     out.referrer = Some(c.clone());
                 }
             }
@@ -253,7 +256,9 @@ pub fn grade(view: &View, grading: Grading) -> WebGrade {
                     .filter(|p| !p.trim().is_empty())
                     .collect()
             } else {
-                header(page, "content-security-policy").into_iter().collect()
+                header(page, "content-security-policy")
+                    .into_iter()
+                    .collect()
             };
             let report_only = header(page, "content-security-policy-report-only");
             csp::test(&http, &eq.csp, report_only.as_deref(), https)
@@ -522,8 +527,7 @@ fn referrer(page: Option<&Page>, meta: Option<&str>) -> (&'static str, bool) {
     let policy = data
         .split(',')
         .map(|p| p.trim().to_lowercase())
-        .filter(|p| GOOD.contains(&p.as_str()) || BAD.contains(&p.as_str()))
-        .next_back()
+        .rfind(|p| GOOD.contains(&p.as_str()) || BAD.contains(&p.as_str()))
         .unwrap_or_default();
     if GOOD.contains(&policy.as_str()) {
         ("referrer-policy-private", true)
@@ -608,14 +612,24 @@ fn sri(view: &View, auto: Option<&Chain>) -> (&'static str, bool) {
         if !secure_origin {
             foreign = true;
         }
-        let secure_scheme = (full && src.starts_with("https://")) || (relative_origin && https_session);
+        let secure_scheme =
+            (full && src.starts_with("https://")) || (relative_origin && https_session);
         if !secure_origin {
             if integrity && !secure_scheme {
-                worse(&mut worst, "sri-implemented-but-external-scripts-not-loaded-securely");
+                worse(
+                    &mut worst,
+                    "sri-implemented-but-external-scripts-not-loaded-securely",
+                );
             } else if !integrity && secure_scheme {
-                worse(&mut worst, "sri-not-implemented-but-external-scripts-loaded-securely");
+                worse(
+                    &mut worst,
+                    "sri-not-implemented-but-external-scripts-loaded-securely",
+                );
             } else if !integrity {
-                worse(&mut worst, "sri-not-implemented-and-external-scripts-not-loaded-securely");
+                worse(
+                    &mut worst,
+                    "sri-not-implemented-and-external-scripts-not-loaded-securely",
+                );
             }
         } else if integrity && secure_scheme && worst.is_none() {
             worst = Some("sri-implemented-and-all-scripts-loaded-securely");
@@ -647,7 +661,10 @@ mod tests {
             ..Page::default()
         };
         for (k, v) in headers {
-            page.headers.entry((*k).to_owned()).or_default().push((*v).to_owned());
+            page.headers
+                .entry((*k).to_owned())
+                .or_default()
+                .push((*v).to_owned());
         }
         let url: url::Url = "https://a.test/".parse().expect("url");
         View {
@@ -679,28 +696,52 @@ mod tests {
         let hsts = "strict-transport-security";
         assert_eq!(
             both(&[(hsts, "max-age=soon")], hsts),
-            ("hsts-implemented-max-age-at-least-six-months", "hsts-header-invalid")
+            (
+                "hsts-implemented-max-age-at-least-six-months",
+                "hsts-header-invalid"
+            )
         );
         assert_eq!(
             both(&[(hsts, "max-age=0")], hsts),
-            ("hsts-implemented-max-age-less-than-six-months", "hsts-not-implemented")
+            (
+                "hsts-implemented-max-age-less-than-six-months",
+                "hsts-not-implemented"
+            )
         );
         assert_eq!(
-            both(&[(hsts, "max-age=31536000"), (hsts, "max-age=31536000")], hsts),
-            ("hsts-header-invalid", "hsts-implemented-max-age-at-least-six-months")
+            both(
+                &[(hsts, "max-age=31536000"), (hsts, "max-age=31536000")],
+                hsts
+            ),
+            (
+                "hsts-header-invalid",
+                "hsts-implemented-max-age-at-least-six-months"
+            )
         );
         let xfo = "x-frame-options";
         assert_eq!(
             both(&[(xfo, "DENY"), (xfo, "DENY")], xfo),
-            ("x-frame-options-header-invalid", "x-frame-options-sameorigin-or-deny")
+            (
+                "x-frame-options-header-invalid",
+                "x-frame-options-sameorigin-or-deny"
+            )
         );
         // Two policies: a browser enforces both, so the first one's `default-src 'self'`
         // still blocks inline scripts; joined into one text, the second policy's words become
         // sources of the first one's `default-src`.
         let csp = "content-security-policy";
         assert_eq!(
-            both(&[(csp, "default-src 'self'"), (csp, "script-src 'self' 'unsafe-inline'")], csp),
-            ("csp-implemented-with-unsafe-inline", "csp-implemented-with-no-unsafe")
+            both(
+                &[
+                    (csp, "default-src 'self'"),
+                    (csp, "script-src 'self' 'unsafe-inline'")
+                ],
+                csp
+            ),
+            (
+                "csp-implemented-with-unsafe-inline",
+                "csp-implemented-with-no-unsafe"
+            )
         );
     }
 

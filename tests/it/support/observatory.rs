@@ -67,7 +67,13 @@ pub fn install() -> Option<PathBuf> {
         std::fs::create_dir_all(&root).ok()?;
         let ok = Command::new("npm")
             .current_dir(&root)
-            .args(["install", "--ignore-scripts", "--no-audit", "--no-fund", PACKAGE])
+            .args([
+                "install",
+                "--ignore-scripts",
+                "--no-audit",
+                "--no-fund",
+                PACKAGE,
+            ])
             .status()
             .is_ok_and(|s| s.success());
         if !ok {
