@@ -77,6 +77,11 @@ pub async fn observe(http: &Http, url: &Url) -> View {
         ..View::default()
     };
     let mut https_url = url.clone();
+    if https_url.scheme() == "http" {
+        // An `allow_http` site: its https front page is still asked for, on the default port.
+        let _ = https_url.set_scheme("https");
+        let _ = https_url.set_port(None);
+    }
     https_url.set_path("/");
     https_url.set_query(None);
     https_url.set_fragment(None);
