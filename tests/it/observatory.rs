@@ -194,8 +194,14 @@ fn situations() -> Vec<Situation> {
     add(HSTS.to_owned(), &plain);
     add(
         format!(
-            "{HSTS}\nif ($scheme = http) {{ return 301 http://$host:HTTP/step; }}\nlocation = /step {{ return 301 https://$host:HTTPS/; }}"
+            "location = / {{ {HSTS} if ($scheme = http) {{ return 301 http://$host:HTTP/step; }} }}\n\
+             location = /step {{ return 301 https://$host:HTTPS/; }}"
         ),
+        &plain,
+    );
+    // Off the host on the first hop (to the placeholder site, which has a valid certificate).
+    add(
+        format!("{HSTS}\nif ($scheme = http) {{ return 301 https://placeholder.test:HTTPS/; }}"),
         &plain,
     );
     add(
@@ -250,6 +256,62 @@ fn situations() -> Vec<Situation> {
             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src https://cdn.test\">",
             "",
         ),
+    );
+    // CORS preflights answered with 204 (a 405 counts as no answer).
+    let preflight = "if ($request_method = OPTIONS) { return 204; }";
+    for acao in [
+        h("Access-Control-Allow-Origin", "*"),
+        h("Access-Control-Allow-Origin", "https://partner.test"),
+        format!(
+            "{}\n{}",
+            h("Access-Control-Allow-Origin", "$http_origin"),
+            h("Access-Control-Allow-Credentials", "true")
+        ),
+    ] {
+        add(base(&format!("{preflight}\n{acao}")), &plain);
+    }
+    // Cookies from every response of the chain: the first hop sets an insecure session cookie,
+    // the final page a good one (`add_header` in a location replaces the server's, so HSTS is
+    // repeated there).
+    add(
+        format!(
+            "{REDIRECT}\nlocation = / {{ {HSTS} {} return 302 /home.html; }}\n\
+             location = /home.html {{ {HSTS} {} }}",
+            h("Set-Cookie", "sessionid=1; HttpOnly"),
+            h("Set-Cookie", "pref=1; Secure; SameSite=Lax")
+        ),
+        &plain,
+    );
+    add(
+        format!(
+            "{REDIRECT}\nlocation = / {{ {HSTS} return 301 /home.html; }}\n\
+             location = /home.html {{ {HSTS} {} }}",
+            h("Set-Cookie", "pref=1; Secure; HttpOnly; SameSite=Strict")
+        ),
+        &plain,
+    );
+    // A cookie for another domain is not stored.
+    add(
+        base(&h("Set-Cookie", "pref=1; Domain=elsewhere.test")),
+        &plain,
+    );
+    // Not HTML: no meta tags, no scripts counted.
+    add(
+        base("types { } default_type text/plain;"),
+        &page_with(
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'\">",
+            "<script src=\"http://cdn.example.org/a.js\"></script>",
+        ),
+    );
+    // A forbidden front page is still graded.
+    add(base("location = / { return 403; }"), &plain);
+    // HSTS only on the plain-http redirect does not count.
+    add(
+        format!(
+            "set $hsts \"\";\nif ($scheme = http) {{ set $hsts \"max-age=31536000\"; }}\n{}\n{REDIRECT}",
+            h("Strict-Transport-Security", "$hsts")
+        ),
+        &plain,
     );
     // A well-configured site, and one with everything missing.
     add(
@@ -356,6 +418,24 @@ fn web_grade_equals_the_mdn_http_observatory() {
         .iter()
         .map(|s| (s["site"].as_str().expect("site").to_owned(), s.clone()))
         .collect();
+
+    // The situations exercise many of the Observatory's verdicts, not one verdict many times.
+    let seen: std::collections::BTreeSet<String> = hosts
+        .iter()
+        .flat_map(|h| reference[h]["tests"].as_object().into_iter().flatten())
+        .filter_map(|(_, t)| t["result"].as_str().map(str::to_owned))
+        .collect();
+    eprintln!("{} distinct Observatory results: {seen:?}", seen.len());
+    assert!(
+        seen.len() >= 45,
+        "only {} distinct results: {seen:?}",
+        seen.len()
+    );
+    let grades: std::collections::BTreeSet<&str> = hosts
+        .iter()
+        .filter_map(|h| reference[h]["grade"].as_str())
+        .collect();
+    assert!(grades.len() >= 6, "grades seen: {grades:?}");
 
     let mut agree = 0;
     let mut differences = Vec::new();

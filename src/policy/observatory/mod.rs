@@ -16,7 +16,9 @@
 //! an HSTS `max-age` without digits is invalid and `max-age=0` is no HSTS; a header sent twice
 //! is read as browsers read it (the first `Strict-Transport-Security` and
 //! `X-Content-Type-Options`; `X-Frame-Options` only when every value agrees); each
-//! comma-separated CSP policy counts on its own, a source allowed only when all allow it.
+//! comma-separated CSP policy counts on its own, a source allowed only when all allow it; a
+//! preflight that echoes the `Origin` with credentials allowed is universal access (the
+//! Observatory never sees the `Origin` it sent).
 
 pub mod advice;
 pub mod cookies;
@@ -288,8 +290,11 @@ pub fn grade(view: &View, grading: Grading) -> WebGrade {
         Some(a) if a.trim().to_lowercase() == "*" => {
             "cross-origin-resource-sharing-implemented-with-public-access"
         }
+        // The Observatory 1.4.8 reads the preflight's `Origin` from a place where it never
+        // finds it, so it never reports universal access; strict grading does.
         Some(a)
-            if a == CORS_ORIGIN
+            if strict
+                && a == CORS_ORIGIN
                 && header(cors, "access-control-allow-credentials")
                     .is_some_and(|c| c.trim().eq_ignore_ascii_case("true")) =>
         {
@@ -742,6 +747,28 @@ mod tests {
                 "csp-implemented-with-unsafe-inline",
                 "csp-implemented-with-no-unsafe"
             )
+        );
+        // A preflight echoing the Observatory's own `Origin` with credentials allowed.
+        let mut echo = view(&[]);
+        let mut preflight = Page {
+            status: 204,
+            ..Page::default()
+        };
+        for (k, v) in [
+            ("access-control-allow-origin", CORS_ORIGIN),
+            ("access-control-allow-credentials", "true"),
+        ] {
+            preflight.headers.insert(k.to_owned(), vec![v.to_owned()]);
+        }
+        echo.cors = Some(preflight);
+        let cors = "cross-origin-resource-sharing";
+        assert_eq!(
+            grade(&echo, Grading::Observatory).tests[cors].result,
+            "cross-origin-resource-sharing-implemented-with-restricted-access"
+        );
+        assert_eq!(
+            grade(&echo, Grading::Strict).tests[cors].result,
+            "cross-origin-resource-sharing-implemented-with-universal-access"
         );
     }
 
