@@ -1,10 +1,10 @@
-//! The Observatory's reading of `Content-Security-Policy`: its parser (several policies — the
-//! header and `<meta http-equiv>` ones — combined so that a source counts only when both
-//! allow it; a repeated directive invalid except `report-uri`/`report-to`; sources
-//! lowercased; an empty `*-src` meaning `'none'`) and its test, with the same order of
-//! verdicts. Reimplemented from the package's documented behaviour and tests.
+//! The Observatory's `content-security-policy` test over the policies as
+//! [`CspPolicies`] combines them (the header's and the `<meta http-equiv>` ones), with the
+//! same order of verdicts. Reimplemented from the package's documented behaviour and tests.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use crate::header_values::CspPolicies;
 
 /// Sources that allow (nearly) anything.
 const BROAD: [&str; 8] = [
@@ -19,176 +19,6 @@ const BROAD: [&str; 8] = [
 ];
 const UNSAFE_INLINE: [&str; 2] = ["'unsafe-inline'", "data:"];
 const NONCE_HASH: [&str; 4] = ["'sha256-", "'sha384-", "'sha512-", "'nonce-"];
-/// The shortest policy text accepted (`img-src` minus one).
-const SHORTEST: usize = 6;
-const DISALLOWED_IN_META: [&str; 3] = ["frame-ancestors", "report-uri", "sandbox"];
-const ALLOWED_DUPLICATES: [&str; 2] = ["report-uri", "report-to"];
-
-/// A parsed, combined policy: directive → sources, and whether a `report-uri`/`report-to`
-/// was repeated.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Parsed {
-    pub directives: BTreeMap<String, BTreeSet<String>>,
-    pub duplicate_reporting: bool,
-}
-
-impl Parsed {
-    /// Entries as the Observatory counts them (a repeated reporting directive counts as one).
-    fn size(&self) -> usize {
-        self.directives.len() + usize::from(self.duplicate_reporting)
-    }
-}
-
-/// Why a policy list is invalid.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invalid;
-
-#[derive(Debug, Clone)]
-struct Source {
-    source: String,
-    index: usize,
-    keep: bool,
-}
-
-/// Parses and combines `policies` (header values first, then meta contents).
-pub fn parse(policies: &[String]) -> Result<Parsed, Invalid> {
-    let clean: Vec<String> = policies
-        .iter()
-        .map(|p| p.replace(['\r', '\n'], "").trim().to_owned())
-        .collect();
-    if clean.is_empty() {
-        return Ok(Parsed::default());
-    }
-    if clean.iter().any(|p| p.chars().count() < SHORTEST) {
-        return Err(Invalid);
-    }
-    let mut csp: BTreeMap<String, Vec<Source>> = BTreeMap::new();
-    let mut duplicate_reporting = false;
-    for (index, policy) in clean.iter().enumerate() {
-        let mut seen = BTreeSet::new();
-        for entry in policy.split(';') {
-            let mut words = entry.split_whitespace();
-            let Some(first) = words.next() else {
-                continue;
-            };
-            let directive = first.to_lowercase();
-            if !seen.insert(directive.clone()) {
-                if ALLOWED_DUPLICATES.contains(&directive.as_str()) {
-                    duplicate_reporting = true;
-                } else {
-                    return Err(Invalid);
-                }
-            }
-            let keep = index == 0;
-            let mut values: Vec<Source> = words
-                .map(|w| Source {
-                    source: w.to_lowercase(),
-                    index,
-                    keep,
-                })
-                .collect();
-            if values.is_empty() && directive.ends_with("-src") {
-                values.push(Source {
-                    source: "'none'".into(),
-                    index,
-                    keep,
-                });
-            }
-            let mut combined = if index == 0 {
-                values
-            } else {
-                let mut c = csp.get(&directive).cloned().unwrap_or_default();
-                c.extend(values);
-                c
-            };
-            combined.sort_by(|a, b| a.source.cmp(&b.source));
-            for i in 1..combined.len() {
-                let (prev_source, prev_index) =
-                    (combined[i - 1].source.clone(), combined[i - 1].index);
-                let cur = &mut combined[i];
-                if cur.index == prev_index && cur.source.starts_with(&prev_source) {
-                    cur.keep = false;
-                }
-                if cur.index != prev_index && path_part_match(&prev_source, &cur.source)? {
-                    cur.keep = true;
-                }
-            }
-            let mut kept: Vec<Source> = combined.into_iter().filter(|s| s.keep).collect();
-            if index == 0 && clean.len() > 1 {
-                for s in &mut kept {
-                    s.keep = false;
-                }
-            }
-            csp.insert(directive, kept);
-        }
-    }
-    let directives = csp
-        .into_iter()
-        .map(|(d, sources)| {
-            let set: BTreeSet<String> = if sources.is_empty() {
-                BTreeSet::from(["'none'".to_owned()])
-            } else {
-                sources.into_iter().map(|s| s.source).collect()
-            };
-            (d, set)
-        })
-        .collect();
-    Ok(Parsed {
-        directives,
-        duplicate_reporting,
-    })
-}
-
-/// [`parse`] for `<meta http-equiv>` policies: directives a meta policy cannot set dropped.
-pub fn parse_meta(policies: &[String]) -> Result<Parsed, Invalid> {
-    let mut parsed = parse(policies)?;
-    for d in DISALLOWED_IN_META {
-        parsed.directives.remove(d);
-    }
-    Ok(parsed)
-}
-
-/// Whether source `b` is covered by `a` path piece by piece (`a` ending in `/` is a prefix);
-/// a malformed percent escape makes the whole policy invalid.
-fn path_part_match(a: &str, b: &str) -> Result<bool, Invalid> {
-    if a.is_empty() || (a == "/" && b.is_empty()) {
-        return Ok(true);
-    }
-    let exact = !a.ends_with('/');
-    let mut pa: Vec<&str> = a.split('/').collect();
-    let pb: Vec<&str> = b.split('/').collect();
-    if pa.len() > pb.len() || (exact && pa.len() != pb.len()) {
-        return Ok(false);
-    }
-    if !exact {
-        pa.pop();
-    }
-    for (x, y) in pa.iter().zip(&pb) {
-        if decode(x)? != decode(y)? {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
-/// Percent-decoding as `decodeURIComponent` does it: a malformed escape or invalid UTF-8 is an
-/// error.
-fn decode(s: &str) -> Result<String, Invalid> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3).ok_or(Invalid)?;
-            out.push(u8::from_str_radix(hex, 16).map_err(|_| Invalid)?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| Invalid)
-}
 
 /// The CSP test's verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,7 +26,7 @@ pub struct Verdict {
     pub result: &'static str,
     pub pass: bool,
     /// The combined policy, when the test got that far (`frame-ancestors` is read from it).
-    pub policy: Option<Parsed>,
+    pub policy: Option<CspPolicies>,
 }
 
 /// Which set a directive fallback resolves to: a directive of the policy, or a fresh `*`.
@@ -206,14 +36,14 @@ enum Ref {
     Fresh(usize),
 }
 
-fn get(csp: &Parsed, fresh: &[BTreeSet<String>; 3], r: Ref) -> BTreeSet<String> {
+fn get(csp: &CspPolicies, fresh: &[BTreeSet<String>; 3], r: Ref) -> BTreeSet<String> {
     match r {
         Ref::Key(k) => csp.directives.get(k).cloned().unwrap_or_default(),
         Ref::Fresh(i) => fresh[i].clone(),
     }
 }
 
-fn put(csp: &mut Parsed, fresh: &mut [BTreeSet<String>; 3], r: Ref, s: BTreeSet<String>) {
+fn put(csp: &mut CspPolicies, fresh: &mut [BTreeSet<String>; 3], r: Ref, s: BTreeSet<String>) {
     match r {
         Ref::Key(k) => {
             csp.directives.insert(k.to_owned(), s);
@@ -231,11 +61,11 @@ pub fn test(http: &[String], meta: &[String], report_only: Option<&str>, https: 
         policy,
     };
     let all: Vec<String> = http.iter().chain(meta).cloned().collect();
-    let Ok(mut csp) = parse(&all) else {
+    let Ok(mut csp) = CspPolicies::parse(&all) else {
         return verdict("csp-header-invalid", false, None);
     };
-    let header_only = parse(http).unwrap_or_default();
-    let meta_only = parse_meta(meta).unwrap_or_default();
+    let header_only = CspPolicies::parse(http).unwrap_or_default();
+    let meta_only = CspPolicies::parse_meta(meta).unwrap_or_default();
     if header_only.size() + meta_only.size() == 0 {
         return if report_only.is_some_and(|v| !v.is_empty()) {
             verdict("csp-not-implemented-but-reporting-enabled", false, None)
@@ -345,6 +175,7 @@ pub fn test(http: &[String], meta: &[String], report_only: Option<&str>, https: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::header_values::InvalidCsp;
 
     fn one(v: &str) -> Verdict {
         test(&[v.to_owned()], &[], None, true)
@@ -401,7 +232,7 @@ mod tests {
 
     #[test]
     fn a_source_counts_only_when_every_policy_allows_it() {
-        let p = parse(&[
+        let p = CspPolicies::parse(&[
             "default-src 'self' https://a.test".into(),
             "default-src https://a.test; img-src x".into(),
         ])
@@ -415,8 +246,8 @@ mod tests {
             BTreeSet::from(["'none'".to_owned()])
         );
         assert_eq!(
-            parse(&["default-src %zz".into(), "default-src %zz".into()]),
-            Err(Invalid)
+            CspPolicies::parse(&["default-src %zz".into(), "default-src %zz".into()]),
+            Err(InvalidCsp)
         );
     }
 }

@@ -419,19 +419,6 @@ pub fn grade(view: &View, grading: Grading) -> WebGrade {
     }
 }
 
-/// `parseInt(text, 10)`: leading whitespace, a sign, then decimal digits up to the first
-/// other character; `None` (NaN) without digits.
-fn parse_int(text: &str) -> Option<f64> {
-    let t = text.trim_start();
-    let (sign, rest) = match t.as_bytes().first() {
-        Some(b'-') => (-1.0, &t[1..]),
-        Some(b'+') => (1.0, &t[1..]),
-        _ => (1.0, t),
-    };
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse::<f64>().ok().map(|v| sign * v)
-}
-
 /// The first line of a header, as browsers read `Strict-Transport-Security`.
 fn first(page: Option<&Page>, name: &str) -> Option<String> {
     page?.headers.get(name)?.first().cloned()
@@ -457,15 +444,9 @@ fn hsts(view: &View, strict: bool) -> &'static str {
     if data.contains(',') {
         return "hsts-header-invalid";
     }
-    // `max-age` parsed as JavaScript's parseInt does: a value without digits is NaN, which
-    // the Observatory compares as "not below six months".
-    let mut max_age: Option<Option<f64>> = None;
-    for p in data.split(';').map(|p| p.trim().to_lowercase()) {
-        if let Some(v) = p.strip_prefix("max-age=") {
-            let v: String = v.chars().take(120).collect();
-            max_age = Some(parse_int(&v));
-        }
-    }
+    // `max-age` read as the Observatory reads it (a value without digits is NaN, which it
+    // compares as "not below six months").
+    let max_age = crate::header_values::hsts_max_age_as_observatory(&data);
     match max_age {
         None => "hsts-header-invalid",
         // Strict: no digits is not a max-age, and 0 tells browsers to forget HSTS.
@@ -770,12 +751,5 @@ mod tests {
             grade(&echo, Grading::Strict).tests[cors].result,
             "cross-origin-resource-sharing-implemented-with-universal-access"
         );
-    }
-
-    #[test]
-    fn parse_int_reads_like_javascript() {
-        assert_eq!(parse_int(" 300x"), Some(300.0));
-        assert_eq!(parse_int("-5"), Some(-5.0));
-        assert_eq!(parse_int("\"31536000\""), None);
     }
 }
