@@ -120,8 +120,9 @@ cannot be observed is never changed. Exit code: 0 in sync, 2 drift remains, 1 er
     },
     /// Evaluate policy rules: per-site score, grade and findings with advice.
     #[command(
-        after_help = "Examples:\n  siteward check\n  siteward check --site portal.example.com --format json\n\n\
-Exit code: 0 compliant, 2 rules failing, 1 error."
+        after_help = "Examples:\n  siteward check\n  siteward check --site portal.example.com --format json\n  \
+siteward check --fail-on medium\n  siteward check --grading strict\n\n\
+Exit code: 0 compliant, 2 an active finding at or above --fail-on, 1 error."
     )]
     Check {
         #[command(flatten)]
@@ -130,6 +131,13 @@ Exit code: 0 compliant, 2 rules failing, 1 error."
         run: RunOpts,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Exit 2 when an active (not excepted) finding is at or above this severity.
+        #[arg(long, value_enum, default_value_t = FailOn::High)]
+        fail_on: FailOn,
+        /// `observatory`: grade exactly as the MDN HTTP Observatory does (comparable figures);
+        /// `strict`: with its known quirks corrected (see the README, "How siteward grades").
+        #[arg(long, value_enum, default_value_t = Grading::Observatory)]
+        grading: Grading,
     },
     /// Show the audit history from Git.
     #[command(
@@ -223,6 +231,22 @@ pub enum Format {
     Text,
     Json,
     Markdown,
+}
+
+/// `check --grading`: the Observatory's exact algorithm, or with its quirks corrected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Grading {
+    Observatory,
+    Strict,
+}
+
+/// `check --fail-on`: the least severity that fails a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Low,
+    Medium,
+    High,
+    Critical,
 }
 
 /// Output formats of `validate` and `log`.

@@ -1,9 +1,10 @@
 //! Header values read as a browser reads them — the one parser of `Strict-Transport-Security`
 //! and `Content-Security-Policy` that the diff, the policy rules, the grader and verification
-//! (which reuses the diff) share. Whitespace runs collapse; HSTS and CSP are sets of
+//! (which reuses the diff) share; beside it, the readings the web grade needs to equal the MDN
+//! HTTP Observatory ([`CspPolicies`], [`hsts_max_age_as_observatory`]). Whitespace runs collapse; HSTS and CSP are sets of
 //! directives, so their order and the case of directive names do not matter.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A parsed `Strict-Transport-Security` value: lowercased directive names → value (unquoted).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -88,6 +89,211 @@ impl Csp {
     }
 }
 
+/// The shortest CSP policy text the Observatory accepts (`img-src` minus one).
+const SHORTEST: usize = 6;
+/// Directives a `<meta http-equiv>` policy cannot set.
+const DISALLOWED_IN_META: [&str; 3] = ["frame-ancestors", "report-uri", "sandbox"];
+/// Directives that may repeat within one policy.
+const ALLOWED_DUPLICATES: [&str; 2] = ["report-uri", "report-to"];
+
+/// Several `Content-Security-Policy` policies combined as the MDN HTTP Observatory (and so the
+/// web grade) reads them: a source counts only when every policy allows it (a directive only
+/// a later policy names ends up `'none'`); a repeated directive makes the list invalid except
+/// `report-uri`/`report-to`; sources lowercased; an empty `*-src` means `'none'`; a policy
+/// shorter than `img-src` is invalid. Directive → sources, and whether a reporting directive
+/// was repeated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CspPolicies {
+    pub directives: BTreeMap<String, BTreeSet<String>>,
+    pub duplicate_reporting: bool,
+}
+
+impl CspPolicies {
+    /// Entries as the Observatory counts them (a repeated reporting directive counts as one).
+    pub fn size(&self) -> usize {
+        self.directives.len() + usize::from(self.duplicate_reporting)
+    }
+
+    /// Parses and combines `policies` (header values first, then meta contents).
+    pub fn parse(policies: &[String]) -> Result<CspPolicies, InvalidCsp> {
+        let clean: Vec<String> = policies
+            .iter()
+            .map(|p| p.replace(['\r', '\n'], "").trim().to_owned())
+            .collect();
+        if clean.is_empty() {
+            return Ok(CspPolicies::default());
+        }
+        if clean.iter().any(|p| p.chars().count() < SHORTEST) {
+            return Err(InvalidCsp);
+        }
+        let mut csp: BTreeMap<String, Vec<Source>> = BTreeMap::new();
+        let mut duplicate_reporting = false;
+        for (index, policy) in clean.iter().enumerate() {
+            let mut seen = BTreeSet::new();
+            for entry in policy.split(';') {
+                let mut words = entry.split_whitespace();
+                let Some(first) = words.next() else {
+                    continue;
+                };
+                let directive = first.to_lowercase();
+                if !seen.insert(directive.clone()) {
+                    if ALLOWED_DUPLICATES.contains(&directive.as_str()) {
+                        duplicate_reporting = true;
+                    } else {
+                        return Err(InvalidCsp);
+                    }
+                }
+                let keep = index == 0;
+                let mut values: Vec<Source> = words
+                    .map(|w| Source {
+                        source: w.to_lowercase(),
+                        index,
+                        keep,
+                    })
+                    .collect();
+                if values.is_empty() && directive.ends_with("-src") {
+                    values.push(Source {
+                        source: "'none'".into(),
+                        index,
+                        keep,
+                    });
+                }
+                let mut combined = if index == 0 {
+                    values
+                } else {
+                    let mut c = csp.get(&directive).cloned().unwrap_or_default();
+                    c.extend(values);
+                    c
+                };
+                combined.sort_by(|a, b| a.source.cmp(&b.source));
+                for i in 1..combined.len() {
+                    let (prev_source, prev_index) =
+                        (combined[i - 1].source.clone(), combined[i - 1].index);
+                    let cur = &mut combined[i];
+                    if cur.index == prev_index && cur.source.starts_with(&prev_source) {
+                        cur.keep = false;
+                    }
+                    if cur.index != prev_index && path_part_match(&prev_source, &cur.source)? {
+                        cur.keep = true;
+                    }
+                }
+                let mut kept: Vec<Source> = combined.into_iter().filter(|s| s.keep).collect();
+                if index == 0 && clean.len() > 1 {
+                    for s in &mut kept {
+                        s.keep = false;
+                    }
+                }
+                csp.insert(directive, kept);
+            }
+        }
+        let directives = csp
+            .into_iter()
+            .map(|(d, sources)| {
+                let set: BTreeSet<String> = if sources.is_empty() {
+                    BTreeSet::from(["'none'".to_owned()])
+                } else {
+                    sources.into_iter().map(|s| s.source).collect()
+                };
+                (d, set)
+            })
+            .collect();
+        Ok(CspPolicies {
+            directives,
+            duplicate_reporting,
+        })
+    }
+
+    /// [`CspPolicies::parse`] for `<meta http-equiv>` policies: directives a meta policy cannot set dropped.
+    pub fn parse_meta(policies: &[String]) -> Result<CspPolicies, InvalidCsp> {
+        let mut parsed = CspPolicies::parse(policies)?;
+        for d in DISALLOWED_IN_META {
+            parsed.directives.remove(d);
+        }
+        Ok(parsed)
+    }
+}
+
+/// Why a policy list is invalid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidCsp;
+
+#[derive(Debug, Clone)]
+struct Source {
+    source: String,
+    index: usize,
+    keep: bool,
+}
+
+/// Whether source `b` is covered by `a` path piece by piece (`a` ending in `/` is a prefix);
+/// a malformed percent escape makes the whole policy invalid.
+fn path_part_match(a: &str, b: &str) -> Result<bool, InvalidCsp> {
+    if a.is_empty() || (a == "/" && b.is_empty()) {
+        return Ok(true);
+    }
+    let exact = !a.ends_with('/');
+    let mut pa: Vec<&str> = a.split('/').collect();
+    let pb: Vec<&str> = b.split('/').collect();
+    if pa.len() > pb.len() || (exact && pa.len() != pb.len()) {
+        return Ok(false);
+    }
+    if !exact {
+        pa.pop();
+    }
+    for (x, y) in pa.iter().zip(&pb) {
+        if decode(x)? != decode(y)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Percent-decoding as `decodeURIComponent` does it: a malformed escape or invalid UTF-8 is an
+/// error.
+fn decode(s: &str) -> Result<String, InvalidCsp> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3).ok_or(InvalidCsp)?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| InvalidCsp)?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| InvalidCsp)
+}
+
+/// An HSTS `max-age` as the MDN HTTP Observatory reads it from the whole header text (lines
+/// joined): `None` when no directive starts with `max-age=`, `Some(None)` when its value has
+/// no leading digits (JavaScript's `parseInt` gives NaN, which the Observatory accepts as
+/// "not below six months"), else the number (the last such directive wins).
+pub fn hsts_max_age_as_observatory(value: &str) -> Option<Option<f64>> {
+    let mut max_age = None;
+    for p in value.split(';').map(|p| p.trim().to_lowercase()) {
+        if let Some(v) = p.strip_prefix("max-age=") {
+            let v: String = v.chars().take(120).collect();
+            max_age = Some(parse_int(&v));
+        }
+    }
+    max_age
+}
+
+/// `parseInt(text, 10)`: leading whitespace, a sign, then decimal digits up to the first
+/// other character; `None` (NaN) without digits.
+fn parse_int(text: &str) -> Option<f64> {
+    let t = text.trim_start();
+    let (sign, rest) = match t.as_bytes().first() {
+        Some(b'-') => (-1.0, &t[1..]),
+        Some(b'+') => (1.0, &t[1..]),
+        _ => (1.0, t),
+    };
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse::<f64>().ok().map(|v| sign * v)
+}
+
 /// The canonical form of header `lower_name`'s value, for comparing desired and live.
 pub fn normalise(lower_name: &str, value: &str) -> String {
     match lower_name {
@@ -159,6 +365,24 @@ mod tests {
         assert_eq!(d["default-src"], vec!["'self'"]);
         assert_eq!(d["img-src"], vec!["a", "b"]);
         assert!(d["upgrade-insecure-requests"].is_empty());
+    }
+
+    #[test]
+    fn hsts_max_age_as_the_observatory_reads_it() {
+        assert_eq!(
+            hsts_max_age_as_observatory("max-age= 300x"),
+            Some(Some(300.0))
+        );
+        assert_eq!(hsts_max_age_as_observatory("max-age=-5"), Some(Some(-5.0)));
+        assert_eq!(
+            hsts_max_age_as_observatory("max-age=\"31536000\""),
+            Some(None)
+        );
+        assert_eq!(
+            hsts_max_age_as_observatory("max-age=1; max-age=2"),
+            Some(Some(2.0))
+        );
+        assert_eq!(hsts_max_age_as_observatory("max-age = 5"), None);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! Steps: 1. load (invalid input: print the problems to stderr, observe nothing, exit 1);
 //! 2. select sites; 3. observe them ([`crate::survey`]), also probing for plugins their
 //! policies deny; 4. evaluate each site as of today (UTC) ([`crate::policy`]); 5. render to
-//! stdout. Exit 0 compliant, 2 a failing finding, 1 a site not observed (see
+//! stdout. Exit 0 compliant, 2 an active finding at or above `--fail-on`, 1 a site not
+//! observed (see
 //! [`crate::policy::CheckReport::exit`]).
 
 use std::borrow::Cow;
@@ -16,7 +17,7 @@ use crate::config::RunConfig;
 use crate::exit::Exit;
 use crate::policy::{self, CheckReport};
 use crate::report::check as render;
-use crate::spec::{DesiredState, Package, Site};
+use crate::spec::{DesiredState, Package, Severity, Site};
 use crate::survey;
 
 /// Parsed `check` arguments.
@@ -25,6 +26,10 @@ pub struct CheckArgs {
     /// The validated flags.
     pub config: RunConfig,
     pub format: Format,
+    /// The least severity of an active finding that makes the run exit 2.
+    pub fail_on: Severity,
+    /// Grade exactly as the Observatory does, or with its known quirks corrected.
+    pub grading: policy::observatory::Grading,
 }
 
 /// Runs `siteward check` on the state repo at `repo`.
@@ -61,7 +66,7 @@ pub fn run(repo: &Path, args: CheckArgs) -> anyhow::Result<Exit> {
                     site.name
                 );
             }
-            policy::check_site(&state, site, live, today)
+            policy::check_site(&state, site, live, today, args.grading)
         })
         .collect();
     let report = CheckReport::new(checked);
@@ -74,7 +79,7 @@ pub fn run(repo: &Path, args: CheckArgs) -> anyhow::Result<Exit> {
         Format::Markdown => render::markdown::render(&report),
     };
     std::io::stdout().lock().write_all(text.as_bytes())?;
-    Ok(report.exit())
+    Ok(report.exit(args.fail_on))
 }
 
 /// The site, with the plugins its policies deny added as `absent` when it is fingerprinted,

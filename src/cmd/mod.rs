@@ -82,11 +82,25 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             select,
             run,
             format,
+            fail_on,
+            grading,
         } => check::run(
             &cli.repo,
             check::CheckArgs {
                 config: RunConfig::from_flags(&select, &run)?,
                 format,
+                fail_on: match fail_on {
+                    crate::cli::FailOn::Low => crate::spec::Severity::Low,
+                    crate::cli::FailOn::Medium => crate::spec::Severity::Medium,
+                    crate::cli::FailOn::High => crate::spec::Severity::High,
+                    crate::cli::FailOn::Critical => crate::spec::Severity::Critical,
+                },
+                grading: match grading {
+                    crate::cli::Grading::Observatory => {
+                        crate::policy::observatory::Grading::Observatory
+                    }
+                    crate::cli::Grading::Strict => crate::policy::observatory::Grading::Strict,
+                },
             },
         ),
         Command::Log {

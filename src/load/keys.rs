@@ -86,13 +86,19 @@ pub const SETTINGS: &[&str] = &[
 pub const AUDIT: &[&str] = &["branch", "author"];
 pub const PROPOSALS: &[&str] = &["branch_prefix"];
 
-/// Built-in grader test ids that a policy exception may name besides its own rule ids.
+/// Built-in test ids that a policy exception may name besides its own rule ids: the MDN HTTP
+/// Observatory's test names, then siteward's own tests.
 pub const BUILTIN_TESTS: &[&str] = &[
-    "hsts",
-    "csp",
-    "x-frame-options",
-    "x-content-type-options",
+    "content-security-policy",
+    "cookies",
+    "cross-origin-resource-sharing",
+    "redirection",
     "referrer-policy",
+    "strict-transport-security",
+    "subresource-integrity",
+    "x-content-type-options",
+    "x-frame-options",
+    "cross-origin-resource-policy",
     "permissions-policy",
     "server-banner",
     "tls-certificate",

@@ -29,6 +29,10 @@ pub struct LiveSite {
     pub checks: Vec<CheckOutcome>,
     /// Passive fingerprint, for WordPress sites without a software provider.
     pub software: Option<SoftwareObservation>,
+    /// What the web grade (the MDN HTTP Observatory's tests) reads: both front-page redirect
+    /// chains, cookies, the final body, a CORS preflight. Graded, not digested.
+    #[serde(skip)]
+    pub graded: Option<crate::probe::observatory::View>,
     /// siteward's own web-server file (`manage.server`), as its provider reads it.
     #[serde(skip)]
     pub managed: Option<super::managed::Managed>,

@@ -17,7 +17,7 @@ use futures_util::{StreamExt, future::join_all, stream};
 use tracing::Instrument;
 
 use crate::probe::http::{FetchError, Http};
-use crate::probe::{checks, fingerprint, redirects, tls};
+use crate::probe::{checks, fingerprint, observatory, redirects, tls};
 use crate::spec::Site;
 use clients::SiteClients;
 use limits::HostLimits;
@@ -153,7 +153,7 @@ fn failed(site: &Site, error: String) -> LiveSite {
 }
 
 /// Observes one site: 1. the page and the certificate chain it came with; 2. redirects,
-/// checks and the fingerprint, at once.
+/// checks, the fingerprint and what the web grade reads, at once.
 async fn observe_site(
     site: &Site,
     clients: SiteClients,
@@ -211,7 +211,7 @@ async fn observe_site(
         }
     };
 
-    // 2. Redirects, checks and the fingerprint, concurrently.
+    // 2. Redirects, checks, the fingerprint and the graded requests, concurrently.
     let redirects = join_all(site.redirects.iter().map(|r| {
         let hosts = [r.from.host(), r.to.host(), site.url.host()];
         let http = &http;
@@ -240,7 +240,9 @@ async fn observe_site(
         let html = String::from_utf8_lossy(home);
         Some(fingerprint::observe(&http, base, &html, want).await)
     };
-    let (redirects, checks, software) = tokio::join!(redirects, checks, software);
+    let graded = observatory::observe(&http, base);
+    let (redirects, checks, software, graded) = tokio::join!(redirects, checks, software, graded);
+    live.graded = Some(graded);
     live.redirects = redirects;
     live.checks = checks;
     live.software = software;

@@ -10,15 +10,16 @@ use std::collections::BTreeMap;
 
 use super::Failure;
 use super::headers::{self, has_source};
+use super::observatory::advice;
 use super::strength;
 use crate::header_values::normalise;
 use crate::observe::live::LiveSite;
-use crate::spec::{Condition, HeaderName, KeyType, Version};
+use crate::spec::{Condition, HeaderName, HeaderRule, KeyType, Site, Version};
 
 /// Evaluates `condition` on `live`: `None` when it holds.
-pub fn evaluate(condition: &Condition, live: &LiveSite) -> Option<Failure> {
+pub fn evaluate(condition: &Condition, site: &Site, live: &LiveSite) -> Option<Failure> {
     match condition {
-        Condition::HeaderPresent(name) => header_present(name, live),
+        Condition::HeaderPresent(name) => header_present(name, site, live),
         Condition::HeaderAbsent(name) => header_absent(name, live),
         Condition::HeaderValue { name, value } => header_value(name, value.as_str(), live),
         Condition::HstsMinMaxAge(min) => hsts_min_max_age(*min, live),
@@ -31,11 +32,6 @@ pub fn evaluate(condition: &Condition, live: &LiveSite) -> Option<Failure> {
     }
 }
 
-/// The nginx line that sends `name: value`.
-pub fn nginx_add(name: &str, value: &str) -> String {
-    format!("add_header {name} \"{value}\" always;")
-}
-
 fn unobserved(why: String) -> Failure {
     Failure::new(
         why,
@@ -43,7 +39,7 @@ fn unobserved(why: String) -> Failure {
     )
 }
 
-fn header_present(name: &HeaderName, live: &LiveSite) -> Option<Failure> {
+fn header_present(name: &HeaderName, site: &Site, live: &LiveSite) -> Option<Failure> {
     let page = match headers::page(live) {
         Ok(p) => p,
         Err(why) => return Some(unobserved(why)),
@@ -51,13 +47,20 @@ fn header_present(name: &HeaderName, live: &LiveSite) -> Option<Failure> {
     if page.headers.contains_key(&name.lower()) {
         return None;
     }
-    Some(Failure::new(
-        format!("`{name}` is not sent"),
-        format!(
-            "send the header `{name}` on every response (nginx: `{}`)",
-            nginx_add(name.as_str(), "…")
+    // The value the site itself wants, else one that passes the Observatory's test.
+    let wanted = site.headers.iter().find_map(|(n, r)| match r {
+        HeaderRule::Value(v) if n.lower() == name.lower() => Some(v.as_str().to_owned()),
+        _ => None,
+    });
+    let advice = match wanted.or_else(|| advice::example(name.as_str()).map(str::to_owned)) {
+        Some(value) => advice::send(name.as_str(), &value),
+        None => format!(
+            "send the header `{name}` on every response with the value your application needs \
+             (nginx: `add_header {name} VALUE always;`, Apache: `Header always set {name} VALUE`), \
+             or name the value under `headers:` in the site file"
         ),
-    ))
+    };
+    Some(Failure::new(format!("`{name}` is not sent"), advice))
 }
 
 fn header_absent(name: &HeaderName, live: &LiveSite) -> Option<Failure> {
@@ -81,10 +84,7 @@ fn header_value(name: &HeaderName, value: &str, live: &LiveSite) -> Option<Failu
         Err(why) => return Some(unobserved(why)),
     };
     let lower = name.lower();
-    let advice = format!(
-        "send `{name}: {value}` (nginx: `{}`)",
-        nginx_add(name.as_str(), value)
-    );
+    let advice = advice::send(name.as_str(), value);
     match page.header(&lower) {
         None => Some(Failure::new(format!("`{name}` is not sent"), advice)),
         Some(sent) if normalise(&lower, &sent) == normalise(&lower, value) => None,
@@ -101,10 +101,7 @@ fn hsts_min_max_age(min: u64, live: &LiveSite) -> Option<Failure> {
         Err(why) => return Some(unobserved(why)),
     };
     let value = format!("max-age={min}; includeSubDomains");
-    let advice = format!(
-        "send `Strict-Transport-Security: {value}` (nginx: `{}`)",
-        nginx_add("Strict-Transport-Security", &value)
-    );
+    let advice = advice::send("Strict-Transport-Security", &value);
     let message = match headers::first(page, "strict-transport-security") {
         None => "`Strict-Transport-Security` is not sent".to_owned(),
         Some(sent) => match headers::hsts_max_age(sent) {
@@ -314,6 +311,22 @@ mod tests {
     use crate::observe::live::{CertInfo, Detected, Page, SoftwareObservation, TlsObservation};
     use crate::plan::CheckOutcome;
 
+    /// A site named `a.test` with the given `headers:` lines.
+    fn site_with(headers: &str) -> Site {
+        let yaml = format!("name: a.test\nurl: https://a.test/\n{headers}");
+        let (state, problems) = crate::load::load_sources(&[crate::load::Source {
+            path: "sites/a.test.yaml".into(),
+            text: yaml,
+        }]);
+        assert!(problems.is_empty(), "{problems:?}");
+        state.sites.into_values().next().expect("site")
+    }
+
+    /// [`super::evaluate`] for a site without desired headers.
+    fn evaluate(c: &Condition, l: &LiveSite) -> Option<Failure> {
+        super::evaluate(c, &site_with(""), l)
+    }
+
     fn live(headers: &[(&str, &str)]) -> LiveSite {
         let mut page = Page {
             status: 200,
@@ -363,7 +376,28 @@ mod tests {
         assert!(evaluate(&c, &live(&[("x-frame-options", "DENY")])).is_none());
         let f = evaluate(&c, &live(&[])).expect("fails");
         assert_eq!(f.message, "`X-Frame-Options` is not sent");
-        assert!(f.advice.contains("add_header X-Frame-Options"));
+        // A value that passes the Observatory's test, for nginx, Apache and `_headers`.
+        assert!(
+            f.advice
+                .contains("add_header X-Frame-Options \"DENY\" always;"),
+            "{}",
+            f.advice
+        );
+        assert!(
+            f.advice
+                .contains("Header always set X-Frame-Options \"DENY\"")
+        );
+        assert!(f.advice.contains("`_headers`: `  X-Frame-Options: DENY`"));
+        assert!(!f.advice.contains('…'));
+        // The site's own desired value wins.
+        let own = site_with("headers:\n  Permissions-Policy: camera=()\n");
+        let pp = Condition::HeaderPresent(name("Permissions-Policy"));
+        let f = super::evaluate(&pp, &own, &live(&[])).expect("fails");
+        assert!(
+            f.advice.contains("Permissions-Policy: camera=()"),
+            "{}",
+            f.advice
+        );
     }
 
     #[test]

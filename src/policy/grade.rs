@@ -1,13 +1,15 @@
 //! Letter grades: the site grade from the grader's score, and a separate TLS grade from the
 //! certificate facts alone.
 //!
-//! Site grade: A+ 95–100, A 85–94, B 70–84, C 55–69, D 40–54, F 0–39.
+//! Site grade: the MDN HTTP Observatory's chart over its score rounded down to a multiple of 5
+//! (anything above 100 counts as 100): A+ 100, A 90–95, A- 85, B+ 80, B 70–75, B- 65, C+ 60,
+//! C 50–55, C- 45, D+ 40, D 30–35, D- 25, F below 25.
 //!
-//! TLS grade: F when there is no certificate, it is not trusted, not valid for the host,
-//! expired or refused by clients right now, or its key is below 112-bit security (RSA 2048);
-//! otherwise A+ for a key of at least 128-bit security (ECDSA P-256, Ed25519, RSA 3072), A for
-//! 112-bit (RSA 2048), capped at B when it expires within 14 days and at C when it is signed
-//! with SHA-1.
+//! TLS grade, SSL Labs-style caps on what the server presented: no certificate → F; not
+//! trusted (unknown issuer, self-signed, expired, refused now) → T; not valid for the host →
+//! M; a key below 112-bit security (RSA < 2048) → F; a SHA-1 signature → T. Otherwise A+ for a
+//! key of at least 128-bit security (ECDSA P-256, Ed25519, RSA 3072), A for 112-bit (RSA 2048),
+//! capped at B when an intermediate is missing or the certificate expires within 14 days.
 
 use serde::Serialize;
 
@@ -21,20 +23,45 @@ pub enum Grade {
     #[serde(rename = "A+")]
     APlus,
     A,
+    #[serde(rename = "A-")]
+    AMinus,
+    #[serde(rename = "B+")]
+    BPlus,
     B,
+    #[serde(rename = "B-")]
+    BMinus,
+    #[serde(rename = "C+")]
+    CPlus,
     C,
+    #[serde(rename = "C-")]
+    CMinus,
+    #[serde(rename = "D+")]
+    DPlus,
     D,
+    #[serde(rename = "D-")]
+    DMinus,
     F,
+    /// TLS only: the certificate is not trusted (SSL Labs' T).
+    T,
+    /// TLS only: the certificate is not valid for the host name (SSL Labs' M).
+    M,
 }
 
 impl Grade {
-    /// Every grade, best first.
-    pub const ALL: [Grade; 6] = [
+    /// Every web grade, best first (T and M are TLS grades only).
+    pub const ALL: [Grade; 13] = [
         Grade::APlus,
         Grade::A,
+        Grade::AMinus,
+        Grade::BPlus,
         Grade::B,
+        Grade::BMinus,
+        Grade::CPlus,
         Grade::C,
+        Grade::CMinus,
+        Grade::DPlus,
         Grade::D,
+        Grade::DMinus,
         Grade::F,
     ];
 
@@ -43,21 +70,37 @@ impl Grade {
         match self {
             Grade::APlus => "A+",
             Grade::A => "A",
+            Grade::AMinus => "A-",
+            Grade::BPlus => "B+",
             Grade::B => "B",
+            Grade::BMinus => "B-",
+            Grade::CPlus => "C+",
             Grade::C => "C",
+            Grade::CMinus => "C-",
+            Grade::DPlus => "D+",
             Grade::D => "D",
+            Grade::DMinus => "D-",
             Grade::F => "F",
+            Grade::T => "T",
+            Grade::M => "M",
         }
     }
 
-    /// The site grade for a 0–100 score.
-    pub fn from_score(score: u8) -> Grade {
-        match score {
-            95.. => Grade::APlus,
-            85..95 => Grade::A,
-            70..85 => Grade::B,
-            55..70 => Grade::C,
-            40..55 => Grade::D,
+    /// The site grade for an Observatory score (0 and up; above 100 grades as 100).
+    pub fn from_score(score: u16) -> Grade {
+        match score - score % 5 {
+            100.. => Grade::APlus,
+            90..100 => Grade::A,
+            85 => Grade::AMinus,
+            80 => Grade::BPlus,
+            70..80 => Grade::B,
+            65 => Grade::BMinus,
+            60 => Grade::CPlus,
+            50..60 => Grade::C,
+            45 => Grade::CMinus,
+            40 => Grade::DPlus,
+            30..40 => Grade::D,
+            25 => Grade::DMinus,
             _ => Grade::F,
         }
     }
@@ -75,16 +118,21 @@ pub fn tls_grade(tls: Option<&TlsObservation>) -> Grade {
         return Grade::F;
     };
     let bits = strength::observed_bits(&tls.leaf.key).unwrap_or(0);
-    let broken = !tls.trusted || !tls.host_match || tls.days_left < 0 || tls.verify_error.is_some();
-    if broken || bits < 112 {
+    if !tls.trusted || tls.days_left < 0 {
+        return Grade::T;
+    }
+    if !tls.host_match {
+        return Grade::M;
+    }
+    if bits < 112 {
         return Grade::F;
     }
-    let mut grade = if bits >= 128 { Grade::APlus } else { Grade::A };
-    if tls.days_left < CERT_MIN_DAYS {
-        grade = grade.max(Grade::B);
+    if tls.leaf.signature.to_ascii_lowercase().contains("sha1") || tls.verify_error.is_some() {
+        return Grade::T;
     }
-    if tls.leaf.signature.to_ascii_lowercase().contains("sha1") {
-        grade = grade.max(Grade::C);
+    let mut grade = if bits >= 128 { Grade::APlus } else { Grade::A };
+    if tls.days_left < CERT_MIN_DAYS || tls.missing_intermediate {
+        grade = grade.max(Grade::B);
     }
     grade
 }
@@ -97,17 +145,21 @@ mod tests {
     #[test]
     fn score_scale_boundaries() {
         let cases = [
+            (135, Grade::APlus),
             (100, Grade::APlus),
-            (95, Grade::APlus),
-            (94, Grade::A),
-            (85, Grade::A),
-            (84, Grade::B),
-            (70, Grade::B),
-            (69, Grade::C),
-            (55, Grade::C),
-            (54, Grade::D),
-            (40, Grade::D),
-            (39, Grade::F),
+            (99, Grade::A),
+            (90, Grade::A),
+            (89, Grade::AMinus),
+            (84, Grade::BPlus),
+            (79, Grade::B),
+            (69, Grade::BMinus),
+            (64, Grade::CPlus),
+            (50, Grade::C),
+            (49, Grade::CMinus),
+            (40, Grade::DPlus),
+            (30, Grade::D),
+            (25, Grade::DMinus),
+            (24, Grade::F),
             (0, Grade::F),
         ];
         for (score, grade) in cases {
@@ -135,21 +187,28 @@ mod tests {
         assert_eq!(tls_grade(Some(&cert("ecdsa-p256", 90))), Grade::APlus);
         assert_eq!(tls_grade(Some(&cert("rsa-2048", 90))), Grade::A);
         assert_eq!(tls_grade(Some(&cert("ecdsa-p256", 5))), Grade::B);
-        assert_eq!(tls_grade(Some(&cert("ecdsa-p256", -1))), Grade::F);
+        assert_eq!(tls_grade(Some(&cert("ecdsa-p256", -1))), Grade::T);
         assert_eq!(tls_grade(Some(&cert("rsa-1024", 90))), Grade::F);
         let mut sha1 = cert("rsa-2048", 5);
         sha1.leaf.signature = "sha1-rsa".into();
-        assert_eq!(tls_grade(Some(&sha1)), Grade::C);
+        assert_eq!(tls_grade(Some(&sha1)), Grade::T);
         let untrusted = TlsObservation {
             trusted: false,
             ..cert("ecdsa-p256", 90)
         };
-        assert_eq!(tls_grade(Some(&untrusted)), Grade::F);
+        assert_eq!(tls_grade(Some(&untrusted)), Grade::T);
         let mismatch = TlsObservation {
             host_match: false,
             ..cert("ecdsa-p256", 90)
         };
-        assert_eq!(tls_grade(Some(&mismatch)), Grade::F);
+        assert_eq!(tls_grade(Some(&mismatch)), Grade::M);
+        // Untrusted wins over a name mismatch, as in SSL Labs.
+        let both = TlsObservation {
+            trusted: false,
+            host_match: false,
+            ..cert("ecdsa-p256", 90)
+        };
+        assert_eq!(tls_grade(Some(&both)), Grade::T);
         assert_eq!(tls_grade(None), Grade::F);
     }
 }

@@ -1,39 +1,27 @@
-//! The built-in grader: ten fixed tests of common web security hygiene, each with a weight,
-//! scored 0–100 over the tests that apply to the site. The ids are exactly
-//! [`crate::load::keys::BUILTIN_TESTS`], so exceptions can name them.
+//! siteward's own built-in tests, beside the web grade (the Observatory's tests in
+//! [`super::observatory`]): they add findings but no score. Their ids and the Observatory's
+//! test names are exactly [`crate::load::keys::BUILTIN_TESTS`], so exceptions can name them.
 //!
-//! | id | weight | severity | passes when |
-//! | --- | --- | --- | --- |
-//! | `hsts` | 15 | high | `Strict-Transport-Security` with `max-age` ≥ 180 days |
-//! | `csp` | 15 | medium | an enforced CSP with `default-src` or `script-src` whose script sources allow neither `'unsafe-inline'` (without a nonce or hash), `*`, `http:` nor `https:` |
-//! | `x-frame-options` | 10 | medium | `X-Frame-Options: DENY` or `SAMEORIGIN`, or a CSP `frame-ancestors` |
-//! | `x-content-type-options` | 10 | medium | `X-Content-Type-Options: nosniff` |
-//! | `referrer-policy` | 5 | low | `Referrer-Policy` sent and not `unsafe-url` / `no-referrer-when-downgrade` |
-//! | `permissions-policy` | 5 | low | `Permissions-Policy` sent |
-//! | `server-banner` | 5 | low | no version number in `Server`, no `X-Powered-By` |
-//! | `tls-certificate` | 20 | critical | trusted, valid for the host, valid now, ≥ 14 days left |
-//! | `tls-key` | 10 | high | at least 112-bit security (RSA ≥ 2048, any EC key) |
-//! | `https-redirect` | 5 | high | only when the site lists an `http://` → `https://` redirect: it is served |
-//!
-//! Score = points of passing tests × 100 / points of applicable tests, rounded. Exceptions do
-//! not change the score: the score describes the site as it is.
+//! | id | severity | passes when |
+//! | --- | --- | --- |
+//! | `permissions-policy` | low | `Permissions-Policy` sent |
+//! | `server-banner` | low | no version number in `Server`, no `X-Powered-By` |
+//! | `tls-certificate` | critical | trusted, valid for the host, valid now, ≥ 14 days left |
+//! | `tls-key` | high | at least 112-bit security (RSA ≥ 2048, any EC key) |
+//! | `https-redirect` | high | only when the site lists an `http://` → `https://` redirect: it is served |
 
 use super::Failure;
-use super::conditions::nginx_add;
-use super::headers::{self, has_source};
+use super::headers;
 use super::strength;
 use crate::observe::live::{LiveSite, Page};
 use crate::spec::{Severity, Site};
 
 /// Days a certificate must still have for `tls-certificate` to pass.
 pub const CERT_MIN_DAYS: i64 = 14;
-/// Shortest HSTS `max-age` for `hsts` to pass: 180 days.
-pub const HSTS_MIN_MAX_AGE: u64 = 180 * 24 * 3600;
 
 /// One built-in test.
 pub struct Test {
     pub id: &'static str,
-    pub weight: u32,
     pub severity: Severity,
     run: fn(&Site, &LiveSite) -> Outcome,
 }
@@ -49,57 +37,20 @@ pub enum Outcome {
 
 /// The built-in tests, in report order.
 pub const TESTS: &[Test] = &[
-    test("hsts", 15, Severity::High, hsts),
-    test("csp", 15, Severity::Medium, csp),
-    test("x-frame-options", 10, Severity::Medium, x_frame_options),
-    test("x-content-type-options", 10, Severity::Medium, nosniff),
-    test("referrer-policy", 5, Severity::Low, referrer_policy),
-    test("permissions-policy", 5, Severity::Low, permissions_policy),
-    test("server-banner", 5, Severity::Low, server_banner),
-    test("tls-certificate", 20, Severity::Critical, tls_certificate),
-    test("tls-key", 10, Severity::High, tls_key),
-    test("https-redirect", 5, Severity::High, https_redirect),
+    test("permissions-policy", Severity::Low, permissions_policy),
+    test("server-banner", Severity::Low, server_banner),
+    test("tls-certificate", Severity::Critical, tls_certificate),
+    test("tls-key", Severity::High, tls_key),
+    test("https-redirect", Severity::High, https_redirect),
 ];
 
-const fn test(
-    id: &'static str,
-    weight: u32,
-    severity: Severity,
-    run: fn(&Site, &LiveSite) -> Outcome,
-) -> Test {
-    Test {
-        id,
-        weight,
-        severity,
-        run,
-    }
+const fn test(id: &'static str, severity: Severity, run: fn(&Site, &LiveSite) -> Outcome) -> Test {
+    Test { id, severity, run }
 }
 
-/// Every test's outcome, in [`TESTS`] order, and the score.
-pub fn grade(site: &Site, live: &LiveSite) -> (Vec<(&'static Test, Outcome)>, u8) {
-    let outcomes: Vec<(&Test, Outcome)> = TESTS.iter().map(|t| (t, (t.run)(site, live))).collect();
-    let score = score(&outcomes);
-    (outcomes, score)
-}
-
-/// Points of passing tests over points of applicable tests, as 0–100 rounded half up.
-pub fn score(outcomes: &[(&Test, Outcome)]) -> u8 {
-    let (mut earned, mut possible) = (0u32, 0u32);
-    for (t, o) in outcomes {
-        match o {
-            Outcome::Pass => {
-                earned += t.weight;
-                possible += t.weight;
-            }
-            Outcome::Fail(_) => possible += t.weight,
-            Outcome::NotApplicable => {}
-        }
-    }
-    if possible == 0 {
-        return 100;
-    }
-    let rounded = (200 * earned + possible) / (2 * possible);
-    u8::try_from(rounded).unwrap_or(100)
+/// Every test's outcome, in [`TESTS`] order.
+pub fn grade(site: &Site, live: &LiveSite) -> Vec<(&'static Test, Outcome)> {
+    TESTS.iter().map(|t| (t, (t.run)(site, live))).collect()
 }
 
 /// Runs a header test on the page, failing when the headers could not be read.
@@ -114,139 +65,7 @@ fn on_page(live: &LiveSite, f: impl FnOnce(&Page) -> Option<Failure>) -> Outcome
 }
 
 fn send(name: &str, value: &str) -> String {
-    format!(
-        "send `{name}: {value}` (nginx: `{}`)",
-        nginx_add(name, value)
-    )
-}
-
-fn hsts(_: &Site, live: &LiveSite) -> Outcome {
-    on_page(live, |page| {
-        let advice = send(
-            "Strict-Transport-Security",
-            "max-age=31536000; includeSubDomains",
-        );
-        let message = match headers::first(page, "strict-transport-security") {
-            None => "`Strict-Transport-Security` is not sent".to_owned(),
-            Some(v) => match headers::hsts_max_age(v) {
-                Some(age) if age >= HSTS_MIN_MAX_AGE => return None,
-                Some(age) => {
-                    format!("`Strict-Transport-Security` max-age is {age} s, shorter than 180 days")
-                }
-                None => format!("`Strict-Transport-Security: {v}` has no valid max-age"),
-            },
-        };
-        Some(Failure::new(message, advice))
-    })
-}
-
-fn csp(_: &Site, live: &LiveSite) -> Outcome {
-    on_page(live, |page| {
-        let advice = send(
-            "Content-Security-Policy",
-            "default-src 'self'; frame-ancestors 'self'",
-        ) + ", then allow each further source your pages need";
-        let policies = headers::csps(page);
-        if policies.is_empty() {
-            return Some(Failure::new(
-                "`Content-Security-Policy` is not sent",
-                advice,
-            ));
-        }
-        // Script sources: `script-src`, falling back to `default-src`, per CSP level 3.
-        let scripts = policies
-            .iter()
-            .find_map(|p| p.get("script-src").or_else(|| p.get("default-src")));
-        let Some(scripts) = scripts else {
-            return Some(Failure::new(
-                "`Content-Security-Policy` has neither `default-src` nor `script-src`, so it \
-                 does not restrict scripts",
-                advice,
-            ));
-        };
-        let nonce_or_hash = scripts.iter().any(|s| {
-            let s = s.to_ascii_lowercase();
-            ["'nonce-", "'sha256-", "'sha384-", "'sha512-"]
-                .iter()
-                .any(|p| s.starts_with(p))
-        });
-        let mut loose: Vec<&str> = ["*", "http:", "https:"]
-            .into_iter()
-            .filter(|w| has_source(scripts, w))
-            .collect();
-        if has_source(scripts, "'unsafe-inline'") && !nonce_or_hash {
-            loose.insert(0, "'unsafe-inline'");
-        }
-        if loose.is_empty() {
-            return None;
-        }
-        Some(Failure::new(
-            format!(
-                "`Content-Security-Policy` allows scripts from {}",
-                loose.join(" ")
-            ),
-            "list script origins explicitly in `script-src` and replace inline scripts with \
-             nonces or hashes (`script-src 'self' 'nonce-…'`)",
-        ))
-    })
-}
-
-fn x_frame_options(_: &Site, live: &LiveSite) -> Outcome {
-    on_page(live, |page| {
-        let xfo = headers::first(page, "x-frame-options");
-        let ok = xfo.is_some_and(|v| {
-            v.eq_ignore_ascii_case("deny") || v.eq_ignore_ascii_case("sameorigin")
-        });
-        let ancestors = headers::csps(page)
-            .iter()
-            .any(|p| p.contains_key("frame-ancestors"));
-        if ok || ancestors {
-            return None;
-        }
-        let message = match xfo {
-            Some(v) => format!("`X-Frame-Options: {v}` is neither `DENY` nor `SAMEORIGIN`"),
-            None => "neither `X-Frame-Options` nor a CSP `frame-ancestors` is sent, so any site \
-                     can frame this one"
-                .to_owned(),
-        };
-        Some(Failure::new(
-            message,
-            send("X-Frame-Options", "DENY")
-                + " or add `frame-ancestors 'none'` to `Content-Security-Policy`",
-        ))
-    })
-}
-
-fn nosniff(_: &Site, live: &LiveSite) -> Outcome {
-    on_page(live, |page| {
-        let message = match headers::first(page, "x-content-type-options") {
-            Some(v) if v.eq_ignore_ascii_case("nosniff") => return None,
-            Some(v) => format!("`X-Content-Type-Options` is `{v}`, not `nosniff`"),
-            None => "`X-Content-Type-Options` is not sent".to_owned(),
-        };
-        Some(Failure::new(
-            message,
-            send("X-Content-Type-Options", "nosniff"),
-        ))
-    })
-}
-
-fn referrer_policy(_: &Site, live: &LiveSite) -> Outcome {
-    on_page(live, |page| {
-        let advice = send("Referrer-Policy", "strict-origin-when-cross-origin");
-        let Some(v) = page.header("referrer-policy") else {
-            return Some(Failure::new("`Referrer-Policy` is not sent", advice));
-        };
-        // Browsers use the last policy they understand in a comma-separated list.
-        let last = v.rsplit(',').map(str::trim).find(|p| !p.is_empty());
-        match last.map(str::to_ascii_lowercase).as_deref() {
-            Some("unsafe-url" | "no-referrer-when-downgrade") | None => Some(Failure::new(
-                format!("`Referrer-Policy: {v}` leaks full URLs to other sites"),
-                advice,
-            )),
-            Some(_) => None,
-        }
-    })
+    super::observatory::advice::send(name, value)
 }
 
 fn permissions_policy(_: &Site, live: &LiveSite) -> Outcome {
@@ -314,11 +133,24 @@ fn tls_certificate(site: &Site, live: &LiveSite) -> Outcome {
         return Outcome::Fail(Failure::new(why, renew));
     };
     let mut problems = Vec::new();
+    let mut advice = renew.to_owned();
     if !tls.trusted {
-        problems.push(if tls.missing_intermediate {
-            "the chain is incomplete (an intermediate certificate is missing)".to_owned()
-        } else if tls.leaf.self_signed {
+        problems.push(if tls.leaf.self_signed {
             "the certificate is self-signed".to_owned()
+        } else if tls.missing_intermediate {
+            // The issuer is neither sent nor trusted (`UnknownIssuer`): from outside, a
+            // missing intermediate and a private CA look the same, so both are named.
+            advice = format!(
+                "if `{}` uses a private CA, add its root certificate as `ca: PATH` in the site \
+                 file; otherwise serve the full chain (the certificate followed by its \
+                 intermediates, e.g. nginx `ssl_certificate` pointing at `fullchain.pem`)",
+                site.name
+            );
+            format!(
+                "the certificate's issuer `{}` is not trusted (`UnknownIssuer`): the server does \
+                 not send it and no trusted root signed it",
+                tls.leaf.issuer
+            )
         } else {
             "the certificate is not issued by a trusted CA".to_owned()
         });
@@ -343,10 +175,17 @@ fn tls_certificate(site: &Site, live: &LiveSite) -> Outcome {
     {
         problems.push(format!("clients refuse the certificate: {e}"));
     }
+    // A chain that verifies can still fail the handshake: a 1024-bit RSA key's signature is
+    // refused by current TLS clients (rustls: `BadSignature`).
+    if problems.is_empty()
+        && let Some(why) = &live.https_refused
+    {
+        problems.push(format!("clients refuse the HTTPS connection: {why}"));
+    }
     if problems.is_empty() {
         return Outcome::Pass;
     }
-    Outcome::Fail(Failure::new(problems.join("; "), renew))
+    Outcome::Fail(Failure::new(problems.join("; "), advice))
 }
 
 fn tls_key(_: &Site, live: &LiveSite) -> Outcome {

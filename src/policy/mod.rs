@@ -6,15 +6,20 @@
 //! an excepted finding stays in the report marked `excepted`; an expired exception is listed
 //! with `expired: true` and reported as a `low` finding `expired-exception`.
 //!
+//! Grade and score are the MDN HTTP Observatory's ([`observatory`]); every failing Observatory
+//! test is a finding named after the test, beside siteward's own tests ([`grader`]) and the
+//! policy rules. A policy rule that fails on the same header as a failing test is said once:
+//! the rule's finding names the test too (`also`).
+//!
 //! Exit rule: 1 when any site could not be observed; otherwise 2 when any finding that is not
-//! excepted has severity `medium` or higher (policy rules and built-in tests alike); otherwise
-//! 0. `low` findings are advice and never fail a run.
+//! excepted is at or above `--fail-on` (default `high`); otherwise 0.
 
 pub mod conditions;
 pub mod exceptions;
 pub mod grade;
 pub mod grader;
 pub mod headers;
+pub mod observatory;
 pub mod strength;
 
 #[cfg(test)]
@@ -34,8 +39,9 @@ use crate::spec::{DesiredState, Policy, Severity, Site};
 
 /// Rule id of the finding that reports an expired exception.
 pub const EXPIRED_EXCEPTION: &str = "expired-exception";
-/// Findings at or above this severity (and not excepted) make a run exit 2.
-pub const FAIL_AT: Severity = Severity::Medium;
+/// Findings at or above this severity (and not excepted) make a run exit 2, unless
+/// `--fail-on` says otherwise.
+pub const FAIL_AT: Severity = Severity::High;
 
 /// What a failing rule or test saw, and what to change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,12 +70,15 @@ pub struct Finding {
     pub advice: String,
     /// An exception in force covers it: it does not count against the exit code.
     pub excepted: bool,
+    /// The built-in test that found the same problem, when a policy rule restates it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub also: Option<String>,
 }
 
 impl Finding {
-    /// Whether this finding makes the run exit 2.
-    pub fn fails(&self) -> bool {
-        !self.excepted && self.severity >= FAIL_AT
+    /// Whether this finding makes the run exit 2 at threshold `fail_on`.
+    pub fn fails(&self, fail_on: Severity) -> bool {
+        !self.excepted && self.severity >= fail_on
     }
 }
 
@@ -78,8 +87,10 @@ impl Finding {
 pub struct SiteCheck {
     pub site: String,
     pub grade: Option<Grade>,
-    pub score: Option<u8>,
+    pub score: Option<u16>,
     pub tls_grade: Option<Grade>,
+    /// The Observatory's tests by name (empty when the site was not observed).
+    pub tests: BTreeMap<&'static str, observatory::TestResult>,
     /// Most severe first.
     pub findings: Vec<Finding>,
     pub exceptions: Vec<ExceptionStatus>,
@@ -131,15 +142,16 @@ impl CheckReport {
         }
     }
 
-    /// 1 when a site could not be observed, else 2 when a finding fails, else 0.
-    pub fn exit(&self) -> Exit {
+    /// 1 when a site could not be observed, else 2 when a finding at or above `fail_on` is
+    /// active, else 0.
+    pub fn exit(&self, fail_on: Severity) -> Exit {
         if self.sites.iter().any(|s| s.error.is_some()) {
             Exit::Error
         } else if self
             .sites
             .iter()
             .flat_map(|s| &s.findings)
-            .any(Finding::fails)
+            .any(|f| f.fails(fail_on))
         {
             Exit::Drift
         } else {
@@ -173,13 +185,15 @@ pub fn denied_plugins(state: &DesiredState, site: &Site) -> Vec<String> {
     out
 }
 
-/// Checks one site: its policies' rules (in the order it lists them), then the built-in
-/// tests; exceptions from every loaded policy applied as of `today` (UTC).
+/// Checks one site: its policies' rules (in the order it lists them), then the web grade's
+/// tests (graded as `grading` says) and siteward's own tests; exceptions from every loaded
+/// policy applied as of `today` (UTC).
 pub fn check_site(
     state: &DesiredState,
     site: &Site,
     live: &LiveSite,
     today: NaiveDate,
+    grading: observatory::Grading,
 ) -> SiteCheck {
     let name = site.name.to_string();
     let exceptions = exceptions::for_site(state.policies.values(), &name, today);
@@ -189,6 +203,7 @@ pub fn check_site(
             grade: None,
             score: None,
             tls_grade: None,
+            tests: BTreeMap::new(),
             findings: Vec::new(),
             exceptions,
             error: Some(error.clone()),
@@ -196,18 +211,51 @@ pub fn check_site(
     }
     let mut findings = Vec::new();
     for rule in site_policies(state, site).iter().flat_map(|p| &p.rules) {
-        if let Some(f) = conditions::evaluate(&rule.condition, live) {
+        if let Some(f) = conditions::evaluate(&rule.condition, site, live) {
             findings.push(Finding {
                 rule: rule.id.clone(),
                 severity: rule.severity,
                 message: f.message,
                 advice: rule.advice.clone().unwrap_or(f.advice),
                 excepted: false,
+                also: restates(&rule.condition).map(str::to_owned),
             });
         }
     }
-    let (outcomes, score) = grader::grade(site, live);
-    for (test, outcome) in outcomes {
+    let web = live
+        .graded
+        .as_ref()
+        .map(|v| observatory::grade(v, grading))
+        .unwrap_or_else(|| observatory::grade(&Default::default(), grading));
+    // Without the page (HTTPS refused), only the tests that judge the connection itself say
+    // something; `tls-certificate` tells why the headers were not seen.
+    let page_seen = live.page.is_some();
+    let judged =
+        |test: &str| page_seen || matches!(test, "redirection" | "strict-transport-security");
+    for (test, r) in web.tests.iter().filter(|(t, r)| !r.pass && judged(t)) {
+        // A policy rule that already reported this test's problem carries its id instead.
+        if findings.iter().any(|f| f.also.as_deref() == Some(*test)) {
+            continue;
+        }
+        findings.push(Finding {
+            rule: (*test).to_owned(),
+            severity: observatory::advice::severity(test, r.result),
+            message: observatory::advice::message(test, r.result, r.score_modifier),
+            advice: observatory::advice::advice(test, r.result),
+            excepted: false,
+            also: None,
+        });
+    }
+    // A restating rule whose test passed keeps only its own id.
+    for f in &mut findings {
+        if f.also
+            .as_deref()
+            .is_some_and(|t| web.tests.get(t).is_none_or(|r| r.pass))
+        {
+            f.also = None;
+        }
+    }
+    for (test, outcome) in grader::grade(site, live) {
         if let grader::Outcome::Fail(f) = outcome {
             findings.push(Finding {
                 rule: test.id.to_owned(),
@@ -215,11 +263,15 @@ pub fn check_site(
                 message: f.message,
                 advice: f.advice,
                 excepted: false,
+                also: None,
             });
         }
     }
     for f in &mut findings {
-        f.excepted = exceptions::covers(&exceptions, &f.rule);
+        f.excepted = exceptions::covers(&exceptions, &f.rule)
+            || f.also
+                .as_deref()
+                .is_some_and(|t| exceptions::covers(&exceptions, t));
     }
     findings.extend(exceptions.iter().filter(|e| e.expired).map(|e| Finding {
         rule: EXPIRED_EXCEPTION.to_owned(),
@@ -234,16 +286,38 @@ pub fn check_site(
             e.rule
         ),
         excepted: false,
+        also: None,
     }));
     // Most severe first; the order within a severity is rule order, then test order.
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     SiteCheck {
         site: name,
-        grade: Some(Grade::from_score(score)),
-        score: Some(score),
+        grade: Some(web.grade),
+        score: Some(web.score),
         tls_grade: Some(grade::tls_grade(live.tls.as_ref())),
+        tests: web.tests,
         findings,
         exceptions,
         error: None,
+    }
+}
+
+/// The Observatory test a policy condition restates, if any: its failure is the same problem.
+fn restates(condition: &crate::spec::Condition) -> Option<&'static str> {
+    use crate::spec::Condition;
+    let header = |name: &str| match name.to_ascii_lowercase().as_str() {
+        "strict-transport-security" => Some("strict-transport-security"),
+        "content-security-policy" => Some("content-security-policy"),
+        "x-frame-options" => Some("x-frame-options"),
+        "x-content-type-options" => Some("x-content-type-options"),
+        "referrer-policy" => Some("referrer-policy"),
+        "cross-origin-resource-policy" => Some("cross-origin-resource-policy"),
+        _ => None,
+    };
+    match condition {
+        Condition::HstsMinMaxAge(_) => Some("strict-transport-security"),
+        Condition::CspRequires(_) => Some("content-security-policy"),
+        Condition::HeaderPresent(n) | Condition::HeaderValue { name: n, .. } => header(n.as_str()),
+        _ => None,
     }
 }

@@ -1,5 +1,6 @@
-//! Unit tests of the whole check of one site: grader outcomes and score, rules and exceptions
-//! together, errors, the summary and the exit rule. Fixtures are built in memory; "today" is
+//! Unit tests of the whole check of one site: siteward's own tests, the web grade over a
+//! graded view built from the same headers, rules and exceptions together, errors, the summary
+//! and the exit rule. Fixtures are built in memory; "today" is
 //! fixed.
 
 use std::collections::BTreeMap;
@@ -64,9 +65,35 @@ fn live(name: &str, headers: &[(&str, &str)]) -> LiveSite {
             .or_default()
             .push((*v).to_owned());
     }
+    let https: url::Url = format!("https://{name}/").parse().expect("url");
+    let visit = |url: &url::Url, status| crate::probe::observatory::Visit {
+        url: url.clone(),
+        status,
+        set_cookie: Vec::new(),
+    };
+    let graded = crate::probe::observatory::View {
+        host: name.into(),
+        http: Some(crate::probe::observatory::Chain {
+            visits: vec![
+                visit(&format!("http://{name}/").parse().expect("url"), 301),
+                visit(&https, 200),
+            ],
+            verified: true,
+            last: Some(page.clone()),
+            body: None,
+        }),
+        https: Some(crate::probe::observatory::Chain {
+            visits: vec![visit(&https, 200)],
+            verified: true,
+            last: Some(page.clone()),
+            body: None,
+        }),
+        cors: None,
+    };
     LiveSite {
         site: name.into(),
         page: Some(page),
+        graded: Some(graded),
         tls: Some(TlsObservation {
             leaf: CertInfo {
                 key: "ecdsa-p256".into(),
@@ -114,8 +141,7 @@ fn state(rules: Vec<Rule>, exceptions: &[(&str, &str, &str)]) -> DesiredState {
 }
 
 fn outcome(id: &str, site: &Site, live: &LiveSite) -> Outcome {
-    let (outcomes, _) = grader::grade(site, live);
-    outcomes
+    grader::grade(site, live)
         .into_iter()
         .find(|(t, _)| t.id == id)
         .map(|(_, o)| o)
@@ -131,58 +157,98 @@ fn failure(id: &str, site: &Site, live: &LiveSite) -> String {
 
 #[test]
 fn builtin_test_ids_are_the_ones_exceptions_may_name() {
-    let ids: Vec<&str> = TESTS.iter().map(|t| t.id).collect();
-    assert_eq!(ids, crate::load::keys::BUILTIN_TESTS);
-    assert_eq!(TESTS.iter().map(|t| t.weight).sum::<u32>(), 100);
-}
-
-#[test]
-fn a_well_configured_site_scores_100() {
-    let s = site("a.test");
-    let (outcomes, score) = grader::grade(&s, &live("a.test", GOOD_HEADERS));
-    let failed: Vec<_> = outcomes
+    let ids: Vec<&str> = observatory::TESTS
         .iter()
-        .filter(|(_, o)| matches!(o, Outcome::Fail(_)))
-        .map(|(t, o)| (t.id, o.clone()))
+        .copied()
+        .chain(TESTS.iter().map(|t| t.id))
         .collect();
-    assert!(failed.is_empty(), "{failed:?}");
-    assert_eq!(score, 100);
+    assert_eq!(ids, crate::load::keys::BUILTIN_TESTS);
+}
+
+/// The web grade's result id of `test` on `live`.
+fn web(test: &str, live: &LiveSite) -> &'static str {
+    let view = live.graded.as_ref().expect("graded");
+    observatory::grade(view, observatory::Grading::Observatory).tests[test].result
 }
 
 #[test]
-fn a_bare_site_keeps_only_its_tls_points() {
+fn a_well_configured_site_gets_a_plus_and_its_bonuses() {
+    let s = site("a.test");
+    let c = check_site(
+        &state(vec![], &[]),
+        &s,
+        &live("a.test", GOOD_HEADERS),
+        today(),
+        observatory::Grading::Observatory,
+    );
+    assert!(c.findings.is_empty(), "{:?}", c.findings);
+    // 100 + CSP 5 + referrer 5 + frame-ancestors 5.
+    assert_eq!(c.score, Some(115));
+    assert_eq!(c.grade, Some(Grade::APlus));
+    assert_eq!(
+        c.tests["x-frame-options"].result,
+        "x-frame-options-implemented-via-csp"
+    );
+}
+
+#[test]
+fn a_bare_site_fails_the_header_tests() {
     let s = site("a.test");
     let bare = live("a.test", &[("Server", "nginx/1.22.1")]);
-    let (_, score) = grader::grade(&s, &bare);
-    // 30 of the 95 applicable points (https-redirect does not apply).
-    assert_eq!(score, 32);
-    assert_eq!(Grade::from_score(score), Grade::F);
+    let c = check_site(
+        &state(vec![], &[]),
+        &s,
+        &bare,
+        today(),
+        observatory::Grading::Observatory,
+    );
+    // CSP -25, HSTS -20, X-Frame-Options -20, X-Content-Type-Options -5.
+    assert_eq!(c.score, Some(30));
+    assert_eq!(c.grade, Some(Grade::D));
     assert!(failure("server-banner", &s, &bare).contains("nginx/1.22.1"));
-    assert!(failure("x-frame-options", &s, &bare).contains("can frame"));
+    assert_eq!(
+        web("x-frame-options", &bare),
+        "x-frame-options-not-implemented"
+    );
 }
 
 #[test]
-fn header_tests_accept_equivalents_and_reject_weak_values() {
+fn header_tests_read_values_as_the_observatory_does() {
     let s = site("a.test");
     let frame_via_csp = live(
         "a.test",
         &[("Content-Security-Policy", "frame-ancestors 'self'")],
     );
     assert_eq!(
-        outcome("x-frame-options", &s, &frame_via_csp),
-        Outcome::Pass
+        web("x-frame-options", &frame_via_csp),
+        "x-frame-options-implemented-via-csp"
     );
-    let xfo = live("a.test", &[("X-Frame-Options", "sameorigin")]);
-    assert_eq!(outcome("x-frame-options", &s, &xfo), Outcome::Pass);
     let allow = live(
         "a.test",
         &[("X-Frame-Options", "ALLOW-FROM https://x.test")],
     );
-    assert!(failure("x-frame-options", &s, &allow).contains("neither `DENY`"));
-
+    assert_eq!(
+        web("x-frame-options", &allow),
+        "x-frame-options-allow-from-origin"
+    );
+    let twice = live(
+        "a.test",
+        &[("X-Frame-Options", "DENY"), ("X-Frame-Options", "DENY")],
+    );
+    assert_eq!(
+        web("x-frame-options", &twice),
+        "x-frame-options-header-invalid"
+    );
     let short = live("a.test", &[("Strict-Transport-Security", "max-age=86400")]);
-    assert!(failure("hsts", &s, &short).contains("shorter than 180 days"));
-
+    assert_eq!(
+        web("strict-transport-security", &short),
+        "hsts-implemented-max-age-less-than-six-months"
+    );
+    let nan = live("a.test", &[("Strict-Transport-Security", "max-age=soon")]);
+    assert_eq!(
+        web("strict-transport-security", &nan),
+        "hsts-implemented-max-age-at-least-six-months"
+    );
     let inline = live(
         "a.test",
         &[(
@@ -190,23 +256,14 @@ fn header_tests_accept_equivalents_and_reject_weak_values() {
             "default-src 'self' 'unsafe-inline'",
         )],
     );
-    assert!(failure("csp", &s, &inline).contains("'unsafe-inline'"));
-    let nonce = live(
-        "a.test",
-        &[(
-            "Content-Security-Policy",
-            "script-src 'self' 'unsafe-inline' 'nonce-abc'",
-        )],
+    assert_eq!(
+        web("content-security-policy", &inline),
+        "csp-implemented-with-unsafe-inline"
     );
-    assert_eq!(outcome("csp", &s, &nonce), Outcome::Pass);
-    let no_scripts = live("a.test", &[("Content-Security-Policy", "img-src 'self'")]);
-    assert!(failure("csp", &s, &no_scripts).contains("does not restrict scripts"));
-
     let leaky = live("a.test", &[("Referrer-Policy", "no-referrer, unsafe-url")]);
-    assert!(failure("referrer-policy", &s, &leaky).contains("leaks"));
+    assert_eq!(web("referrer-policy", &leaky), "referrer-policy-unsafe");
     let fine = live("a.test", &[("Referrer-Policy", "unsafe-url, no-referrer")]);
-    assert_eq!(outcome("referrer-policy", &s, &fine), Outcome::Pass);
-
+    assert_eq!(web("referrer-policy", &fine), "referrer-policy-private");
     let powered = live(
         "a.test",
         &[("Server", "cloudflare"), ("X-Powered-By", "PHP")],
@@ -214,8 +271,8 @@ fn header_tests_accept_equivalents_and_reject_weak_values() {
     assert!(failure("server-banner", &s, &powered).contains("X-Powered-By: PHP"));
     let nosniff = live("a.test", &[("X-Content-Type-Options", "NoSniff")]);
     assert_eq!(
-        outcome("x-content-type-options", &s, &nosniff),
-        Outcome::Pass
+        web("x-content-type-options", &nosniff),
+        "x-content-type-options-nosniff"
     );
 }
 
@@ -262,8 +319,6 @@ fn https_redirect_applies_only_when_the_site_lists_one() {
     assert_eq!(outcome("https-redirect", &s, &l), Outcome::Pass);
     l.redirects = vec![hop(200, None)];
     assert!(failure("https-redirect", &s, &l).contains("answers 200"));
-    // A missing redirect costs its 5 points out of 100.
-    assert_eq!(grader::grade(&s, &l).1, 95);
 }
 
 #[test]
@@ -285,7 +340,13 @@ fn rule_findings_use_the_rules_advice_and_severity_order() {
         ],
         &[],
     );
-    let c = check_site(&st, &site("a.test"), &live("a.test", GOOD_HEADERS), today());
+    let c = check_site(
+        &st,
+        &site("a.test"),
+        &live("a.test", GOOD_HEADERS),
+        today(),
+        observatory::Grading::Observatory,
+    );
     let rules: Vec<(&str, Severity)> = c
         .findings
         .iter()
@@ -299,10 +360,46 @@ fn rule_findings_use_the_rules_advice_and_severity_order() {
         ]
     );
     assert_eq!(c.findings[0].advice, "ask the hoster");
+    // The Observatory's HSTS test passes at one year: the rule stands alone.
+    assert_eq!(c.findings[0].also, None);
     assert_eq!(c.grade, Some(Grade::APlus));
     assert_eq!(c.tls_grade, Some(Grade::APlus));
-    // A high finding fails the run.
-    assert_eq!(CheckReport::new(vec![c]).exit(), Exit::Drift);
+    // A high finding fails the run at the default threshold, a low one only at `low`.
+    let report = CheckReport::new(vec![c]);
+    assert_eq!(report.exit(FAIL_AT), Exit::Drift);
+    assert_eq!(report.exit(Severity::Critical), Exit::Ok);
+}
+
+#[test]
+fn a_rule_restating_a_failing_test_is_said_once_with_both_ids() {
+    let st = state(
+        vec![rule(
+            "hsts-one-year",
+            Severity::High,
+            Condition::HstsMinMaxAge(31_536_000),
+        )],
+        &[],
+    );
+    let short = live("a.test", &[("Strict-Transport-Security", "max-age=300")]);
+    let c = check_site(
+        &st,
+        &site("a.test"),
+        &short,
+        today(),
+        observatory::Grading::Observatory,
+    );
+    let hsts: Vec<&Finding> = c
+        .findings
+        .iter()
+        .filter(|f| f.rule == "hsts-one-year" || f.rule == "strict-transport-security")
+        .collect();
+    assert_eq!(hsts.len(), 1, "{hsts:?}");
+    assert_eq!(hsts[0].rule, "hsts-one-year");
+    assert_eq!(hsts[0].also.as_deref(), Some("strict-transport-security"));
+    assert_eq!(
+        c.tests["strict-transport-security"].result,
+        "hsts-implemented-max-age-less-than-six-months"
+    );
 }
 
 #[test]
@@ -311,26 +408,43 @@ fn exceptions_mark_findings_until_they_expire() {
         vec![],
         &[
             ("x-frame-options", "a.test", "2026-03-31"),
-            ("hsts", "a.test", "2026-03-30"),
+            ("strict-transport-security", "a.test", "2026-03-30"),
         ],
     );
     let s = site("a.test");
     let bare = live("a.test", &[("Strict-Transport-Security", "max-age=1")]);
-    let c = check_site(&st, &s, &bare, today());
+    let c = check_site(&st, &s, &bare, today(), observatory::Grading::Observatory);
     let find = |rule: &str| c.findings.iter().find(|f| f.rule == rule).expect(rule);
     assert!(find("x-frame-options").excepted);
-    assert!(!find("hsts").excepted);
+    assert!(!find("strict-transport-security").excepted);
     let expired = find(EXPIRED_EXCEPTION);
     assert_eq!(expired.severity, Severity::Low);
-    assert!(expired.message.contains("`hsts` expired on 2026-03-30"));
+    assert!(
+        expired
+            .message
+            .contains("`strict-transport-security` expired on 2026-03-30")
+    );
     let listed: Vec<(&str, bool)> = c
         .exceptions
         .iter()
         .map(|e| (e.rule.as_str(), e.expired))
         .collect();
-    assert_eq!(listed, [("hsts", true), ("x-frame-options", false)]);
+    assert_eq!(
+        listed,
+        [
+            ("strict-transport-security", true),
+            ("x-frame-options", false)
+        ]
+    );
     // Exceptions do not change the score.
-    assert_eq!(c.score, Some(grader::grade(&s, &bare).1));
+    let unexcepted = check_site(
+        &state(vec![], &[]),
+        &s,
+        &bare,
+        today(),
+        observatory::Grading::Observatory,
+    );
+    assert_eq!(c.score, unexcepted.score);
 }
 
 #[test]
@@ -338,15 +452,26 @@ fn excepted_and_low_findings_do_not_fail_the_run() {
     let st = state(vec![], &[]);
     let mut headers = GOOD_HEADERS.to_vec();
     headers.retain(|(k, _)| *k != "Referrer-Policy");
-    let c = check_site(&st, &site("a.test"), &live("a.test", &headers), today());
+    headers.push(("Referrer-Policy", "unsafe-url"));
+    let c = check_site(
+        &st,
+        &site("a.test"),
+        &live("a.test", &headers),
+        today(),
+        observatory::Grading::Observatory,
+    );
     assert_eq!(c.findings.len(), 1);
     assert_eq!(c.findings[0].rule, "referrer-policy");
     let report = CheckReport::new(vec![c]);
-    assert_eq!(report.exit(), Exit::Ok);
+    assert_eq!(report.exit(FAIL_AT), Exit::Ok);
+    assert_eq!(report.exit(Severity::Low), Exit::Drift);
     assert_eq!(report.summary.findings_by_severity["low"], 1);
     assert_eq!(report.summary.by_grade["A+"], 1);
 
-    let excepted = state(vec![], &[("csp", "a.test", "2026-12-31")]);
+    let excepted = state(
+        vec![],
+        &[("content-security-policy", "a.test", "2026-12-31")],
+    );
     headers.retain(|(k, _)| *k != "Content-Security-Policy");
     headers.push(("X-Frame-Options", "DENY"));
     let c = check_site(
@@ -354,10 +479,15 @@ fn excepted_and_low_findings_do_not_fail_the_run() {
         &site("a.test"),
         &live("a.test", &headers),
         today(),
+        observatory::Grading::Observatory,
     );
-    assert!(c.findings.iter().any(|f| f.rule == "csp" && f.excepted));
+    assert!(
+        c.findings
+            .iter()
+            .any(|f| f.rule == "content-security-policy" && f.excepted)
+    );
     let report = CheckReport::new(vec![c]);
-    assert_eq!(report.exit(), Exit::Ok);
+    assert_eq!(report.exit(Severity::Medium), Exit::Ok);
     assert_eq!(report.summary.findings_by_severity["medium"], 0);
 }
 
@@ -373,7 +503,13 @@ fn an_unobserved_site_has_an_error_and_no_grade_or_findings() {
         unreachable: true,
         ..LiveSite::default()
     };
-    let c = check_site(&st, &site("a.test"), &down, today());
+    let c = check_site(
+        &st,
+        &site("a.test"),
+        &down,
+        today(),
+        observatory::Grading::Observatory,
+    );
     assert_eq!(c.grade, None);
     assert_eq!(c.score, None);
     assert_eq!(c.tls_grade, None);
@@ -384,9 +520,10 @@ fn an_unobserved_site_has_an_error_and_no_grade_or_findings() {
         &site("b.test"),
         &live("b.test", GOOD_HEADERS),
         today(),
+        observatory::Grading::Observatory,
     );
     let report = CheckReport::new(vec![c, ok]);
-    assert_eq!(report.exit(), Exit::Error);
+    assert_eq!(report.exit(FAIL_AT), Exit::Error);
     assert_eq!(report.summary.by_grade["unknown"], 1);
     let json = serde_json::to_value(&report).expect("json");
     assert_eq!(json["version"], 1);

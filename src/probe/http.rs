@@ -66,6 +66,18 @@ pub struct Http {
 impl Http {
     /// GETs `url` (no redirects followed); reads the body when `body` is set.
     pub async fn get(&self, url: &Url, body: bool) -> Result<Fetched, FetchError> {
+        self.send(reqwest::Method::GET, url, &[], body).await
+    }
+
+    /// Sends `method` to `url` with `extra` request headers (no redirects followed); reads the
+    /// body when `body` is set. What [`Http::get`] does, for any method.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &Url,
+        extra: &[(&str, &str)],
+        body: bool,
+    ) -> Result<Fetched, FetchError> {
         let host = url.host_str().unwrap_or_default();
         let _permit = self.limits.acquire(host).await;
         let client = if url.scheme() == "http" {
@@ -75,7 +87,7 @@ impl Http {
         };
         let mut attempt = 0;
         loop {
-            match self.once(client, url, body).await {
+            match self.once(client, &method, url, extra, body).await {
                 Err(FetchError::Connect { .. }) if attempt == 0 => {
                     attempt += 1;
                     tokio::time::sleep(RETRY_BACKOFF).await;
@@ -101,14 +113,17 @@ impl Http {
     async fn once(
         &self,
         client: &reqwest::Client,
+        method: &reqwest::Method,
         url: &Url,
+        extra: &[(&str, &str)],
         body: bool,
     ) -> Result<Fetched, FetchError> {
         let start = Instant::now();
-        let mut resp = request(client, url, self.via(url))
-            .send()
-            .await
-            .map_err(|e| self.classify(url, &e))?;
+        let mut req = request(client, method, url, self.via(url));
+        for (name, value) in extra {
+            req = req.header(*name, *value);
+        }
+        let mut resp = req.send().await.map_err(|e| self.classify(url, &e))?;
         let ms = start.elapsed().as_millis() as u64;
         let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (name, value) in resp.headers() {
@@ -172,12 +187,13 @@ impl Http {
     }
 }
 
-/// A GET of `url` sent to `via` when `connect` gives an address. reqwest's `resolve` keeps an
+/// A `method` request for `url` sent to `via` when `connect` gives an address. reqwest's `resolve` keeps an
 /// explicit URL port, so when `connect` names another port the request goes to that port and
 /// carries the URL's own authority as `Host` (SNI is the host name either way), like curl's
 /// `--connect-to`.
 fn request(
     client: &reqwest::Client,
+    method: &reqwest::Method,
     url: &Url,
     via: Option<SocketAddr>,
 ) -> reqwest::RequestBuilder {
@@ -187,9 +203,11 @@ fn request(
             let mut target = url.clone();
             let _ = target.set_port(Some(port));
             let authority = format!("{}:{own}", url.host_str().unwrap_or_default());
-            client.get(target).header(reqwest::header::HOST, authority)
+            client
+                .request(method.clone(), target)
+                .header(reqwest::header::HOST, authority)
         }
-        _ => client.get(url.clone()),
+        _ => client.request(method.clone(), url.clone()),
     }
 }
 

@@ -6,5 +6,6 @@ pub mod cert;
 pub mod checks;
 pub mod fingerprint;
 pub mod http;
+pub mod observatory;
 pub mod redirects;
 pub mod tls;

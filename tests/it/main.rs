@@ -12,6 +12,7 @@ mod connect;
 mod demo;
 mod exec;
 mod harden;
+mod observatory;
 mod observe;
 mod output;
 mod providers;

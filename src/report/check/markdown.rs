@@ -82,11 +82,13 @@ fn section(site: &SiteCheck) -> String {
     );
     d.push_str("| severity | rule | finding | advice |\n| --- | --- | --- | --- |\n");
     for f in &site.findings {
-        let rule = if f.excepted {
-            format!("{} (excepted)", table_code(&f.rule))
-        } else {
-            table_code(&f.rule)
-        };
+        let mut rule = table_code(&f.rule);
+        if let Some(t) = &f.also {
+            rule = format!("{rule} (also {})", table_code(t));
+        }
+        if f.excepted {
+            rule.push_str(" (excepted)");
+        }
         let _ = writeln!(
             d,
             "| {} | {rule} | {} | {} |",

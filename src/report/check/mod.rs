@@ -92,6 +92,7 @@ mod tests {
             message: format!("{rule} | failed"),
             advice: format!("fix {rule}"),
             excepted,
+            also: None,
         };
         CheckReport::new(vec![
             SiteCheck {
@@ -99,6 +100,7 @@ mod tests {
                 grade: Some(Grade::B),
                 score: Some(78),
                 tls_grade: Some(Grade::A),
+                tests: std::collections::BTreeMap::new(),
                 findings: vec![
                     finding("hsts", Severity::High, false),
                     finding("csp", Severity::Medium, true),
@@ -112,6 +114,7 @@ mod tests {
                 grade: None,
                 score: None,
                 tls_grade: None,
+                tests: std::collections::BTreeMap::new(),
                 findings: Vec::new(),
                 exceptions: Vec::new(),
                 error: Some("connection refused".into()),

@@ -53,11 +53,16 @@ pub fn render(report: &CheckReport, color: bool) -> String {
     out
 }
 
-/// `high      hsts: message`, with `(excepted)` after the rule when an exception covers it.
+/// `high      hsts-one-year (also strict-transport-security): message`, with `(excepted)`
+/// after the rule when an exception covers it.
 fn line(f: &Finding) -> String {
     let excepted = if f.excepted { " (excepted)" } else { "" };
+    let also = f
+        .also
+        .as_deref()
+        .map_or_else(String::new, |t| format!(" (also {t})"));
     format!(
-        "{:9} {}{excepted}: {}",
+        "{:9} {}{also}{excepted}: {}",
         f.severity.as_str(),
         f.rule,
         f.message

@@ -5,6 +5,7 @@
 pub mod apache;
 pub mod git;
 pub mod nginx;
+pub mod observatory;
 pub mod pebble;
 pub mod ports;
 pub mod sshd;
