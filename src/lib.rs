@@ -41,4 +41,5 @@ pub mod stage;
 pub mod survey;
 pub mod transport;
 pub mod verify;
+pub mod vuln;
 pub mod yaml;

@@ -77,6 +77,8 @@ pub struct RunCtx<'a> {
     /// Applies a killed run left unfinished (read from the journal once, by the caller, which
     /// also adds their sites to the run).
     pub interrupted: Vec<Interrupted>,
+    /// Known vulnerabilities (`vulnerabilities:`), matched against what observation found.
+    pub feed: crate::vuln::Feed,
 }
 
 /// What a run did, ready to print and record.
@@ -142,6 +144,7 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         &ctx.secrets,
     )
     .await;
+    crate::vuln::flag(&mut found.sites, sites, &found.live, &ctx.feed);
     for plan in &mut found.sites {
         if let Some(i) = interrupted.iter().find(|i| i.entry.site == plan.site) {
             plan.warnings.push(i.message());
@@ -277,7 +280,7 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
     // 6. Observe the sites an apply was attempted on again (applied, or failed and rolled
     //    back): the record states what is live now.
     if !applied.is_empty() {
-        let again = survey::survey(
+        let mut again = survey::survey(
             ctx.repo,
             &applied,
             ctx.opts,
@@ -285,6 +288,7 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
             &ctx.secrets,
         )
         .await;
+        crate::vuln::flag(&mut again.sites, &applied, &again.live, &ctx.feed);
         for after in again.sites {
             if let Some(slot) = found.sites.iter_mut().find(|p| p.site == after.site) {
                 *slot = after;

@@ -107,10 +107,13 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
     // Under the repo lock no other acting run is alive, so every entry but ours is a dead one.
     let interrupted = journal.interrupted(lock.is_some());
     add_interrupted(&interrupted, &state, &mut sites);
+    let opts = args.config.observe(&state.settings, sites.len());
+    // A feed that cannot be read or parsed is invalid input: nothing is changed.
+    let feed = crate::vuln::Feed::load_blocking(repo, &state.settings, opts.timeout * 6)?;
     let ctx = RunCtx {
         repo,
         mode: args.mode,
-        opts: args.config.observe(&state.settings, sites.len()),
+        opts,
         run: survey::new_run(repo),
         journal,
         stop: Arc::new(AtomicBool::new(false)),
@@ -118,6 +121,7 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
         selected,
         secrets: crate::secret::RunSecrets::resolve(&sites, repo),
         interrupted,
+        feed,
     };
     let runtime = survey::runtime()?;
     // The watcher stays until the process ends: a signal during proposals, the record or the

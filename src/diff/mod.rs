@@ -161,6 +161,7 @@ pub fn plan_site(d: &Desired<'_>, live: &LiveSite) -> SitePlan {
         warnings,
         unobserved,
         manage_changes: Vec::new(),
+        vulnerabilities: Vec::new(),
     }
 }
 

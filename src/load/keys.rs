@@ -74,9 +74,12 @@ pub const SETTINGS: &[&str] = &[
     "per_host",
     "timeout",
     "packages",
+    "vulnerabilities",
+    "updates",
 ];
 pub const AUDIT: &[&str] = &["branch", "author"];
 pub const PROPOSALS: &[&str] = &["branch_prefix"];
+pub const UPDATES: &[&str] = &["source", "min_age"];
 
 /// Built-in grader test ids that a policy exception may name besides its own rule ids.
 pub const BUILTIN_TESTS: &[&str] = &[

@@ -312,6 +312,20 @@ pub struct Settings {
     pub per_host: usize,
     pub timeout: Span,
     pub packages: Option<String>,
+    /// OSV feed: a path or https URL of a JSON file or directory ([`crate::vuln`]).
+    pub vulnerabilities: Option<String>,
+    /// Version-bump proposals (`updates:`), when configured.
+    pub updates: Option<Updates>,
+}
+
+/// `updates: {source, min_age}`: where newer releases are listed, and how old a release must
+/// be before it is proposed (security fixes skip the wait).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Updates {
+    /// A release list (JSON) or package directory; `None`: the `packages` source.
+    pub source: Option<String>,
+    /// Minimum release age; zero proposes at once.
+    pub min_age: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -324,6 +338,8 @@ impl Default for Settings {
             per_host: 4,
             timeout: Span(std::time::Duration::from_secs(10)),
             packages: None,
+            vulnerabilities: None,
+            updates: None,
         }
     }
 }
