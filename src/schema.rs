@@ -202,6 +202,11 @@ fn defs() -> Value {
             "per_host": {"type": "integer", "minimum": 1, "maximum": 256},
             "timeout": {"type": ["string", "integer"], "minimum": 1, "maximum": 3600},
             "packages": {"type": "string"},
+            "vulnerabilities": string("OSV vulnerability feed: a path or https URL of a JSON file or directory"),
+            "updates": object(keys::UPDATES, json!({
+                "source": string("release list (JSON) or package directory; default: packages"),
+                "min_age": {"type": ["string", "integer"], "description": "minimum release age before a bump is proposed, e.g. 3d; security fixes skip it"},
+            }), &[]),
         }), &[]),
     })
 }

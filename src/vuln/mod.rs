@@ -404,3 +404,128 @@ pub fn describe(v: &Vulnerability) -> String {
         v.severity
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::live::SoftwareObservation;
+
+    fn sample() -> Feed {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/vulnerabilities");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let docs = rt
+            .block_on(source::read(
+                Path::new(env!("CARGO_MANIFEST_DIR")),
+                dir,
+                "vulnerabilities",
+                "json",
+                Duration::from_secs(1),
+            ))
+            .unwrap();
+        Feed::parse(&docs).unwrap()
+    }
+
+    fn v(s: &str) -> Version {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_sample_feed_imports() {
+        let feed = sample();
+        let ids: Vec<&str> = feed.advisories.iter().map(|a| a.id.as_str()).collect();
+        // The PyPI record is read and skipped.
+        assert_eq!(ids.len(), 5, "{ids:?}");
+        assert!(!ids.contains(&"PYSEC-2021-66"));
+        let hits = feed.affecting(Kind::Plugin, "elementor", &v("3.18.1"));
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].fixed, Some(v("3.18.2")));
+        assert_eq!(hits[0].severity, Severity::Critical, "CVSS 9.9");
+        assert_eq!(hits[0].advisory.aliases, ["CVE-2023-48777"]);
+        assert!(feed.affecting(Kind::Plugin, "elementor", &v("3.18.2")).is_empty());
+        // Several ranges: each branch has its own fix.
+        let wc = |s| feed.affecting(Kind::Plugin, "woocommerce", &v(s));
+        assert_eq!(wc("5.5.0")[0].fixed, Some(v("5.5.1")));
+        assert_eq!(wc("4.0.1")[0].fixed, Some(v("4.0.2")));
+        assert!(wc("5.4.2").is_empty() && wc("3.2.9").is_empty());
+        // `6.4` and `6.4.0` are the same release.
+        let core = |s| feed.affecting(Kind::Core, CORE_SLUG, &v(s));
+        assert_eq!(core("6.4")[0].severity, Severity::High, "database severity");
+        assert_eq!(core("6.4.0").len(), 1);
+        assert!(core("6.4.2").is_empty() && core("6.3.9").is_empty());
+        // A plugin advisory is not about a theme of the same name.
+        assert!(feed.affecting(Kind::Theme, "elementor", &v("3.18.1")).is_empty());
+        let theme = feed.affecting(Kind::Theme, "storefront", &v("4.5.3"));
+        assert_eq!(
+            (theme[0].fixed.clone(), theme[0].severity),
+            (None, Severity::Medium)
+        );
+    }
+
+    fn site(yaml: &str) -> Site {
+        let src = crate::load::Source {
+            path: "sites/a.example.yaml".into(),
+            text: yaml.into(),
+        };
+        let (state, problems) = crate::load::load_sources(&[src]);
+        assert!(problems.is_empty(), "{problems:?}");
+        state.sites.into_values().next().unwrap()
+    }
+
+    fn detected(version: Option<&str>, found: bool) -> Detected {
+        Detected {
+            version: version.map(str::to_owned),
+            confidence: if version.is_some() { 0.95 } else { 0.0 },
+            found,
+            evidence: vec![],
+            unknown_reason: version.is_none().then(|| "conflicting evidence".to_owned()),
+        }
+    }
+
+    #[test]
+    fn installed_versions_are_flagged_and_unknown_is_never_safe() {
+        let feed = sample();
+        let site = site(
+            "name: a.example\nurl: https://a.example/\nsoftware:\n  platform: wordpress\n  core: \"6.4.1\"\n  plugins:\n    contact-form-7: \"5.8.3\"\n    elementor: \"3.18.2\"\n    woocommerce: \"8.5.2\"\n    hello-dolly: absent\n",
+        );
+        let mut obs = SoftwareObservation {
+            core: detected(Some("6.4.1"), true),
+            ..Default::default()
+        };
+        obs.plugins
+            .insert("contact-form-7".into(), detected(Some("5.8.3"), true));
+        obs.plugins
+            .insert("elementor".into(), detected(Some("3.18.2"), true));
+        obs.plugins.insert("woocommerce".into(), detected(None, true));
+        obs.plugins.insert("hello-dolly".into(), detected(None, false));
+        let live = LiveSite {
+            software: Some(obs),
+            ..Default::default()
+        };
+        let entries = plan_entries(&scan(&site, &live, &feed));
+        let shown: Vec<(String, Option<String>, Option<String>)> = entries
+            .iter()
+            .map(|e| (e.slug.clone(), e.installed.clone(), e.fixed.clone()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("wordpress".into(), Some("6.4.1".into()), Some("6.4.2".into())),
+                ("contact-form-7".into(), Some("5.8.3".into()), Some("5.8.4".into())),
+                ("woocommerce".into(), None, Some("5.5.1".into())),
+            ]
+        );
+        let found = findings(&scan(&site, &live, &feed));
+        let cf7 = found.iter().find(|f| f.rule == "SWV-2023-0002").unwrap();
+        assert_eq!(cf7.severity, Severity::High);
+        assert!(cf7.advice.contains("5.8.4"), "{}", cf7.advice);
+        assert!(cf7.message.contains("CVE-2023-6449"), "{}", cf7.message);
+        let unknown = found.iter().find(|f| f.rule == UNKNOWN_RULE).unwrap();
+        assert!(
+            unknown.message.contains("woocommerce") && unknown.message.contains("unknown"),
+            "{}",
+            unknown.message
+        );
+    }
+}

@@ -334,7 +334,7 @@ mod tests {
         assert!(parse("f.json", text).unwrap().is_empty());
         let text = "{\"id\": \"X-1\", \"affected\": [{\"package\": {\"ecosystem\": \"wordpress-plugin\", \"name\": \"x\"},\n  \"ranges\": [{\"type\": \"ECOSYSTEM\", \"events\": [{\"introduced\": \"0\"}, {\"fixed\": \"one\"}]}]}]}";
         let p = parse("f.json", text).unwrap_err();
-        assert_eq!((p[0].line, p[0].column), (2, 74), "{p:?}");
+        assert_eq!((p[0].line, p[0].column), (2, 78), "{p:?}");
         assert!(p[0].message.contains("X-1: fixed"), "{}", p[0].message);
         let p = parse("f.json", "{\"id\": 3}").unwrap_err();
         assert_eq!(p[0].line, 1);
