@@ -105,11 +105,20 @@ impl Outcome {
             .any(|a| a.result == ActionResult::Failed);
         if self.plan.incomplete() || failed || self.refused > 0 {
             Exit::Error
-        } else if self.plan.summary.drift > 0 {
+        } else if self.plan.summary.drift > 0 || self.proposed() {
             Exit::Drift
         } else {
             Exit::Ok
         }
+    }
+
+    /// Whether a proposal was written (an update proposal can be made for a site in sync):
+    /// SPEC's exit 2, "proposals made".
+    fn proposed(&self) -> bool {
+        self.actions
+            .values()
+            .flatten()
+            .any(|a| a.result == ActionResult::Proposed)
     }
 
     /// The run record.

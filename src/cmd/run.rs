@@ -151,6 +151,20 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
     };
     // Proposals, then the record: the record is written even if proposals failed.
     let proposals = write_proposals(&git, &state, &author, &mut outcome);
+    // Version-bump proposals (`updates:`, reconcile only), beside the drift proposals; a failure
+    // is reported after the record is written, like a proposal's.
+    let updates = match args.mode {
+        Mode::Reconcile => crate::updates::step::run(
+            repo,
+            &git,
+            &state,
+            &author,
+            &ctx.feed,
+            ctx.opts.timeout * 6,
+            &mut outcome,
+        ),
+        Mode::Apply { .. } => Ok(()),
+    };
     let record = outcome.record(args.mode, trigger);
     // Write-ahead: the record stays in the crash journal until it is committed, so a run
     // killed while recording, or one that cannot record, leaves it for the next run.
@@ -240,6 +254,7 @@ push it later"
         );
     }
     proposals?;
+    updates?;
     if interrupted {
         bail!("interrupted by a signal: the run was recorded; sites not yet applied were skipped");
     }

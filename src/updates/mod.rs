@@ -8,6 +8,7 @@
 
 pub mod edit;
 pub mod releases;
+pub mod step;
 
 use std::collections::BTreeMap;
 

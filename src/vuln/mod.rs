@@ -162,20 +162,11 @@ impl Feed {
         settings: &Settings,
         timeout: Duration,
     ) -> Result<Feed, FeedError> {
-        if settings.vulnerabilities.is_none() {
+        let Some(src) = &settings.vulnerabilities else {
             return Ok(Feed::default());
-        }
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| {
-                FeedError::Source(source::SourceError::Io {
-                    what: "vulnerabilities".into(),
-                    path: "(runtime)".into(),
-                    message: e.to_string(),
-                })
-            })?;
-        rt.block_on(Feed::load(repo, settings, timeout))
+        };
+        let docs = source::read_blocking(repo, src, "vulnerabilities", "json", timeout)?;
+        Feed::parse(&docs)
     }
 
     /// Every (advisory, package entry) about `kind`/`slug`.

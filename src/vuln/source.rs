@@ -93,6 +93,25 @@ pub async fn read(
     Ok(out)
 }
 
+/// [`read`] for callers outside an async runtime.
+pub fn read_blocking(
+    repo: &Path,
+    source: &str,
+    what: &str,
+    ext: &str,
+    timeout: Duration,
+) -> Result<Vec<Document>, SourceError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| SourceError::Io {
+            what: what.to_owned(),
+            path: source.to_owned(),
+            message: format!("cannot start a runtime: {e}"),
+        })?;
+    rt.block_on(read(repo, source, what, ext, timeout))
+}
+
 /// Regular files named `*.{ext}` under `dir`, recursively (links are not followed).
 fn list(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
