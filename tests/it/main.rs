@@ -15,3 +15,4 @@ mod reconcile;
 mod record;
 mod stage;
 mod validate;
+mod vuln;
