@@ -62,7 +62,12 @@ pub fn run(repo: &Path, args: CheckArgs) -> anyhow::Result<Exit> {
                     site.name
                 );
             }
-            crate::vuln::with_findings(policy::check_site(&state, site, live, today), site, live, &feed)
+            crate::vuln::with_findings(
+                policy::check_site(&state, site, live, today),
+                site,
+                live,
+                &feed,
+            )
         })
         .collect();
     let report = CheckReport::new(checked);

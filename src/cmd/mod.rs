@@ -106,9 +106,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 audit_branch,
             },
         ),
-        Command::Proposals { site, all, format } => {
-            proposals::run(&cli.repo, &site, all, format)
-        }
+        Command::Proposals { site, all, format } => proposals::run(&cli.repo, &site, all, format),
         Command::Demo { keep } => crate::demo::run(keep.as_deref()),
     }
 }

@@ -40,12 +40,14 @@ pub fn run(repo: &Path, sites: &[String], all: bool, format: Format) -> anyhow::
             s.push('\n');
             s
         }
-        Format::Markdown => found
-            .iter()
-            .map(|p| p.markdown.trim_end().to_owned())
-            .collect::<Vec<_>>()
-            .join("\n\n---\n\n")
-            + if found.is_empty() { "" } else { "\n" },
+        Format::Markdown => {
+            found
+                .iter()
+                .map(|p| p.markdown.trim_end().to_owned())
+                .collect::<Vec<_>>()
+                .join("\n\n---\n\n")
+                + if found.is_empty() { "" } else { "\n" }
+        }
         Format::Text => render_text(&found, all),
     };
     std::io::stdout().lock().write_all(out.as_bytes())?;

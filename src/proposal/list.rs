@@ -57,7 +57,11 @@ pub fn list(repo: &Repo, prefix: &BranchName) -> Result<Vec<Listed>, ProposalErr
                 site: site.clone(),
                 branch: branch.clone(),
                 kind,
-                status: if is_open(&markdown) { "open" } else { "resolved" },
+                status: if is_open(&markdown) {
+                    "open"
+                } else {
+                    "resolved"
+                },
                 title: markdown
                     .lines()
                     .next()

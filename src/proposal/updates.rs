@@ -213,7 +213,10 @@ fn markdown(s: &SiteBumps<'_>, key: &str, run_id: &str) -> String {
         } else {
             format!("🛡️ fixes {}", text(&b.security.join(", ")))
         };
-        let link = b.url.as_deref().map_or(String::new(), |u| format!("<{}>", u.replace('>', "%3E")));
+        let link = b
+            .url
+            .as_deref()
+            .map_or(String::new(), |u| format!("<{}>", u.replace('>', "%3E")));
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {released} | {sec} | {link} |",
@@ -226,9 +229,11 @@ fn markdown(s: &SiteBumps<'_>, key: &str, run_id: &str) -> String {
     if !s.held.is_empty() {
         md.push_str("\n## Held back (younger than `updates.min_age`)\n\n");
         for h in s.held {
-            let until = h.until.map_or("its release date is known (not given)".to_owned(), |t| {
-                t.format("%Y-%m-%d %H:%M UTC").to_string()
-            });
+            let until = h
+                .until
+                .map_or("its release date is known (not given)".to_owned(), |t| {
+                    t.format("%Y-%m-%d %H:%M UTC").to_string()
+                });
             let _ = writeln!(
                 md,
                 "- {} {} {}: proposed after {until}",

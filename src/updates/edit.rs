@@ -184,12 +184,30 @@ software:
 
     #[test]
     fn a_version_not_written_here_is_refused() {
-        let e = apply("s.yaml", SITE, &[bump(Kind::Plugin, "wordfence", "7.11", "7.12")]).unwrap_err();
+        let e = apply(
+            "s.yaml",
+            SITE,
+            &[bump(Kind::Plugin, "wordfence", "7.11", "7.12")],
+        )
+        .unwrap_err();
         assert!(matches!(e, EditError::NotHere { .. }), "{e}");
-        let e = apply("s.yaml", SITE, &[bump(Kind::Plugin, "akismet", "5.0", "5.1")]).unwrap_err();
+        let e = apply(
+            "s.yaml",
+            SITE,
+            &[bump(Kind::Plugin, "akismet", "5.0", "5.1")],
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("software.plugins.akismet"), "{e}");
         // A multi-byte slug before the value: columns are characters, offsets bytes.
-        let out = apply("s.yaml", SITE, &[bump(Kind::Plugin, "wp-résumé", "1.0", "1.1")]).unwrap();
-        assert_eq!(out, SITE.replace("wp-résumé: \"1.0\"", "wp-résumé: \"1.1\""));
+        let out = apply(
+            "s.yaml",
+            SITE,
+            &[bump(Kind::Plugin, "wp-résumé", "1.0", "1.1")],
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            SITE.replace("wp-résumé: \"1.0\"", "wp-résumé: \"1.1\"")
+        );
     }
 }

@@ -109,9 +109,7 @@ fn choose(
         .filter(|r| feed.affecting(kind, slug, &r.version).is_empty())
         .collect();
     newer.sort_by(|a, b| a.version.cmp(&b.version));
-    let ripe = |r: &Release| {
-        min_age.is_zero() || r.released.is_some_and(|t| t + min_age <= now)
-    };
+    let ripe = |r: &Release| min_age.is_zero() || r.released.is_some_and(|t| t + min_age <= now);
     let fixes: Vec<String> = feed
         .affecting(kind, slug, pinned)
         .iter()
@@ -168,31 +166,77 @@ mod tests {
     #[test]
     fn min_age_holds_back_fresh_releases() {
         let now = Utc::now();
-        let list = [release("8.5.2", 60, now), release("8.6.0", 10, now), release("8.6.1", 1, now)];
+        let list = [
+            release("8.5.2", 60, now),
+            release("8.6.0", 10, now),
+            release("8.6.1", 1, now),
+        ];
         let week = chrono::Duration::days(7);
-        let (bump, held) = choose(Kind::Plugin, "woocommerce", &"8.5.2".parse().unwrap(), &list, &Feed::default(), now, week);
+        let (bump, held) = choose(
+            Kind::Plugin,
+            "woocommerce",
+            &"8.5.2".parse().unwrap(),
+            &list,
+            &Feed::default(),
+            now,
+            week,
+        );
         let bump = bump.unwrap();
-        assert_eq!((bump.to.as_str(), bump.security.is_empty()), ("8.6.0", true));
+        assert_eq!(
+            (bump.to.as_str(), bump.security.is_empty()),
+            ("8.6.0", true)
+        );
         let held = held.unwrap();
         assert_eq!(held.version, "8.6.1");
         assert_eq!(held.until, Some(now - chrono::Duration::days(1) + week));
         // Nothing old enough: nothing proposed, the newest is held.
-        let (bump, held) = choose(Kind::Plugin, "woocommerce", &"8.6.0".parse().unwrap(), &list, &Feed::default(), now, week);
+        let (bump, held) = choose(
+            Kind::Plugin,
+            "woocommerce",
+            &"8.6.0".parse().unwrap(),
+            &list,
+            &Feed::default(),
+            now,
+            week,
+        );
         assert!(bump.is_none() && held.is_some());
     }
 
     #[test]
     fn a_security_fix_skips_the_age_gate_and_vulnerable_releases_are_skipped() {
         let now = Utc::now();
-        let list = [release("5.8.3", 30, now), release("5.8.4", 1, now), release("5.8.5", 0, now)];
+        let list = [
+            release("5.8.3", 30, now),
+            release("5.8.4", 1, now),
+            release("5.8.5", 0, now),
+        ];
         let week = chrono::Duration::days(7);
-        let (bump, held) = choose(Kind::Plugin, "contact-form-7", &"5.8.2".parse().unwrap(), &list, &feed(), now, week);
+        let (bump, held) = choose(
+            Kind::Plugin,
+            "contact-form-7",
+            &"5.8.2".parse().unwrap(),
+            &list,
+            &feed(),
+            now,
+            week,
+        );
         let bump = bump.unwrap();
-        assert_eq!(bump.to, "5.8.4", "the earliest fix, not the newest fresh release");
+        assert_eq!(
+            bump.to, "5.8.4",
+            "the earliest fix, not the newest fresh release"
+        );
         assert_eq!(bump.security, ["SWV-1"]);
         assert_eq!(held.unwrap().version, "5.8.5");
         // 5.8.3 is ripe but vulnerable: never proposed.
-        let (bump, _) = choose(Kind::Plugin, "contact-form-7", &"5.8.2".parse().unwrap(), &list[..1], &feed(), now, week);
+        let (bump, _) = choose(
+            Kind::Plugin,
+            "contact-form-7",
+            &"5.8.2".parse().unwrap(),
+            &list[..1],
+            &feed(),
+            now,
+            week,
+        );
         assert!(bump.is_none());
     }
 }

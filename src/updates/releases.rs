@@ -185,18 +185,30 @@ mod tests {
         let p = parse("r.json", bad).unwrap_err();
         assert_eq!((p[0].line, p[0].column), (2, 15));
         let p = parse("r.json", "{\"cores\": []}").unwrap_err();
-        assert!(p[0].message.contains("unknown field `cores`"), "{}", p[0].message);
+        assert!(
+            p[0].message.contains("unknown field `cores`"),
+            "{}",
+            p[0].message
+        );
     }
 
     #[test]
     fn package_directories_list_zips() {
         let dir = tempfile::tempdir().unwrap();
-        for f in ["contact-form-7-5.8.4.zip", "wordpress-6.4.3.zip", "notes.txt", "x-trunk.zip"] {
+        for f in [
+            "contact-form-7-5.8.4.zip",
+            "wordpress-6.4.3.zip",
+            "notes.txt",
+            "x-trunk.zip",
+        ] {
             std::fs::write(dir.path().join(f), b"").unwrap();
         }
         let r = from_packages(dir.path()).unwrap();
         assert_eq!(r.core.len(), 1);
-        assert_eq!(r.plugins["contact-form-7"][0].version, "5.8.4".parse().unwrap());
-        assert!(r.plugins.get("x").is_none());
+        assert_eq!(
+            r.plugins["contact-form-7"][0].version,
+            "5.8.4".parse().unwrap()
+        );
+        assert!(!r.plugins.contains_key("x"));
     }
 }

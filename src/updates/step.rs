@@ -125,9 +125,10 @@ pub fn run(
         };
         let result = proposal::propose(git, prefix, author, &s, &run_id);
         let (kind, message) = match &result {
-            Ok(ProposalOutcome::Written { branch, .. }) => {
-                (ActionResult::Proposed, format!("update proposed on `{branch}`"))
-            }
+            Ok(ProposalOutcome::Written { branch, .. }) => (
+                ActionResult::Proposed,
+                format!("update proposed on `{branch}`"),
+            ),
             Ok(ProposalOutcome::Unchanged { branch }) => (
                 ActionResult::Skipped,
                 format!("update already proposed on `{branch}`"),
@@ -135,7 +136,10 @@ pub fn run(
             Ok(_) => continue,
             Err(e) => (
                 ActionResult::Failed,
-                format!("cannot write the update proposal: {}", crate::error_text::chain(e)),
+                format!(
+                    "cannot write the update proposal: {}",
+                    crate::error_text::chain(e)
+                ),
             ),
         };
         let actions = outcome.actions.entry(name.clone()).or_default();
@@ -159,7 +163,11 @@ pub fn run(
                 }
             )),
         }));
-        note(outcome, &name, format!("{} version bump(s) {message}", bumps.len()));
+        note(
+            outcome,
+            &name,
+            format!("{} version bump(s) {message}", bumps.len()),
+        );
         if let Err(e) = result {
             first_error.get_or_insert(e.into());
         }
@@ -185,11 +193,11 @@ fn load(repo: &Path, src: &str, timeout: Duration) -> Result<Releases, String> {
     } else {
         Some(repo.join(src))
     };
-    if let Some(dir) = local.as_ref().filter(|p| p.is_dir()) {
-        if !dir.join("releases.json").is_file() {
-            return releases::from_packages(dir)
-                .map_err(|e| format!("updates.source `{}`: {e}", dir.display()));
-        }
+    if let Some(dir) = local.as_ref().filter(|p| p.is_dir())
+        && !dir.join("releases.json").is_file()
+    {
+        return releases::from_packages(dir)
+            .map_err(|e| format!("updates.source `{}`: {e}", dir.display()));
     }
     let src = match &local {
         Some(dir) if dir.is_dir() => dir.join("releases.json").display().to_string(),
@@ -233,9 +241,8 @@ fn site_file(repo: &Path, site: &Site) -> anyhow::Result<(String, String)> {
             if kind.is_dir() {
                 stack.push(path);
             } else if kind.is_file() && entry.file_name().to_string_lossy() == want {
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    anyhow::anyhow!("cannot read `{}`: {e}", path.display())
-                })?;
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", path.display()))?;
                 let rel = path
                     .strip_prefix(repo)
                     .map_or_else(|_| path.display().to_string(), |p| p.display().to_string());

@@ -148,7 +148,11 @@ impl Feed {
     }
 
     /// Reads the feed `settings` name (empty when none is configured).
-    pub async fn load(repo: &Path, settings: &Settings, timeout: Duration) -> Result<Feed, FeedError> {
+    pub async fn load(
+        repo: &Path,
+        settings: &Settings,
+        timeout: Duration,
+    ) -> Result<Feed, FeedError> {
         let Some(src) = &settings.vulnerabilities else {
             return Ok(Feed::default());
         };
@@ -363,7 +367,9 @@ pub fn with_findings(mut check: SiteCheck, site: &Site, live: &LiveSite, feed: &
         return check;
     }
     check.findings.extend(findings(&scan(site, live, feed)));
-    check.findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    check
+        .findings
+        .sort_by_key(|f| std::cmp::Reverse(f.severity));
     check
 }
 
@@ -434,7 +440,10 @@ mod tests {
         assert_eq!(hits[0].fixed, Some(v("3.18.2")));
         assert_eq!(hits[0].severity, Severity::Critical, "CVSS 9.9");
         assert_eq!(hits[0].advisory.aliases, ["CVE-2023-48777"]);
-        assert!(feed.affecting(Kind::Plugin, "elementor", &v("3.18.2")).is_empty());
+        assert!(
+            feed.affecting(Kind::Plugin, "elementor", &v("3.18.2"))
+                .is_empty()
+        );
         // Several ranges: each branch has its own fix.
         let wc = |s| feed.affecting(Kind::Plugin, "woocommerce", &v(s));
         assert_eq!(wc("5.5.0")[0].fixed, Some(v("5.5.1")));
@@ -446,7 +455,10 @@ mod tests {
         assert_eq!(core("6.4.0").len(), 1);
         assert!(core("6.4.2").is_empty() && core("6.3.9").is_empty());
         // A plugin advisory is not about a theme of the same name.
-        assert!(feed.affecting(Kind::Theme, "elementor", &v("3.18.1")).is_empty());
+        assert!(
+            feed.affecting(Kind::Theme, "elementor", &v("3.18.1"))
+                .is_empty()
+        );
         let theme = feed.affecting(Kind::Theme, "storefront", &v("4.5.3"));
         assert_eq!(
             (theme[0].fixed.clone(), theme[0].severity),
@@ -488,8 +500,10 @@ mod tests {
             .insert("contact-form-7".into(), detected(Some("5.8.3"), true));
         obs.plugins
             .insert("elementor".into(), detected(Some("3.18.2"), true));
-        obs.plugins.insert("woocommerce".into(), detected(None, true));
-        obs.plugins.insert("hello-dolly".into(), detected(None, false));
+        obs.plugins
+            .insert("woocommerce".into(), detected(None, true));
+        obs.plugins
+            .insert("hello-dolly".into(), detected(None, false));
         let live = LiveSite {
             software: Some(obs),
             ..Default::default()
@@ -502,8 +516,16 @@ mod tests {
         assert_eq!(
             shown,
             [
-                ("wordpress".into(), Some("6.4.1".into()), Some("6.4.2".into())),
-                ("contact-form-7".into(), Some("5.8.3".into()), Some("5.8.4".into())),
+                (
+                    "wordpress".into(),
+                    Some("6.4.1".into()),
+                    Some("6.4.2".into())
+                ),
+                (
+                    "contact-form-7".into(),
+                    Some("5.8.3".into()),
+                    Some("5.8.4".into())
+                ),
                 ("woocommerce".into(), None, Some("5.5.1".into())),
             ]
         );

@@ -112,21 +112,27 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Advisory>, Vec<Problem>> {
     for r in records.into_iter().filter(|r| r.withdrawn.is_none()) {
         let mut affected = Vec::new();
         for a in &r.affected {
-            let Some(kind) = a.package.as_ref().and_then(|p| Kind::from_ecosystem(&p.ecosystem))
+            let Some(kind) = a
+                .package
+                .as_ref()
+                .and_then(|p| Kind::from_ecosystem(&p.ecosystem))
             else {
                 continue;
             };
-            let slug = a.package.as_ref().map(|p| p.name.clone()).unwrap_or_default();
-            let version = |problems: &mut Vec<Problem>, s: &str, what: &str| match s
-                .parse::<Version>()
-            {
-                Ok(v) => Some(v),
-                Err(e) => {
-                    let (line, column) = locate(text, s);
-                    problems.push(at(line, column, format!("{}: {what}: {e}", r.id)));
-                    None
-                }
-            };
+            let slug = a
+                .package
+                .as_ref()
+                .map(|p| p.name.clone())
+                .unwrap_or_default();
+            let version =
+                |problems: &mut Vec<Problem>, s: &str, what: &str| match s.parse::<Version>() {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        let (line, column) = locate(text, s);
+                        problems.push(at(line, column, format!("{}: {what}: {e}", r.id)));
+                        None
+                    }
+                };
             let mut ranges = Vec::new();
             for raw in a.ranges.iter().filter(|g| g.kind != "GIT") {
                 let mut events = Vec::new();
@@ -134,9 +140,13 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Advisory>, Vec<Problem>> {
                     for (k, val) in e {
                         let ev = match k.as_str() {
                             "introduced" if val == "0" => Some(Event::Introduced(None)),
-                            "introduced" => version(&mut problems, val, k).map(|v| Event::Introduced(Some(v))),
+                            "introduced" => {
+                                version(&mut problems, val, k).map(|v| Event::Introduced(Some(v)))
+                            }
                             "fixed" => version(&mut problems, val, k).map(Event::Fixed),
-                            "last_affected" => version(&mut problems, val, k).map(Event::LastAffected),
+                            "last_affected" => {
+                                version(&mut problems, val, k).map(Event::LastAffected)
+                            }
                             "limit" if val == "*" => None,
                             "limit" => version(&mut problems, val, k).map(Event::Limit),
                             other => {
@@ -209,7 +219,7 @@ fn severity_and_score(
     list: &[RawSeverity],
     specific: Option<&Specific>,
 ) -> (Option<Severity>, Option<f32>) {
-    let score = list.iter().find_map(|s| score_of(s));
+    let score = list.iter().find_map(score_of);
     match score {
         Some(x) => (Some(from_score(x)), Some(x)),
         None => (severity_of(&[], specific), None),
@@ -320,10 +330,22 @@ mod tests {
 
     #[test]
     fn cvss_vectors_score_like_the_calculator() {
-        assert_eq!(cvss3("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"), Some(9.8));
-        assert_eq!(cvss3("CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N"), Some(6.1));
-        assert_eq!(cvss3("CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:N"), Some(6.5));
-        assert_eq!(cvss3("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N"), Some(0.0));
+        assert_eq!(
+            cvss3("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
+            Some(9.8)
+        );
+        assert_eq!(
+            cvss3("CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N"),
+            Some(6.1)
+        );
+        assert_eq!(
+            cvss3("CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:N"),
+            Some(6.5)
+        );
+        assert_eq!(
+            cvss3("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N"),
+            Some(0.0)
+        );
         assert_eq!(cvss3("CVSS:3.1/AV:X"), None);
     }
 

@@ -44,7 +44,9 @@ pub async fn read(
     timeout: Duration,
 ) -> Result<Vec<Document>, SourceError> {
     if source.starts_with("https://") {
-        return fetch(source, what, timeout).await.map(|t| vec![(source.to_owned(), t)]);
+        return fetch(source, what, timeout)
+            .await
+            .map(|t| vec![(source.to_owned(), t)]);
     }
     if source.contains("://") {
         return Err(SourceError::NotHttps {
@@ -76,7 +78,9 @@ pub async fn read(
     let mut total = 0;
     let mut out = Vec::new();
     for f in files {
-        let size = std::fs::metadata(&f).map_err(|e| io(&f, e.to_string()))?.len();
+        let size = std::fs::metadata(&f)
+            .map_err(|e| io(&f, e.to_string()))?
+            .len();
         if size > MAX_FILE {
             return Err(io(&f, format!("larger than {MAX_FILE} bytes")));
         }

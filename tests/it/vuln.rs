@@ -14,7 +14,10 @@ use super::support::{Repo, refused_port};
 /// be told (no readme, no assets).
 fn wordpress(root: &Ca) -> Nginx {
     let mid = root.intermediate("siteward vuln mid").expect("mid");
-    let mut v = Vhost::new("wp.test", mid.leaf(&["wp.test"], Validity::days(90)).expect("leaf"));
+    let mut v = Vhost::new(
+        "wp.test",
+        mid.leaf(&["wp.test"], Validity::days(90)).expect("leaf"),
+    );
     v.chain.push(mid.cert_pem.clone());
     v.files = vec![
         (
@@ -76,7 +79,10 @@ fn repo_with_feed(root: &Ca, settings: &str) -> Repo {
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/vulnerabilities"),
         &repo.path().join("feed"),
     );
-    repo.write("siteward.yaml", &format!("vulnerabilities: feed\n{settings}"));
+    repo.write(
+        "siteward.yaml",
+        &format!("vulnerabilities: feed\n{settings}"),
+    );
     repo
 }
 
@@ -88,7 +94,11 @@ fn vulns(site: &Value) -> Vec<(String, String, Value, Value, String)> {
         .map(|v| {
             (
                 v["id"].as_str().unwrap().to_owned(),
-                format!("{} {}", v["kind"].as_str().unwrap(), v["slug"].as_str().unwrap()),
+                format!(
+                    "{} {}",
+                    v["kind"].as_str().unwrap(),
+                    v["slug"].as_str().unwrap()
+                ),
                 v["installed"].clone(),
                 v["fixed"].clone(),
                 v["severity"].as_str().unwrap().to_owned(),
@@ -111,10 +121,28 @@ fn issue_11_vulnerable_versions_are_flagged_in_plan_and_check_with_the_fixed_ver
     assert_eq!(
         vulns(&plan["sites"][0]),
         [
-            ("SWV-2023-0001".into(), "core wordpress".into(), "6.4.1".into(), "6.4.2".into(), "high".into()),
-            ("SWV-2023-0002".into(), "plugin contact-form-7".into(), "5.8.3".into(), "5.8.4".into(), "high".into()),
+            (
+                "SWV-2023-0001".into(),
+                "core wordpress".into(),
+                "6.4.1".into(),
+                "6.4.2".into(),
+                "high".into()
+            ),
+            (
+                "SWV-2023-0002".into(),
+                "plugin contact-form-7".into(),
+                "5.8.3".into(),
+                "5.8.4".into(),
+                "high".into()
+            ),
             // Unknown is never safe: listed with the fix it would need.
-            ("SWV-2021-0004".into(), "plugin woocommerce".into(), Value::Null, "5.5.1".into(), "high".into()),
+            (
+                "SWV-2021-0004".into(),
+                "plugin woocommerce".into(),
+                Value::Null,
+                "5.5.1".into(),
+                "high".into()
+            ),
         ],
         "{:#}",
         plan["sites"][0]
@@ -124,7 +152,10 @@ fn issue_11_vulnerable_versions_are_flagged_in_plan_and_check_with_the_fixed_ver
         text.contains("vulnerable: plugin contact-form-7 5.8.3: SWV-2023-0002 (high); upgrade to 5.8.4 or later"),
         "{text}"
     );
-    assert!(text.contains("possibly vulnerable: plugin woocommerce (version unknown)"), "{text}");
+    assert!(
+        text.contains("possibly vulnerable: plugin woocommerce (version unknown)"),
+        "{text}"
+    );
     let md = repo.run(&["plan", "--format", "markdown"]).stdout;
     assert!(md.contains("SWV-2023-0002"), "{md}");
 
@@ -140,12 +171,20 @@ fn issue_11_vulnerable_versions_are_flagged_in_plan_and_check_with_the_fixed_ver
     };
     let cf7 = by_rule("SWV-2023-0002");
     assert_eq!(cf7["severity"], "high");
-    assert!(cf7["message"].as_str().unwrap().contains("CVE-2023-6449"), "{cf7}");
+    assert!(
+        cf7["message"].as_str().unwrap().contains("CVE-2023-6449"),
+        "{cf7}"
+    );
     assert_eq!(
         cf7["advice"],
         "upgrade `contact-form-7` to 5.8.4 or later (fixed in 5.8.4)"
     );
-    assert!(by_rule("SWV-2023-0001")["advice"].as_str().unwrap().contains("6.4.2"));
+    assert!(
+        by_rule("SWV-2023-0001")["advice"]
+            .as_str()
+            .unwrap()
+            .contains("6.4.2")
+    );
     let unknown = by_rule("vulnerability-unknown");
     assert_eq!(unknown["severity"], "medium");
     assert!(
@@ -167,26 +206,42 @@ fn issue_11_a_bad_feed_is_located_and_nothing_is_observed() {
     let dead = refused_port();
     repo.write(
         "sites/a.test.yaml",
-        &format!("name: a.test\nurl: https://a.test/\nconnect: 127.0.0.1:{}\n", dead.port),
+        &format!(
+            "name: a.test\nurl: https://a.test/\nconnect: 127.0.0.1:{}\n",
+            dead.port
+        ),
     );
     let r = repo.run(&["plan"]);
     r.expect_code(1);
     assert!(
-        r.stderr.contains("feed/broken.json:2:55: X-1: fixed: `soon` is not a version"),
+        r.stderr
+            .contains("feed/broken.json:2:55: X-1: fixed: `soon` is not a version"),
         "{}",
         r.stderr
     );
     assert!(r.stdout.is_empty(), "nothing planned: {}", r.stdout);
     // Plain http is refused where it is written.
-    repo.write("siteward.yaml", "vulnerabilities: http://feeds.example/osv.json\n");
+    repo.write(
+        "siteward.yaml",
+        "vulnerabilities: http://feeds.example/osv.json\n",
+    );
     let r = repo.run(&["validate"]);
     r.expect_code(1);
     assert!(
-        r.stdout.contains("siteward.yaml:1:18: vulnerabilities: `http://feeds.example/osv.json`: only https URLs are fetched")
-            || r.stderr.contains("siteward.yaml:1:18: vulnerabilities: `http://feeds.example/osv.json`: only https URLs are fetched"),
-        "{}{}",
-        r.stdout,
-        r.stderr
+        r.stdout.contains(
+            "siteward.yaml:1:18: vulnerabilities: `http://feeds.example/osv.json`: only https URLs are fetched"
+        ),
+        "{}",
+        r.stdout
+    );
+    // A bad `updates.min_age` too.
+    repo.write("siteward.yaml", "updates: {min_age: soon}\n");
+    let r = repo.run(&["validate"]);
+    r.expect_code(1);
+    assert!(
+        r.stdout.contains("siteward.yaml:1:20: updates.min_age:"),
+        "{}",
+        r.stdout
     );
 }
 
@@ -226,17 +281,27 @@ fn issue_11_update_proposals_edit_only_versions_hold_fresh_releases_dedupe_and_r
     let r = repo.run(&["reconcile"]);
     r.expect_code(2); // a proposal was made
     let md = branch_file(&repo, "UPDATES.md");
-    assert!(md.starts_with("# Security update. Update wp.test: 2 version bump(s)"), "{md}");
+    assert!(
+        md.starts_with("# Security update. Update wp.test: 2 version bump(s)"),
+        "{md}"
+    );
     assert!(md.contains("Status: open"), "{md}");
     // 6.4.2 is 2 days old but fixes SWV-2023-0001: the age gate is skipped.
     assert!(
-        md.contains("| core | `wordpress` | `6.4.1` | `6.4.2` |") && md.contains("fixes SWV-2023-0001"),
+        md.contains("| core | `wordpress` | `6.4.1` | `6.4.2` |")
+            && md.contains("fixes SWV-2023-0001"),
         "{md}"
     );
-    assert!(md.contains("| plugin | `contact-form-7` | `5.8.3` | `5.8.4` |"), "{md}");
+    assert!(
+        md.contains("| plugin | `contact-form-7` | `5.8.3` | `5.8.4` |"),
+        "{md}"
+    );
     // Fresh releases without a security reason are held back.
     assert!(md.contains("## Held back"), "{md}");
-    assert!(md.contains("`6.4.3`") && md.contains("`woocommerce` `8.6.0`"), "{md}");
+    assert!(
+        md.contains("`6.4.3`") && md.contains("`woocommerce` `8.6.0`"),
+        "{md}"
+    );
     // The site file on the branch: only the two version strings differ, every other byte stays.
     let edited = branch_file(&repo, "sites/wp.test.yaml");
     assert_eq!(
@@ -259,15 +324,29 @@ fn issue_11_update_proposals_edit_only_versions_hold_fresh_releases_dedupe_and_r
     let r = repo.run(&["proposals"]);
     r.expect_code(0);
     assert!(r.stdout.contains("wp.test  updates  open"), "{}", r.stdout);
-    assert!(r.stdout.contains("plugin contact-form-7: 5.8.3 → 5.8.4  security: fixes SWV-2023-0002"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("plugin contact-form-7: 5.8.3 → 5.8.4  security: fixes SWV-2023-0002"),
+        "{}",
+        r.stdout
+    );
     let listed = repo.run(&["proposals", "--format", "json"]).json();
     assert_eq!(listed["proposals"][0]["kind"], "updates");
     assert_eq!(listed["proposals"][0]["bumps"][0]["to"], "6.4.2");
     let md_out = repo.run(&["proposals", "--format", "markdown"]).stdout;
-    assert_eq!(md_out.trim_end(), md.trim_end(), "the Markdown is the PR description");
+    assert_eq!(
+        md_out.trim_end(),
+        md.trim_end(),
+        "the Markdown is the PR description"
+    );
 
     // The main branch takes the proposal: resolved by the next run.
-    repo.git(&["checkout", "siteward-proposals/wp.test", "--", "sites/wp.test.yaml"]);
+    repo.git(&[
+        "checkout",
+        "siteward-proposals/wp.test",
+        "--",
+        "sites/wp.test.yaml",
+    ]);
     repo.commit_all("take the update proposal");
     // Live is still 6.4.1: drift now, reported (sync: observe) — and the proposal is resolved.
     repo.run(&["reconcile"]).expect_code(2);
@@ -275,5 +354,9 @@ fn issue_11_update_proposals_edit_only_versions_hold_fresh_releases_dedupe_and_r
     let r = repo.run(&["proposals"]);
     assert!(r.stdout.contains("0 open proposal(s)"), "{}", r.stdout);
     let r = repo.run(&["proposals", "--all"]);
-    assert!(r.stdout.contains("wp.test  updates  resolved"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("wp.test  updates  resolved"),
+        "{}",
+        r.stdout
+    );
 }
