@@ -11,7 +11,6 @@ pub mod range;
 pub mod source;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -71,8 +70,6 @@ pub struct Advisory {
     pub score: Option<f32>,
     pub references: Vec<String>,
     pub affected: Vec<Affected>,
-    /// The feed file it came from.
-    pub source: Arc<str>,
 }
 
 /// What one advisory says about one package.
@@ -298,19 +295,40 @@ pub fn findings(hits: &[Hit<'_>]) -> Vec<Finding> {
             .as_deref()
             .map(|s| format!(": {s}"))
             .unwrap_or_default();
+        let mut facts = Vec::new();
+        if let Some(score) = h.advisory.score {
+            facts.push(format!("CVSS {score:.1}"));
+        }
+        if let Some(date) = &h.advisory.published {
+            facts.push(format!(
+                "published {}",
+                date.chars().take(10).collect::<String>()
+            ));
+        }
+        let facts = if facts.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", facts.join(", "))
+        };
+        let see = h
+            .advisory
+            .references
+            .first()
+            .map(|u| format!("; see {u}"))
+            .unwrap_or_default();
         out.push(Finding {
             rule: h.advisory.id.clone(),
             severity: h.severity,
             message: format!(
-                "{} `{}` {installed} is affected by {}{aliases}{summary}",
+                "{} `{}` {installed} is affected by {}{aliases}{summary}{facts}",
                 h.kind.as_str(),
                 h.slug,
                 h.advisory.id
             ),
             advice: match &h.fixed {
-                Some(f) => format!("upgrade `{}` to {f} or later (fixed in {f})", h.slug),
+                Some(f) => format!("upgrade `{}` to {f} or later (fixed in {f}){see}", h.slug),
                 None => format!(
-                    "no fixed version is known: remove or replace `{}`, or mitigate",
+                    "no fixed version is known: remove or replace `{}`, or mitigate{see}",
                     h.slug
                 ),
             },

@@ -2,8 +2,6 @@
 //! unchanged (unknown fields are ignored); records of other ecosystems are skipped and withdrawn
 //! records are dropped. Every problem names the file, line and column.
 
-use std::sync::Arc;
-
 use serde::Deserialize;
 
 use super::range::{Event, Range};
@@ -106,7 +104,6 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Advisory>, Vec<Problem>> {
         Document::Many(r) => r,
         Document::One(r) => vec![*r],
     };
-    let path: Arc<str> = Arc::from(path);
     let mut problems = Vec::new();
     let mut out = Vec::new();
     for r in records.into_iter().filter(|r| r.withdrawn.is_none()) {
@@ -191,7 +188,6 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Advisory>, Vec<Problem>> {
             score,
             references: r.references.into_iter().map(|x| x.url).collect(),
             affected,
-            source: path.clone(),
         });
     }
     if problems.is_empty() {

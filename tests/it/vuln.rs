@@ -177,7 +177,15 @@ fn issue_11_vulnerable_versions_are_flagged_in_plan_and_check_with_the_fixed_ver
     );
     assert_eq!(
         cf7["advice"],
-        "upgrade `contact-form-7` to 5.8.4 or later (fixed in 5.8.4)"
+        "upgrade `contact-form-7` to 5.8.4 or later (fixed in 5.8.4); \
+         see https://www.cve.org/CVERecord?id=CVE-2023-6449"
+    );
+    assert!(
+        cf7["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("[CVSS 7.2, published 2023-11-30]"),
+        "{cf7}"
     );
     assert!(
         by_rule("SWV-2023-0001")["advice"]
