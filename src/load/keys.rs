@@ -23,7 +23,9 @@ pub const SITE: &[&str] = &[
 ];
 pub const REDIRECT: &[&str] = &["from", "to", "status"];
 pub const CERTIFICATE: &[&str] = &["domains", "min_days_left", "key", "issuer"];
-pub const SOFTWARE: &[&str] = &["platform", "core", "plugins", "themes", "packages"];
+pub const SOFTWARE: &[&str] = &[
+    "platform", "core", "plugins", "themes", "packages", "updates",
+];
 pub const PACKAGE: &[&str] = &["version", "sha256", "active"];
 pub const CHECK: &[&str] = &["name", "path", "status", "body_contains", "max_response_ms"];
 pub const MANAGE: &[&str] = &["server", "certificate", "software"];

@@ -71,20 +71,22 @@ pub fn read_settings(r: &mut Reader, node: &Node) -> Settings {
     s.vulnerabilities = f
         .get("vulnerabilities")
         .and_then(|n| source(r, n, "vulnerabilities"));
-    if let Some(u) = f
-        .get("updates")
-        .and_then(|n| r.map(n, "updates", keys::UPDATES))
-    {
-        let min_age = u
-            .get("min_age")
-            .and_then(|n| r.parse_within(n, "updates.min_age", MIN_AGE_MIN, MIN_AGE_MAX))
-            .map_or(Duration::ZERO, |s: Span| s.0);
-        s.updates = Some(crate::spec::Updates {
-            source: u.get("source").and_then(|n| source(r, n, "updates.source")),
-            min_age,
-        });
-    }
+    s.updates = f.get("updates").and_then(|n| read_updates(r, n, "updates"));
     s
+}
+
+/// `updates: {source, min_age}`, in siteward.yaml (`what` = `updates`) or a site's `software`
+/// (`software.updates`).
+pub(super) fn read_updates(r: &mut Reader, n: &Node, what: &str) -> Option<crate::spec::Updates> {
+    let u = r.map(n, what, keys::UPDATES)?;
+    Some(crate::spec::Updates {
+        source: u
+            .get("source")
+            .and_then(|n| source(r, n, &format!("{what}.source"))),
+        min_age: u
+            .get("min_age")
+            .and_then(|n| r.parse_within(n, &format!("{what}.min_age"), MIN_AGE_MIN, MIN_AGE_MAX)),
+    })
 }
 
 /// Shortest `updates.min_age` that can be written (leave the key out for none).

@@ -27,9 +27,6 @@ pub fn run(
     timeout: Duration,
     outcome: &mut Outcome,
 ) -> anyhow::Result<()> {
-    let Some(cfg) = &state.settings.updates else {
-        return Ok(());
-    };
     let prefix = &state.settings.proposals_prefix;
     let run_id = outcome.plan.run.id.clone();
     let now = chrono::Utc::now();
@@ -43,9 +40,20 @@ pub fn run(
         let Some(sw) = &site.software else {
             continue;
         };
-        let Some(src) = cfg
+        // The site's `software.updates` keys win over siteward.yaml's; neither: no updates.
+        let (mine, fleet) = (sw.updates.as_ref(), state.settings.updates.as_ref());
+        if mine.is_none() && fleet.is_none() {
+            continue;
+        }
+        let pick = |u: Option<&crate::spec::Updates>| u.cloned().unwrap_or_default();
+        let (mine, fleet) = (pick(mine), pick(fleet));
+        let min_age = mine
+            .min_age
+            .or(fleet.min_age)
+            .map_or(Duration::ZERO, |s| s.0);
+        let Some(src) = mine
             .source
-            .clone()
+            .or(fleet.source)
             .or_else(|| sw.packages.clone())
             .or_else(|| state.settings.packages.clone())
         else {
@@ -62,7 +70,7 @@ pub fn run(
                 continue;
             }
         };
-        let found = super::for_site(site, releases, feed, now, cfg.min_age);
+        let found = super::for_site(site, releases, feed, now, min_age);
         // 1. The site file reached the open proposal: resolved.
         match proposal::resolve(git, prefix, author, site, &run_id) {
             Ok(ProposalOutcome::Resolved { branch, .. }) => note(

@@ -368,3 +368,53 @@ fn issue_11_update_proposals_edit_only_versions_hold_fresh_releases_dedupe_and_r
         r.stdout
     );
 }
+
+#[test]
+fn issue_11_a_policy_turns_updates_on_for_its_sites_and_bad_keys_are_located() {
+    let root = Ca::new("siteward vuln root").expect("root");
+    let nginx = wordpress(&root);
+    // No `updates:` in siteward.yaml: the policy's `software.updates` turns them on, without an
+    // age gate.
+    let repo = repo_with_feed(&root, "");
+    repo.write(
+        "policies/wordpress.yaml",
+        "name: wordpress\ndefaults:\n  software:\n    updates: {source: releases.json}\n",
+    );
+    let original = site_yaml(&nginx).replace("ca: ca.pem\n", "ca: ca.pem\npolicies: [wordpress]\n");
+    repo.write("sites/wp.test.yaml", &original);
+    repo.write(
+        "releases.json",
+        &format!(
+            r#"{{"plugins": {{"woocommerce": [{{"version": "8.6.0", "released": "{}"}}]}}}}"#,
+            days_ago(0)
+        ),
+    );
+    repo.commit_all("fleet");
+    repo.run(&["reconcile"]).expect_code(2);
+    let md = branch_file(&repo, "UPDATES.md");
+    assert!(
+        md.starts_with("# Update wp.test: 1 version bump(s)"),
+        "{md}"
+    );
+    assert_eq!(
+        branch_file(&repo, "sites/wp.test.yaml"),
+        original.replace(
+            "{version: 8.5.2, active: true}",
+            "{version: 8.6.0, active: true}"
+        )
+    );
+
+    repo.write(
+        "policies/wordpress.yaml",
+        "name: wordpress\ndefaults:\n  software:\n    updates: {source: releases.json, min_ag: 3d}\n",
+    );
+    let r = repo.run(&["validate"]);
+    r.expect_code(1);
+    assert!(
+        r.stdout
+            .contains("policies/wordpress.yaml:4:38: unknown key `min_ag` in software.updates")
+            && r.stdout.contains("did you mean `min_age`?"),
+        "{}",
+        r.stdout
+    );
+}
