@@ -213,10 +213,8 @@ fn markdown(s: &SiteBumps<'_>, key: &str, run_id: &str) -> String {
         } else {
             format!("🛡️ fixes {}", text(&b.security.join(", ")))
         };
-        let link = b
-            .url
-            .as_deref()
-            .map_or(String::new(), |u| format!("<{}>", u.replace('>', "%3E")));
+        // Release URLs are normalised http(s) URLs (`releases::parse`): safe in an autolink.
+        let link = b.url.as_deref().map_or(String::new(), |u| format!("<{u}>"));
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {released} | {sec} | {link} |",

@@ -87,10 +87,23 @@ pub fn parse(path: &str, text: &str) -> Result<Releases, Vec<Problem>> {
                     }
                     None => None,
                 };
+                // Shown as a link in proposals: only http(s), in its normalised (escaped) form.
+                let url = match r.url.as_deref().map(url::Url::parse) {
+                    Some(Ok(u)) if matches!(u.scheme(), "https" | "http") => Some(u.to_string()),
+                    Some(_) => {
+                        let shown = r.url.as_deref().unwrap_or_default();
+                        problems.push(at(
+                            locate(text, shown),
+                            format!("url: `{shown}` is not an http(s) URL"),
+                        ));
+                        return None;
+                    }
+                    None => None,
+                };
                 Some(Release {
                     version,
                     released,
-                    url: r.url,
+                    url,
                 })
             })
             .collect()
@@ -184,6 +197,16 @@ mod tests {
         let bad = "{\"core\": [\n  {\"version\": \"six\"}]}";
         let p = parse("r.json", bad).unwrap_err();
         assert_eq!((p[0].line, p[0].column), (2, 15));
+        let p = parse(
+            "r.json",
+            "{\"core\": [{\"version\": \"1.0\", \"url\": \"javascript:alert(1)\"}]}",
+        )
+        .unwrap_err();
+        assert!(
+            p[0].message.contains("not an http(s) URL"),
+            "{}",
+            p[0].message
+        );
         let p = parse("r.json", "{\"cores\": []}").unwrap_err();
         assert!(
             p[0].message.contains("unknown field `cores`"),
