@@ -39,10 +39,13 @@ pub struct UpdateFile {
 /// What the update step is given for one site.
 pub struct SiteBumps<'a> {
     pub site: &'a Site,
-    /// The site file's repo-relative path and its text as on the main branch.
+    /// The site file's repo-relative path.
     pub file: &'a str,
+    /// The site file's text as on the main branch (the working tree the run loaded).
     pub text: &'a str,
+    /// The bumps to write, each of a version the file itself writes.
     pub bumps: &'a [Bump],
+    /// Newer releases held back by `min_age`, listed in the proposal.
     pub held: &'a [HeldBack],
 }
 

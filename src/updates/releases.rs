@@ -216,6 +216,15 @@ mod tests {
     }
 
     #[test]
+    fn the_sample_release_list_parses() {
+        let text = include_str!("../../examples/updates/releases.json");
+        let r = parse("examples/updates/releases.json", text).unwrap();
+        assert_eq!(r.core.len(), 2);
+        assert_eq!(r.plugins["woocommerce"].len(), 2);
+        assert_eq!(r.themes["storefront"][0].version, "4.5.4".parse().unwrap());
+    }
+
+    #[test]
     fn package_directories_list_zips() {
         let dir = tempfile::tempdir().unwrap();
         for f in [

@@ -144,20 +144,8 @@ impl Feed {
         }
     }
 
-    /// Reads the feed `settings` name (empty when none is configured).
-    pub async fn load(
-        repo: &Path,
-        settings: &Settings,
-        timeout: Duration,
-    ) -> Result<Feed, FeedError> {
-        let Some(src) = &settings.vulnerabilities else {
-            return Ok(Feed::default());
-        };
-        let docs = source::read(repo, src, "vulnerabilities", "json", timeout).await?;
-        Feed::parse(&docs)
-    }
-
-    /// [`Feed::load`] for a command that has no runtime of its own yet.
+    /// Reads the feed `settings` names (empty when none is configured). Blocking: commands call
+    /// it before their own runtime starts.
     pub fn load_blocking(
         repo: &Path,
         settings: &Settings,
