@@ -33,10 +33,15 @@ pub fn run(repo: &Path, sites: &[String], all: bool, format: Format) -> anyhow::
         .collect();
     let out = match format {
         Format::Json => {
-            let mut s = serde_json::to_string_pretty(&serde_json::json!({
-                "version": 1,
-                "proposals": found,
-            }))?;
+            #[derive(serde::Serialize)]
+            struct Out<'a> {
+                version: u32,
+                proposals: &'a [Listed],
+            }
+            let mut s = serde_json::to_string_pretty(&Out {
+                version: 1,
+                proposals: &found,
+            })?;
             s.push('\n');
             s
         }
