@@ -174,7 +174,7 @@ pub fn run(
         note(
             outcome,
             &name,
-            format!("{} version bump(s) {message}", bumps.len()),
+            format!("{message}: {} version bump(s)", bumps.len()),
         );
         if let Err(e) = result {
             first_error.get_or_insert(e.into());
