@@ -167,6 +167,23 @@ siteward log --diff --limit 5\n  siteward log --audit-branch origin/siteward-aud
         #[arg(long, value_name = "BRANCH")]
         audit_branch: Option<String>,
     },
+    /// List open proposals (change requests and version bumps) across the fleet.
+    #[command(
+        after_help = "Examples:\n  siteward proposals\n  siteward proposals --site shop.example.nl --format markdown\n  \
+siteward proposals --all --format json\n\n\
+Reads the `siteward-proposals/<site>` branches (`proposals.branch_prefix`); `--format markdown`\n\
+prints each proposal's Markdown, ready as a pull-request description."
+    )]
+    Proposals {
+        /// Only proposals of this site (repeatable).
+        #[arg(long, value_name = "NAME")]
+        site: Vec<String>,
+        /// Resolved proposals too.
+        #[arg(long)]
+        all: bool,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Print the JSON Schema (draft 2020-12) of site and policy files, for editors.
     #[command(after_help = "Examples:\n  siteward schema > siteward.schema.json\n\n\
 Then start a site file with\n  # yaml-language-server: $schema=../siteward.schema.json\n\

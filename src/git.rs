@@ -257,6 +257,25 @@ impl Repo {
         }
     }
 
+    /// Local branches whose name starts with `prefix/` (`siteward-proposals/…`), by name, with
+    /// the commit each points at.
+    pub fn branches_under(&self, prefix: &str) -> Result<Vec<(String, CommitId)>, GitError> {
+        let glob = format!("refs/heads/{prefix}/*");
+        let what = || format!("listing `{glob}`");
+        let mut out = Vec::new();
+        for r in self.inner.references_glob(&glob).map_err(wrap(what()))? {
+            let r = r.map_err(wrap(what()))?;
+            let Some(name) = r.name().ok().and_then(|n| n.strip_prefix("refs/heads/")) else {
+                continue;
+            };
+            let name = name.to_owned();
+            let commit = r.peel_to_commit().map_err(wrap(what()))?;
+            out.push((name, CommitId(commit.id())));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
     /// Resolves a revision (`HEAD~1`, `origin/main`, a commit id) to a commit.
     pub fn resolve(&self, rev: &str) -> Result<CommitId, GitError> {
         let revision = |source| GitError::Revision {

@@ -41,5 +41,7 @@ pub mod spec;
 pub mod stage;
 pub mod survey;
 pub mod transport;
+pub mod updates;
 pub mod verify;
+pub mod vuln;
 pub mod yaml;

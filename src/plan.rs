@@ -145,6 +145,26 @@ pub struct SitePlan {
     /// from the `--changed-since` revision: nothing live changes, but reviewers must see it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub manage_changes: Vec<crate::diff::ManageChange>,
+    /// Installed versions inside a known-vulnerable range (or unknown versions of packages with
+    /// advisories), from the feed named by `vulnerabilities:` ([`crate::vuln`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vulnerabilities: Vec<Vulnerability>,
+}
+
+/// One advisory that applies to an installed package: SPEC's plan JSON `vulnerabilities`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vulnerability {
+    /// The advisory id (`CVE-…`, `GHSA-…`, a vendor id).
+    pub id: String,
+    pub kind: crate::vuln::Kind,
+    pub slug: String,
+    /// The installed version; `null` when it could not be told (then the package may be
+    /// affected: unknown is never safe).
+    pub installed: Option<String>,
+    /// The release that fixes it; `null` when none is known.
+    pub fixed: Option<String>,
+    /// `low`, `medium`, `high` or `critical`.
+    pub severity: String,
 }
 
 /// Identity of the run that made a plan.
@@ -250,6 +270,7 @@ mod tests {
             warnings: vec![],
             unobserved: vec![],
             manage_changes: vec![],
+            vulnerabilities: vec![],
         }
     }
 

@@ -82,6 +82,8 @@ pub struct RunCtx<'a> {
     pub backoff: BTreeMap<String, crate::certificate::backoff::Backoff>,
     /// `--force`: certificate changes are applied even while their site backs off.
     pub force: bool,
+    /// Known vulnerabilities (`vulnerabilities:`), matched against what observation found.
+    pub feed: crate::vuln::Feed,
 }
 
 /// What a run did, ready to print and record.
@@ -108,11 +110,20 @@ impl Outcome {
             .any(|a| a.result == ActionResult::Failed);
         if self.plan.incomplete() || failed || self.refused > 0 {
             Exit::Error
-        } else if self.plan.summary.drift > 0 {
+        } else if self.plan.summary.drift > 0 || self.proposed() {
             Exit::Drift
         } else {
             Exit::Ok
         }
+    }
+
+    /// Whether a proposal was written (an update proposal can be made for a site in sync):
+    /// SPEC's exit 2, "proposals made".
+    fn proposed(&self) -> bool {
+        self.actions
+            .values()
+            .flatten()
+            .any(|a| a.result == ActionResult::Proposed)
     }
 
     /// The run record.
@@ -147,6 +158,7 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         &ctx.secrets,
     )
     .await;
+    crate::vuln::flag(&mut found.sites, sites, &found.live, &ctx.feed);
     for plan in &mut found.sites {
         if let Some(i) = interrupted.iter().find(|i| i.entry.site == plan.site) {
             plan.warnings.push(i.message());
@@ -307,7 +319,7 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
     // 6. Observe the sites an apply was attempted on again (applied, or failed and rolled
     //    back): the record states what is live now.
     if !applied.is_empty() {
-        let again = survey::survey(
+        let mut again = survey::survey(
             ctx.repo,
             &applied,
             ctx.opts,
@@ -315,6 +327,7 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
             &ctx.secrets,
         )
         .await;
+        crate::vuln::flag(&mut again.sites, &applied, &again.live, &ctx.feed);
         for after in again.sites {
             if let Some(slot) = found.sites.iter_mut().find(|p| p.site == after.site) {
                 *slot = after;

@@ -48,6 +48,18 @@ fn server_kinds(mut schema: Value) -> Value {
     schema
 }
 
+/// `updates: {source, min_age}` (siteward.yaml and a site's `software`).
+fn updates() -> Value {
+    object(
+        keys::UPDATES,
+        json!({
+            "source": string("release list (JSON) or package directory; default: packages"),
+            "min_age": {"type": ["string", "integer"], "description": "minimum release age before a bump is proposed, e.g. 3d; security fixes skip it"},
+        }),
+        &[],
+    )
+}
+
 fn string(description: &str) -> Value {
     json!({"type": "string", "description": description})
 }
@@ -118,6 +130,7 @@ fn site_props() -> Value {
             "plugins": packages,
             "themes": packages,
             "packages": string("directory or https URL holding <slug>-<version>.zip"),
+            "updates": updates(),
         }), &[]),
         "checks": {"type": "array", "items": object(keys::CHECK, json!({
             "name": {"type": "string"},
@@ -218,6 +231,8 @@ fn defs() -> Value {
             "per_host": {"type": "integer", "minimum": 1, "maximum": 256},
             "timeout": {"type": ["string", "integer"], "minimum": 1, "maximum": 3600},
             "packages": {"type": "string"},
+            "vulnerabilities": string("OSV vulnerability feed: a path or https URL of a JSON file or directory"),
+            "updates": updates(),
         }), &[]),
     })
 }

@@ -283,6 +283,7 @@ mod tests {
             warnings: vec![],
             unobserved: vec![],
             manage_changes: vec![],
+            vulnerabilities: vec![],
         };
         Plan::new(
             RunInfo {

@@ -44,6 +44,7 @@ pub fn run(repo: &Path, args: CheckArgs) -> anyhow::Result<Exit> {
         tracing::warn!("{name}: no longer managed (its site file was deleted): no action");
     }
     let opts = args.config.observe(&state.settings, picked.sites.len());
+    let feed = crate::vuln::Feed::load_blocking(repo, &state.settings, opts.timeout * 6)?;
     // 3. Observe, looking for denied plugins too.
     let probed: Vec<Cow<'_, Site>> = picked
         .sites
@@ -66,7 +67,12 @@ pub fn run(repo: &Path, args: CheckArgs) -> anyhow::Result<Exit> {
                     site.name
                 );
             }
-            policy::check_site(&state, site, live, today, args.grading)
+            crate::vuln::with_findings(
+                policy::check_site(&state, site, live, today, args.grading),
+                site,
+                live,
+                &feed,
+            )
         })
         .collect();
     let report = CheckReport::new(checked);

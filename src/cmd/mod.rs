@@ -3,6 +3,7 @@
 mod check;
 mod log;
 mod plan;
+mod proposals;
 mod run;
 mod validate;
 
@@ -123,6 +124,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 audit_branch,
             },
         ),
+        Command::Proposals { site, all, format } => proposals::run(&cli.repo, &site, all, format),
         Command::Demo { keep } => crate::demo::run(keep.as_deref()),
     }
 }

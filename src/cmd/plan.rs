@@ -58,6 +58,7 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
     let sites = picked.sites;
     let opts = args.config.observe(&state.settings, sites.len());
     let run = survey::new_run(repo);
+    let feed = crate::vuln::Feed::load_blocking(repo, &state.settings, opts.timeout * 6)?;
     // 3. Resolve secrets (once), observe, diff and stage as `apply` would.
     let secrets = crate::secret::RunSecrets::resolve(&sites, repo);
     let found = survey::runtime()?.block_on(survey::survey(
@@ -69,6 +70,7 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
     ));
     let yaml = found.yaml;
     let mut sites_plans = found.sites;
+    crate::vuln::flag(&mut sites_plans, &sites, &found.live, &feed);
     // How each site is managed, compared with the `--changed-since` revision.
     if let Some(rev) = &args.config.select.changed_since {
         let git = crate::git::Repo::open(repo)?;

@@ -116,10 +116,13 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
             crate::certificate::backoff::read(g, branch.as_str(), &sites)
         })
         .unwrap_or_default();
+    let opts = args.config.observe(&state.settings, sites.len());
+    // A feed that cannot be read or parsed is invalid input: nothing is changed.
+    let feed = crate::vuln::Feed::load_blocking(repo, &state.settings, opts.timeout * 6)?;
     let ctx = RunCtx {
         repo,
         mode: args.mode,
-        opts: args.config.observe(&state.settings, sites.len()),
+        opts,
         run: survey::new_run(repo),
         journal,
         stop: Arc::new(AtomicBool::new(false)),
@@ -129,6 +132,7 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
         interrupted,
         backoff,
         force: args.force,
+        feed,
     };
     let runtime = survey::runtime()?;
     // The watcher stays until the process ends: a signal during proposals, the record or the
@@ -158,6 +162,20 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
     };
     // Proposals, then the record: the record is written even if proposals failed.
     let proposals = write_proposals(&git, &state, &author, &mut outcome);
+    // Version-bump proposals (`updates:`, reconcile only), beside the drift proposals; a failure
+    // is reported after the record is written, like a proposal's.
+    let updates = match args.mode {
+        Mode::Reconcile => crate::updates::step::run(
+            repo,
+            &git,
+            &state,
+            &author,
+            &ctx.feed,
+            ctx.opts.timeout * 6,
+            &mut outcome,
+        ),
+        Mode::Apply { .. } => Ok(()),
+    };
     let record = outcome.record(args.mode, trigger);
     // Write-ahead: the record stays in the crash journal until it is committed, so a run
     // killed while recording, or one that cannot record, leaves it for the next run.
@@ -247,6 +265,7 @@ push it later"
         );
     }
     proposals?;
+    updates?;
     if interrupted {
         bail!("interrupted by a signal: the run was recorded; sites not yet applied were skipped");
     }

@@ -23,7 +23,9 @@ pub const SITE: &[&str] = &[
 ];
 pub const REDIRECT: &[&str] = &["from", "to", "status"];
 pub const CERTIFICATE: &[&str] = &["domains", "min_days_left", "key", "issuer"];
-pub const SOFTWARE: &[&str] = &["platform", "core", "plugins", "themes", "packages"];
+pub const SOFTWARE: &[&str] = &[
+    "platform", "core", "plugins", "themes", "packages", "updates",
+];
 pub const PACKAGE: &[&str] = &["version", "sha256", "active"];
 pub const CHECK: &[&str] = &["name", "path", "status", "body_contains", "max_response_ms"];
 pub const MANAGE: &[&str] = &["server", "certificate", "software"];
@@ -82,9 +84,12 @@ pub const SETTINGS: &[&str] = &[
     "per_host",
     "timeout",
     "packages",
+    "vulnerabilities",
+    "updates",
 ];
 pub const AUDIT: &[&str] = &["branch", "author"];
 pub const PROPOSALS: &[&str] = &["branch_prefix"];
+pub const UPDATES: &[&str] = &["source", "min_age"];
 
 /// Built-in test ids that a policy exception may name besides its own rule ids: the MDN HTTP
 /// Observatory's test names, then siteward's own tests.

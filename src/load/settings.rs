@@ -68,5 +68,45 @@ pub fn read_settings(r: &mut Reader, node: &Node) -> Settings {
         s.timeout = t;
     }
     s.packages = f.get("packages").and_then(|n| r.text(n, "packages"));
+    s.vulnerabilities = f
+        .get("vulnerabilities")
+        .and_then(|n| source(r, n, "vulnerabilities"));
+    s.updates = f.get("updates").and_then(|n| read_updates(r, n, "updates"));
     s
+}
+
+/// `updates: {source, min_age}`, in siteward.yaml (`what` = `updates`) or a site's `software`
+/// (`software.updates`).
+pub(super) fn read_updates(r: &mut Reader, n: &Node, what: &str) -> Option<crate::spec::Updates> {
+    let u = r.map(n, what, keys::UPDATES)?;
+    Some(crate::spec::Updates {
+        source: u
+            .get("source")
+            .and_then(|n| source(r, n, &format!("{what}.source"))),
+        min_age: u
+            .get("min_age")
+            .and_then(|n| r.parse_within(n, &format!("{what}.min_age"), MIN_AGE_MIN, MIN_AGE_MAX)),
+    })
+}
+
+/// Shortest `updates.min_age` that can be written (leave the key out for none).
+const MIN_AGE_MIN: Span = Span(Duration::from_secs(1));
+/// Longest `updates.min_age`: a year.
+const MIN_AGE_MAX: Span = Span(Duration::from_secs(366 * 24 * 3600));
+
+/// A data source: an https URL or a local path (plain http and other schemes are refused).
+fn source(r: &mut Reader, n: &Node, what: &str) -> Option<String> {
+    let text = r.text(n, what)?;
+    if text.contains("://") && !text.starts_with("https://") {
+        r.report(
+            &n.loc,
+            format!("{what}: `{text}`: only https URLs are fetched; use https or a local path"),
+        );
+        return None;
+    }
+    if text.starts_with("https://") && url::Url::parse(&text).is_err() {
+        r.report(&n.loc, format!("{what}: `{text}` is not a valid URL"));
+        return None;
+    }
+    Some(text)
 }

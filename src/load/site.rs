@@ -389,6 +389,9 @@ fn read_software(r: &mut Reader, node: &Node) -> Option<Software> {
     let packages = f
         .get("packages")
         .and_then(|n| r.text(n, "software.packages"));
+    let updates = f
+        .get("updates")
+        .and_then(|n| super::settings::read_updates(r, n, "software.updates"));
     if platform.is_none() && (core.is_some() || !plugins.is_empty() || !themes.is_empty()) {
         r.report(
             &node.loc,
@@ -404,6 +407,7 @@ fn read_software(r: &mut Reader, node: &Node) -> Option<Software> {
         plugins,
         themes,
         packages,
+        updates,
     })
 }
 

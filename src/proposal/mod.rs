@@ -6,7 +6,9 @@
 //! second proposal; a site seen in sync marks its open proposal resolved; the branch ref moves
 //! only if it still points where this run found it.
 
+pub mod list;
 pub mod render;
+pub mod updates;
 
 use sha2::{Digest, Sha256};
 
@@ -15,7 +17,7 @@ use crate::plan::{Change, SitePlan};
 use crate::spec::{BranchName, Site};
 
 /// File names on a proposal branch.
-const PROPOSAL_FILE: &str = "PROPOSAL.md";
+pub const PROPOSAL_FILE: &str = "PROPOSAL.md";
 const PLAN_FILE: &str = "plan.json";
 /// Attempts when another writer moves the branch at the same moment.
 const MAX_ATTEMPTS: u32 = 5;
@@ -46,6 +48,8 @@ pub enum ProposalError {
     },
     #[error("branch `{branch}` kept moving while writing the proposal; try again")]
     Contended { branch: String },
+    #[error(transparent)]
+    Edit(#[from] crate::updates::edit::EditError),
 }
 
 /// The dedupe key of a set of changes: what is desired, not what is live (live values such as
@@ -100,13 +104,14 @@ pub fn propose(
         repo,
         &branch,
         author,
+        PROPOSAL_FILE,
         |current| match current {
             Some(md) if is_open(md) && md.contains(&format!("{}{drift}", render::DRIFT_PREFIX)) => {
                 None
             }
             _ => Some(vec![
-                (PROPOSAL_FILE, markdown.clone().into_bytes()),
-                (PLAN_FILE, plan_json.clone()),
+                (PROPOSAL_FILE.to_owned(), markdown.clone().into_bytes()),
+                (PLAN_FILE.to_owned(), plan_json.clone()),
             ]),
         },
         &message,
@@ -139,9 +144,10 @@ pub fn resolve(
         repo,
         &branch,
         author,
+        PROPOSAL_FILE,
         |current| match current {
             Some(md) if is_open(md) => Some(vec![(
-                PROPOSAL_FILE,
+                PROPOSAL_FILE.to_owned(),
                 render::resolved(md, run_id).into_bytes(),
             )]),
             _ => None,
@@ -154,19 +160,21 @@ pub fn resolve(
     })
 }
 
-fn is_open(markdown: &str) -> bool {
+/// Whether a proposal's Markdown carries `Status: open`.
+pub fn is_open(markdown: &str) -> bool {
     markdown
         .lines()
         .any(|l| l.trim_end() == render::STATUS_OPEN)
 }
 
-/// Compare-and-swap commit on `branch`: `files` sees the current `PROPOSAL.md` (if any) and
-/// returns the files to write, or `None` for "nothing to do".
+/// Compare-and-swap commit on `branch`: `files` sees the current `watch` file (`PROPOSAL.md`,
+/// `UPDATES.md`), if any, and returns the files to write, or `None` for "nothing to do".
 fn commit(
     repo: &Repo,
     branch: &str,
     author: &Identity,
-    files: impl Fn(Option<&str>) -> Option<Vec<(&'static str, Vec<u8>)>>,
+    watch: &str,
+    files: impl Fn(Option<&str>) -> Option<Vec<(String, Vec<u8>)>>,
     message: &str,
 ) -> Result<Option<CommitId>, ProposalError> {
     let refname = format!("refs/heads/{branch}");
@@ -174,7 +182,7 @@ fn commit(
         let tip = repo.read_ref(&refname)?;
         let current = match tip {
             Some(c) => repo
-                .read_file_at(c, PROPOSAL_FILE)?
+                .read_file_at(c, watch)?
                 .map(|b| String::from_utf8_lossy(&b).into_owned()),
             None => None,
         };
@@ -183,7 +191,7 @@ fn commit(
         };
         let blobs = files
             .iter()
-            .map(|(path, data)| repo.write_blob(data).map(|b| ((*path).to_owned(), b)))
+            .map(|(path, data)| repo.write_blob(data).map(|b| (path.clone(), b)))
             .collect::<Result<Vec<_>, _>>()?;
         let base = tip.map(|c| repo.commit_tree(c)).transpose()?;
         let tree = repo.tree_with_files(base, &blobs)?;

@@ -153,6 +153,7 @@ fn attention(site: &SitePlan) -> bool {
         || !site.warnings.is_empty()
         || !site.manage_changes.is_empty()
         || site.checks.iter().any(|c| !c.ok)
+        || !site.vulnerabilities.is_empty()
 }
 
 fn sync_word(s: SyncStatus) -> &'static str {
@@ -185,6 +186,9 @@ fn details(site: &SitePlan, r: Report<'_>) -> String {
     }
     for c in &site.changes {
         let _ = writeln!(d, "- {}", code_span(&describe(c)));
+    }
+    for v in &site.vulnerabilities {
+        let _ = writeln!(d, "- 🛡️ {}", markdown(&crate::vuln::describe(v)));
     }
     for c in site.checks.iter().filter(|c| !c.ok) {
         let why = c.message.as_deref().unwrap_or("failed");
@@ -251,6 +255,7 @@ mod tests {
                     error: None,
                     warnings: vec![],
                     unobserved: vec![],
+                    vulnerabilities: vec![],
                     manage_changes: vec![],
                 }
             })

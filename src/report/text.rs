@@ -45,6 +45,9 @@ pub fn render(r: Report<'_>, color: bool) -> String {
         for c in &site.changes {
             let _ = writeln!(out, "  {}", text(&describe(c)));
         }
+        for v in &site.vulnerabilities {
+            let _ = writeln!(out, "  {}", paint(RED, &text(&crate::vuln::describe(v))));
+        }
         for c in site.checks.iter().filter(|c| !c.ok) {
             let why = c.message.as_deref().unwrap_or("failed");
             let _ = writeln!(out, "  check `{}` failed: {}", text(&c.name), text(why));

@@ -119,6 +119,9 @@ pub struct Software {
     pub themes: BTreeMap<String, Package>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub packages: Option<String>,
+    /// Version-bump proposals for this site (`software.updates`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updates: Option<Updates>,
 }
 
 /// A desired plugin or theme.
@@ -324,6 +327,23 @@ pub struct Settings {
     pub per_host: usize,
     pub timeout: Span,
     pub packages: Option<String>,
+    /// OSV feed: a path or https URL of a JSON file or directory ([`crate::vuln`]).
+    pub vulnerabilities: Option<String>,
+    /// Version-bump proposals (`updates:`), when configured.
+    pub updates: Option<Updates>,
+}
+
+/// `updates: {source, min_age}` (siteward.yaml, or a site's or policy's `software`): where
+/// newer releases are listed, and how old a release must be before it is proposed (security
+/// fixes skip the wait). A site's keys override the repo-wide ones key by key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Updates {
+    /// A release list (JSON) or package directory; `None`: the `packages` source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Minimum release age; `None` proposes at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_age: Option<Span>,
 }
 
 impl Default for Settings {
@@ -336,6 +356,8 @@ impl Default for Settings {
             per_host: 4,
             timeout: Span(std::time::Duration::from_secs(10)),
             packages: None,
+            vulnerabilities: None,
+            updates: None,
         }
     }
 }

@@ -15,6 +15,11 @@ pub struct Version {
 }
 
 impl Version {
+    /// Whether this is a pre-release (`6.5-RC1`).
+    pub fn is_pre_release(&self) -> bool {
+        self.pre.is_some()
+    }
+
     fn part(&self, i: usize) -> u64 {
         self.parts.get(i).copied().unwrap_or(0)
     }

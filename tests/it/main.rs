@@ -20,3 +20,4 @@ mod reconcile;
 mod record;
 mod stage;
 mod validate;
+mod vuln;
