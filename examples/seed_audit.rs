@@ -55,6 +55,7 @@ fn main() -> anyhow::Result<()> {
             warnings: vec![],
             unobserved: vec![],
             manage_changes: vec![],
+            findings: vec![],
             vulnerabilities: vec![],
         };
         let plan = Plan::new(

@@ -145,6 +145,10 @@ pub struct SitePlan {
     /// from the `--changed-since` revision: nothing live changes, but reviewers must see it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub manage_changes: Vec<crate::diff::ManageChange>,
+    /// Active `check` findings (policy rules and the web grade's tests) of medium severity or
+    /// more, most severe first: a compact view of what `siteward check` reports.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<PlanFinding>,
     /// Installed versions inside a known-vulnerable range (or unknown versions of packages with
     /// advisories), from the feed named by `vulnerabilities:` ([`crate::vuln`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -165,6 +169,15 @@ pub struct Vulnerability {
     pub fixed: Option<String>,
     /// `low`, `medium`, `high` or `critical`.
     pub severity: String,
+}
+
+/// One `check` finding as a plan shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanFinding {
+    pub rule: String,
+    /// `low` … `critical`.
+    pub severity: String,
+    pub message: String,
 }
 
 /// Identity of the run that made a plan.
@@ -270,6 +283,7 @@ mod tests {
             warnings: vec![],
             unobserved: vec![],
             manage_changes: vec![],
+            findings: vec![],
             vulnerabilities: vec![],
         }
     }

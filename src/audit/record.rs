@@ -283,6 +283,7 @@ mod tests {
             warnings: vec![],
             unobserved: vec![],
             manage_changes: vec![],
+            findings: vec![],
             vulnerabilities: vec![],
         };
         Plan::new(

@@ -71,6 +71,21 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
     let yaml = found.yaml;
     let mut sites_plans = found.sites;
     crate::vuln::flag(&mut sites_plans, &sites, &found.live, &feed);
+    // What `siteward check` would report, compactly: active findings of medium or more.
+    let today = chrono::Utc::now().date_naive();
+    for ((plan, site), live) in sites_plans.iter_mut().zip(&sites).zip(&found.live) {
+        let checked = crate::policy::check_site(&state, site, live, today, Default::default());
+        plan.findings = checked
+            .findings
+            .iter()
+            .filter(|f| !f.excepted && f.severity >= crate::spec::Severity::Medium)
+            .map(|f| crate::plan::PlanFinding {
+                rule: f.rule.clone(),
+                severity: f.severity.as_str().to_owned(),
+                message: f.message.clone(),
+            })
+            .collect();
+    }
     // How each site is managed, compared with the `--changed-since` revision.
     if let Some(rev) = &args.config.select.changed_since {
         let git = crate::git::Repo::open(repo)?;

@@ -164,6 +164,7 @@ pub fn plan_site(d: &Desired<'_>, live: &LiveSite) -> SitePlan {
         warnings,
         unobserved,
         manage_changes: Vec::new(),
+        findings: Vec::new(),
         vulnerabilities: Vec::new(),
     }
 }

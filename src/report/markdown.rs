@@ -52,6 +52,28 @@ pub fn render(r: Report<'_>) -> String {
     });
     let unlisted = table_rows(&mut out, rows, 4);
 
+    // What `siteward check` would report, compactly.
+    let findings: Vec<(&str, &crate::plan::PlanFinding)> = ordered
+        .iter()
+        .flat_map(|site| site.findings.iter().map(|f| (site.site.as_str(), f)))
+        .collect();
+    if !findings.is_empty() {
+        out.push_str(
+            "### Findings (`siteward check`, medium and above)\n\n\
+             | site | severity | rule | finding |\n| --- | --- | --- | --- |\n",
+        );
+        let rows = findings.iter().map(|(site, f)| {
+            format!(
+                "| {} | {} | {} | {} |\n",
+                table_code(site),
+                markdown(&f.severity),
+                table_code(&f.rule),
+                markdown(&f.message)
+            )
+        });
+        table_rows(&mut out, rows, 4);
+    }
+
     // Changes to how sites are managed change nothing live, so they get their own section
     // where reviewers cannot miss them.
     let managed: Vec<(&str, &crate::diff::ManageChange)> = ordered
@@ -257,6 +279,7 @@ mod tests {
                     unobserved: vec![],
                     vulnerabilities: vec![],
                     manage_changes: vec![],
+                    findings: vec![],
                 }
             })
             .collect();

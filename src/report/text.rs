@@ -45,6 +45,10 @@ pub fn render(r: Report<'_>, color: bool) -> String {
         for c in &site.changes {
             let _ = writeln!(out, "  {}", text(&describe(c)));
         }
+        for f in &site.findings {
+            let line = format!("finding {} {}: {}", f.severity, f.rule, f.message);
+            let _ = writeln!(out, "  {}", text(&line));
+        }
         for v in &site.vulnerabilities {
             let _ = writeln!(out, "  {}", paint(RED, &text(&crate::vuln::describe(v))));
         }

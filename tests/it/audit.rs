@@ -62,6 +62,7 @@ pub fn site_plan(site: &str, sync: SyncStatus, changes: Vec<Change>) -> SitePlan
         warnings: vec![],
         unobserved: vec![],
         manage_changes: vec![],
+        findings: vec![],
         vulnerabilities: vec![],
     }
 }

@@ -188,3 +188,35 @@ fn a_deadline_bounds_the_run() {
         bad.stderr
     );
 }
+
+/// `plan` shows what `siteward check` would report, compactly (issue #12): active findings of
+/// medium severity and above, in every format.
+#[test]
+fn plan_shows_check_findings_compactly() {
+    let f = Fleet::start(&["a.test"]);
+    f.site("a.test", "auto", "headers:\n  X-Team: web\n");
+    f.repo.commit_all("a site without security headers");
+    let doc = f.repo.run(&["plan", "--format", "json"]).json();
+    let findings = doc["sites"][0]["findings"]
+        .as_array()
+        .expect("findings")
+        .clone();
+    assert!(!findings.is_empty(), "{doc}");
+    let check = f.repo.run(&["check", "--format", "json"]).json();
+    for finding in &findings {
+        let rule = finding["rule"].as_str().unwrap_or_default();
+        assert!(
+            check["sites"][0]["findings"]
+                .as_array()
+                .expect("check findings")
+                .iter()
+                .any(|c| c["rule"] == rule && c["severity"] == finding["severity"]),
+            "plan finding `{rule}` is not what check reports: {check}"
+        );
+        assert_ne!(finding["severity"], "low");
+    }
+    let text = f.repo.run(&["plan"]);
+    assert!(text.stdout.contains("  finding "), "{}", text.stdout);
+    let md = f.repo.run(&["plan", "--format", "markdown"]);
+    assert!(md.stdout.contains("### Findings"), "{}", md.stdout);
+}
