@@ -3,17 +3,18 @@
 //! also when a step failed or a SIGINT/SIGTERM arrived (steps 7–8):
 //!
 //! 1. report applies a killed run left unfinished (crash journal) and re-verify their sites;
-//! 2. observe and diff the selected sites;
-//! 3. (saved plan) refuse sites whose live or desired state changed since the plan;
-//! 4. decide per site: apply, propose, report or skip;
-//! 5. apply through providers (sites in parallel, each site's steps in order);
+//! 2. observe, diff and stage the selected sites: every change gets its step (`crate::stage`);
+//! 3. (saved plan) refuse sites whose live or desired state or steps changed since the plan;
+//! 4. execute the steps: `skip`s are recorded, `propose`s collected, `apply`s run below;
+//! 5. apply through providers: sites on one server as one batch (one test, one reload), other
+//!    servers in parallel;
 //! 6. observe the applied sites again: the final state is what was verified, not assumed;
 //! 7. write proposals, and resolve those whose drift is gone;
 //! 8. record the run on the audit branch (and push it when asked).
 //!
 //! Guarantees: an `unknown` site is never changed or proposed for; `sync: observe` sites are
-//! only reported; a site is applied at most once per run; after a signal no new site apply
-//! starts, the running ones finish (providers roll back on failure) and the run is recorded.
+//! only reported; nothing is applied that the plan stage did not stage as `apply`; a site is
+//! applied at most once per run; after a signal or the `--deadline` no new site apply starts, the running ones finish (providers roll back on failure) and the run is recorded.
 
 use std::collections::BTreeMap;
 use std::path::Path;
