@@ -14,7 +14,8 @@
 //!
 //! Guarantees: an `unknown` site is never changed or proposed for; `sync: observe` sites are
 //! only reported; nothing is applied that the plan stage did not stage as `apply`; a site is
-//! applied at most once per run; after a signal or the `--deadline` no new site apply starts, the running ones finish (providers roll back on failure) and the run is recorded.
+//! applied at most once per run; after a signal or the `--deadline` no new site apply starts,
+//! the running ones finish (providers roll back on failure) and the run is recorded.
 
 use std::collections::BTreeMap;
 use std::path::Path;
