@@ -67,6 +67,22 @@ pub async fn apply_site(
     out
 }
 
+/// The site's `manage.server` provider and its transport, or why they cannot be set up.
+fn server_setup(ctx: ApplyCtx<'_>, site: &Site) -> Result<(Provider, Transport), String> {
+    let provider = Provider::for_site(site, ctx.repo)
+        .map_err(|e| crate::error_text::chain(&e))?
+        .ok_or_else(|| "the site has no `manage.server` provider".to_owned())?;
+    let spec = site
+        .manage
+        .server
+        .as_ref()
+        .map(|m| m.transport.clone())
+        .unwrap_or_default();
+    let transport = Transport::from_spec(&spec, ctx.repo, ctx.opts.transport_timeouts())
+        .map_err(|e| crate::error_text::chain(&e))?;
+    Ok((provider, transport))
+}
+
 /// Applies header and redirect changes through the site's `manage.server` provider.
 async fn apply_server(
     ctx: ApplyCtx<'_>,
@@ -78,21 +94,7 @@ async fn apply_server(
         return SiteApply::default();
     }
     // 1. The provider and its transport.
-    let setup = Provider::for_site(site, ctx.repo)
-        .map_err(|e| crate::error_text::chain(&e))
-        .and_then(|p| {
-            let p = p.ok_or_else(|| "the site has no `manage.server` provider".to_owned())?;
-            let spec = site
-                .manage
-                .server
-                .as_ref()
-                .map(|m| m.transport.clone())
-                .unwrap_or_default();
-            Transport::from_spec(&spec, ctx.repo, ctx.opts.transport_timeouts())
-                .map(|t| (p, t))
-                .map_err(|e| crate::error_text::chain(&e))
-        });
-    let (provider, transport) = match setup {
+    let (provider, transport) = match server_setup(ctx, site) {
         Ok(pt) => pt,
         Err(e) => return failed(changes, e),
     };
@@ -276,21 +278,10 @@ async fn batch_steps(ctx: ApplyCtx<'_>, group: &[(&Site, &[Change])]) -> Vec<(St
     let mut ready = Vec::new();
     for (site, changes) in group {
         let name = site.name.to_string();
-        let setup = Provider::for_site(site, ctx.repo)
-            .map_err(|e| crate::error_text::chain(&e))
-            .and_then(|p| p.ok_or_else(|| "the site has no `manage.server` provider".to_owned()))
-            .and_then(|p| {
-                let spec = site
-                    .manage
-                    .server
-                    .as_ref()
-                    .map(|m| m.transport.clone())
-                    .unwrap_or_default();
-                let t = Transport::from_spec(&spec, ctx.repo, ctx.opts.transport_timeouts())
-                    .map_err(|e| crate::error_text::chain(&e))?;
-                let secrets = ctx.secrets.site(site.name.as_str())?;
-                Ok((p, t, secrets))
-            });
+        let setup = server_setup(ctx, site).and_then(|(p, t)| {
+            let secrets = ctx.secrets.site(site.name.as_str())?;
+            Ok((p, t, secrets))
+        });
         match setup {
             Ok((p, t, secrets)) => ready.push((*site, *changes, p, t, secrets)),
             Err(e) => out.push((name, failed(changes, e))),
