@@ -1,6 +1,7 @@
 //! Pure X.509 reading: DER → [`CertInfo`], host-name matching against SANs, and the raw
 //! subject/issuer names used to spot a missing intermediate.
 
+use x509_parser::extensions::ParsedExtension;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
@@ -37,6 +38,24 @@ pub fn parse(der: &[u8]) -> Result<CertInfo, CertParseError> {
         key: key_name(&cert),
         signature: signature_name(&cert.signature_algorithm.algorithm.to_id_string()),
         self_signed: cert.subject().as_raw() == cert.issuer().as_raw(),
+        ocsp_responder: ocsp_responder(&cert),
+    })
+}
+
+/// The first OCSP responder URL in the Authority Information Access extension.
+fn ocsp_responder(cert: &X509Certificate<'_>) -> Option<String> {
+    cert.extensions().iter().find_map(|ext| match ext.parsed_extension() {
+        ParsedExtension::AuthorityInfoAccess(aia) => aia.iter().find_map(|d| {
+            match (&d.access_method, &d.access_location) {
+                (m, GeneralName::URI(uri))
+                    if *m == x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_OCSP =>
+                {
+                    Some((*uri).to_owned())
+                }
+                _ => None,
+            }
+        }),
+        _ => None,
     })
 }
 
