@@ -258,24 +258,27 @@ pub fn warnings(d: &Desired<'_>, t: &TlsObservation) -> Vec<String> {
     out
 }
 
-/// Advice when renewal is due with more than a third of the issued lifetime left: the
-/// certificate would be renewed soon after every issuance (or on every run, when the threshold
-/// exceeds the lifetime).
-fn renewal_advice(min_days: i64, lifetime: i64) -> Option<String> {
-    if lifetime <= 0 || min_days * 3 <= lifetime {
-        return None;
-    }
-    let every = lifetime - min_days;
-    let when = if every <= 0 {
-        "so it is renewed on every run".to_owned()
+/// Advice when `min_days_left` does not suit the lifetime the CA issues: at or above it every
+/// run renews; above a third of it renewals come needlessly early. The plan says it for the
+/// served certificate, an apply for the one it just issued.
+pub fn renewal_advice(min_days: i64, lifetime: i64) -> Option<String> {
+    let third = lifetime / 3;
+    if lifetime <= 0 || min_days <= third {
+        None
+    } else if min_days >= lifetime {
+        Some(format!(
+            "the CA issues certificates valid for {lifetime} days, no more than \
+             `min_days_left: {min_days}`, so every run renews; set `min_days_left` to about \
+             {third}"
+        ))
     } else {
-        format!("so it is renewed every {every} days")
-    };
-    Some(format!(
-        "`min_days_left: {min_days}` is more than a third of the {lifetime}-day lifetime the CA \
-         issues, {when}: lower `min_days_left` to at most {}",
-        lifetime / 3
-    ))
+        Some(format!(
+            "`min_days_left: {min_days}` is more than a third of the {lifetime}-day lifetime the \
+             CA issues, so it is renewed every {} days; about {third} leaves time to retry \
+             without renewing early",
+            lifetime - min_days
+        ))
+    }
 }
 
 /// Why the expiry is planned: `expired: …` or `expiring: …` with the renewal threshold.
@@ -391,11 +394,14 @@ mod tests {
         assert_eq!(
             w,
             ["`min_days_left: 21` is more than a third of the 47-day lifetime the CA issues, \
-              so it is renewed every 26 days: lower `min_days_left` to at most 15"]
+              so it is renewed every 26 days; about 15 leaves time to retry without renewing \
+              early"]
         );
         assert!(warned("certificate:\n  min_days_left: 15\n", &t).is_empty());
         assert!(warned("certificate:\n  min_days_left: 16\n", &t)[0].contains("every 31 days"));
-        assert!(warned("certificate:\n  min_days_left: 60\n", &t)[0].contains("on every run"));
+        assert!(warned("certificate:\n  min_days_left: 46\n", &t)[0].contains("every 1 days"));
+        let w = warned("certificate:\n  min_days_left: 47\n", &t);
+        assert!(w[0].contains("so every run renews"), "{w:?}");
         // No `certificate:` block: no threshold, no advice.
         assert!(warned("", &t).is_empty());
     }
