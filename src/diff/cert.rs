@@ -393,9 +393,11 @@ mod tests {
         let w = warned("certificate:\n  domains: [a.test]\n", &t);
         assert_eq!(
             w,
-            ["`min_days_left: 21` is more than a third of the 47-day lifetime the CA issues, \
+            [
+                "`min_days_left: 21` is more than a third of the 47-day lifetime the CA issues, \
               so it is renewed every 26 days; about 15 leaves time to retry without renewing \
-              early"]
+              early"
+            ]
         );
         assert!(warned("certificate:\n  min_days_left: 15\n", &t).is_empty());
         assert!(warned("certificate:\n  min_days_left: 16\n", &t)[0].contains("every 31 days"));
@@ -416,7 +418,9 @@ mod tests {
         t.leaf.ocsp_responder = Some("http://ocsp.ca.test/".into());
         let w = warned("", &t);
         assert!(
-            w.len() == 1 && w[0].contains("staples no OCSP response") && w[0].contains("http://ocsp.ca.test/"),
+            w.len() == 1
+                && w[0].contains("staples no OCSP response")
+                && w[0].contains("http://ocsp.ca.test/"),
             "{w:?}"
         );
         t.ocsp_stapled = Some(true);

@@ -13,9 +13,9 @@ use super::Failure;
 use super::headers::{self, has_source};
 use super::observatory::advice;
 use super::strength;
+use crate::diff::cert::{lifetime_days, max_lifetime_days, rsa_bits, sha1_signed};
 use crate::header_values::normalise;
 use crate::observe::live::LiveSite;
-use crate::diff::cert::{lifetime_days, max_lifetime_days, rsa_bits, sha1_signed};
 use crate::spec::{Condition, HeaderName, HeaderRule, KeyType, LifetimeLimit, Site, Version};
 
 /// Evaluates `condition` on `live`: `None` when it holds.
@@ -608,7 +608,9 @@ mod tests {
         assert!(evaluate(&cabf, &issued(march_2026 - 1, 398)).is_none());
         let f = evaluate(&cabf, &issued(march_2026 - 1, 399)).expect("too long");
         assert!(
-            f.message.contains("399 days") && f.message.contains("more than the 398 days the CA/Browser Forum"),
+            f.message.contains("399 days")
+                && f.message
+                    .contains("more than the 398 days the CA/Browser Forum"),
             "{}",
             f.message
         );
@@ -671,11 +673,19 @@ mod tests {
         assert!(evaluate(&c, &l).is_none());
         set(&mut l, Some(false), Some("http://ocsp.ca.test/"));
         let f = evaluate(&c, &l).expect("not stapled");
-        assert!(f.message.contains("responder http://ocsp.ca.test/"), "{}", f.message);
+        assert!(
+            f.message.contains("responder http://ocsp.ca.test/"),
+            "{}",
+            f.message
+        );
         assert!(f.advice.contains("ssl_stapling on;"), "{}", f.advice);
         set(&mut l, Some(false), None);
         let f = evaluate(&c, &l).expect("not stapled");
-        assert!(f.message.contains("names no OCSP responder"), "{}", f.message);
+        assert!(
+            f.message.contains("names no OCSP responder"),
+            "{}",
+            f.message
+        );
         assert!(f.advice.contains("ssl_stapling_file"), "{}", f.advice);
         set(&mut l, None, None);
         assert!(fails(&c, &l).contains("not observed"));

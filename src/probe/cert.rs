@@ -44,19 +44,22 @@ pub fn parse(der: &[u8]) -> Result<CertInfo, CertParseError> {
 
 /// The first OCSP responder URL in the Authority Information Access extension.
 fn ocsp_responder(cert: &X509Certificate<'_>) -> Option<String> {
-    cert.extensions().iter().find_map(|ext| match ext.parsed_extension() {
-        ParsedExtension::AuthorityInfoAccess(aia) => aia.iter().find_map(|d| {
-            match (&d.access_method, &d.access_location) {
-                (m, GeneralName::URI(uri))
-                    if *m == x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_OCSP =>
-                {
-                    Some((*uri).to_owned())
-                }
-                _ => None,
+    cert.extensions()
+        .iter()
+        .find_map(|ext| match ext.parsed_extension() {
+            ParsedExtension::AuthorityInfoAccess(aia) => {
+                aia.iter()
+                    .find_map(|d| match (&d.access_method, &d.access_location) {
+                        (m, GeneralName::URI(uri))
+                            if *m == x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_OCSP =>
+                        {
+                            Some((*uri).to_owned())
+                        }
+                        _ => None,
+                    })
             }
-        }),
-        _ => None,
-    })
+            _ => None,
+        })
 }
 
 /// `(subject, issuer)` raw DER names of a certificate, for chain matching.
