@@ -162,5 +162,27 @@ mod tests {
         let (root_subject, _) = names(&der(&ca.cert_pem)).unwrap();
         assert_eq!(issuer, root_subject);
         assert!(der_content(&issuer).len() + 2 <= issuer.len());
+        assert_eq!(info.ocsp_responder, None);
+    }
+
+    #[test]
+    fn reads_the_ocsp_responder() {
+        // AuthorityInfoAccess: one AccessDescription, id-ad-ocsp → URI `http://o.test/`.
+        let mut aia = vec![
+            0x30, 0x1c, 0x30, 0x1a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01,
+            0x86, 0x0e,
+        ];
+        aia.extend_from_slice(b"http://o.test/");
+        let mut params = rcgen::CertificateParams::new(vec!["a.test".to_owned()]).unwrap();
+        params
+            .custom_extensions
+            .push(rcgen::CustomExtension::from_oid_content(
+                &[1, 3, 6, 1, 5, 5, 7, 1, 1],
+                aia,
+            ));
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let info = parse(cert.der()).unwrap();
+        assert_eq!(info.ocsp_responder.as_deref(), Some("http://o.test/"));
     }
 }

@@ -327,6 +327,28 @@ mod tests {
     }
 
     #[test]
+    fn the_verifier_records_whether_ocsp_was_stapled() {
+        let root = Ca::new("root").unwrap();
+        let leaf = der(&root.leaf(&["a.test"], Validity::days(90)).unwrap().cert_pem);
+        let seen = SeenChains::default();
+        let verifier =
+            RecordingVerifier::new(roots_with(&root.cert_pem), false, seen.clone()).unwrap();
+        let at = UnixTime::since_unix_epoch(Duration::from_secs(now() as u64));
+        for (name, ocsp, stapled) in [
+            ("a.test", &b"\x30\x03\x0a\x01\x00"[..], true),
+            ("b.test", &[][..], false),
+        ] {
+            let server = ServerName::try_from(name).unwrap();
+            // `b.test` does not match the certificate: it is recorded before it is refused.
+            let verified = verifier.verify_server_cert(&leaf, &[], &server, ocsp, at);
+            assert_eq!(verified.is_ok(), stapled);
+            let presented = seen.lock().unwrap()[name].clone();
+            assert_eq!(presented.ocsp_stapled, stapled);
+            assert_eq!(presented.chain, std::slice::from_ref(&leaf));
+        }
+    }
+
+    #[test]
     fn self_signed_is_untrusted_not_missing() {
         let root = Ca::new("root").unwrap();
         let leaf = self_signed(&["a.test"], Validity::days(30)).unwrap();
