@@ -113,21 +113,7 @@ impl Issuance {
     /// above it every run renews; above a third of it renewals come needlessly early.
     pub fn renewal_advice(&self, site: &Site) -> Option<String> {
         let min = i64::from(site.certificate.as_ref()?.min_days_left);
-        let life = self.lifetime_days;
-        let third = life / 3;
-        if min >= life {
-            Some(format!(
-                "the CA issues certificates valid for {life} days, no more than \
-                 `min_days_left: {min}`, so every run renews; set `min_days_left` to about {third}"
-            ))
-        } else if min > third {
-            Some(format!(
-                "`min_days_left: {min}` is more than a third of the {life}-day lifetime the CA \
-                 issues; about {third} leaves time to retry without renewing early"
-            ))
-        } else {
-            None
-        }
+        crate::diff::cert::renewal_advice(min, self.lifetime_days)
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::{Desired, change};
 use crate::canon::Canon;
-use crate::observe::live::TlsObservation;
+use crate::observe::live::{CertInfo, TlsObservation};
 use crate::plan::{Action, Change, Resource};
 
 fn min_days(d: &Desired<'_>) -> i64 {
@@ -185,7 +185,7 @@ pub fn changes(d: &Desired<'_>, t: &TlsObservation, refused: Option<&str>) -> Ve
 
 /// The CA/Browser Forum's maximum lifetime of a TLS certificate, in days, by issue date (UTC
 /// seconds): 398 days before 2026-03-15, then 200, 100 from 2027-03-15, 47 from 2029-03-15.
-fn max_lifetime_days(not_before_unix: i64) -> i64 {
+pub fn max_lifetime_days(not_before_unix: i64) -> i64 {
     const STEPS: [(i64, i64); 3] = [
         (1_773_532_800, 200), // 2026-03-15
         (1_805_068_800, 100), // 2027-03-15
@@ -198,35 +198,87 @@ fn max_lifetime_days(not_before_unix: i64) -> i64 {
         .map_or(398, |(_, days)| *days)
 }
 
+/// The certificate's lifetime in whole days (`not_after - not_before`, rounded down).
+pub fn lifetime_days(leaf: &CertInfo) -> i64 {
+    leaf.not_after_unix
+        .saturating_sub(leaf.not_before_unix)
+        .div_euclid(86_400)
+}
+
+/// The key size of an RSA certificate key (`rsa-2048` → 2048), `None` for other keys.
+pub fn rsa_bits(leaf: &CertInfo) -> Option<u32> {
+    leaf.key.strip_prefix("rsa-").and_then(|b| b.parse().ok())
+}
+
+/// Whether the certificate is signed with SHA-1.
+pub fn sha1_signed(leaf: &CertInfo) -> bool {
+    leaf.signature.starts_with("sha1")
+}
+
 /// What is wrong with the served certificate although it is no drift to fix by itself: a
 /// lifetime beyond the CA/Browser Forum maximum at its issue date, an RSA key under 2048 bits,
-/// a SHA-1 signature. Plan warnings.
-pub fn warnings(t: &TlsObservation) -> Vec<String> {
+/// a SHA-1 signature, a renewal threshold (`min_days_left`) above a third of the lifetime the
+/// CA issues, and no stapled OCSP response although the certificate names a responder. Plan
+/// warnings.
+///
+/// Missing stapling is warned about only when the certificate names an OCSP responder: then
+/// every client that checks revocation asks the CA on each visit. CAs without a responder
+/// (Let's Encrypt since 2025) make no stapling the normal case; a policy that wants stapling
+/// says so with `cert_ocsp_stapled: true`.
+pub fn warnings(d: &Desired<'_>, t: &TlsObservation) -> Vec<String> {
     let leaf = &t.leaf;
     let mut out = Vec::new();
-    let lifetime = leaf.not_after_unix.saturating_sub(leaf.not_before_unix);
+    let lifetime = lifetime_days(leaf);
     let max = max_lifetime_days(leaf.not_before_unix);
-    if lifetime > max * 86_400 {
+    if lifetime > max {
         out.push(format!(
-            "the certificate is valid for {} days (from {}), more than the {max} days the              CA/Browser Forum allows for certificates issued then; browsers may refuse it",
-            lifetime / 86_400,
+            "the certificate is valid for {lifetime} days (from {}), more than the {max} days the \
+             CA/Browser Forum allows for certificates issued then; browsers may refuse it",
             leaf.not_before
         ));
     }
-    if let Some(bits) = leaf
-        .key
-        .strip_prefix("rsa-")
-        .and_then(|b| b.parse::<u32>().ok())
-        .filter(|b| *b < 2048)
-    {
+    if let Some(bits) = rsa_bits(leaf).filter(|b| *b < 2048) {
         out.push(format!(
             "the certificate's RSA key has {bits} bits, fewer than 2048: replace it"
         ));
     }
-    if leaf.signature.starts_with("sha1") {
+    if sha1_signed(leaf) {
         out.push("the certificate is signed with SHA-1, which browsers refuse: replace it".into());
     }
+    if let Some(advice) = renewal_advice(min_days(d), lifetime) {
+        out.push(advice);
+    }
+    if let (Some(false), Some(url)) = (t.ocsp_stapled, &leaf.ocsp_responder) {
+        out.push(format!(
+            "the server staples no OCSP response although the certificate names the responder \
+             {url}: clients ask the CA on every visit (nginx: `ssl_stapling on; \
+             ssl_stapling_verify on;` with a `resolver`)"
+        ));
+    }
     out
+}
+
+/// Advice when `min_days_left` does not suit the lifetime the CA issues: at or above it every
+/// run renews; above a third of it renewals come needlessly early. The plan says it for the
+/// served certificate, an apply for the one it just issued.
+pub fn renewal_advice(min_days: i64, lifetime: i64) -> Option<String> {
+    let third = lifetime / 3;
+    if lifetime <= 0 || min_days <= third {
+        None
+    } else if min_days >= lifetime {
+        Some(format!(
+            "the CA issues certificates valid for {lifetime} days, no more than \
+             `min_days_left: {min_days}`, so every run renews; set `min_days_left` to about \
+             {third}"
+        ))
+    } else {
+        Some(format!(
+            "`min_days_left: {min_days}` is more than a third of the {lifetime}-day lifetime the \
+             CA issues, so it is renewed every {} days; about {third} leaves time to retry \
+             without renewing early",
+            lifetime - min_days
+        ))
+    }
 }
 
 /// Why the expiry is planned: `expired: …` or `expiring: …` with the renewal threshold.
@@ -263,6 +315,43 @@ pub fn covers(sans: &[String], host: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// A site `a.test` with the given `certificate:` block (none when empty).
+    fn site(certificate: &str) -> crate::spec::Site {
+        let (state, problems) = crate::load::load_sources(&[crate::load::Source {
+            path: "sites/a.test.yaml".into(),
+            text: format!("name: a.test\nurl: https://a.test/\n{certificate}"),
+        }]);
+        assert!(problems.is_empty(), "{problems:?}");
+        state.sites.into_values().next().expect("site")
+    }
+
+    fn warned(certificate: &str, t: &TlsObservation) -> Vec<String> {
+        let site = site(certificate);
+        let d = Desired {
+            site: &site,
+            secrets: &Default::default(),
+            run: &Default::default(),
+        };
+        warnings(&d, t)
+    }
+
+    #[test]
+    fn schedule_boundaries() {
+        let day = 86_400;
+        // 2026-03-15, 2027-03-15 and 2029-03-15 00:00:00 UTC.
+        for (from, before, after) in [
+            (1_773_532_800, 398, 200),
+            (1_805_068_800, 200, 100),
+            (1_868_227_200, 100, 47),
+        ] {
+            assert_eq!(max_lifetime_days(from - 1), before);
+            assert_eq!(max_lifetime_days(from), after);
+            assert_eq!(max_lifetime_days(from + day), after);
+        }
+        assert_eq!(max_lifetime_days(0), 398);
+        assert_eq!(max_lifetime_days(4_102_444_800), 47);
+    }
+
     #[test]
     fn lifetime_weak_keys_and_sha1_are_warned_about() {
         let day = 86_400;
@@ -272,23 +361,73 @@ mod tests {
         // 2026-03-14: 398 days allowed; 2026-03-15: 200; 2029-03-15: 47.
         t.leaf.not_before_unix = 1_773_446_400;
         t.leaf.not_after_unix = t.leaf.not_before_unix + 398 * day;
-        assert!(warnings(&t).is_empty());
+        assert!(warned("", &t).is_empty());
         t.leaf.not_before_unix = 1_773_532_800;
         t.leaf.not_after_unix = t.leaf.not_before_unix + 398 * day;
-        let w = warnings(&t);
-        assert!(w[0].contains("more than the 200 days"), "{w:?}");
+        let w = warned("", &t);
+        assert!(
+            w[0].contains("more than the 200 days the CA/Browser Forum allows"),
+            "{w:?}"
+        );
         t.leaf.not_before_unix = 1_868_227_200;
         t.leaf.not_after_unix = t.leaf.not_before_unix + 90 * day;
-        assert!(warnings(&t)[0].contains("more than the 47 days"));
+        assert!(warned("", &t)[0].contains("more than the 47 days"));
         t.leaf.not_after_unix = t.leaf.not_before_unix + 47 * day;
         t.leaf.key = "rsa-1024".into();
         t.leaf.signature = "sha1-rsa".into();
-        let w = warnings(&t);
+        let w = warned("", &t);
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(
             w[0].contains("1024 bits") && w[1].contains("SHA-1"),
             "{w:?}"
         );
+    }
+
+    #[test]
+    fn renewal_above_a_third_of_the_lifetime_is_advised_against() {
+        let mut t = TlsObservation::default();
+        t.leaf.key = "ecdsa-p256".into();
+        t.leaf.not_before_unix = 1_868_227_200;
+        t.leaf.not_after_unix = t.leaf.not_before_unix + 47 * 86_400;
+        // The default threshold (21 days) is more than a third of 47 days.
+        let w = warned("certificate:\n  domains: [a.test]\n", &t);
+        assert_eq!(
+            w,
+            [
+                "`min_days_left: 21` is more than a third of the 47-day lifetime the CA issues, \
+              so it is renewed every 26 days; about 15 leaves time to retry without renewing \
+              early"
+            ]
+        );
+        assert!(warned("certificate:\n  min_days_left: 15\n", &t).is_empty());
+        assert!(warned("certificate:\n  min_days_left: 16\n", &t)[0].contains("every 31 days"));
+        assert!(warned("certificate:\n  min_days_left: 46\n", &t)[0].contains("every 1 days"));
+        let w = warned("certificate:\n  min_days_left: 47\n", &t);
+        assert!(w[0].contains("so every run renews"), "{w:?}");
+        // No `certificate:` block: no threshold, no advice.
+        assert!(warned("", &t).is_empty());
+    }
+
+    #[test]
+    fn missing_stapling_is_warned_about_only_with_a_responder() {
+        let mut t = TlsObservation::default();
+        t.leaf.key = "ecdsa-p256".into();
+        t.leaf.not_after_unix = 90 * 86_400;
+        t.ocsp_stapled = Some(false);
+        assert!(warned("", &t).is_empty());
+        t.leaf.ocsp_responder = Some("http://ocsp.ca.test/".into());
+        let w = warned("", &t);
+        assert!(
+            w.len() == 1
+                && w[0].contains("staples no OCSP response")
+                && w[0].contains("http://ocsp.ca.test/"),
+            "{w:?}"
+        );
+        t.ocsp_stapled = Some(true);
+        assert!(warned("", &t).is_empty());
+        // Not observed in a handshake: nothing said.
+        t.ocsp_stapled = None;
+        assert!(warned("", &t).is_empty());
     }
 
     #[test]

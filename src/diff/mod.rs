@@ -149,7 +149,7 @@ pub fn plan_site(d: &Desired<'_>, live: &LiveSite) -> SitePlan {
         ));
     }
     if let Some(t) = &live.tls {
-        warnings.extend(cert::warnings(t));
+        warnings.extend(cert::warnings(d, t));
     }
     let unobserved = redirects::unobserved(d, &live.redirects, &mut warnings);
     SitePlan {

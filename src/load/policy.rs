@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use super::keys;
 use super::site::{SiteShape, read_site};
-use crate::spec::{Condition, Exception, HeaderValue, Policy, Rule};
-use crate::yaml::{Fields, Node, Reader};
+use crate::spec::{Condition, Exception, HeaderValue, LifetimeLimit, Policy, Rule};
+use crate::yaml::{Fields, Kind, Node, Reader};
 
 /// Reads a policy mapping. `None` when its shape is too broken to use.
 pub fn read_policy(r: &mut Reader, node: &Node) -> Option<Policy> {
@@ -132,6 +132,23 @@ fn read_condition(r: &mut Reader, f: &Fields<'_>, key: &str) -> Option<Condition
         }
         "cert_min_days_left" => Condition::CertMinDaysLeft(r.uint(node, &what, 0, 3650)? as u32),
         "cert_min_key" => Condition::CertMinKey(r.parse(node, &what)?),
+        "cert_ocsp_stapled" => only_true(r, node, &what, Condition::CertOcspStapled)?,
+        "cert_max_lifetime" => Condition::CertMaxLifetime(match &node.kind {
+            Kind::Scalar { text, plain: true } if text == "cabf" => LifetimeLimit::Cabf,
+            Kind::Scalar { text, plain: true } if !text.bytes().all(|b| b.is_ascii_digit()) => {
+                r.report(
+                    &node.loc,
+                    format!(
+                        "{what}: expected `cabf` (the CA/Browser Forum maximum at the issue \
+                         date) or a number of days, found `{text}`"
+                    ),
+                );
+                return None;
+            }
+            _ => LifetimeLimit::Days(r.uint(node, &what, 1, 3650)? as u32),
+        }),
+        "cert_min_rsa_bits" => Condition::CertMinRsaBits(r.uint(node, &what, 1024, 16384)? as u32),
+        "cert_no_sha1" => only_true(r, node, &what, Condition::CertNoSha1)?,
         "plugin_deny" => {
             let items = r.list(node, &what)?;
             Condition::PluginDeny(items.iter().filter_map(|n| r.text(n, &what)).collect())
@@ -143,6 +160,18 @@ fn read_condition(r: &mut Reader, f: &Fields<'_>, key: &str) -> Option<Condition
         }
         _ => return None,
     })
+}
+
+/// A condition written as `key: true`; `false` would ask for nothing, so it is refused.
+fn only_true(r: &mut Reader, node: &Node, what: &str, condition: Condition) -> Option<Condition> {
+    if r.bool(node, what)? {
+        return Some(condition);
+    }
+    r.report(
+        &node.loc,
+        format!("{what}: `false` asks for nothing; write `true`, or remove the rule"),
+    );
+    None
 }
 
 fn read_exception(r: &mut Reader, node: &Node) -> Option<Exception> {

@@ -71,6 +71,9 @@ pub struct TlsObservation {
     pub missing_intermediate: bool,
     /// Whole days until `not_after` (negative when expired); ticks, so never digested.
     pub days_left: i64,
+    /// Whether the server stapled an OCSP response to the handshake that served the page (the
+    /// client always asks for one); `None` when the chain was analysed without a handshake.
+    pub ocsp_stapled: Option<bool>,
 }
 
 /// Parsed fields of one X.509 certificate.
@@ -95,6 +98,8 @@ pub struct CertInfo {
     pub key: String,
     pub signature: String,
     pub self_signed: bool,
+    /// The OCSP responder URL the certificate names (Authority Information Access), if any.
+    pub ocsp_responder: Option<String>,
 }
 
 /// What requesting one redirect source found.

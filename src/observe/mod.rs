@@ -21,7 +21,7 @@ use crate::probe::{checks, fingerprint, observatory, redirects, tls};
 use crate::spec::Site;
 use clients::SiteClients;
 use limits::HostLimits;
-use live::LiveSite;
+use live::{LiveSite, TlsObservation};
 
 /// How a run observes.
 #[derive(Debug, Clone, Copy)]
@@ -187,10 +187,15 @@ async fn observe_site(
             .lock()
             .ok()
             .and_then(|seen| seen.get(&host).cloned());
-        if let Some(chain) = chain {
+        if let Some(presented) = chain {
             let now = chrono::Utc::now().timestamp();
-            match tls::analyse(&chain, &clients.https.roots, &host, now) {
-                Ok(t) => live.tls = Some(t),
+            match tls::analyse(&presented.chain, &clients.https.roots, &host, now) {
+                Ok(t) => {
+                    live.tls = Some(TlsObservation {
+                        ocsp_stapled: Some(presented.ocsp_stapled),
+                        ..t
+                    })
+                }
                 Err(e) => tracing::warn!("certificate not analysed: {e}"),
             }
         }

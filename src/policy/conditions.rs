@@ -4,7 +4,8 @@
 //! Caveats: a header condition fails when the headers could not be read (HTTPS refused);
 //! `plugin_deny` holds when no software was observed (nothing denied was seen), while
 //! `min_core_version` fails when the core version cannot be told, since it cannot be shown
-//! to be recent enough.
+//! to be recent enough. The certificate conditions fail when no certificate was observed;
+//! `cert_min_rsa_bits` judges RSA keys only (`cert_min_key` compares every type).
 
 use std::collections::BTreeMap;
 
@@ -12,9 +13,10 @@ use super::Failure;
 use super::headers::{self, has_source};
 use super::observatory::advice;
 use super::strength;
+use crate::diff::cert::{lifetime_days, max_lifetime_days, rsa_bits, sha1_signed};
 use crate::header_values::normalise;
 use crate::observe::live::LiveSite;
-use crate::spec::{Condition, HeaderName, HeaderRule, KeyType, Site, Version};
+use crate::spec::{Condition, HeaderName, HeaderRule, KeyType, LifetimeLimit, Site, Version};
 
 /// Evaluates `condition` on `live`: `None` when it holds.
 pub fn evaluate(condition: &Condition, site: &Site, live: &LiveSite) -> Option<Failure> {
@@ -26,6 +28,10 @@ pub fn evaluate(condition: &Condition, site: &Site, live: &LiveSite) -> Option<F
         Condition::CspRequires(wanted) => csp_requires(wanted, live),
         Condition::CertMinDaysLeft(min) => cert_min_days_left(*min, live),
         Condition::CertMinKey(key) => cert_min_key(*key, live),
+        Condition::CertOcspStapled => cert_ocsp_stapled(live),
+        Condition::CertMaxLifetime(limit) => cert_max_lifetime(*limit, live),
+        Condition::CertMinRsaBits(min) => cert_min_rsa_bits(*min, live),
+        Condition::CertNoSha1 => cert_no_sha1(live),
         Condition::PluginDeny(slugs) => plugin_deny(slugs, live),
         Condition::MinCoreVersion(min) => min_core_version(min, live),
         Condition::ChecksPass(names) => checks_pass(names, live),
@@ -214,6 +220,93 @@ fn cert_min_key(min: KeyType, live: &LiveSite) -> Option<Failure> {
             "reissue the certificate with a `{}` key (or another at least as strong as `{min}`)",
             strength::suggestion(need)
         ),
+    ))
+}
+
+fn cert_ocsp_stapled(live: &LiveSite) -> Option<Failure> {
+    let Some(tls) = &live.tls else {
+        return Some(no_certificate(live));
+    };
+    match (tls.ocsp_stapled, &tls.leaf.ocsp_responder) {
+        (Some(true), _) => None,
+        (None, _) => Some(Failure::new(
+            "OCSP stapling was not observed (the certificate was not seen in a handshake)",
+            "make the site answer over HTTPS, then check again",
+        )),
+        (Some(false), Some(url)) => Some(Failure::new(
+            format!(
+                "the server staples no OCSP response although the certificate names the \
+                 responder {url}"
+            ),
+            "turn stapling on (nginx: `ssl_stapling on; ssl_stapling_verify on;` and a \
+             `resolver`; Apache: `SSLUseStapling on` with an `SSLStaplingCache`)",
+        )),
+        (Some(false), None) => Some(Failure::new(
+            "the server staples no OCSP response, and the certificate names no OCSP responder \
+             to fetch one from",
+            "use a CA that runs an OCSP responder and turn stapling on (nginx: `ssl_stapling \
+             on;`), serve a response fetched separately (nginx: `ssl_stapling_file`), or drop \
+             the rule for certificates without one",
+        )),
+    }
+}
+
+fn cert_max_lifetime(limit: LifetimeLimit, live: &LiveSite) -> Option<Failure> {
+    let Some(tls) = &live.tls else {
+        return Some(no_certificate(live));
+    };
+    let leaf = &tls.leaf;
+    let lifetime = lifetime_days(leaf);
+    let (max, whose) = match limit {
+        LifetimeLimit::Cabf => (
+            max_lifetime_days(leaf.not_before_unix),
+            " the CA/Browser Forum allows for certificates issued then",
+        ),
+        LifetimeLimit::Days(days) => (i64::from(days), " the policy allows"),
+    };
+    if lifetime <= max {
+        return None;
+    }
+    Some(Failure::new(
+        format!(
+            "the certificate is valid for {lifetime} days ({} to {}), more than the {max} \
+             days{whose}",
+            leaf.not_before, leaf.not_after
+        ),
+        format!(
+            "reissue it for at most {max} days (ACME CAs issue short-lived certificates; \
+             `manage.certificate: {{provider: acme}}` renews them automatically)"
+        ),
+    ))
+}
+
+fn cert_min_rsa_bits(min: u32, live: &LiveSite) -> Option<Failure> {
+    let Some(tls) = &live.tls else {
+        return Some(no_certificate(live));
+    };
+    let bits = rsa_bits(&tls.leaf).filter(|b| *b < min)?;
+    Some(Failure::new(
+        format!("the certificate's RSA key has {bits} bits, fewer than the required {min}"),
+        format!(
+            "reissue the certificate with an RSA key of at least {min} bits, or an `ecdsa-p256` \
+             key (`certificate.key` in the site file)"
+        ),
+    ))
+}
+
+fn cert_no_sha1(live: &LiveSite) -> Option<Failure> {
+    let Some(tls) = &live.tls else {
+        return Some(no_certificate(live));
+    };
+    if !sha1_signed(&tls.leaf) {
+        return None;
+    }
+    Some(Failure::new(
+        format!(
+            "the certificate is signed with SHA-1 (`{}`), which browsers refuse",
+            tls.leaf.signature
+        ),
+        "reissue the certificate from a CA that signs with SHA-256 or stronger",
     ))
 }
 
@@ -495,6 +588,107 @@ mod tests {
         assert!(evaluate(&c, &tls("ecdsa-p256", 14)).is_none());
         assert!(fails(&c, &tls("ecdsa-p256", 13)).contains("expires in 13 day(s)"));
         assert!(fails(&c, &tls("ecdsa-p256", -2)).contains("expired 2 day(s) ago"));
+        assert!(fails(&c, &live(&[])).contains("no certificate"));
+    }
+
+    /// A certificate valid from `from` (UNIX seconds) for `days` days.
+    fn issued(from: i64, days: i64) -> LiveSite {
+        let mut l = tls("ecdsa-p256", 30);
+        if let Some(t) = &mut l.tls {
+            t.leaf.not_before_unix = from;
+            t.leaf.not_after_unix = from + days * 86_400;
+        }
+        l
+    }
+
+    #[test]
+    fn cert_max_lifetime_follows_the_schedule_at_the_issue_date() {
+        let cabf = Condition::CertMaxLifetime(LifetimeLimit::Cabf);
+        let march_2026 = 1_773_532_800;
+        assert!(evaluate(&cabf, &issued(march_2026 - 1, 398)).is_none());
+        let f = evaluate(&cabf, &issued(march_2026 - 1, 399)).expect("too long");
+        assert!(
+            f.message.contains("399 days")
+                && f.message
+                    .contains("more than the 398 days the CA/Browser Forum"),
+            "{}",
+            f.message
+        );
+        assert!(evaluate(&cabf, &issued(march_2026, 200)).is_none());
+        assert!(fails(&cabf, &issued(march_2026, 201)).contains("more than the 200 days"));
+        assert!(fails(&cabf, &issued(1_805_068_800, 101)).contains("the 100 days"));
+        assert!(evaluate(&cabf, &issued(1_868_227_200, 47)).is_none());
+        let f = evaluate(&cabf, &issued(1_868_227_200, 48)).expect("too long");
+        assert!(f.message.contains("the 47 days"), "{}", f.message);
+        assert!(f.advice.contains("at most 47 days"), "{}", f.advice);
+        let days = Condition::CertMaxLifetime(LifetimeLimit::Days(90));
+        assert!(evaluate(&days, &issued(march_2026, 90)).is_none());
+        assert!(fails(&days, &issued(march_2026, 91)).contains("90 days the policy allows"));
+        assert!(fails(&days, &live(&[])).contains("no certificate"));
+    }
+
+    #[test]
+    fn cert_min_rsa_bits_judges_rsa_keys_only() {
+        let c = Condition::CertMinRsaBits(2048);
+        assert!(evaluate(&c, &tls("rsa-2048", 90)).is_none());
+        assert!(evaluate(&c, &tls("ecdsa-p256", 90)).is_none());
+        let f = evaluate(&c, &tls("rsa-1024", 90)).expect("weak");
+        assert_eq!(
+            f.message,
+            "the certificate's RSA key has 1024 bits, fewer than the required 2048"
+        );
+        assert!(f.advice.contains("at least 2048 bits"));
+        assert!(evaluate(&Condition::CertMinRsaBits(3072), &tls("rsa-2048", 90)).is_some());
+        assert!(fails(&c, &live(&[])).contains("no certificate"));
+    }
+
+    #[test]
+    fn cert_no_sha1_names_the_signature() {
+        let mut l = tls("rsa-2048", 90);
+        if let Some(t) = &mut l.tls {
+            t.leaf.signature = "sha256-rsa".into();
+        }
+        assert!(evaluate(&Condition::CertNoSha1, &l).is_none());
+        if let Some(t) = &mut l.tls {
+            t.leaf.signature = "sha1-rsa".into();
+        }
+        assert_eq!(
+            fails(&Condition::CertNoSha1, &l),
+            "the certificate is signed with SHA-1 (`sha1-rsa`), which browsers refuse"
+        );
+        assert!(fails(&Condition::CertNoSha1, &live(&[])).contains("no certificate"));
+    }
+
+    #[test]
+    fn cert_ocsp_stapled_needs_a_stapled_response() {
+        let c = Condition::CertOcspStapled;
+        let mut l = tls("ecdsa-p256", 90);
+        let set = |l: &mut LiveSite, stapled: Option<bool>, responder: Option<&str>| {
+            if let Some(t) = &mut l.tls {
+                t.ocsp_stapled = stapled;
+                t.leaf.ocsp_responder = responder.map(str::to_owned);
+            }
+        };
+        set(&mut l, Some(true), None);
+        assert!(evaluate(&c, &l).is_none());
+        set(&mut l, Some(false), Some("http://ocsp.ca.test/"));
+        let f = evaluate(&c, &l).expect("not stapled");
+        assert!(
+            f.message.contains("responder http://ocsp.ca.test/"),
+            "{}",
+            f.message
+        );
+        assert!(f.advice.contains("ssl_stapling on;"), "{}", f.advice);
+        set(&mut l, Some(false), None);
+        let f = evaluate(&c, &l).expect("not stapled");
+        assert!(
+            f.message.contains("names no OCSP responder"),
+            "{}",
+            f.message
+        );
+        assert!(f.advice.contains("ssl_stapling_file"), "{}", f.advice);
+        set(&mut l, None, None);
+        assert!(fails(&c, &l).contains("not observed"));
         assert!(fails(&c, &live(&[])).contains("no certificate"));
     }
 

@@ -1,6 +1,7 @@
 //! Pure X.509 reading: DER → [`CertInfo`], host-name matching against SANs, and the raw
 //! subject/issuer names used to spot a missing intermediate.
 
+use x509_parser::extensions::ParsedExtension;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
@@ -37,7 +38,28 @@ pub fn parse(der: &[u8]) -> Result<CertInfo, CertParseError> {
         key: key_name(&cert),
         signature: signature_name(&cert.signature_algorithm.algorithm.to_id_string()),
         self_signed: cert.subject().as_raw() == cert.issuer().as_raw(),
+        ocsp_responder: ocsp_responder(&cert),
     })
+}
+
+/// The first OCSP responder URL in the Authority Information Access extension.
+fn ocsp_responder(cert: &X509Certificate<'_>) -> Option<String> {
+    cert.extensions()
+        .iter()
+        .find_map(|ext| match ext.parsed_extension() {
+            ParsedExtension::AuthorityInfoAccess(aia) => {
+                aia.iter()
+                    .find_map(|d| match (&d.access_method, &d.access_location) {
+                        (m, GeneralName::URI(uri))
+                            if *m == x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_OCSP =>
+                        {
+                            Some((*uri).to_owned())
+                        }
+                        _ => None,
+                    })
+            }
+            _ => None,
+        })
 }
 
 /// `(subject, issuer)` raw DER names of a certificate, for chain matching.
@@ -140,5 +162,27 @@ mod tests {
         let (root_subject, _) = names(&der(&ca.cert_pem)).unwrap();
         assert_eq!(issuer, root_subject);
         assert!(der_content(&issuer).len() + 2 <= issuer.len());
+        assert_eq!(info.ocsp_responder, None);
+    }
+
+    #[test]
+    fn reads_the_ocsp_responder() {
+        // AuthorityInfoAccess: one AccessDescription, id-ad-ocsp → URI `http://o.test/`.
+        let mut aia = vec![
+            0x30, 0x1c, 0x30, 0x1a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01,
+            0x86, 0x0e,
+        ];
+        aia.extend_from_slice(b"http://o.test/");
+        let mut params = rcgen::CertificateParams::new(vec!["a.test".to_owned()]).unwrap();
+        params
+            .custom_extensions
+            .push(rcgen::CustomExtension::from_oid_content(
+                &[1, 3, 6, 1, 5, 5, 7, 1, 1],
+                aia,
+            ));
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let info = parse(cert.der()).unwrap();
+        assert_eq!(info.ocsp_responder.as_deref(), Some("http://o.test/"));
     }
 }

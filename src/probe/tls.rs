@@ -5,6 +5,11 @@
 //! analysed is then exactly the one that served the headers, and a site costs one TLS
 //! handshake instead of two (the dominant cost of a large run). The verifier records before it
 //! decides, so an untrusted or expired chain is still observed when the request is refused.
+//!
+//! OCSP stapling: the rustls client asks every server for a stapled OCSP response (the
+//! `status_request` extension is always sent), and the verifier records whether one came with
+//! the chain. The response is not judged (webpki does not check revocation); only its presence
+//! is observed.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -33,8 +38,17 @@ pub enum TlsSetupError {
     Config(String),
 }
 
-/// The chains servers sent, by server name, as recorded during handshakes.
-pub type SeenChains = Arc<Mutex<HashMap<String, Vec<CertificateDer<'static>>>>>;
+/// What a server presented in one handshake.
+#[derive(Debug, Clone)]
+pub struct Presented {
+    /// The leaf first, then the other certificates in the order sent.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// A non-empty OCSP response was stapled.
+    pub ocsp_stapled: bool,
+}
+
+/// What servers presented, by server name, as recorded during handshakes.
+pub type SeenChains = Arc<Mutex<HashMap<String, Presented>>>;
 
 /// The crypto provider used for every connection.
 pub fn provider() -> Arc<CryptoProvider> {
@@ -113,8 +127,12 @@ impl ServerCertVerifier for RecordingVerifier {
             .chain(intermediates)
             .map(|c| c.clone().into_owned())
             .collect();
+        let presented = Presented {
+            chain,
+            ocsp_stapled: !ocsp_response.is_empty(),
+        };
         if let Ok(mut seen) = self.seen.lock() {
-            seen.insert(server_name.to_str().to_ascii_lowercase(), chain);
+            seen.insert(server_name.to_str().to_ascii_lowercase(), presented);
         }
         if self.insecure {
             return Ok(ServerCertVerified::assertion());
@@ -215,6 +233,7 @@ pub fn analyse(
         host_match: crate::diff::covers(&leaf.sans, host),
         missing_intermediate,
         days_left: (leaf.not_after_unix - now).div_euclid(86_400),
+        ocsp_stapled: None,
         leaf,
     })
 }
@@ -305,6 +324,28 @@ mod tests {
         assert!(!t.host_match);
         assert!(t.days_left < 0);
         assert!(t.verify_error.is_some());
+    }
+
+    #[test]
+    fn the_verifier_records_whether_ocsp_was_stapled() {
+        let root = Ca::new("root").unwrap();
+        let leaf = der(&root.leaf(&["a.test"], Validity::days(90)).unwrap().cert_pem);
+        let seen = SeenChains::default();
+        let verifier =
+            RecordingVerifier::new(roots_with(&root.cert_pem), false, seen.clone()).unwrap();
+        let at = UnixTime::since_unix_epoch(Duration::from_secs(now() as u64));
+        for (name, ocsp, stapled) in [
+            ("a.test", &b"\x30\x03\x0a\x01\x00"[..], true),
+            ("b.test", &[][..], false),
+        ] {
+            let server = ServerName::try_from(name).unwrap();
+            // `b.test` does not match the certificate: it is recorded before it is refused.
+            let verified = verifier.verify_server_cert(&leaf, &[], &server, ocsp, at);
+            assert_eq!(verified.is_ok(), stapled);
+            let presented = seen.lock().unwrap()[name].clone();
+            assert_eq!(presented.ocsp_stapled, stapled);
+            assert_eq!(presented.chain, std::slice::from_ref(&leaf));
+        }
     }
 
     #[test]

@@ -300,12 +300,30 @@ pub enum Condition {
     CertMinDaysLeft(u32),
     /// The certificate key must be at least this strong.
     CertMinKey(KeyType),
+    /// The server must staple an OCSP response to the certificate (`cert_ocsp_stapled: true`).
+    CertOcspStapled,
+    /// The certificate's lifetime (`not_after - not_before`) may be at most this.
+    CertMaxLifetime(LifetimeLimit),
+    /// An RSA certificate key must have at least this many bits; other key types pass.
+    CertMinRsaBits(u32),
+    /// The certificate must not be signed with SHA-1 (`cert_no_sha1: true`).
+    CertNoSha1,
     /// None of these plugins may be installed.
     PluginDeny(Vec<String>),
     /// The core version must be at least this.
     MinCoreVersion(Version),
     /// These availability checks must pass (all, when empty).
     ChecksPass(Vec<String>),
+}
+
+/// The longest certificate lifetime a `cert_max_lifetime` rule allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LifetimeLimit {
+    /// The CA/Browser Forum's maximum in force at the certificate's issue date (`cabf`).
+    Cabf,
+    /// At most this many days.
+    Days(u32),
 }
 
 /// A documented, expiring exemption of one site from one rule.

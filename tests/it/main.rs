@@ -14,6 +14,7 @@ mod exec;
 mod harden;
 mod observatory;
 mod observe;
+mod ocsp;
 mod output;
 mod providers;
 mod reconcile;

@@ -607,6 +607,33 @@ const CASES: &[Case] = &[
         "`urgent` is not one of: low, medium, high, critical",
     ),
     case(
+        "rule condition asking for nothing",
+        &[(
+            "policies/p.yaml",
+            "name: p\nrules:\n  - id: r\n    severity: low\n    cert_ocsp_stapled: false\n",
+        )],
+        "policies/p.yaml:5:24",
+        "`false` asks for nothing; write `true`, or remove the rule",
+    ),
+    case(
+        "rule lifetime word",
+        &[(
+            "policies/p.yaml",
+            "name: p\nrules:\n  - id: r\n    severity: low\n    cert_max_lifetime: forever\n",
+        )],
+        "policies/p.yaml:5:24",
+        "expected `cabf` (the CA/Browser Forum maximum at the issue date) or a number of days, found `forever`",
+    ),
+    case(
+        "rule rsa bits",
+        &[(
+            "policies/p.yaml",
+            "name: p\nrules:\n  - id: r\n    severity: low\n    cert_min_rsa_bits: 512\n",
+        )],
+        "policies/p.yaml:5:24",
+        "512 is out of range 1024..=16384",
+    ),
+    case(
         "rule unknown condition",
         &[(
             "policies/p.yaml",
