@@ -70,6 +70,10 @@ Exit code: 0 in sync, 2 drift, 1 error (a site could not be observed, or invalid
         /// Also commit a run record to the audit branch.
         #[arg(long)]
         record: bool,
+        /// Also write Prometheus text-format metrics to FILE, atomically (for node_exporter's
+        /// textfile collector: a FILE ending in `.prom` in its directory).
+        #[arg(long, value_name = "FILE")]
+        metrics: Option<PathBuf>,
     },
     /// Apply planned changes to every selected site that has a provider.
     #[command(
@@ -117,6 +121,10 @@ cannot be observed is never changed. Exit code: 0 in sync, 2 drift remains, 1 er
         /// `text`: a line per site; `json`: the run record.
         #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
         format: ValidateFormat,
+        /// Also write Prometheus text-format metrics to FILE, atomically (for node_exporter's
+        /// textfile collector: a FILE ending in `.prom` in its directory).
+        #[arg(long, value_name = "FILE")]
+        metrics: Option<PathBuf>,
     },
     /// Evaluate policy rules: per-site score, grade and findings with advice.
     #[command(
@@ -138,6 +146,10 @@ Exit code: 0 compliant, 2 an active finding at or above --fail-on, 1 error."
         /// `strict`: with its known quirks corrected (see the README, "How siteward grades").
         #[arg(long, value_enum, default_value_t = Grading::Observatory)]
         grading: Grading,
+        /// Also write Prometheus text-format metrics to FILE, atomically (for node_exporter's
+        /// textfile collector: a FILE ending in `.prom` in its directory).
+        #[arg(long, value_name = "FILE")]
+        metrics: Option<PathBuf>,
     },
     /// Show the audit history from Git.
     #[command(

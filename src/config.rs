@@ -3,6 +3,7 @@
 //! `siteward.yaml` settings fill in what the flags leave open once the repo is loaded.
 
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::observe::ObserveOpts;
@@ -43,8 +44,30 @@ pub enum ConfigError {
          SITEWARD_SHARD_INDEX with SITEWARD_SHARD_COUNT); pass `--shard I/N`"
     )]
     NoShard,
+    #[error("`--metrics {0}`: {1}")]
+    Metrics(String, &'static str),
     #[error(transparent)]
     Select(#[from] crate::select::SelectError),
+}
+
+/// Checks `--metrics FILE` before anything runs: FILE names a file (not a directory) in a
+/// directory that exists, so a long run does not end unable to write it.
+pub fn metrics_file(flag: Option<PathBuf>) -> Result<Option<PathBuf>, ConfigError> {
+    let Some(path) = flag else {
+        return Ok(None);
+    };
+    let refuse = |why| Err(ConfigError::Metrics(path.display().to_string(), why));
+    if path.as_os_str().is_empty() || path.is_dir() || path.file_name().is_none() {
+        return refuse("must name a file, not a directory");
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return refuse("its directory does not exist");
+    }
+    Ok(Some(path))
 }
 
 /// Which sites a command acts on, validated.
@@ -293,6 +316,15 @@ mod tests {
             })
             .is_err()
         );
+        let e = metrics_file(Some("/no/such/dir/siteward.prom".into())).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`--metrics /no/such/dir/siteward.prom`: its directory does not exist"
+        );
+        assert!(metrics_file(Some(std::env::temp_dir())).is_err());
+        let file = std::env::temp_dir().join("siteward.prom");
+        assert_eq!(metrics_file(Some(file.clone())).unwrap(), Some(file));
+        assert_eq!(metrics_file(None).unwrap(), None);
         let ok = config(RunOpts {
             timeout: Some(2.5),
             ..RunOpts::default()

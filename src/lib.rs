@@ -23,6 +23,7 @@ pub mod journal;
 pub mod load;
 pub mod lock;
 pub mod logging;
+pub mod metrics;
 pub mod observe;
 pub mod pki;
 pub mod plan;

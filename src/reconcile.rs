@@ -98,6 +98,8 @@ pub struct Outcome {
     pub to_propose: Vec<(String, Vec<(Change, String)>)>,
     /// Sites a saved plan refused (stale).
     pub refused: usize,
+    /// The certificate each observed site serves now (for `--metrics`).
+    pub certificates: BTreeMap<String, crate::metrics::Certificate>,
 }
 
 impl Outcome {
@@ -159,6 +161,7 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
     )
     .await;
     crate::vuln::flag(&mut found.sites, sites, &found.live, &ctx.feed);
+    let mut certificates = crate::metrics::certificates(&found.live);
     for plan in &mut found.sites {
         if let Some(i) = interrupted.iter().find(|i| i.entry.site == plan.site) {
             plan.warnings.push(i.message());
@@ -328,6 +331,7 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         )
         .await;
         crate::vuln::flag(&mut again.sites, &applied, &again.live, &ctx.feed);
+        certificates.extend(crate::metrics::certificates(&again.live));
         for after in again.sites {
             if let Some(slot) = found.sites.iter_mut().find(|p| p.site == after.site) {
                 *slot = after;
@@ -341,6 +345,7 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         interrupted,
         to_propose,
         refused: refused.len(),
+        certificates,
     }
 }
 

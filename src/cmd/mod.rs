@@ -32,6 +32,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             format,
             out,
             record,
+            metrics,
         } => plan::run(
             &cli.repo,
             plan::PlanArgs {
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 format,
                 out,
                 record,
+                metrics: crate::config::metrics_file(metrics)?,
             },
         ),
         Command::Apply {
@@ -59,6 +61,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 json: format == ValidateFormat::Json,
                 quiet: cli.quiet,
                 force,
+                metrics: None,
             },
         ),
         Command::Reconcile {
@@ -67,6 +70,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             force,
             push,
             format,
+            metrics,
         } => run::run(
             &cli.repo,
             run::RunArgs {
@@ -77,6 +81,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 json: format == ValidateFormat::Json,
                 quiet: cli.quiet,
                 force,
+                metrics: crate::config::metrics_file(metrics)?,
             },
         ),
         Command::Check {
@@ -85,6 +90,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             format,
             fail_on,
             grading,
+            metrics,
         } => check::run(
             &cli.repo,
             check::CheckArgs {
@@ -102,6 +108,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                     }
                     crate::cli::Grading::Strict => crate::policy::observatory::Grading::Strict,
                 },
+                metrics: crate::config::metrics_file(metrics)?,
             },
         ),
         Command::Log {

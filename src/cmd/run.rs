@@ -41,10 +41,13 @@ pub struct RunArgs {
     pub quiet: bool,
     /// `--force`: apply certificate changes even while their site backs off after ACME errors.
     pub force: bool,
+    /// `--metrics FILE` (`reconcile`): Prometheus text format, written atomically.
+    pub metrics: Option<PathBuf>,
 }
 
 /// Runs `apply` or `reconcile` on the state repo at `repo`.
 pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
+    let started = chrono::Utc::now();
     let dry_run = matches!(args.mode, Mode::Apply { dry_run: true });
     // Load; invalid input touches nothing.
     let Some(state) = survey::load_or_report(repo, "nothing was changed")? else {
@@ -245,6 +248,19 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
             false,
             args.quiet,
         )?;
+    }
+    // The metrics tell the run as recorded; a proposal that could not be written or a signal
+    // makes it an error run, as the exit code below does.
+    if let Some(path) = &args.metrics {
+        let failed = proposals.is_err() || updates.is_err() || interrupted;
+        let metrics = crate::metrics::RunMetrics {
+            command: "reconcile",
+            started,
+            finished: chrono::Utc::now(),
+            exit: if failed { Exit::Error } else { outcome.exit() },
+            sites: crate::metrics::plan_sites(&outcome.plan, &outcome.certificates),
+        };
+        crate::metrics::write(path, &metrics).context("the run was recorded")?;
     }
     if let Some(remote) = &args.push {
         // Bounded like the run's other network work: 6 × `--timeout` (60 s by default).
