@@ -309,7 +309,10 @@ mod tests {
         // A family without samples is left out, HELP and TYPE included.
         assert!(!text.contains("siteward_site_grade_score"));
         // Unobserved values are absent, not zero.
-        assert_eq!(text.matches("siteward_site_certificate_days_left{").count(), 1);
+        assert_eq!(
+            text.matches("siteward_site_certificate_days_left{").count(),
+            1
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod connect;
 mod demo;
 mod exec;
 mod harden;
+mod metrics;
 mod observatory;
 mod observe;
 mod output;
