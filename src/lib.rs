@@ -45,4 +45,5 @@ pub mod transport;
 pub mod updates;
 pub mod verify;
 pub mod vuln;
+pub mod windows;
 pub mod yaml;
