@@ -94,6 +94,13 @@ Sites with `sync: observe` are reported as skipped. Exit code: 0 applied, 2 chan
         /// Apply certificate changes even while their site backs off after ACME errors.
         #[arg(long)]
         force: bool,
+        /// Act on sites inside a change window (`windows:`) anyway; needs `--reason`, and the
+        /// run record says who overrode them and why.
+        #[arg(long, requires = "reason")]
+        ignore_windows: bool,
+        /// Why `--ignore-windows` is needed (recorded), e.g. `hotfix OPS-1234`.
+        #[arg(long, value_name = "TEXT", requires = "ignore_windows")]
+        reason: Option<String>,
         /// Push the audit branch to REMOTE after recording (never a force push).
         #[arg(long, value_name = "REMOTE", conflicts_with = "dry_run")]
         push: Option<String>,
@@ -115,6 +122,13 @@ cannot be observed is never changed. Exit code: 0 in sync, 2 drift remains, 1 er
         /// Apply certificate changes even while their site backs off after ACME errors.
         #[arg(long)]
         force: bool,
+        /// Act on sites inside a change window (`windows:`) anyway; needs `--reason`, and the
+        /// run record says who overrode them and why.
+        #[arg(long, requires = "reason")]
+        ignore_windows: bool,
+        /// Why `--ignore-windows` is needed (recorded), e.g. `hotfix OPS-1234`.
+        #[arg(long, value_name = "TEXT", requires = "ignore_windows")]
+        reason: Option<String>,
         /// Push the audit branch to REMOTE after recording (never a force push).
         #[arg(long, value_name = "REMOTE")]
         push: Option<String>,

@@ -46,8 +46,36 @@ pub enum ConfigError {
     NoShard,
     #[error("`--metrics {0}`: {1}")]
     Metrics(String, &'static str),
+    #[error("`--reason`: {0}")]
+    Reason(&'static str),
     #[error(transparent)]
     Select(#[from] crate::select::SelectError),
+}
+
+/// The longest `--reason`.
+const MAX_REASON: usize = 500;
+
+/// Checks `--ignore-windows --reason TEXT` (clap makes each need the other): the reason is
+/// one line of text, recorded in the run record. `None` when the windows are respected.
+pub fn window_override(ignore: bool, reason: Option<&str>) -> Result<Option<String>, ConfigError> {
+    let (true, Some(reason)) = (ignore, reason) else {
+        return Ok(None);
+    };
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(ConfigError::Reason(
+            "say why the change windows are overridden",
+        ));
+    }
+    if reason.chars().any(char::is_control) {
+        return Err(ConfigError::Reason(
+            "must be one line without control characters",
+        ));
+    }
+    if reason.len() > MAX_REASON {
+        return Err(ConfigError::Reason("must be at most 500 bytes"));
+    }
+    Ok(Some(reason.to_owned()))
 }
 
 /// Checks `--metrics FILE` before anything runs: FILE names a file (not a directory) in a
@@ -325,6 +353,13 @@ mod tests {
         let file = std::env::temp_dir().join("siteward.prom");
         assert_eq!(metrics_file(Some(file.clone())).unwrap(), Some(file));
         assert_eq!(metrics_file(None).unwrap(), None);
+        assert!(window_override(true, Some("  ")).is_err());
+        assert!(window_override(true, Some("a\nb")).is_err());
+        assert_eq!(
+            window_override(true, Some(" hotfix OPS-1 ")).unwrap(),
+            Some("hotfix OPS-1".into())
+        );
+        assert_eq!(window_override(false, None).unwrap(), None);
         let ok = config(RunOpts {
             timeout: Some(2.5),
             ..RunOpts::default()

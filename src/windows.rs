@@ -63,6 +63,34 @@ impl Window {
     }
 }
 
+/// Per site inside a window at `now` (the repo-wide `settings` windows first, then the
+/// site's own): the hold reason of the first window that contains it.
+pub fn holds<'a>(
+    settings: &[Window],
+    sites: impl IntoIterator<Item = &'a crate::spec::Site>,
+    now: DateTime<Utc>,
+) -> std::collections::BTreeMap<String, String> {
+    sites
+        .into_iter()
+        .filter_map(|site| {
+            let window = active(settings, now).or_else(|| active(&site.windows, now))?;
+            Some((site.name.to_string(), window.hold_reason()))
+        })
+        .collect()
+}
+
+/// `--ignore-windows --reason TEXT`: who overrode the change windows of which sites, and why
+/// (in the run record).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WindowOverride {
+    /// The CI user or local `$USER` ([`crate::audit::Trigger`]'s actor), else the audit author.
+    pub by: String,
+    /// `--reason`.
+    pub reason: String,
+    /// Sites that were inside a window and were acted on anyway.
+    pub sites: Vec<String>,
+}
+
 /// The first of `windows` that contains `now`.
 pub fn active(windows: &[Window], now: DateTime<Utc>) -> Option<&Window> {
     windows.iter().find(|w| w.contains(now))

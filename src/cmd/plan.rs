@@ -105,6 +105,18 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
         let backoff = crate::certificate::backoff::read(&git, branch.as_str(), &sites);
         crate::certificate::backoff::hold(&mut sites_plans, &backoff, false, chrono::Utc::now());
     }
+    // Sites inside a change window hold their changes, as `apply` will without
+    // `--ignore-windows`.
+    let held = crate::windows::holds(
+        &state.settings.windows,
+        sites.iter().copied(),
+        chrono::Utc::now(),
+    );
+    for plan in &mut sites_plans {
+        if let Some(reason) = held.get(&plan.site) {
+            crate::stage::hold_all(plan, reason);
+        }
+    }
     let certificates = crate::metrics::certificates(&found.live);
     let plan = Plan::new(run, sites_plans);
     // 4. Render.

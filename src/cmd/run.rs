@@ -41,6 +41,8 @@ pub struct RunArgs {
     pub quiet: bool,
     /// `--force`: apply certificate changes even while their site backs off after ACME errors.
     pub force: bool,
+    /// `--ignore-windows --reason TEXT`: the reason; `None` respects the change windows.
+    pub ignore_windows: Option<String>,
     /// `--metrics FILE` (`reconcile`): Prometheus text format, written atomically.
     pub metrics: Option<PathBuf>,
 }
@@ -119,6 +121,33 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
             crate::certificate::backoff::read(g, branch.as_str(), &sites)
         })
         .unwrap_or_default();
+    // Sites inside a change window hold their changes, unless `--ignore-windows` (recorded).
+    let inside = crate::windows::holds(
+        &state.settings.windows,
+        sites.iter().copied(),
+        chrono::Utc::now(),
+    );
+    let (held, windows_overridden) = match &args.ignore_windows {
+        None => (inside, None),
+        Some(reason) => {
+            let by = Trigger::from_env(args.config.trigger.as_deref())
+                .actor
+                .or_else(|| audit.as_ref().map(|(author, _)| author.to_string()))
+                .unwrap_or_else(|| "unknown".into());
+            let sites: Vec<String> = inside.into_keys().collect();
+            if !sites.is_empty() {
+                tracing::warn!(
+                    "--ignore-windows: acting inside the change windows of {} ({reason})",
+                    sites.join(", ")
+                );
+            }
+            let reason = reason.clone();
+            (
+                Default::default(),
+                Some(crate::windows::WindowOverride { by, reason, sites }),
+            )
+        }
+    };
     let opts = args.config.observe(&state.settings, sites.len());
     // A feed that cannot be read or parsed is invalid input: nothing is changed.
     let feed = crate::vuln::Feed::load_blocking(repo, &state.settings, opts.timeout * 6)?;
@@ -136,6 +165,8 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
         backoff,
         force: args.force,
         feed,
+        held,
+        windows_overridden,
     };
     let runtime = survey::runtime()?;
     // The watcher stays until the process ends: a signal during proposals, the record or the

@@ -22,3 +22,4 @@ mod record;
 mod stage;
 mod validate;
 mod vuln;
+mod windows;
