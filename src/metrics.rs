@@ -91,6 +91,20 @@ pub struct RunMetrics {
     pub sites: Vec<SiteMetrics>,
 }
 
+impl RunMetrics {
+    /// A run that stopped at invalid input: exit code 1 and no sites, so an alert on the exit
+    /// code fires rather than the file going stale.
+    pub fn invalid(command: &'static str, started: DateTime<Utc>) -> RunMetrics {
+        RunMetrics {
+            command,
+            started,
+            finished: Utc::now(),
+            exit: Exit::Error,
+            sites: Vec::new(),
+        }
+    }
+}
+
 /// `--metrics FILE` could not be written.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write the metrics file `{path}`: {source}")]

@@ -39,6 +39,9 @@ pub fn run(repo: &Path, args: CheckArgs) -> anyhow::Result<Exit> {
     let started = chrono::Utc::now();
     // 1. Load; invalid input stops here.
     let Some(state) = survey::load_or_report(repo, "nothing was observed")? else {
+        if let Some(path) = &args.metrics {
+            crate::metrics::write(path, &crate::metrics::RunMetrics::invalid("check", started))?;
+        }
         return Ok(Exit::Error);
     };
     // 2. Select.

@@ -53,6 +53,12 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
     let dry_run = matches!(args.mode, Mode::Apply { dry_run: true });
     // Load; invalid input touches nothing.
     let Some(state) = survey::load_or_report(repo, "nothing was changed")? else {
+        if let Some(path) = &args.metrics {
+            crate::metrics::write(
+                path,
+                &crate::metrics::RunMetrics::invalid("reconcile", started),
+            )?;
+        }
         return Ok(Exit::Error);
     };
     let saved = args

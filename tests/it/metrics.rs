@@ -260,3 +260,32 @@ fn a_metrics_file_in_a_missing_directory_is_refused_before_anything_runs() {
         run.stderr
     );
 }
+
+#[test]
+fn invalid_input_still_writes_a_failed_run() {
+    let repo = super::support::Repo::new();
+    repo.write(
+        "sites/bad.test.yaml",
+        "name: bad.test\nurl: https://bad.test/\nsync: sometimes\n",
+    );
+    let out = tempfile::tempdir().expect("temp dir");
+    for command in ["plan", "check"] {
+        let prom = out.path().join(format!("{command}.prom"));
+        repo.run(&[command, "--metrics", prom.to_str().expect("utf-8")])
+            .expect_code(1);
+        let samples = scrape(&prom);
+        assert_eq!(
+            gauge(
+                &samples,
+                "siteward_last_run_exit_code",
+                &[("command", command)]
+            ),
+            1.0
+        );
+        assert_eq!(
+            gauge(&samples, "siteward_last_run_sites", &[("command", command)]),
+            0.0
+        );
+        assert!(sites_with(&samples, "siteward_site_sync").is_empty());
+    }
+}
