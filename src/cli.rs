@@ -110,7 +110,9 @@ Sites with `sync: observe` are reported as skipped. Exit code: 0 applied, 2 chan
     },
     /// The scheduled run: observe all, act per site according to `sync`, record the run.
     #[command(
-        after_help = "Examples:\n  siteward reconcile\n  siteward reconcile --push origin --shard 1/4\n\n\
+        after_help = "Examples:\n  siteward reconcile\n  siteward reconcile --push origin --shard 1/4\n  \
+siteward reconcile --metrics /var/lib/node_exporter/textfile/siteward-reconcile.prom\n  \
+siteward reconcile --site shop.example.nl --ignore-windows --reason 'hotfix OPS-1234'\n\n\
 `sync: auto` applies, `propose` writes a change request, `observe` only reports; a site that\n\
 cannot be observed is never changed. Exit code: 0 in sync, 2 drift remains, 1 error."
     )]
