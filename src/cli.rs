@@ -70,6 +70,10 @@ Exit code: 0 in sync, 2 drift, 1 error (a site could not be observed, or invalid
         /// Also commit a run record to the audit branch.
         #[arg(long)]
         record: bool,
+        /// Also write Prometheus text-format metrics to FILE, atomically (for node_exporter's
+        /// textfile collector: a FILE ending in `.prom` in its directory).
+        #[arg(long, value_name = "FILE")]
+        metrics: Option<PathBuf>,
     },
     /// Apply planned changes to every selected site that has a provider.
     #[command(
@@ -90,6 +94,13 @@ Sites with `sync: observe` are reported as skipped. Exit code: 0 applied, 2 chan
         /// Apply certificate changes even while their site backs off after ACME errors.
         #[arg(long)]
         force: bool,
+        /// Act on sites inside a change window (`windows:`) anyway; needs `--reason`, and the
+        /// run record says who overrode them and why.
+        #[arg(long, requires = "reason")]
+        ignore_windows: bool,
+        /// Why `--ignore-windows` is needed (recorded), e.g. `hotfix OPS-1234`.
+        #[arg(long, value_name = "TEXT", requires = "ignore_windows")]
+        reason: Option<String>,
         /// Push the audit branch to REMOTE after recording (never a force push).
         #[arg(long, value_name = "REMOTE", conflicts_with = "dry_run")]
         push: Option<String>,
@@ -99,7 +110,9 @@ Sites with `sync: observe` are reported as skipped. Exit code: 0 applied, 2 chan
     },
     /// The scheduled run: observe all, act per site according to `sync`, record the run.
     #[command(
-        after_help = "Examples:\n  siteward reconcile\n  siteward reconcile --push origin --shard 1/4\n\n\
+        after_help = "Examples:\n  siteward reconcile\n  siteward reconcile --push origin --shard 1/4\n  \
+siteward reconcile --metrics /var/lib/node_exporter/textfile/siteward-reconcile.prom\n  \
+siteward reconcile --site shop.example.nl --ignore-windows --reason 'hotfix OPS-1234'\n\n\
 `sync: auto` applies, `propose` writes a change request, `observe` only reports; a site that\n\
 cannot be observed is never changed. Exit code: 0 in sync, 2 drift remains, 1 error."
     )]
@@ -111,12 +124,23 @@ cannot be observed is never changed. Exit code: 0 in sync, 2 drift remains, 1 er
         /// Apply certificate changes even while their site backs off after ACME errors.
         #[arg(long)]
         force: bool,
+        /// Act on sites inside a change window (`windows:`) anyway; needs `--reason`, and the
+        /// run record says who overrode them and why.
+        #[arg(long, requires = "reason")]
+        ignore_windows: bool,
+        /// Why `--ignore-windows` is needed (recorded), e.g. `hotfix OPS-1234`.
+        #[arg(long, value_name = "TEXT", requires = "ignore_windows")]
+        reason: Option<String>,
         /// Push the audit branch to REMOTE after recording (never a force push).
         #[arg(long, value_name = "REMOTE")]
         push: Option<String>,
         /// `text`: a line per site; `json`: the run record.
         #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
         format: ValidateFormat,
+        /// Also write Prometheus text-format metrics to FILE, atomically (for node_exporter's
+        /// textfile collector: a FILE ending in `.prom` in its directory).
+        #[arg(long, value_name = "FILE")]
+        metrics: Option<PathBuf>,
     },
     /// Evaluate policy rules: per-site score, grade and findings with advice.
     #[command(
@@ -138,6 +162,10 @@ Exit code: 0 compliant, 2 an active finding at or above --fail-on, 1 error."
         /// `strict`: with its known quirks corrected (see the README, "How siteward grades").
         #[arg(long, value_enum, default_value_t = Grading::Observatory)]
         grading: Grading,
+        /// Also write Prometheus text-format metrics to FILE, atomically (for node_exporter's
+        /// textfile collector: a FILE ending in `.prom` in its directory).
+        #[arg(long, value_name = "FILE")]
+        metrics: Option<PathBuf>,
     },
     /// Show the audit history from Git.
     #[command(

@@ -3,6 +3,7 @@
 //! `siteward.yaml` settings fill in what the flags leave open once the repo is loaded.
 
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::observe::ObserveOpts;
@@ -43,8 +44,58 @@ pub enum ConfigError {
          SITEWARD_SHARD_INDEX with SITEWARD_SHARD_COUNT); pass `--shard I/N`"
     )]
     NoShard,
+    #[error("`--metrics {0}`: {1}")]
+    Metrics(String, &'static str),
+    #[error("`--reason`: {0}")]
+    Reason(&'static str),
     #[error(transparent)]
     Select(#[from] crate::select::SelectError),
+}
+
+/// The longest `--reason`.
+const MAX_REASON: usize = 500;
+
+/// Checks `--ignore-windows --reason TEXT` (clap makes each need the other): the reason is
+/// one line of text, recorded in the run record. `None` when the windows are respected.
+pub fn window_override(ignore: bool, reason: Option<&str>) -> Result<Option<String>, ConfigError> {
+    let (true, Some(reason)) = (ignore, reason) else {
+        return Ok(None);
+    };
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(ConfigError::Reason(
+            "say why the change windows are overridden",
+        ));
+    }
+    if reason.chars().any(char::is_control) {
+        return Err(ConfigError::Reason(
+            "must be one line without control characters",
+        ));
+    }
+    if reason.len() > MAX_REASON {
+        return Err(ConfigError::Reason("must be at most 500 bytes"));
+    }
+    Ok(Some(reason.to_owned()))
+}
+
+/// Checks `--metrics FILE` before anything runs: FILE names a file (not a directory) in a
+/// directory that exists, so a long run does not end unable to write it.
+pub fn metrics_file(flag: Option<PathBuf>) -> Result<Option<PathBuf>, ConfigError> {
+    let Some(path) = flag else {
+        return Ok(None);
+    };
+    let refuse = |why| Err(ConfigError::Metrics(path.display().to_string(), why));
+    if path.as_os_str().is_empty() || path.is_dir() || path.file_name().is_none() {
+        return refuse("must name a file, not a directory");
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return refuse("its directory does not exist");
+    }
+    Ok(Some(path))
 }
 
 /// Which sites a command acts on, validated.
@@ -293,6 +344,22 @@ mod tests {
             })
             .is_err()
         );
+        let e = metrics_file(Some("/no/such/dir/siteward.prom".into())).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`--metrics /no/such/dir/siteward.prom`: its directory does not exist"
+        );
+        assert!(metrics_file(Some(std::env::temp_dir())).is_err());
+        let file = std::env::temp_dir().join("siteward.prom");
+        assert_eq!(metrics_file(Some(file.clone())).unwrap(), Some(file));
+        assert_eq!(metrics_file(None).unwrap(), None);
+        assert!(window_override(true, Some("  ")).is_err());
+        assert!(window_override(true, Some("a\nb")).is_err());
+        assert_eq!(
+            window_override(true, Some(" hotfix OPS-1 ")).unwrap(),
+            Some("hotfix OPS-1".into())
+        );
+        assert_eq!(window_override(false, None).unwrap(), None);
         let ok = config(RunOpts {
             timeout: Some(2.5),
             ..RunOpts::default()

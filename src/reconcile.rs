@@ -86,6 +86,10 @@ pub struct RunCtx<'a> {
     pub force: bool,
     /// Known vulnerabilities (`vulnerabilities:`), matched against what observation found.
     pub feed: crate::vuln::Feed,
+    /// Sites inside a change window (site → hold reason): their `apply` steps are held.
+    pub held: BTreeMap<String, String>,
+    /// `--ignore-windows`: who overrode which sites' windows, and why.
+    pub windows_overridden: Option<crate::windows::WindowOverride>,
 }
 
 /// What a run did, ready to print and record.
@@ -100,6 +104,10 @@ pub struct Outcome {
     pub to_propose: Vec<(String, Vec<(Change, String)>)>,
     /// Sites a saved plan refused (stale).
     pub refused: usize,
+    /// The certificate each observed site serves now (for `--metrics`).
+    pub certificates: BTreeMap<String, crate::metrics::Certificate>,
+    /// `--ignore-windows`: who overrode which sites' windows, and why (recorded).
+    pub windows_overridden: Option<crate::windows::WindowOverride>,
 }
 
 impl Outcome {
@@ -130,13 +138,15 @@ impl Outcome {
 
     /// The run record.
     pub fn record(&self, mode: Mode, trigger: Trigger) -> RunRecord {
-        RunRecord::from_plan(
+        let mut record = RunRecord::from_plan(
             &self.plan,
             mode.command(),
             trigger,
             chrono::Utc::now(),
             self.actions.clone(),
-        )
+        );
+        record.run.windows_overridden = self.windows_overridden.clone();
+        record
     }
 }
 
@@ -161,6 +171,7 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
     )
     .await;
     crate::vuln::flag(&mut found.sites, sites, &found.live, &ctx.feed);
+    let mut certificates = crate::metrics::certificates(&found.live);
     for plan in &mut found.sites {
         if let Some(i) = interrupted.iter().find(|i| i.entry.site == plan.site) {
             plan.warnings.push(i.message());
@@ -175,6 +186,12 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
     );
     // 3. A saved plan: stale sites are refused; every other site's steps must be the plan's.
     let refused = refusals(ctx, &found.sites);
+    //    Sites inside a change window hold their `apply` steps (as `plan` shows).
+    for plan in &mut found.sites {
+        if let Some(reason) = ctx.held.get(&plan.site) {
+            stage::hold_all(plan, reason);
+        }
+    }
     let mut actions: BTreeMap<String, Vec<ActionRecord>> = BTreeMap::new();
     let mut to_propose = Vec::new();
     let mut to_apply: Vec<(&Site, Vec<Change>)> = Vec::new();
@@ -205,8 +222,14 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         // 4. Execute the plan's steps: skips are recorded, proposals collected, applies run
         //    below.
         let mut done: Vec<ActionRecord> = Vec::new();
+        let window = ctx.held.get(&name);
         for c in with_step(plan, Step::Skip) {
-            done.extend(records([c], ActionResult::Skipped, reason(c)));
+            let result = if window.is_some_and(|w| c.reason.as_ref() == Some(w)) {
+                ActionResult::Held
+            } else {
+                ActionResult::Skipped
+            };
+            done.extend(records([c], result, reason(c)));
         }
         let propose: Vec<(Change, String)> = with_step(plan, Step::Propose)
             .map(|c| (c.clone(), reason(c).to_owned()))
@@ -330,6 +353,7 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         )
         .await;
         crate::vuln::flag(&mut again.sites, &applied, &again.live, &ctx.feed);
+        certificates.extend(crate::metrics::certificates(&again.live));
         for after in again.sites {
             if let Some(slot) = found.sites.iter_mut().find(|p| p.site == after.site) {
                 *slot = after;
@@ -343,6 +367,8 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         interrupted,
         to_propose,
         refused: refused.len(),
+        certificates,
+        windows_overridden: ctx.windows_overridden.clone(),
     }
 }
 

@@ -60,6 +60,20 @@ fn updates() -> Value {
     )
 }
 
+fn windows() -> Value {
+    json!({"type": "array", "description": "change windows: apply and reconcile hold the site's changes inside one", "items": object(
+        keys::WINDOW,
+        json!({
+            "deny": {"type": "string", "pattern": "^\\s*[A-Za-z]+\\s+\\d{1,2}:\\d{2}\\s*-\\s*[A-Za-z]+\\s+\\d{1,2}:\\d{2}\\s*$", "description": "every week, e.g. `Fri 16:00 - Mon 08:00` (local time in `timezone`)"},
+            "from": {"type": "string", "format": "date", "description": "first day of a freeze (YYYY-MM-DD)"},
+            "to": {"type": "string", "format": "date", "description": "last day of a freeze (YYYY-MM-DD)"},
+            "timezone": string("IANA time zone, e.g. Europe/Amsterdam; default UTC"),
+            "reason": string("why changes are held, shown in plans and records"),
+        }),
+        &[],
+    )})
+}
+
 fn string(description: &str) -> Value {
     json!({"type": "string", "description": description})
 }
@@ -139,6 +153,7 @@ fn site_props() -> Value {
             "body_contains": {"type": "string"},
             "max_response_ms": {"type": "integer", "minimum": 1, "maximum": 600_000},
         }), &["name"])},
+        "windows": windows(),
         "manage": object(keys::MANAGE, json!({
             "server": server_kinds(object(&keys::with(keys::MANAGE_SERVER, keys::TRANSPORT), with_transport(json!({
                 "provider": {"enum": crate::spec::ServerProvider::ALL},
@@ -237,6 +252,7 @@ fn defs() -> Value {
             "packages": {"type": "string"},
             "vulnerabilities": string("OSV vulnerability feed: a path or https URL of a JSON file or directory"),
             "updates": updates(),
+            "windows": windows(),
         }), &[]),
     })
 }

@@ -41,6 +41,8 @@ pub enum ActionResult {
     Failed,
     Proposed,
     Skipped,
+    /// Not applied: the site is inside a change window ([`crate::windows`]).
+    Held,
 }
 
 /// One action taken (or deliberately not taken) on a site.
@@ -70,6 +72,9 @@ pub struct RunMeta {
     pub finished: String,
     pub siteward_version: String,
     pub desired_commit: Option<String>,
+    /// `--ignore-windows --reason TEXT`: who overrode the change windows, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows_overridden: Option<crate::windows::WindowOverride>,
 }
 
 /// One site's part of a run.
@@ -100,6 +105,9 @@ pub struct RecordSummary {
     pub failed: usize,
     pub proposed: usize,
     pub skipped: usize,
+    /// Changes held by a change window.
+    #[serde(default)]
+    pub held: usize,
 }
 
 /// A whole run record.
@@ -162,6 +170,7 @@ impl RunRecord {
             failed: results(ActionResult::Failed),
             proposed: results(ActionResult::Proposed),
             skipped: results(ActionResult::Skipped),
+            held: results(ActionResult::Held),
         };
         RunRecord {
             version: RECORD_VERSION,
@@ -173,6 +182,7 @@ impl RunRecord {
                 finished: finished.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 siteward_version: env!("CARGO_PKG_VERSION").to_owned(),
                 desired_commit: plan.run.desired_commit.clone(),
+                windows_overridden: None,
             },
             sites,
             summary,

@@ -4,8 +4,8 @@
 //! Steps: 1. load (invalid input: print the problems to stderr, observe nothing, exit 1);
 //! 2. select sites; 3. observe them ([`crate::survey`]), also probing for plugins their
 //! policies deny; 4. evaluate each site as of today (UTC) ([`crate::policy`]); 5. render to
-//! stdout. Exit 0 compliant, 2 an active finding at or above `--fail-on`, 1 a site not
-//! observed (see
+//! stdout; 6. with `--metrics`, write the metrics file ([`crate::metrics`]). Exit 0
+//! compliant, 2 an active finding at or above `--fail-on`, 1 a site not observed (see
 //! [`crate::policy::CheckReport::exit`]).
 
 use std::borrow::Cow;
@@ -30,12 +30,18 @@ pub struct CheckArgs {
     pub fail_on: Severity,
     /// Grade exactly as the Observatory does, or with its known quirks corrected.
     pub grading: policy::observatory::Grading,
+    /// `--metrics FILE`: Prometheus text format, written atomically.
+    pub metrics: Option<std::path::PathBuf>,
 }
 
 /// Runs `siteward check` on the state repo at `repo`.
 pub fn run(repo: &Path, args: CheckArgs) -> anyhow::Result<Exit> {
+    let started = chrono::Utc::now();
     // 1. Load; invalid input stops here.
     let Some(state) = survey::load_or_report(repo, "nothing was observed")? else {
+        if let Some(path) = &args.metrics {
+            crate::metrics::write(path, &crate::metrics::RunMetrics::invalid("check", started))?;
+        }
         return Ok(Exit::Error);
     };
     // 2. Select.
@@ -85,6 +91,27 @@ pub fn run(repo: &Path, args: CheckArgs) -> anyhow::Result<Exit> {
         Format::Markdown => render::markdown::render(&report),
     };
     std::io::stdout().lock().write_all(text.as_bytes())?;
+    // 6. Metrics when asked.
+    if let Some(path) = &args.metrics {
+        let certificates = crate::metrics::certificates(&found.live);
+        let metrics = crate::metrics::RunMetrics {
+            command: "check",
+            started,
+            finished: chrono::Utc::now(),
+            exit: report.exit(args.fail_on),
+            sites: report
+                .sites
+                .iter()
+                .map(|s| crate::metrics::SiteMetrics {
+                    site: s.site.clone(),
+                    certificate: certificates.get(&s.site).copied(),
+                    score: s.score,
+                    ..Default::default()
+                })
+                .collect(),
+        };
+        crate::metrics::write(path, &metrics)?;
+    }
     Ok(report.exit(args.fail_on))
 }
 

@@ -217,6 +217,7 @@ fn result_word(r: ActionResult) -> &'static str {
         ActionResult::Failed => "failed",
         ActionResult::Proposed => "proposed",
         ActionResult::Skipped => "skipped",
+        ActionResult::Held => "held",
     }
 }
 

@@ -32,6 +32,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             format,
             out,
             record,
+            metrics,
         } => plan::run(
             &cli.repo,
             plan::PlanArgs {
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 format,
                 out,
                 record,
+                metrics: crate::config::metrics_file(metrics)?,
             },
         ),
         Command::Apply {
@@ -47,6 +49,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             run: opts,
             dry_run,
             force,
+            ignore_windows,
+            reason,
             push,
             format,
         } => run::run(
@@ -59,14 +63,19 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 json: format == ValidateFormat::Json,
                 quiet: cli.quiet,
                 force,
+                ignore_windows: crate::config::window_override(ignore_windows, reason.as_deref())?,
+                metrics: None,
             },
         ),
         Command::Reconcile {
             select,
             run: opts,
             force,
+            ignore_windows,
+            reason,
             push,
             format,
+            metrics,
         } => run::run(
             &cli.repo,
             run::RunArgs {
@@ -77,6 +86,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 json: format == ValidateFormat::Json,
                 quiet: cli.quiet,
                 force,
+                ignore_windows: crate::config::window_override(ignore_windows, reason.as_deref())?,
+                metrics: crate::config::metrics_file(metrics)?,
             },
         ),
         Command::Check {
@@ -85,6 +96,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             format,
             fail_on,
             grading,
+            metrics,
         } => check::run(
             &cli.repo,
             check::CheckArgs {
@@ -102,6 +114,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                     }
                     crate::cli::Grading::Strict => crate::policy::observatory::Grading::Strict,
                 },
+                metrics: crate::config::metrics_file(metrics)?,
             },
         ),
         Command::Log {

@@ -3,7 +3,8 @@
 //! Steps: 1. load (invalid input: print the problems to stderr, observe nothing, exit 1);
 //! 2. select sites; 3. resolve secrets, observe and diff ([`crate::survey`]), and hold the
 //! certificate changes of sites backing off after ACME errors; 4. render to
-//! stdout or `--out`; 5. with `--record`, commit a run record. Exit 0 in sync, 2 drift, 1 error.
+//! stdout or `--out`; 5. with `--record`, commit a run record; 6. with `--metrics`, write
+//! the metrics file ([`crate::metrics`]). Exit 0 in sync, 2 drift, 1 error.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -26,6 +27,8 @@ pub struct PlanArgs {
     pub format: Option<Format>,
     pub out: Option<PathBuf>,
     pub record: bool,
+    /// `--metrics FILE`: Prometheus text format, written atomically.
+    pub metrics: Option<PathBuf>,
 }
 
 /// The format of a plan: the one asked for; without `--format`, text on stdout and, for
@@ -46,8 +49,12 @@ fn output_format(asked: Option<Format>, out: Option<&Path>) -> Format {
 
 /// Runs `siteward plan` on the state repo at `repo`.
 pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
+    let started = chrono::Utc::now();
     // 1. Load; invalid input stops here.
     let Some(state) = survey::load_or_report(repo, "nothing was observed")? else {
+        if let Some(path) = &args.metrics {
+            crate::metrics::write(path, &crate::metrics::RunMetrics::invalid("plan", started))?;
+        }
         return Ok(Exit::Error);
     };
     // 2. Select.
@@ -101,6 +108,19 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
         let backoff = crate::certificate::backoff::read(&git, branch.as_str(), &sites);
         crate::certificate::backoff::hold(&mut sites_plans, &backoff, false, chrono::Utc::now());
     }
+    // Sites inside a change window hold their changes, as `apply` will without
+    // `--ignore-windows`.
+    let held = crate::windows::holds(
+        &state.settings.windows,
+        sites.iter().copied(),
+        chrono::Utc::now(),
+    );
+    for plan in &mut sites_plans {
+        if let Some(reason) = held.get(&plan.site) {
+            crate::stage::hold_all(plan, reason);
+        }
+    }
+    let certificates = crate::metrics::certificates(&found.live);
     let plan = Plan::new(run, sites_plans);
     // 4. Render.
     let color = args.out.is_none()
@@ -137,6 +157,17 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
             Default::default(),
         );
         crate::audit::record_run(&git, &branch, &author, &record)?;
+    }
+    // 6. Metrics when asked.
+    if let Some(path) = &args.metrics {
+        let metrics = crate::metrics::RunMetrics {
+            command: "plan",
+            started,
+            finished: chrono::Utc::now(),
+            exit: plan.exit(),
+            sites: crate::metrics::plan_sites(&plan, &certificates),
+        };
+        crate::metrics::write(path, &metrics)?;
     }
     Ok(plan.exit())
 }

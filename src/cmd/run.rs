@@ -41,13 +41,24 @@ pub struct RunArgs {
     pub quiet: bool,
     /// `--force`: apply certificate changes even while their site backs off after ACME errors.
     pub force: bool,
+    /// `--ignore-windows --reason TEXT`: the reason; `None` respects the change windows.
+    pub ignore_windows: Option<String>,
+    /// `--metrics FILE` (`reconcile`): Prometheus text format, written atomically.
+    pub metrics: Option<PathBuf>,
 }
 
 /// Runs `apply` or `reconcile` on the state repo at `repo`.
 pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
+    let started = chrono::Utc::now();
     let dry_run = matches!(args.mode, Mode::Apply { dry_run: true });
     // Load; invalid input touches nothing.
     let Some(state) = survey::load_or_report(repo, "nothing was changed")? else {
+        if let Some(path) = &args.metrics {
+            crate::metrics::write(
+                path,
+                &crate::metrics::RunMetrics::invalid("reconcile", started),
+            )?;
+        }
         return Ok(Exit::Error);
     };
     let saved = args
@@ -116,6 +127,33 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
             crate::certificate::backoff::read(g, branch.as_str(), &sites)
         })
         .unwrap_or_default();
+    // Sites inside a change window hold their changes, unless `--ignore-windows` (recorded).
+    let inside = crate::windows::holds(
+        &state.settings.windows,
+        sites.iter().copied(),
+        chrono::Utc::now(),
+    );
+    let (held, windows_overridden) = match &args.ignore_windows {
+        None => (inside, None),
+        Some(reason) => {
+            let by = Trigger::from_env(args.config.trigger.as_deref())
+                .actor
+                .or_else(|| audit.as_ref().map(|(author, _)| author.to_string()))
+                .unwrap_or_else(|| "unknown".into());
+            let sites: Vec<String> = inside.into_keys().collect();
+            if !sites.is_empty() {
+                tracing::warn!(
+                    "--ignore-windows: acting inside the change windows of {} ({reason})",
+                    sites.join(", ")
+                );
+            }
+            let reason = reason.clone();
+            (
+                Default::default(),
+                Some(crate::windows::WindowOverride { by, reason, sites }),
+            )
+        }
+    };
     let opts = args.config.observe(&state.settings, sites.len());
     // A feed that cannot be read or parsed is invalid input: nothing is changed.
     let feed = crate::vuln::Feed::load_blocking(repo, &state.settings, opts.timeout * 6)?;
@@ -133,6 +171,8 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
         backoff,
         force: args.force,
         feed,
+        held,
+        windows_overridden,
     };
     let runtime = survey::runtime()?;
     // The watcher stays until the process ends: a signal during proposals, the record or the
@@ -245,6 +285,19 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
             false,
             args.quiet,
         )?;
+    }
+    // The metrics tell the run as recorded; a proposal that could not be written or a signal
+    // makes it an error run, as the exit code below does.
+    if let Some(path) = &args.metrics {
+        let failed = proposals.is_err() || updates.is_err() || interrupted;
+        let metrics = crate::metrics::RunMetrics {
+            command: "reconcile",
+            started,
+            finished: chrono::Utc::now(),
+            exit: if failed { Exit::Error } else { outcome.exit() },
+            sites: crate::metrics::plan_sites(&outcome.plan, &outcome.certificates),
+        };
+        crate::metrics::write(path, &metrics).context("the run was recorded")?;
     }
     if let Some(remote) = &args.push {
         // Bounded like the run's other network work: 6 × `--timeout` (60 s by default).

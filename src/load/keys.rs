@@ -20,6 +20,7 @@ pub const SITE: &[&str] = &[
     "software",
     "checks",
     "manage",
+    "windows",
 ];
 pub const REDIRECT: &[&str] = &["from", "to", "status"];
 pub const CERTIFICATE: &[&str] = &["domains", "min_days_left", "key", "issuer"];
@@ -90,7 +91,9 @@ pub const SETTINGS: &[&str] = &[
     "packages",
     "vulnerabilities",
     "updates",
+    "windows",
 ];
+pub const WINDOW: &[&str] = &["deny", "from", "to", "timezone", "reason"];
 pub const AUDIT: &[&str] = &["branch", "author"];
 pub const PROPOSALS: &[&str] = &["branch_prefix"];
 pub const UPDATES: &[&str] = &["source", "min_age"];

@@ -16,6 +16,7 @@ mod properties;
 pub mod revision;
 mod settings;
 pub mod site;
+mod windows;
 
 use std::collections::BTreeMap;
 use std::path::Path;

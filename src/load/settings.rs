@@ -72,6 +72,10 @@ pub fn read_settings(r: &mut Reader, node: &Node) -> Settings {
         .get("vulnerabilities")
         .and_then(|n| source(r, n, "vulnerabilities"));
     s.updates = f.get("updates").and_then(|n| read_updates(r, n, "updates"));
+    s.windows = f
+        .get("windows")
+        .map(|n| super::windows::read_windows(r, n))
+        .unwrap_or_default();
     s
 }
 

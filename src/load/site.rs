@@ -121,6 +121,10 @@ pub fn read_site(r: &mut Reader, node: &Node, shape: SiteShape) -> Option<Site> 
         .get("manage")
         .map(|n| read_manage(r, n))
         .unwrap_or_default();
+    let windows = f
+        .get("windows")
+        .map(|n| super::windows::read_windows(r, n))
+        .unwrap_or_default();
 
     if r.problems.len() != before {
         return None;
@@ -144,6 +148,7 @@ pub fn read_site(r: &mut Reader, node: &Node, shape: SiteShape) -> Option<Site> 
         software,
         checks,
         manage,
+        windows,
     })
 }
 

@@ -36,6 +36,7 @@ fn site(name: &str) -> Site {
         software: None,
         checks: Vec::new(),
         manage: Manage::default(),
+        windows: Vec::new(),
     }
 }
 

@@ -61,6 +61,10 @@ pub struct Site {
     pub checks: Vec<Check>,
     #[serde(skip_serializing_if = "Manage::is_empty")]
     pub manage: Manage,
+    /// Change windows (`windows:`): when `apply` and `reconcile` hold this site's changes.
+    /// Not part of the desired state's digest: they say when to act, not what.
+    #[serde(skip)]
+    pub windows: Vec<crate::windows::Window>,
 }
 
 /// What a response header should be.
@@ -349,6 +353,8 @@ pub struct Settings {
     pub vulnerabilities: Option<String>,
     /// Version-bump proposals (`updates:`), when configured.
     pub updates: Option<Updates>,
+    /// Repo-wide change windows (`windows:`), holding every site's changes.
+    pub windows: Vec<crate::windows::Window>,
 }
 
 /// `updates: {source, min_age}` (siteward.yaml, or a site's or policy's `software`): where
@@ -376,6 +382,7 @@ impl Default for Settings {
             packages: None,
             vulnerabilities: None,
             updates: None,
+            windows: Vec::new(),
         }
     }
 }

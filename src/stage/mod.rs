@@ -76,6 +76,15 @@ pub fn hold(plan: &mut SitePlan, resource: Resource, reason: &str) {
     }
 }
 
+/// Holds every `apply` step of `plan`: they become `skip` with `reason` (the site is inside a
+/// change window, [`crate::windows`]).
+pub fn hold_all(plan: &mut SitePlan, reason: &str) {
+    for c in plan.changes.iter_mut().filter(|c| c.step == Step::Apply) {
+        c.step = Step::Skip;
+        c.reason = Some(reason.to_owned());
+    }
+}
+
 /// The changes of `plan` with step `step`.
 pub fn with_step(plan: &SitePlan, step: Step) -> impl Iterator<Item = &Change> {
     plan.changes.iter().filter(move |c| c.step == step)

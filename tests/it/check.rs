@@ -48,14 +48,14 @@ const WORDPRESS: &str = "name: wordpress\nrules:\n  \
 - {id: no-risky-plugins, severity: critical, plugin_deny: [wp-file-manager, revslider-old]}\n  \
 - {id: wordpress-supported, severity: high, min_core_version: '6.4'}\n";
 
-struct Fleet {
+pub(super) struct Fleet {
     _nginx: Nginx,
     /// `refused.test`'s address: refuses connections while the fleet lives.
     _refused: RefusedPort,
-    repo: Repo,
+    pub(super) repo: Repo,
 }
 
-fn fleet() -> Fleet {
+pub(super) fn fleet() -> Fleet {
     let root = Ca::new("siteward check root").expect("root");
     let mid = root.intermediate("siteward check mid").expect("mid");
     let vhost = |name: &str, days: i64, config: &str| {
