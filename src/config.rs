@@ -183,6 +183,7 @@ impl RunConfig {
             timeout: self.timeout.unwrap_or(settings.timeout.0),
             progress: sites > 20 && std::io::stderr().is_terminal(),
             deadline: self.deadline,
+            grade: false,
         }
     }
 

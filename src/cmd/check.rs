@@ -49,7 +49,10 @@ pub fn run(repo: &Path, args: CheckArgs) -> anyhow::Result<Exit> {
     for name in &picked.removed {
         tracing::warn!("{name}: no longer managed (its site file was deleted): no action");
     }
-    let opts = args.config.observe(&state.settings, picked.sites.len());
+    let opts = crate::observe::ObserveOpts {
+        grade: true,
+        ..args.config.observe(&state.settings, picked.sites.len())
+    };
     let feed = crate::vuln::Feed::load_blocking(repo, &state.settings, opts.timeout * 6)?;
     // 3. Observe, looking for denied plugins too.
     let probed: Vec<Cow<'_, Site>> = picked

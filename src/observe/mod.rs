@@ -36,6 +36,9 @@ pub struct ObserveOpts {
     pub progress: bool,
     /// When the whole run must end (`--deadline`): sites not observed by then are `unknown`.
     pub deadline: Option<std::time::Instant>,
+    /// Also fetch what the web grade looks at (both front pages' redirect chains, cookies, a
+    /// CORS preflight): `check` needs it; `plan` and the acting commands do not pay for it.
+    pub grade: bool,
 }
 
 impl ObserveOpts {
@@ -245,9 +248,14 @@ async fn observe_site(
         let html = String::from_utf8_lossy(home);
         Some(fingerprint::observe(&http, base, &html, want).await)
     };
-    let graded = observatory::observe(&http, base);
+    let graded = async {
+        match opts.grade {
+            true => Some(observatory::observe(&http, base).await),
+            false => None,
+        }
+    };
     let (redirects, checks, software, graded) = tokio::join!(redirects, checks, software, graded);
-    live.graded = Some(graded);
+    live.graded = graded;
     live.redirects = redirects;
     live.checks = checks;
     live.software = software;

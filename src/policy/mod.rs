@@ -222,17 +222,15 @@ pub fn check_site(
             });
         }
     }
-    let web = live
-        .graded
-        .as_ref()
-        .map(|v| observatory::grade(v, grading))
-        .unwrap_or_else(|| observatory::grade(&Default::default(), grading));
+    // Without the web grade's observation (`plan` does not fetch it) its tests say nothing.
+    let web = live.graded.as_ref().map(|v| observatory::grade(v, grading));
+    let web_tests = web.iter().flat_map(|w| w.tests.iter());
     // Without the page (HTTPS refused), only the tests that judge the connection itself say
     // something; `tls-certificate` tells why the headers were not seen.
     let page_seen = live.page.is_some();
     let judged =
         |test: &str| page_seen || matches!(test, "redirection" | "strict-transport-security");
-    for (test, r) in web.tests.iter().filter(|(t, r)| !r.pass && judged(t)) {
+    for (test, r) in web_tests.filter(|(t, r)| !r.pass && judged(t)) {
         // A policy rule that already reported this test's problem carries its id instead.
         if findings.iter().any(|f| f.also.as_deref() == Some(*test)) {
             continue;
@@ -248,10 +246,11 @@ pub fn check_site(
     }
     // A restating rule whose test passed keeps only its own id.
     for f in &mut findings {
-        if f.also
-            .as_deref()
-            .is_some_and(|t| web.tests.get(t).is_none_or(|r| r.pass))
-        {
+        if f.also.as_deref().is_some_and(|t| {
+            web.as_ref()
+                .and_then(|w| w.tests.get(t))
+                .is_none_or(|r| r.pass)
+        }) {
             f.also = None;
         }
     }
@@ -292,10 +291,10 @@ pub fn check_site(
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     SiteCheck {
         site: name,
-        grade: Some(web.grade),
-        score: Some(web.score),
+        grade: web.as_ref().map(|w| w.grade),
+        score: web.as_ref().map(|w| w.score),
         tls_grade: Some(grade::tls_grade(live.tls.as_ref())),
-        tests: web.tests,
+        tests: web.map(|w| w.tests).unwrap_or_default(),
         findings,
         exceptions,
         error: None,

@@ -368,6 +368,7 @@ async fn issue_16_an_applied_redirect_that_cannot_be_observed_is_not_verified() 
         timeout: Duration::from_secs(2),
         progress: false,
         deadline: None,
+        grade: false,
     };
     let secrets = siteward::secret::RunSecrets::resolve(&[site], repo.path());
     let verify = siteward::verify::Verify::new(repo.path(), opts, &secrets, &[applied]);

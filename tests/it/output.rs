@@ -194,7 +194,17 @@ fn a_deadline_bounds_the_run() {
 #[test]
 fn plan_shows_check_findings_compactly() {
     let f = Fleet::start(&["a.test"]);
-    f.site("a.test", "auto", "headers:\n  X-Team: web\n");
+    f.repo.write(
+        "policies/rules.yaml",
+        "name: rules\nrules:\n  - id: frame-protection\n    severity: high\n    \
+         header_present: X-Frame-Options\n  - id: no-sniff\n    severity: low\n    \
+         header_present: X-Content-Type-Options\n",
+    );
+    f.site(
+        "a.test",
+        "auto",
+        "policies: [rules]\nheaders:\n  X-Team: web\n",
+    );
     f.repo.commit_all("a site without security headers");
     let doc = f.repo.run(&["plan", "--format", "json"]).json();
     let findings = doc["sites"][0]["findings"]
@@ -215,6 +225,12 @@ fn plan_shows_check_findings_compactly() {
         );
         assert_ne!(finding["severity"], "low");
     }
+    let rules: Vec<&str> = findings.iter().filter_map(|f| f["rule"].as_str()).collect();
+    assert!(rules.contains(&"frame-protection"), "{rules:?}");
+    assert!(
+        !rules.contains(&"no-sniff"),
+        "low findings stay in `check`: {rules:?}"
+    );
     let text = f.repo.run(&["plan"]);
     assert!(text.stdout.contains("  finding "), "{}", text.stdout);
     let md = f.repo.run(&["plan", "--format", "markdown"]);

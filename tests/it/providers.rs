@@ -123,6 +123,7 @@ pub(super) async fn apply(
         timeout: std::time::Duration::from_secs(10),
         progress: false,
         deadline: None,
+        grade: false,
     };
     let verify = Verify::everything(repo.path(), opts, &secrets);
     let site_secrets = secrets.site(site.name.as_str()).expect("secrets resolve");
