@@ -967,8 +967,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn ref_locks_block_updates_until_stale_ones_are_removed() {
+    /// A new repository with one commit (not on any branch yet); the directory lives as long
+    /// as the returned guard.
+    fn repo_with_commit() -> (tempfile::TempDir, Repo, CommitId) {
         let dir = tempfile::tempdir().unwrap();
         Repository::init(dir.path()).unwrap();
         let repo = Repo::open(dir.path()).unwrap();
@@ -977,6 +978,12 @@ mod tests {
         let c1 = repo
             .write_commit(tree, &[], &identity(), (now, now), "one")
             .unwrap();
+        (dir, repo, c1)
+    }
+
+    #[test]
+    fn ref_locks_block_updates_until_stale_ones_are_removed() {
+        let (_dir, repo, c1) = repo_with_commit();
         let name = "refs/heads/audit";
         assert_eq!(
             repo.remove_stale_ref_lock(name, Duration::ZERO).unwrap(),
@@ -1028,14 +1035,7 @@ mod tests {
 
     #[test]
     fn a_ref_in_the_way_of_a_branch_name_is_named() {
-        let dir = tempfile::tempdir().unwrap();
-        Repository::init(dir.path()).unwrap();
-        let repo = Repo::open(dir.path()).unwrap();
-        let tree = repo.tree_with_files(None, &[]).unwrap();
-        let now = Utc::now();
-        let c1 = repo
-            .write_commit(tree, &[], &identity(), (now, now), "one")
-            .unwrap();
+        let (_dir, repo, c1) = repo_with_commit();
         repo.update_ref("refs/heads/audit/old", c1, None, "x")
             .unwrap();
         repo.update_ref("refs/heads/ops", c1, None, "x").unwrap();

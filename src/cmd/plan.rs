@@ -93,19 +93,21 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
             })
             .collect();
     }
-    // How each site is managed, compared with the `--changed-since` revision.
-    if let Some(rev) = &args.config.select.changed_since {
-        let git = crate::git::Repo::open(repo)?;
-        let before = crate::load::revision::load_at(&git, rev)
+    // The state repo, opened once for the steps below (`None`: not a git repo).
+    let git = crate::git::Repo::open(repo).ok();
+    // How each site is managed, compared with the `--changed-since` revision (selection has
+    // already required a git repo for it).
+    if let (Some(rev), Some(git)) = (&args.config.select.changed_since, &git) {
+        let before = crate::load::revision::load_at(git, rev)
             .with_context(|| format!("cannot read the desired state at `{rev}`"))?;
         for (plan, site) in sites_plans.iter_mut().zip(&sites) {
             plan.manage_changes = crate::diff::manage_changes(before.sites.get(&site.name), site);
         }
     }
     // Sites backing off after ACME errors hold their certificate changes, as `apply` will.
-    if let Ok(git) = crate::git::Repo::open(repo) {
+    if let Some(git) = &git {
         let branch = args.config.audit_branch(&state.settings);
-        let backoff = crate::certificate::backoff::read(&git, branch.as_str(), &sites);
+        let backoff = crate::certificate::backoff::read(git, branch.as_str(), &sites);
         crate::certificate::backoff::hold(&mut sites_plans, &backoff, false, chrono::Utc::now());
     }
     // Sites inside a change window hold their changes, as `apply` will without
@@ -145,7 +147,10 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
     }
     // 5. Record the plan run when asked.
     if args.record {
-        let git = crate::git::Repo::open(repo)?;
+        let git = match git {
+            Some(g) => g,
+            None => crate::git::Repo::open(repo)?,
+        };
         let branch = args.config.audit_branch(&state.settings);
         let author = crate::audit::author(state.settings.audit_author.as_deref(), &git)?;
         let trigger = crate::audit::Trigger::from_env(args.config.trigger.as_deref());

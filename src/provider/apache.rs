@@ -57,7 +57,7 @@ impl ServerConfig for Apache {
         headers: &[DesiredHeader],
         reveal: bool,
     ) -> Result<String, String> {
-        let mut text = format!("# managed by siteward — do not edit; site {}\n", site.name);
+        let mut text = super::managed_line(site);
         let (header_lines, rewrite_lines) = lines(site, headers, reveal)?;
         text.push_str(&header_lines);
         text.push_str(&rewrite_lines);

@@ -228,6 +228,11 @@ pub trait ServerConfig: Send + Sync {
     fn advice(&self, changes: &[Change]) -> String;
 }
 
+/// The first line of a file siteward owns whole: whoever opens it learns not to edit it.
+pub(super) fn managed_line(site: &Site) -> String {
+    format!("# managed by siteward — do not edit; site {}\n", site.name)
+}
+
 /// The registry: the kind that serves a `manage.server.provider` keyword. Adding a provider
 /// is one file and one line here.
 pub fn kind(keyword: ServerProvider) -> &'static dyn ServerConfig {

@@ -116,7 +116,7 @@ impl ServerConfig for Nginx {
 
 /// The include file text. `reveal` writes secret values; otherwise they appear as digests.
 fn render(site: &Site, headers: &[DesiredHeader], reveal: bool) -> Result<String, String> {
-    let mut text = format!("# managed by siteward — do not edit; site {}\n", site.name);
+    let mut text = super::managed_line(site);
     for h in headers {
         let value = if reveal { h.value.clone() } else { h.shown() };
         text.push_str(&header_line(h.name.as_str(), &value)?);
