@@ -171,6 +171,23 @@ pub enum PushOutcome {
     Rejected { reason: String },
 }
 
+/// Why a push was refused because the remote branch moved, from `git push --porcelain`'s
+/// output: `!<TAB>src:dst<TAB>[rejected] (fetch first)` when the remote tip was ahead before
+/// the push; `[remote rejected] (failed to update ref)` with `remote: error: cannot lock ref
+/// ...` on stderr when another push created or moved the branch while this one ran (the
+/// receiving side checks the old value under its ref lock). `None` for any other refusal (a
+/// hook, a protected branch, a full disk), which retrying cannot fix.
+fn moved_remote(stdout: &str, stderr: &str) -> Option<String> {
+    let refused = stdout.lines().filter(|l| l.starts_with('!'));
+    let summary = |l: &str| l.rsplit('\t').next().unwrap_or(l).to_owned();
+    if let Some(line) = refused.clone().find(|l| l.contains("[rejected]")) {
+        return Some(summary(line));
+    }
+    refused.clone().find(|l| l.contains("[remote rejected]"))?;
+    let lock = stderr.lines().find(|l| l.contains("cannot lock ref"))?;
+    Some(lock.trim_start_matches("remote: ").trim().to_owned())
+}
+
 /// A ref lock file left behind, removed by [`Repo::remove_stale_ref_lock`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaleLock {
@@ -759,14 +776,8 @@ impl Repo {
         if ok {
             return Ok(PushOutcome::Pushed);
         }
-        // Porcelain: `!<TAB>src:dst<TAB>[rejected] (fetch first)` for a moved remote tip.
-        let rejected = stdout
-            .lines()
-            .find(|l| l.starts_with('!') && l.contains("[rejected]"));
-        match rejected {
-            Some(line) => Ok(PushOutcome::Rejected {
-                reason: line.rsplit('\t').next().unwrap_or(line).to_owned(),
-            }),
+        match moved_remote(&stdout, &stderr) {
+            Some(reason) => Ok(PushOutcome::Rejected { reason }),
             None => Err(GitError::Command {
                 args: format!("push {remote} {refspec}"),
                 stderr: stderr.trim().to_owned(),
@@ -887,6 +898,35 @@ mod tests {
 
     fn identity() -> Identity {
         "Test <test@example.org>".parse().unwrap()
+    }
+
+    #[test]
+    fn a_push_refused_by_a_moved_or_concurrently_created_branch_is_a_moved_remote() {
+        // As `git push --porcelain` prints them (git 2.47).
+        let out = |summary: &str| format!("To r.git\n!\tHEAD:refs/heads/a\t{summary}\nDone\n");
+        let behind = out("[rejected] (fetch first)");
+        assert_eq!(
+            moved_remote(&behind, "").as_deref(),
+            Some("[rejected] (fetch first)")
+        );
+        let raced = out("[remote rejected] (failed to update ref)");
+        for why in ["reference already exists", "is at 1a2b but expected 3c4d"] {
+            let err = format!(
+                "remote: error: cannot lock ref 'refs/heads/a': {why}        \n\
+                 error: failed to push some refs to 'r.git'\n"
+            );
+            assert_eq!(
+                moved_remote(&raced, &err),
+                Some(format!("error: cannot lock ref 'refs/heads/a': {why}"))
+            );
+        }
+        let hook = out("[remote rejected] (pre-receive hook declined)");
+        assert_eq!(moved_remote(&hook, "remote: rejected by policy\n"), None);
+        assert_eq!(moved_remote(&raced, "remote: error: disk full\n"), None);
+        assert_eq!(
+            moved_remote("", "fatal: could not read from remote\n"),
+            None
+        );
     }
 
     #[test]

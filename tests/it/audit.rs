@@ -2,7 +2,7 @@
 //! parallel recorders that lose nothing, pushes that replay instead of force, `siteward log`,
 //! the repo lock, `--changed-since`, secrets, and the CI examples.
 
-mod ci_examples;
+pub(crate) mod ci_examples;
 mod select;
 
 use std::collections::BTreeMap;

@@ -9,7 +9,6 @@ use crate::support::git::{GitRepo, siteward};
 /// Values for the CI expressions and variables the examples use.
 const FIXTURES: &[(&str, &str)] = &[
     ("${{ github.base_ref }}", "main"),
-    ("${{ matrix.shard }}", "1"),
     ("$CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main"),
     ("$CI_NODE_INDEX", "1"),
     ("$CI_NODE_TOTAL", "4"),
@@ -18,8 +17,16 @@ const FIXTURES: &[(&str, &str)] = &[
 /// Shell operators that end the siteward part of a command line.
 const OPERATORS: &[&str] = &["||", "&&", ";", "|", ">", ">>", "2>&1"];
 
-/// Keys whose values are shell commands: GitHub's `run`, GitLab's `script` lists.
-const SHELL_KEYS: &[&str] = &["run", "script", "before_script", "after_script"];
+/// Keys whose values are shell commands: GitHub's `run`, GitLab's `script` lists, Buildkite's
+/// `command`/`commands`.
+const SHELL_KEYS: &[&str] = &[
+    "run",
+    "script",
+    "before_script",
+    "after_script",
+    "command",
+    "commands",
+];
 
 /// Every shell command string in a YAML document.
 fn shell_strings(v: &serde_norway::Value, in_shell: bool, out: &mut Vec<String>) {
@@ -38,7 +45,7 @@ fn shell_strings(v: &serde_norway::Value, in_shell: bool, out: &mut Vec<String>)
 }
 
 /// The argv (without `siteward`) of every siteward command line in `text`.
-fn siteward_commands(text: &str) -> Vec<Vec<String>> {
+pub(crate) fn siteward_commands(text: &str) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     for line in text.lines() {
         let mut line = line.trim().to_owned();
@@ -95,6 +102,7 @@ fn ci_examples_parse_and_their_commands_are_accepted() {
         names,
         [
             "apply-on-merge.yml",
+            "buildkite-pipeline.yml",
             "gitlab-ci.yml",
             "pr-plan.yml",
             "scheduled-reconcile.yml"
@@ -115,7 +123,7 @@ fn ci_examples_parse_and_their_commands_are_accepted() {
         );
         commands.extend(found.into_iter().map(|argv| (file.clone(), argv)));
     }
-    assert_eq!(commands.len(), 7, "{commands:?}");
+    assert_eq!(commands.len(), 8, "{commands:?}");
     let subcommands: Vec<&str> = commands.iter().map(|(_, a)| a[0].as_str()).collect();
     for wanted in ["plan", "apply", "reconcile"] {
         assert!(
