@@ -110,3 +110,66 @@ fn the_manifest_check_rejects_unknown_fields_and_kinds() {
         }
     }
 }
+
+/// The value of the last `INSTRUCTION` line of the Containerfile (the runtime stage's).
+fn containerfile(instruction: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/kubernetes/Containerfile");
+    let text = std::fs::read_to_string(path).expect("read Containerfile");
+    let prefix = format!("{instruction} ");
+    text.lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .last()
+        .unwrap_or_else(|| panic!("no {instruction} in the Containerfile"))
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn the_pod_runs_as_the_image_user_with_the_ssh_key_in_its_home() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/kubernetes/cronjob.yaml"),
+    )
+    .expect("read cronjob.yaml");
+    let doc: serde_norway::Value = serde_norway::from_str(&text).expect("cronjob.yaml");
+    let pod = &doc["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    // `runAsNonRoot` needs a numeric USER; the pod names the same one.
+    let user = containerfile("USER");
+    let (uid, gid) = user.split_once(':').expect("USER uid:gid");
+    let context = &pod["securityContext"];
+    assert_eq!(context["runAsUser"].as_u64(), uid.parse().ok());
+    assert_eq!(context["runAsGroup"].as_u64(), gid.parse().ok());
+    assert_eq!(context["runAsNonRoot"].as_bool(), Some(true));
+    // git and ssh look for the key and known_hosts in `$HOME/.ssh`.
+    let home = containerfile("ENV")
+        .strip_prefix("HOME=")
+        .expect("ENV HOME=...")
+        .to_owned();
+    let ssh = pod["volumes"]
+        .as_sequence()
+        .expect("volumes")
+        .iter()
+        .find(|v| v["secret"]["secretName"].as_str() == Some("siteward-ssh"))
+        .expect("the SSH Secret volume");
+    assert_eq!(ssh["secret"]["defaultMode"].as_u64(), Some(0o400));
+    let files: Vec<&str> = ssh["secret"]["items"]
+        .as_sequence()
+        .expect("items")
+        .iter()
+        .map(|i| i["path"].as_str().expect("path"))
+        .collect();
+    assert_eq!(files, ["id_ed25519", "known_hosts"]);
+    let containers = [&pod["initContainers"][0], &pod["containers"][0]];
+    for c in containers {
+        let mount = c["volumeMounts"]
+            .as_sequence()
+            .expect("volumeMounts")
+            .iter()
+            .find(|m| m["name"] == ssh["name"])
+            .unwrap_or_else(|| panic!("{:?} does not mount the SSH Secret", c["name"]));
+        assert_eq!(
+            mount["mountPath"].as_str(),
+            Some(format!("{home}/.ssh").as_str())
+        );
+        assert_eq!(mount["readOnly"].as_bool(), Some(true));
+    }
+}
