@@ -118,7 +118,7 @@ fn containerfile(instruction: &str) -> String {
     let prefix = format!("{instruction} ");
     text.lines()
         .filter_map(|l| l.strip_prefix(&prefix))
-        .last()
+        .next_back()
         .unwrap_or_else(|| panic!("no {instruction} in the Containerfile"))
         .trim()
         .to_owned()
