@@ -3,7 +3,8 @@
 //! `parallelism:`, a Kubernetes Indexed Job — runs as N shards at once, each in its own clone of
 //! the state repo with the variables that engine sets, all pushing to one bare remote. Together
 //! they must observe every site exactly once (sites served by a real nginx), and all N run
-//! records must land on the remote's audit branch.
+//! records must land on the remote's audit branch — on the first run, when the shards race to
+//! create the branch, and on the next, when they race to move it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -354,17 +355,47 @@ fn path(p: &Path) -> &str {
     p.to_str().expect("a UTF-8 path")
 }
 
-/// Runs every shard of `shards` at once and checks the remote's audit branch.
+/// Runs every shard of `shards` at once, twice: the first round creates the remote's audit
+/// branch (the shards race to create it), the second extends it (they race to move it). After
+/// each round every site has been observed once more, by one shard, and every record is on
+/// the remote.
 fn run_shards(shards: Shards) {
     let fleet = Fleet::start();
-    let base = tempfile::tempdir().expect("temp dir");
     let n = shards.envs.len();
     assert!(n >= 2, "{}: {n} shard(s)", shards.example);
-    // Every clone first, so that the shards start together.
-    let clones: Vec<PathBuf> = (0..n)
-        .map(|i| fleet.checkout(&shards.checkout, base.path(), i))
+    for round in 1..=2 {
+        let base = tempfile::tempdir().expect("temp dir");
+        run_round(&fleet, &shards, base.path());
+
+        let records = fleet.records();
+        let what = format!("{}, round {round}", shards.example);
+        assert_eq!(records.len(), n * round, "{what}: one record per shard");
+        let commits = fleet.remote.git(&["rev-list", "--count", "siteward-audit"]);
+        assert_eq!(commits.trim(), (n * round).to_string(), "{what}");
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        for record in &records {
+            assert_eq!(record["run"]["command"], "reconcile");
+            let sites = record["sites"].as_array().expect("sites");
+            assert!(!sites.is_empty(), "{what}: a shard without sites");
+            for site in sites {
+                assert_eq!(site["sync"], "in_sync", "{site}");
+                let name = site["site"].as_str().expect("site name");
+                *seen.entry(name.to_owned()).or_default() += 1;
+            }
+        }
+        let expected: BTreeMap<String, usize> =
+            SITES.iter().map(|s| (s.to_string(), round)).collect();
+        assert_eq!(seen, expected, "{what}: every site once per round");
+    }
+}
+
+/// One scheduled run: a working copy per shard in `base`, then every shard at once.
+fn run_round(fleet: &Fleet, shards: &Shards, base: &Path) {
+    // Every working copy first, so that the shards start together.
+    let dirs: Vec<PathBuf> = (0..shards.envs.len())
+        .map(|i| fleet.checkout(&shards.checkout, base, i))
         .collect();
-    let children: Vec<Child> = clones
+    let children: Vec<Child> = dirs
         .iter()
         .zip(&shards.envs)
         .map(|(dir, env)| {
@@ -393,30 +424,6 @@ fn run_shards(shards: Shards) {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-
-    let records = fleet.records();
-    assert_eq!(records.len(), n, "{}: one record per shard", shards.example);
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for record in &records {
-        assert_eq!(record["run"]["command"], "reconcile");
-        let sites = record["sites"].as_array().expect("sites");
-        assert!(
-            !sites.is_empty(),
-            "{}: a shard without sites",
-            shards.example
-        );
-        for site in sites {
-            assert_eq!(site["sync"], "in_sync", "{site}");
-            let name = site["site"].as_str().expect("site name");
-            *seen.entry(name.to_owned()).or_default() += 1;
-        }
-    }
-    let expected: BTreeMap<String, usize> = SITES.iter().map(|s| (s.to_string(), 1)).collect();
-    assert_eq!(
-        seen, expected,
-        "{}: every site exactly once",
-        shards.example
-    );
 }
 
 #[test]
