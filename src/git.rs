@@ -178,12 +178,12 @@ pub enum PushOutcome {
 /// receiving side checks the old value under its ref lock). `None` for any other refusal (a
 /// hook, a protected branch, a full disk), which retrying cannot fix.
 fn moved_remote(stdout: &str, stderr: &str) -> Option<String> {
-    let refused = stdout.lines().filter(|l| l.starts_with('!'));
+    let mut refused = stdout.lines().filter(|l| l.starts_with('!'));
     let summary = |l: &str| l.rsplit('\t').next().unwrap_or(l).to_owned();
     if let Some(line) = refused.clone().find(|l| l.contains("[rejected]")) {
         return Some(summary(line));
     }
-    refused.clone().find(|l| l.contains("[remote rejected]"))?;
+    refused.find(|l| l.contains("[remote rejected]"))?;
     let lock = stderr.lines().find(|l| l.contains("cannot lock ref"))?;
     Some(lock.trim_start_matches("remote: ").trim().to_owned())
 }
