@@ -10,8 +10,6 @@ use crate::support::git::{GitRepo, siteward};
 const FIXTURES: &[(&str, &str)] = &[
     ("${{ github.base_ref }}", "main"),
     ("$CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main"),
-    ("$CI_NODE_INDEX", "1"),
-    ("$CI_NODE_TOTAL", "4"),
 ];
 
 /// Shell operators that end the siteward part of a command line.
