@@ -13,6 +13,7 @@ mod demo;
 mod exec;
 mod harden;
 mod metrics;
+mod notify;
 mod observatory;
 mod observe;
 mod ocsp;
