@@ -26,7 +26,10 @@ pub(super) fn read_notify(r: &mut Reader, node: &Node) -> Vec<Target> {
         if !names.insert(target.name.clone()) {
             r.report(
                 &item.loc,
-                format!("notify: the name `{}` is used twice; names tell targets apart", target.name),
+                format!(
+                    "notify: the name `{}` is used twice; names tell targets apart",
+                    target.name
+                ),
             );
             continue;
         }
@@ -42,9 +45,14 @@ fn read_target(r: &mut Reader, item: &Node) -> Option<Target> {
         .and_then(|n| r.text(n, "notify.name"));
     let what = format!("notify `{}`", name.as_deref().unwrap_or("?"));
     if let Some(n) = f.get("name")
-        && name.as_deref().is_some_and(|t| t.trim().is_empty() || t.chars().any(char::is_control))
+        && name
+            .as_deref()
+            .is_some_and(|t| t.trim().is_empty() || t.chars().any(char::is_control))
     {
-        r.report(&n.loc, "notify.name: write a short name without control characters");
+        r.report(
+            &n.loc,
+            "notify.name: write a short name without control characters",
+        );
     }
     let endpoint = f
         .require(r, "url", &what)
@@ -71,11 +79,19 @@ fn read_target(r: &mut Reader, item: &Node) -> Option<Target> {
         Some(n) => {
             let items = r.list(n, &format!("{what}.events"))?;
             if items.is_empty() {
-                r.report(&n.loc, format!("{what}.events: name at least one event, or leave the key out for all"));
+                r.report(
+                    &n.loc,
+                    format!("{what}.events: name at least one event, or leave the key out for all"),
+                );
             }
             let mut set = BTreeSet::new();
             for e in items {
-                set.insert(keyword::<NotifyEvent>(r, e, &format!("{what}.events"), NotifyEvent::ALL)?);
+                set.insert(keyword::<NotifyEvent>(
+                    r,
+                    e,
+                    &format!("{what}.events"),
+                    NotifyEvent::ALL,
+                )?);
             }
             set
         }
@@ -92,7 +108,9 @@ fn read_target(r: &mut Reader, item: &Node) -> Option<Target> {
             );
             None
         }
-        Some(n) => r.uint(n, &format!("{what}.days"), 0, MAX_DAYS).map(|d| d as u32),
+        Some(n) => r
+            .uint(n, &format!("{what}.days"), 0, MAX_DAYS)
+            .map(|d| d as u32),
         None => Some(DEFAULT_DAYS),
     };
     Some(Target {

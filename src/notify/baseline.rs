@@ -42,30 +42,32 @@ pub fn read(git: &Repo, branch: &str, sites: &[String], this: &str) -> BTreeMap<
         ..HistoryFilter::default()
     };
     let mut settled = 0;
-    let walked = History::open(git, branch).map_err(Stop::Git).and_then(|h| match h {
-        Some(h) => h.visit(&filter, |e| {
-            if e.run == this {
-                return Ok(());
-            }
-            let older = Facts::of_entry(&e);
-            let base = match found.get_mut(&e.site) {
-                Some(base) if base.settled() => return Ok(()),
-                Some(base) => {
-                    base.fill_from(&older);
-                    base
+    let walked = History::open(git, branch)
+        .map_err(Stop::Git)
+        .and_then(|h| match h {
+            Some(h) => h.visit(&filter, |e| {
+                if e.run == this {
+                    return Ok(());
                 }
-                None => found.entry(e.site).or_insert(older),
-            };
-            if base.settled() {
-                settled += 1;
-            }
-            if settled == sites.len() {
-                return Err(Stop::Done);
-            }
-            Ok(())
-        }),
-        None => Ok(()),
-    });
+                let older = Facts::of_entry(&e);
+                let base = match found.get_mut(&e.site) {
+                    Some(base) if base.settled() => return Ok(()),
+                    Some(base) => {
+                        base.fill_from(&older);
+                        base
+                    }
+                    None => found.entry(e.site).or_insert(older),
+                };
+                if base.settled() {
+                    settled += 1;
+                }
+                if settled == sites.len() {
+                    return Err(Stop::Done);
+                }
+                Ok(())
+            }),
+            None => Ok(()),
+        });
     if let Err(Stop::Git(e)) = walked {
         tracing::warn!(
             "cannot read the audit branch `{branch}` for notifications: {}; only this run's \

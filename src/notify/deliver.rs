@@ -55,7 +55,10 @@ async fn one(client: &reqwest::Client, job: &Job<'_>, repo: &Path) -> Delivery {
                 let again = status.is_server_error() || status.as_u16() == 429;
                 (format!("the receiver answered {status}"), again)
             }
-            Err(e) => (scrub(&crate::error_text::chain(&e.without_url()), &url), true),
+            Err(e) => (
+                scrub(&crate::error_text::chain(&e.without_url()), &url),
+                true,
+            ),
         };
         if !again || attempts >= ATTEMPTS {
             return outcome(job, attempts, Err(error));
@@ -113,7 +116,12 @@ fn client(timeout: Duration) -> Result<reqwest::Client, String> {
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .user_agent(concat!("siteward/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| format!("cannot build the HTTP client: {}", crate::error_text::chain(&e)))
+        .map_err(|e| {
+            format!(
+                "cannot build the HTTP client: {}",
+                crate::error_text::chain(&e)
+            )
+        })
 }
 
 #[cfg(test)]

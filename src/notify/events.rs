@@ -125,7 +125,13 @@ pub struct Event {
 }
 
 impl Event {
-    fn new(site: &str, event: NotifyEvent, from: Option<&str>, to: Option<&str>, details: String) -> Event {
+    fn new(
+        site: &str,
+        event: NotifyEvent,
+        from: Option<&str>,
+        to: Option<&str>,
+        details: String,
+    ) -> Event {
         Event {
             site: site.to_owned(),
             event,
@@ -155,7 +161,13 @@ pub fn detect(site: &str, base: Option<&Facts>, now: &Facts) -> Vec<Event> {
     if let Some(failed) = &now.failed
         && base.is_none_or(|b| b.failed.is_none())
     {
-        out.push(Event::new(site, NotifyEvent::ApplyFailed, None, Some("failed"), failed.clone()));
+        out.push(Event::new(
+            site,
+            NotifyEvent::ApplyFailed,
+            None,
+            Some("failed"),
+            failed.clone(),
+        ));
     }
     if now.proposed > 0 {
         out.push(Event::new(
@@ -317,9 +329,15 @@ mod tests {
         drift.changes = 2;
         let e = detect("a", Some(&clean), &drift);
         assert_eq!(kinds(&e), ["drift_started"]);
-        assert_eq!((e[0].from.as_deref(), e[0].to.as_deref()), (Some("in_sync"), Some("drift")));
+        assert_eq!(
+            (e[0].from.as_deref(), e[0].to.as_deref()),
+            (Some("in_sync"), Some("drift"))
+        );
         assert!(e[0].details.starts_with("2 change(s)"), "{}", e[0].details);
-        assert_eq!(kinds(&detect("a", Some(&drift), &clean)), ["drift_resolved"]);
+        assert_eq!(
+            kinds(&detect("a", Some(&drift), &clean)),
+            ["drift_resolved"]
+        );
         let mut down = facts(SyncStatus::Unknown, Health::Down);
         down.error = Some("connection refused".into());
         let e = detect("a", Some(&clean), &down);
@@ -327,7 +345,10 @@ mod tests {
         assert_eq!(e[0].details, "connection refused");
         assert_eq!(kinds(&detect("a", Some(&down), &clean)), ["site_up"]);
         let degraded = facts(SyncStatus::InSync, Health::Degraded);
-        assert!(detect("a", Some(&clean), &degraded).is_empty(), "degraded still answers");
+        assert!(
+            detect("a", Some(&clean), &degraded).is_empty(),
+            "degraded still answers"
+        );
     }
 
     #[test]
@@ -339,7 +360,10 @@ mod tests {
         assert!(base.settled());
         let now = facts(SyncStatus::InSync, Health::Healthy);
         assert_eq!(kinds(&detect("a", Some(&base), &now)), ["drift_resolved"]);
-        assert!(detect("a", Some(&base), &unknown).is_empty(), "unknown is no transition");
+        assert!(
+            detect("a", Some(&base), &unknown).is_empty(),
+            "unknown is no transition"
+        );
     }
 
     #[test]
@@ -349,7 +373,10 @@ mod tests {
         assert!(detect("a", None, &now).is_empty());
         now.failed = Some("header `x`".into());
         now.proposed = 1;
-        assert_eq!(kinds(&detect("a", None, &now)), ["apply_failed", "proposal_opened"]);
+        assert_eq!(
+            kinds(&detect("a", None, &now)),
+            ["apply_failed", "proposal_opened"]
+        );
     }
 
     #[test]
@@ -371,7 +398,10 @@ mod tests {
         b.grade = Some("B+".into());
         let e = detect("a", Some(&a), &b);
         assert_eq!(kinds(&e), ["grade_dropped"]);
-        assert_eq!((e[0].from.as_deref(), e[0].to.as_deref()), (Some("A"), Some("B+")));
+        assert_eq!(
+            (e[0].from.as_deref(), e[0].to.as_deref()),
+            (Some("A"), Some("B+"))
+        );
         assert!(detect("a", Some(&b), &a).is_empty());
     }
 
@@ -396,7 +426,10 @@ mod tests {
         assert!(told(Some(20), 3, &two_weeks), "a jump across counts");
         assert!(!told(Some(3), 90, &two_weeks), "renewed");
         assert!(!told(Some(31), 30, &other), "not asked for");
-        assert!(told(None, 10, &two_weeks), "under it with nothing known before");
+        assert!(
+            told(None, 10, &two_weeks),
+            "under it with nothing known before"
+        );
         assert!(!told(Some(10), 10, &two_weeks), "same day, same state");
         let first = detect("a", None, &at(Some(10)));
         assert!(first.iter().any(|e| e.wanted_by(&two_weeks)));

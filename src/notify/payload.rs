@@ -93,7 +93,7 @@ fn teams(run: &RunMeta, events: &[&Event]) -> Value {
         .map(|e| {
             json!({
                 "title": escape::markdown(&format!("{} {}", e.site, e.event.as_str())),
-                "value": escape::markdown(&format!("{} {}", states(e), e.details).trim_start()),
+                "value": escape::markdown(format!("{} {}", states(e), e.details).trim_start()),
             })
         })
         .collect();
@@ -183,7 +183,10 @@ mod tests {
         assert_eq!(e["event"], "apply_failed");
         assert_eq!(e["from"], Value::Null);
         assert_eq!(e["to"], "failed");
-        assert_eq!(e["details"], "<!channel> *boom* [x](http://evil) & | `tick`");
+        assert_eq!(
+            e["details"],
+            "<!channel> *boom* [x](http://evil) & | `tick`"
+        );
     }
 
     #[test]
@@ -192,7 +195,10 @@ mod tests {
         assert!(v["text"].as_str().unwrap().contains("1 event(s)"));
         let section = v["blocks"][1]["text"]["text"].as_str().unwrap();
         assert_eq!(v["blocks"][1]["text"]["type"], "mrkdwn");
-        assert!(section.contains("&lt;!channel&gt;") && section.contains("&amp;"), "{section}");
+        assert!(
+            section.contains("&lt;!channel&gt;") && section.contains("&amp;"),
+            "{section}"
+        );
         assert!(!section.contains("<!channel>"), "{section}");
     }
 
@@ -215,7 +221,10 @@ mod tests {
         let fact = &a["content"]["body"][1]["facts"][0];
         assert_eq!(fact["title"], "a.example apply\\_failed");
         let value = fact["value"].as_str().unwrap();
-        assert!(value.contains("\\*boom\\*") && value.contains("\\[x\\]"), "{value}");
+        assert!(
+            value.contains("\\*boom\\*") && value.contains("\\[x\\]"),
+            "{value}"
+        );
         assert!(value.contains("&lt;\\!channel&gt;"), "{value}");
     }
 
@@ -225,8 +234,15 @@ mod tests {
         let text = v["text"].as_str().unwrap();
         assert!(text.starts_with("#### siteward reconcile run"), "{text}");
         let row = text.lines().last().unwrap();
-        assert!(row.starts_with("| a.example | apply\\_failed | failed |"), "{row}");
-        assert_eq!(row.matches(" | ").count(), 3, "the `|` in the message is escaped: {row}");
+        assert!(
+            row.starts_with("| a.example | apply\\_failed | failed |"),
+            "{row}"
+        );
+        assert_eq!(
+            row.matches(" | ").count(),
+            3,
+            "the `|` in the message is escaped: {row}"
+        );
         assert!(row.contains("\\`tick\\`"), "{row}");
     }
 }

@@ -3,8 +3,8 @@
 //! a real HTTP receiver on loopback ([`Receiver`]) recording what was POSTed.
 
 use super::reconcile::{Fleet, site_record};
-use super::support::{Repo, refused_port};
 use super::support::webhook::{Receiver, Request};
+use super::support::{Repo, refused_port};
 
 /// A token no output may show.
 fn nonce() -> String {
@@ -90,20 +90,35 @@ fn drift_is_told_once_in_every_format_and_its_resolution_after_apply() {
     assert_eq!(body["run"]["id"], record["run"]["id"]);
     assert_eq!(events(json), [pair("a.test", "drift_started")]);
     let e = &body["events"][0];
-    assert_eq!((e["from"].as_str(), e["to"].as_str()), (Some("in_sync"), Some("drift")));
-    assert!(e["details"].as_str().unwrap_or("").contains("1 change(s)"), "{e}");
+    assert_eq!(
+        (e["from"].as_str(), e["to"].as_str()),
+        (Some("in_sync"), Some("drift"))
+    );
+    assert!(
+        e["details"].as_str().unwrap_or("").contains("1 change(s)"),
+        "{e}"
+    );
 
     let slack = to(&got, "/slack").json();
-    assert!(slack["text"].as_str().unwrap_or("").contains("1 event(s)"), "{slack}");
+    assert!(
+        slack["text"].as_str().unwrap_or("").contains("1 event(s)"),
+        "{slack}"
+    );
     assert_eq!(slack["blocks"][0]["type"], "header");
     assert_eq!(slack["blocks"][1]["text"]["type"], "mrkdwn");
     let section = slack["blocks"][1]["text"]["text"].as_str().unwrap_or("");
-    assert!(section.contains("*drift_started* `a.test` in_sync → drift"), "{section}");
+    assert!(
+        section.contains("*drift_started* `a.test` in_sync → drift"),
+        "{section}"
+    );
 
     let teams = to(&got, "/teams").json();
     assert_eq!(teams["type"], "message");
     let card = &teams["attachments"][0];
-    assert_eq!(card["contentType"], "application/vnd.microsoft.card.adaptive");
+    assert_eq!(
+        card["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
     assert_eq!(card["content"]["type"], "AdaptiveCard");
     assert_eq!(card["content"]["body"][1]["type"], "FactSet");
     assert_eq!(
@@ -122,7 +137,11 @@ fn drift_is_told_once_in_every_format_and_its_resolution_after_apply() {
     let told = record["notifications"].as_array().expect("notifications");
     assert_eq!(told.len(), 4, "{told:#?}");
     for n in told {
-        assert_eq!((n["ok"].as_bool(), n["events"].as_u64()), (Some(true), Some(1)), "{n}");
+        assert_eq!(
+            (n["ok"].as_bool(), n["events"].as_u64()),
+            (Some(true), Some(1)),
+            "{n}"
+        );
         assert_eq!(n["attempts"], 1);
     }
 
@@ -146,10 +165,16 @@ fn drift_is_told_once_in_every_format_and_its_resolution_after_apply() {
 
     // The secret URL (its token) is in no output and no git object; targets show by name.
     let outputs = outputs.join("\n");
-    assert!(!outputs.contains(&token), "an output shows the secret URL:\n{outputs}");
+    assert!(
+        !outputs.contains(&token),
+        "an output shows the secret URL:\n{outputs}"
+    );
     let objects = f.repo.git(&["cat-file", "--batch-all-objects", "--batch"]);
     assert!(objects.contains("ops-json"), "records name the target");
-    assert!(!objects.contains(&token), "a git object holds the secret URL");
+    assert!(
+        !objects.contains(&token),
+        "a git object holds the secret URL"
+    );
 }
 
 #[test]
@@ -171,10 +196,7 @@ fn a_site_that_stops_answering_is_told_down_then_up_and_unknown_drift_is_carried
     // The site's origin refuses connections (and the desired state adds a header, unseen).
     let dead = refused_port();
     let site = std::fs::read_to_string(f.repo.path().join("sites/a.test.yaml")).expect("site");
-    let moved = site.replace(
-        &f.nginx.https_addr(),
-        &format!("127.0.0.1:{}", dead.port),
-    );
+    let moved = site.replace(&f.nginx.https_addr(), &format!("127.0.0.1:{}", dead.port));
     assert_ne!(moved, site);
     f.repo.write(
         "sites/a.test.yaml",
@@ -264,7 +286,10 @@ fn a_failed_apply_is_told_once_per_series_of_failures() {
     let details = got[0].json()["events"][0]["details"].to_string();
     assert!(details.contains("config test says no"), "{details}");
     f.repo.run(&["apply"]).expect_code(1);
-    assert!(hook.take().is_empty(), "the same failure again is not told again");
+    assert!(
+        hook.take().is_empty(),
+        "the same failure again is not told again"
+    );
 }
 
 #[test]
@@ -296,16 +321,32 @@ fn failed_deliveries_are_recorded_and_never_change_the_exit_code() {
             .unwrap_or_else(|| panic!("{name} in {told:#?}"))
     };
     let answered = by("answers-500");
-    assert_eq!((answered["ok"].as_bool(), answered["attempts"].as_u64()), (Some(false), Some(3)));
-    assert!(answered["error"].as_str().unwrap_or("").contains("500"), "{answered}");
+    assert_eq!(
+        (answered["ok"].as_bool(), answered["attempts"].as_u64()),
+        (Some(false), Some(3))
+    );
+    assert!(
+        answered["error"].as_str().unwrap_or("").contains("500"),
+        "{answered}"
+    );
     let refused = by("refused");
-    assert_eq!((refused["ok"].as_bool(), refused["attempts"].as_u64()), (Some(false), Some(3)));
+    assert_eq!(
+        (refused["ok"].as_bool(), refused["attempts"].as_u64()),
+        (Some(false), Some(3))
+    );
     let unset = by("unset");
     assert_eq!(unset["attempts"], 0);
-    assert!(unset["error"].as_str().unwrap_or("").contains("SW_TEST_UNSET_HOOK"), "{unset}");
+    assert!(
+        unset["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("SW_TEST_UNSET_HOOK"),
+        "{unset}"
+    );
     for name in ["answers-500", "refused", "unset"] {
         assert!(
-            out.stderr.contains(&format!("notification to `{name}` failed")),
+            out.stderr
+                .contains(&format!("notification to `{name}` failed")),
             "{}",
             out.stderr
         );
@@ -329,7 +370,14 @@ fn bad_notify_targets_are_located_with_a_suggestion_and_urls_are_not_echoed() {
         .as_array()
         .expect("problems")
         .iter()
-        .map(|p| format!("{}:{}: {}", p["path"], p["line"], p["message"].as_str().unwrap_or("")))
+        .map(|p| {
+            format!(
+                "{}:{}: {}",
+                p["path"],
+                p["line"],
+                p["message"].as_str().unwrap_or("")
+            )
+        })
         .collect();
     let all = problems.join("\n");
     for expected in [
