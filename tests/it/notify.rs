@@ -391,3 +391,48 @@ fn bad_notify_targets_are_located_with_a_suggestion_and_urls_are_not_echoed() {
     }
     assert!(!all.contains("SWLEAK"), "{all}");
 }
+
+#[test]
+fn a_dropped_web_grade_is_told_to_a_target_that_asks_for_it() {
+    let hook = Receiver::start(200);
+    let f = Fleet::start(&["a.test"]);
+    f.repo.write(
+        "siteward.yaml",
+        &format!(
+            "notify:\n  - name: ops\n    url: {}\n    events: [grade_dropped]\n",
+            hook.url("/hook")
+        ),
+    );
+    let hardened = "headers:\n  Strict-Transport-Security: max-age=63072000\n  \
+                    X-Content-Type-Options: nosniff\n  X-Frame-Options: DENY\n  \
+                    Referrer-Policy: no-referrer\n  \
+                    Content-Security-Policy: \"default-src 'none'; frame-ancestors 'none'\"\n";
+    f.site("a.test", "auto", hardened);
+    f.repo.commit_all("hardened");
+    f.repo.run(&["apply"]).expect_code(0);
+    assert!(hook.take().is_empty());
+    let before = site_record(&f.last_record(), "a.test")["grade"].clone();
+    assert!(
+        before.is_string(),
+        "graded because a target asks for grade_dropped"
+    );
+
+    // Someone empties siteward's file by hand; the site is only observed from now on.
+    std::fs::write(f.include("a.test"), "").expect("empty the include");
+    f.nginx.reload();
+    f.site("a.test", "observe", hardened);
+    f.repo.commit_all("observed");
+    f.repo.run(&["reconcile"]).expect_code(2);
+    let got = hook.take();
+    assert_eq!(got.len(), 1, "{got:#?}");
+    let e = &got[0].json()["events"][0];
+    assert_eq!(
+        (&e["event"], &e["from"]),
+        (&"grade_dropped".into(), &before)
+    );
+    let after = site_record(&f.last_record(), "a.test")["grade"].clone();
+    assert_eq!(e["to"], after);
+    assert_ne!(after, before);
+    f.repo.run(&["reconcile"]).expect_code(2);
+    assert!(hook.take().is_empty(), "the same grade again is not told");
+}
