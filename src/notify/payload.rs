@@ -93,7 +93,10 @@ fn teams(run: &RunMeta, events: &[&Event]) -> Value {
         .map(|e| {
             json!({
                 "title": escape::markdown(&format!("{} {}", e.site, e.event.as_str())),
-                "value": escape::markdown(format!("{} {}", states(e), e.details).trim_start()),
+                "value": escape::markdown(&match states(e).as_str() {
+                    "" => e.details.clone(),
+                    states => format!("{states}: {}", e.details),
+                }),
             })
         })
         .collect();
