@@ -172,7 +172,6 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
             &record,
             repo,
             opts.timeout,
-            &survey::runtime()?,
         );
         crate::audit::record_run(&git, &branch, &author, &record)?;
     }

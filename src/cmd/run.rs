@@ -226,7 +226,6 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
         &record,
         repo,
         ctx.opts.timeout,
-        &runtime,
     );
     // Write-ahead: the record stays in the crash journal until it is committed, so a run
     // killed while recording, or one that cannot record, leaves it for the next run.

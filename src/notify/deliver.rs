@@ -24,12 +24,9 @@ pub struct Job<'a> {
 
 /// Sends every job concurrently; `file:` URLs are relative to the state repo `repo`.
 pub async fn all(jobs: Vec<Job<'_>>, repo: &Path, timeout: Duration) -> Vec<Delivery> {
-    if jobs.is_empty() {
-        return Vec::new();
-    }
     let client = match client(timeout) {
         Ok(c) => c,
-        Err(e) => return jobs.iter().map(|j| outcome(j, 0, Err(e.clone()))).collect(),
+        Err(e) => return jobs.iter().map(|j| failed(j, e.clone())).collect(),
     };
     futures_util::future::join_all(jobs.iter().map(|j| one(&client, j, repo))).await
 }
@@ -37,7 +34,7 @@ pub async fn all(jobs: Vec<Job<'_>>, repo: &Path, timeout: Duration) -> Vec<Deli
 async fn one(client: &reqwest::Client, job: &Job<'_>, repo: &Path) -> Delivery {
     let url = match url(&job.target.endpoint, repo) {
         Ok(u) => u,
-        Err(e) => return outcome(job, 0, Err(format!("url: {e}"))),
+        Err(e) => return failed(job, format!("url: {e}")),
     };
     let mut attempts = 0;
     loop {
@@ -88,6 +85,11 @@ fn scrub(text: &str, url: &url::Url) -> String {
         out = out.replace(url.path(), "<path>");
     }
     out
+}
+
+/// A delivery that could not even start.
+pub fn failed(job: &Job<'_>, error: String) -> Delivery {
+    outcome(job, 0, Err(error))
 }
 
 fn outcome(job: &Job<'_>, attempts: u32, result: Result<(), String>) -> Delivery {

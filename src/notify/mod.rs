@@ -111,7 +111,8 @@ pub fn grades(live: &[LiveSite]) -> BTreeMap<String, String> {
 
 /// Tells every target about this run's transitions: reads each site's baseline from `branch`,
 /// detects the transitions against `record`, and delivers what each target asked for. Returns
-/// one [`Delivery`] per target that had something to send; failures are also warnings.
+/// one [`Delivery`] per target that had something to send; failures are also warnings. Called
+/// outside any async runtime (it runs its own while delivering).
 pub fn send(
     git: &crate::git::Repo,
     branch: &str,
@@ -119,7 +120,6 @@ pub fn send(
     record: &RunRecord,
     repo: &Path,
     timeout: Duration,
-    runtime: &tokio::runtime::Runtime,
 ) -> Vec<Delivery> {
     if targets.is_empty() {
         return Vec::new();
@@ -148,7 +148,19 @@ pub fn send(
             })
         })
         .collect();
-    let done = runtime.block_on(deliver::all(jobs, repo, timeout));
+    if jobs.is_empty() {
+        return Vec::new();
+    }
+    let done = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(deliver::all(jobs, repo, timeout)),
+        Err(e) => jobs
+            .iter()
+            .map(|j| deliver::failed(j, format!("cannot start the HTTP runtime: {e}")))
+            .collect(),
+    };
     for d in done.iter().filter(|d| !d.ok) {
         tracing::warn!(
             "notification to `{}` failed: {}",
