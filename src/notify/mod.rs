@@ -165,7 +165,7 @@ pub fn send(
         tracing::warn!(
             "notification to `{}` failed: {}",
             crate::report::escape::text(&d.target),
-            d.error.as_deref().unwrap_or("unknown error")
+            crate::report::escape::text(d.error.as_deref().unwrap_or("unknown error"))
         );
     }
     done
