@@ -24,6 +24,7 @@ pub mod load;
 pub mod lock;
 pub mod logging;
 pub mod metrics;
+pub mod notify;
 pub mod observe;
 pub mod pki;
 pub mod plan;

@@ -106,6 +106,8 @@ pub struct Outcome {
     pub refused: usize,
     /// The certificate each observed site serves now (for `--metrics`).
     pub certificates: BTreeMap<String, crate::metrics::Certificate>,
+    /// The web grade of each graded site (when a notification target wants `grade_dropped`).
+    pub grades: BTreeMap<String, String>,
     /// `--ignore-windows`: who overrode which sites' windows, and why (recorded).
     pub windows_overridden: Option<crate::windows::WindowOverride>,
 }
@@ -146,6 +148,7 @@ impl Outcome {
             self.actions.clone(),
         );
         record.run.windows_overridden = self.windows_overridden.clone();
+        record.observed(&self.certificates, &self.grades);
         record
     }
 }
@@ -172,6 +175,7 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
     .await;
     crate::vuln::flag(&mut found.sites, sites, &found.live, &ctx.feed);
     let mut certificates = crate::metrics::certificates(&found.live);
+    let mut grades = crate::notify::grades(&found.live);
     for plan in &mut found.sites {
         if let Some(i) = interrupted.iter().find(|i| i.entry.site == plan.site) {
             plan.warnings.push(i.message());
@@ -354,6 +358,7 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         .await;
         crate::vuln::flag(&mut again.sites, &applied, &again.live, &ctx.feed);
         certificates.extend(crate::metrics::certificates(&again.live));
+        grades.extend(crate::notify::grades(&again.live));
         for after in again.sites {
             if let Some(slot) = found.sites.iter_mut().find(|p| p.site == after.site) {
                 *slot = after;
@@ -368,6 +373,7 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         to_propose,
         refused: refused.len(),
         certificates,
+        grades,
         windows_overridden: ctx.windows_overridden.clone(),
     }
 }

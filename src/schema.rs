@@ -74,6 +74,21 @@ fn windows() -> Value {
     )})
 }
 
+/// `notify:` (siteward.yaml): webhook targets told about transitions.
+fn notify() -> Value {
+    json!({"type": "array", "description": "webhook targets told once per transition", "items": object(
+        keys::NOTIFY,
+        json!({
+            "name": string("how the target is shown in output and records (never the URL)"),
+            "url": string("https URL (http only to a loopback host), or env:NAME / file:PATH when it holds a token"),
+            "format": keywords(crate::spec::values::NotifyFormat::ALL, "json (default) | slack | teams | mattermost"),
+            "events": {"type": "array", "items": keywords(crate::spec::values::NotifyEvent::ALL, "a transition"), "description": "events to tell; default all"},
+            "days": {"type": "integer", "minimum": 0, "maximum": 3650, "description": "certificate_expiring: days left at or under which to tell (default 14)"},
+        }),
+        &["name", "url"],
+    )})
+}
+
 fn string(description: &str) -> Value {
     json!({"type": "string", "description": description})
 }
@@ -253,6 +268,7 @@ fn defs() -> Value {
             "vulnerabilities": string("OSV vulnerability feed: a path or https URL of a JSON file or directory"),
             "updates": updates(),
             "windows": windows(),
+            "notify": notify(),
         }), &[]),
     })
 }

@@ -44,6 +44,12 @@ pub struct Entry {
     pub changes: Vec<Change>,
     pub actions: Vec<ActionRecord>,
     pub error: Option<String>,
+    /// Days the certificate had left (notifications' baseline; not in `log`'s JSON).
+    #[serde(skip)]
+    pub certificate_days_left: Option<i64>,
+    /// The web grade, when graded (notifications' baseline; not in `log`'s JSON).
+    #[serde(skip)]
+    pub grade: Option<String>,
 }
 
 /// The audit history on one branch.
@@ -119,6 +125,8 @@ impl<'r> History<'r> {
                     changes: site.changes,
                     actions: site.actions,
                     error: site.error,
+                    certificate_days_left: site.certificate_days_left,
+                    grade: site.grade,
                 })?;
                 seen += 1;
                 if seen >= limit {

@@ -91,6 +91,13 @@ pub struct SiteRecord {
     /// Notes such as `insecure_skip_verify` or an earlier run's interrupted apply.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Whole days the served certificate had left (absent when none was served, and in
+    /// records older than notifications): what `certificate_expiring` compares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_days_left: Option<i64>,
+    /// The web grade, when the run graded the site (a target wants `grade_dropped`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grade: Option<String>,
 }
 
 /// Counts over a run.
@@ -117,6 +124,9 @@ pub struct RunRecord {
     pub run: RunMeta,
     pub sites: Vec<SiteRecord>,
     pub summary: RecordSummary,
+    /// What became of this run's notifications (`notify:`), one per target told something.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<crate::notify::Delivery>,
 }
 
 /// The record cannot be stored.
@@ -151,6 +161,8 @@ impl RunRecord {
                 actions: actions.remove(&p.site).unwrap_or_default(),
                 error: p.error.clone(),
                 warnings: p.warnings.clone(),
+                certificate_days_left: None,
+                grade: None,
             })
             .collect();
         let results = |r: ActionResult| {
@@ -186,6 +198,20 @@ impl RunRecord {
             },
             sites,
             summary,
+            notifications: Vec::new(),
+        }
+    }
+
+    /// Adds what the run observed beyond the plan: each site's certificate days left and web
+    /// grade (by site name), which notifications compare with the next run.
+    pub fn observed(
+        &mut self,
+        certificates: &BTreeMap<String, crate::metrics::Certificate>,
+        grades: &BTreeMap<String, String>,
+    ) {
+        for s in &mut self.sites {
+            s.certificate_days_left = certificates.get(&s.site).map(|c| c.days_left);
+            s.grade = grades.get(&s.site).cloned();
         }
     }
 

@@ -63,7 +63,9 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
         tracing::warn!("{name}: no longer managed (its site file was deleted): no action");
     }
     let sites = picked.sites;
-    let opts = args.config.observe(&state.settings, sites.len());
+    let mut opts = args.config.observe(&state.settings, sites.len());
+    // A recorded plan tells notification targets; `grade_dropped` needs the web grade.
+    opts.grade |= args.record && crate::notify::wants_grades(&state.settings.notify);
     let run = survey::new_run(repo);
     let feed = crate::vuln::Feed::load_blocking(repo, &state.settings, opts.timeout * 6)?;
     // 3. Resolve secrets (once), observe, diff and stage as `apply` would.
@@ -123,6 +125,7 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
         }
     }
     let certificates = crate::metrics::certificates(&found.live);
+    let grades = crate::notify::grades(&found.live);
     let plan = Plan::new(run, sites_plans);
     // 4. Render.
     let color = args.out.is_none()
@@ -154,12 +157,21 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
         let branch = args.config.audit_branch(&state.settings);
         let author = crate::audit::author(state.settings.audit_author.as_deref(), &git)?;
         let trigger = crate::audit::Trigger::from_env(args.config.trigger.as_deref());
-        let record = crate::audit::RunRecord::from_plan(
+        let mut record = crate::audit::RunRecord::from_plan(
             &plan,
             crate::audit::RunCommand::Plan,
             trigger,
             chrono::Utc::now(),
             Default::default(),
+        );
+        record.observed(&certificates, &grades);
+        record.notifications = crate::notify::send(
+            &git,
+            branch.as_str(),
+            &state.settings.notify,
+            &record,
+            repo,
+            opts.timeout,
         );
         crate::audit::record_run(&git, &branch, &author, &record)?;
     }

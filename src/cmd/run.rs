@@ -154,7 +154,8 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
             )
         }
     };
-    let opts = args.config.observe(&state.settings, sites.len());
+    let mut opts = args.config.observe(&state.settings, sites.len());
+    opts.grade |= crate::notify::wants_grades(&state.settings.notify);
     // A feed that cannot be read or parsed is invalid input: nothing is changed.
     let feed = crate::vuln::Feed::load_blocking(repo, &state.settings, opts.timeout * 6)?;
     let ctx = RunCtx {
@@ -216,7 +217,16 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
         ),
         Mode::Apply { .. } => Ok(()),
     };
-    let record = outcome.record(args.mode, trigger);
+    let mut record = outcome.record(args.mode, trigger);
+    // Notifications on transitions since the previous record; their outcomes are recorded.
+    record.notifications = crate::notify::send(
+        &git,
+        branch.as_str(),
+        &state.settings.notify,
+        &record,
+        repo,
+        ctx.opts.timeout,
+    );
     // Write-ahead: the record stays in the crash journal until it is committed, so a run
     // killed while recording, or one that cannot record, leaves it for the next run.
     let kept = keep(&ctx.journal, &record);

@@ -92,11 +92,13 @@ pub const SETTINGS: &[&str] = &[
     "vulnerabilities",
     "updates",
     "windows",
+    "notify",
 ];
 pub const WINDOW: &[&str] = &["deny", "from", "to", "timezone", "reason"];
 pub const AUDIT: &[&str] = &["branch", "author"];
 pub const PROPOSALS: &[&str] = &["branch_prefix"];
 pub const UPDATES: &[&str] = &["source", "min_age"];
+pub const NOTIFY: &[&str] = &["name", "url", "format", "events", "days"];
 
 /// Built-in test ids that a policy exception may name besides its own rule ids: the MDN HTTP
 /// Observatory's test names, then siteward's own tests.

@@ -10,6 +10,7 @@ mod disk;
 pub mod file;
 pub mod keys;
 mod merge;
+mod notify;
 mod policy;
 #[cfg(test)]
 mod properties;

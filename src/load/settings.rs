@@ -76,6 +76,10 @@ pub fn read_settings(r: &mut Reader, node: &Node) -> Settings {
         .get("windows")
         .map(|n| super::windows::read_windows(r, n))
         .unwrap_or_default();
+    s.notify = f
+        .get("notify")
+        .map(|n| super::notify::read_notify(r, n))
+        .unwrap_or_default();
     s
 }
 

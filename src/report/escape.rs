@@ -123,6 +123,21 @@ pub fn html(s: &str) -> String {
     out
 }
 
+/// `s` in Slack's `mrkdwn` (notifications): one line, and the three characters Slack
+/// requires escaped, `&<>`, as entities, so a value can neither mention (`<!channel>`) nor link.
+pub fn slack(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in text(s).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The longest run of `c` in `s`.
 fn longest_run(s: &str, c: char) -> usize {
     let (mut best, mut run) = (0, 0);

@@ -355,6 +355,8 @@ pub struct Settings {
     pub updates: Option<Updates>,
     /// Repo-wide change windows (`windows:`), holding every site's changes.
     pub windows: Vec<crate::windows::Window>,
+    /// Webhook targets told about transitions (`notify:`, [`crate::notify`]).
+    pub notify: Vec<crate::notify::Target>,
 }
 
 /// `updates: {source, min_age}` (siteward.yaml, or a site's or policy's `software`): where
@@ -383,6 +385,7 @@ impl Default for Settings {
             vulnerabilities: None,
             updates: None,
             windows: Vec::new(),
+            notify: Vec::new(),
         }
     }
 }

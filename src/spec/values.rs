@@ -421,6 +421,34 @@ keywords!(
 );
 
 keywords!(
+    /// The payload a notification target takes (`notify[].format`).
+    NotifyFormat {
+        /// siteward's own JSON document.
+        Json = "json",
+        /// A Slack incoming webhook (`text` + `blocks`).
+        Slack = "slack",
+        /// A Microsoft Teams incoming webhook (an Adaptive Card).
+        Teams = "teams",
+        /// A Mattermost incoming webhook (`text`, Markdown).
+        Mattermost = "mattermost",
+    }
+);
+
+keywords!(
+    /// A transition a notification target can be told about (`notify[].events`).
+    NotifyEvent {
+        DriftStarted = "drift_started",
+        DriftResolved = "drift_resolved",
+        ApplyFailed = "apply_failed",
+        SiteDown = "site_down",
+        SiteUp = "site_up",
+        CertificateExpiring = "certificate_expiring",
+        GradeDropped = "grade_dropped",
+        ProposalOpened = "proposal_opened",
+    }
+);
+
+keywords!(
     /// Who applies web-server changes.
     ServerProvider {
         Nginx = "nginx",

@@ -14,6 +14,7 @@ mod exec;
 mod harden;
 mod kubernetes;
 mod metrics;
+mod notify;
 mod observatory;
 mod observe;
 mod ocsp;

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Benchmark of notifications at fleet scale: N HTTPS virtual hosts on one local nginx, a state
+# repo with K earlier `plan --record` runs on its audit branch, and a webhook receiver on
+# loopback (python3). Times `plan --record` without `notify:`, then with a target for every
+# event (1) when nothing changed — the scheduled run's case: the baselines are read and nothing
+# is sent — and (2) when every site's desired state changed: N `drift_started` events in one
+# POST. Prints the wall times, the overhead of each against (0) and siteward's peak RSS.
+# A script, not a timed test.
+#
+# Usage: benches/notify.sh [N=1000] [K=30]   (needs nginx, openssl, curl, git, python3, bc,
+# /usr/bin/time; builds --release)
+set -euo pipefail
+
+N=${1:-1000}
+K=${2:-30}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+T=$(mktemp -d)
+NGINX_PID=
+HOOK_PID=
+cleanup() {
+  if [ -n "$NGINX_PID" ]; then kill -QUIT "$NGINX_PID" 2>/dev/null || true; fi
+  if [ -n "$HOOK_PID" ]; then kill "$HOOK_PID" 2>/dev/null || true; fi
+  rm -rf "$T"
+}
+trap cleanup EXIT
+chmod 755 "$T"
+mkdir -p "$T"/{logs,tmp,www,repo/sites}
+echo ok > "$T/www/index.html"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+HOOK_PORT=$(free_port)
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+  -subj /CN=bench-ca -addext basicConstraints=critical,CA:TRUE \
+  -keyout "$T/ca.key" -out "$T/ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=bench.test \
+  -keyout "$T/leaf.key" -out "$T/leaf.csr" 2>/dev/null
+printf 'subjectAltName=DNS:*.bench.test\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n' > "$T/ext"
+openssl x509 -req -in "$T/leaf.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
+  -days 30 -extfile "$T/ext" -out "$T/leaf.pem" 2>/dev/null
+
+{
+  echo "worker_processes 2; pid $T/nginx.pid; error_log $T/logs/error.log warn;"
+  echo "events { worker_connections 4096; }"
+  echo "http { access_log off; server_names_hash_bucket_size 128; server_names_hash_max_size 4096;"
+  echo "  client_body_temp_path $T/tmp/b; proxy_temp_path $T/tmp/p; fastcgi_temp_path $T/tmp/f;"
+  echo "  uwsgi_temp_path $T/tmp/u; scgi_temp_path $T/tmp/s;"
+  echo "  ssl_certificate $T/leaf.pem; ssl_certificate_key $T/leaf.key;"
+  for i in $(seq -w 1 "$N"); do
+    echo "  server { listen 127.0.0.1:$PORT ssl http2; server_name s$i.bench.test; root $T/www;"
+    echo "    add_header X-Frame-Options DENY always; }"
+  done
+  echo "}"
+} > "$T/nginx.conf"
+nginx -p "$T/" -c "$T/nginx.conf" -g 'daemon off;' &
+NGINX_PID=$!
+for _ in $(seq 100); do curl -s -o /dev/null "https://127.0.0.1:$PORT/" -k && break; sleep 0.05; done
+
+# The receiver: answers 200 and keeps each body's size and event count.
+cat > "$T/hook.py" <<PY
+import http.server, json
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        with open("$T/hook.log", "a") as f:
+            f.write("%d bytes, %d events\n" % (len(body), len(json.loads(body)["events"])))
+        self.send_response(200); self.send_header("content-length", "0"); self.end_headers()
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", $HOOK_PORT), H).serve_forever()
+PY
+python3 "$T/hook.py" &
+HOOK_PID=$!
+
+site() { # site FILE HOST VALUE
+  printf 'name: %s\nurl: https://%s:%s/\nconnect: 127.0.0.1:%s\nca: ca.pem\nheaders:\n  X-Frame-Options: %s\n' \
+    "$2" "$2" "$PORT" "$PORT" "$3" > "$1"
+}
+cp "$T/ca.pem" "$T/repo/ca.pem"
+for i in $(seq -w 1 "$N"); do site "$T/repo/sites/s$i.bench.test.yaml" "s$i.bench.test" DENY; done
+git -C "$T/repo" init -q -b main
+git -C "$T/repo" -c user.name=bench -c user.email=bench@localhost add -A
+git -C "$T/repo" -c user.name=bench -c user.email=bench@localhost commit -qm sites
+
+(cd "$ROOT" && cargo build --release --quiet)
+BIN="$ROOT/target/release/siteward"
+plan() { "$BIN" --repo "$T/repo" plan --record --format json --concurrency 32 > /dev/null || true; }
+
+for _ in $(seq "$K"); do plan; done   # history (and warm-up), not measured
+
+now() { date +%s.%N; }
+timed() { # timed LABEL
+  local t0 t1 rss
+  t0=$(now)
+  /usr/bin/time -v -o "$T/time.txt" "$BIN" --repo "$T/repo" plan --record --format json --concurrency 32 > /dev/null || true
+  t1=$(now)
+  rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$T/time.txt")
+  printf '%-44s %6.2f s   peak RSS %6.1f MB\n' "$1" "$(echo "$t1 - $t0" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
+}
+
+timed "(0) plan --record, no notify:"
+printf 'notify:\n  - {name: bench, url: "http://127.0.0.1:%s/hook"}\n' "$HOOK_PORT" > "$T/repo/siteward.yaml"
+timed "(1) with notify, nothing changed:"
+for i in $(seq -w 1 "$N"); do site "$T/repo/sites/s$i.bench.test.yaml" "s$i.bench.test" SAMEORIGIN; done
+timed "(2) with notify, $N sites start drifting:"
+echo "sites: $N, earlier runs on the audit branch: $K"
+echo "receiver got: $(cat "$T/hook.log" 2>/dev/null || echo nothing)"
