@@ -190,6 +190,13 @@ fn report_shows_the_fleet_and_works_in_a_real_browser() {
     assert!(shop.contains(run_id), "run id of the applied change");
     assert!(shop.contains(&commit[..12]), "commit of the applied change");
     assert!(shop.contains("header x-frame-options"));
+    // Drift periods: shop.test's was fixed by the run that found it; blog.test's goes on.
+    assert!(
+        !shop.contains("No drift recorded."),
+        "shop.test's fixed drift is a period"
+    );
+    let blog = read(&dir.join("sites/blog.test.html"));
+    assert!(blog.contains("ongoing</span>"), "blog.test still drifts");
 
     // The overview says which certificate is under its minimum (blog.test wants 90 days).
     assert!(

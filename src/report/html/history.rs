@@ -76,14 +76,27 @@ impl SiteHistory {
     /// Adds the next entry, which must be older than every entry added before.
     pub fn push(&mut self, e: Entry) {
         self.runs += 1;
-        match e.sync {
-            SyncStatus::Drift if self.in_stretch => {
+        // A run saw drift when it ended drifted, or when it acted on a change: a run that
+        // applied everything ends in sync, and its record says so.
+        let saw_drift = e.sync == SyncStatus::Drift || !e.actions.is_empty();
+        match (saw_drift, e.sync) {
+            // Fixed by this very run: a period of its own, which older drift extends.
+            (true, SyncStatus::InSync) => {
+                self.drift.push(DriftPeriod {
+                    from: e.time.clone(),
+                    resolved: Some(e.time.clone()),
+                    runs: 1,
+                });
+                self.in_stretch = true;
+                self.resolved_at = Some(e.time.clone());
+            }
+            (true, _) if self.in_stretch => {
                 if let Some(p) = self.drift.last_mut() {
                     p.from.clone_from(&e.time);
                     p.runs += 1;
                 }
             }
-            SyncStatus::Drift => {
+            (true, _) => {
                 self.drift.push(DriftPeriod {
                     from: e.time.clone(),
                     resolved: self.resolved_at.clone(),
@@ -91,12 +104,12 @@ impl SiteHistory {
                 });
                 self.in_stretch = true;
             }
-            SyncStatus::InSync => {
+            (false, SyncStatus::InSync) => {
                 self.in_stretch = false;
                 self.resolved_at = Some(e.time.clone());
             }
             // Not observed: says nothing about drift either way.
-            SyncStatus::Unknown => {}
+            (false, _) => {}
         }
         if self.last_change.is_none() && e.actions.iter().any(|a| a.result == ActionResult::Applied)
         {
@@ -167,7 +180,8 @@ mod tests {
     fn drift_periods_are_folded_newest_first() {
         use SyncStatus::*;
         let mut h = SiteHistory::default();
-        // Newest first: drift (ongoing) at 6,5; in sync at 4; unknown at 3; drift at 2,1.
+        // Newest first: drift (ongoing) at 6,5; fixed by the run at 4; unknown at 3; drift at
+        // 2,1 (the same period as 4's).
         for (t, s, applied) in [
             ("t6", Drift, false),
             ("t5", Drift, false),
@@ -190,7 +204,7 @@ mod tests {
                 DriftPeriod {
                     from: "t1".into(),
                     resolved: Some("t4".into()),
-                    runs: 2
+                    runs: 3
                 },
             ]
         );
@@ -199,6 +213,30 @@ mod tests {
         assert_eq!(h.last_change.as_deref(), Some("t4"));
         assert_eq!(h.actions.len(), 1);
         assert_eq!(h.actions[0].run, "run-t4");
+    }
+
+    #[test]
+    fn a_run_that_fixes_the_drift_it_found_is_a_drift_period() {
+        use SyncStatus::*;
+        let mut h = SiteHistory::default();
+        // Newest first: in sync at 3; fixed by the run at 2 (applied, ends in sync), which
+        // a drifted run at 1 saw first; in sync at 0.
+        for (t, s, applied) in [
+            ("t3", InSync, false),
+            ("t2", InSync, true),
+            ("t1", Drift, false),
+            ("t0", InSync, false),
+        ] {
+            h.push(entry(t, s, applied));
+        }
+        assert_eq!(
+            h.drift,
+            vec![DriftPeriod {
+                from: "t1".into(),
+                resolved: Some("t2".into()),
+                runs: 2
+            }]
+        );
     }
 
     #[test]
