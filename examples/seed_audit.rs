@@ -73,7 +73,7 @@ fn main() -> anyhow::Result<()> {
             },
             match fleet {
                 Some(total) => shard(total, i as usize)
-                    .map(|(k, name)| site(&name, (i as usize + k) % 7 == 0))
+                    .map(|(k, name)| site(&name, (i as usize + k).is_multiple_of(7)))
                     .collect(),
                 None => vec![
                     site("shop.example.nl", i % 7 == 0),
@@ -116,7 +116,7 @@ fn shard(total: usize, i: usize) -> impl Iterator<Item = (usize, String)> {
 fn applied(plan: &Plan, i: u32) -> BTreeMap<String, Vec<ActionRecord>> {
     plan.sites
         .iter()
-        .filter(|s| s.site.ends_with(".bench.test") && !s.changes.is_empty() && i % 3 == 0)
+        .filter(|s| s.site.ends_with(".bench.test") && !s.changes.is_empty() && i.is_multiple_of(3))
         .map(|s| {
             let actions = s
                 .changes
