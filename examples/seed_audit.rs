@@ -1,13 +1,16 @@
 //! Seeds an audit branch with many run records, for `benches/log.sh`: one reconcile run every
 //! 15 minutes over three sites, recorded with the library exactly as real runs are.
+//! With `SITES` (for `benches/report.sh`), the fleet is `s0001.bench.test` … (as many digits as
+//! `SITES` has) and each run is a shard of [`SHARD`] of them, as `reconcile --shard` makes at
+//! that scale; every third drifted site in a run gets its change applied.
 //!
-//! Usage: `seed_audit REPO N`
+//! Usage: `seed_audit REPO N [SITES]`
 
 use std::collections::BTreeMap;
 
 use anyhow::Context;
 use chrono::{Duration, TimeZone, Utc};
-use siteward::audit::{RunCommand, RunRecord, Trigger, record_run};
+use siteward::audit::{ActionRecord, ActionResult, RunCommand, RunRecord, Trigger, record_run};
 use siteward::git::Repo;
 use siteward::plan::{Action, Change, Health, Plan, Resource, RunInfo, SitePlan, Step, SyncStatus};
 
@@ -17,6 +20,10 @@ fn main() -> anyhow::Result<()> {
         anyhow::bail!("usage: seed_audit REPO N");
     };
     let n: u32 = n.parse().context("N must be a number")?;
+    let fleet: Option<usize> = args
+        .next()
+        .map(|s| s.parse().context("SITES must be a number"))
+        .transpose()?;
     let repo = Repo::open(repo.as_ref())?;
     let branch = "siteward-audit".parse().map_err(anyhow::Error::msg)?;
     let author = "siteward bench <bench@localhost>"
@@ -64,21 +71,66 @@ fn main() -> anyhow::Result<()> {
                 started: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 desired_commit: Some("a".repeat(40)),
             },
-            vec![
-                site("shop.example.nl", i % 7 == 0),
-                site("www.example.com", false),
-                site("portal.example.com", i % 13 == 0),
-            ],
+            match fleet {
+                Some(total) => shard(total, i as usize)
+                    .map(|(k, name)| site(&name, (i as usize + k).is_multiple_of(7)))
+                    .collect(),
+                None => vec![
+                    site("shop.example.nl", i % 7 == 0),
+                    site("www.example.com", false),
+                    site("portal.example.com", i % 13 == 0),
+                ],
+            },
         );
         let finished = started + Duration::seconds(20);
+        let actions = applied(&plan, i);
         let record = RunRecord::from_plan(
             &plan,
             RunCommand::Reconcile,
             Trigger::from_vars(Some("schedule"), |_| None),
             finished,
-            BTreeMap::new(),
+            actions,
         );
         record_run(&repo, &branch, &author, &record)?;
     }
     Ok(())
+}
+
+/// Sites in one run of a `SITES` fleet.
+const SHARD: usize = 20;
+
+/// The sites of run `i` over a fleet of `total`: [`SHARD`] consecutive ones, wrapping, each with
+/// its place in the shard.
+fn shard(total: usize, i: usize) -> impl Iterator<Item = (usize, String)> {
+    let width = total.to_string().len();
+    (0..SHARD.min(total)).map(move |k| {
+        (
+            k,
+            format!("s{:0width$}.bench.test", (i * SHARD + k) % total + 1),
+        )
+    })
+}
+
+/// In run `i`, the change of every third drifted site applied (none in the three-site history,
+/// which `benches/log.sh` keeps as it was).
+fn applied(plan: &Plan, i: u32) -> BTreeMap<String, Vec<ActionRecord>> {
+    plan.sites
+        .iter()
+        .filter(|s| s.site.ends_with(".bench.test") && !s.changes.is_empty() && i.is_multiple_of(3))
+        .map(|s| {
+            let actions = s
+                .changes
+                .iter()
+                .map(|c| ActionRecord {
+                    resource: c.resource,
+                    key: c.key.clone(),
+                    action: c.action,
+                    result: ActionResult::Applied,
+                    message: None,
+                    retry_after: None,
+                })
+                .collect();
+            (s.site.clone(), actions)
+        })
+        .collect()
 }

@@ -195,6 +195,26 @@ siteward log --diff --limit 5\n  siteward log --audit-branch origin/siteward-aud
         #[arg(long, value_name = "BRANCH")]
         audit_branch: Option<String>,
     },
+    /// Write a static HTML fleet report: overview, charts and a page per site with its history.
+    #[command(after_help = "Examples:\n  siteward report --out report\n  \
+siteward report --out /var/www/fleet --selector env=prod\n  \
+siteward report --out report --audit-branch origin/siteward-audit\n\n\
+Observes the selected sites now, as `plan` and `check` do (read-only: nothing is changed or\n\
+recorded), and reads their history from the audit branch and their proposals from the\n\
+proposal branches. Writes DIR/index.html (sortable, filterable table; certificate-expiry\n\
+timeline; grade distribution) and DIR/sites/<site>.html (state, current diff, findings,\n\
+proposals, drift periods, changes with run and commit). Open DIR/index.html in a browser:\n\
+the pages need no server and load nothing from the network.\n\
+Exit code: 0 written (drifted or unknown sites are shown in it), 1 invalid input or error.")]
+    Report {
+        #[command(flatten)]
+        select: Select,
+        #[command(flatten)]
+        run: RunOpts,
+        /// Folder to write the report into (created if absent; its pages are overwritten).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// List open proposals (change requests and version bumps) across the fleet.
     #[command(
         after_help = "Examples:\n  siteward proposals\n  siteward proposals --site shop.example.nl --format markdown\n  \

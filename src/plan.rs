@@ -17,6 +17,17 @@ pub enum SyncStatus {
     Unknown,
 }
 
+impl SyncStatus {
+    /// The JSON name: `in_sync`, `drift`, `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncStatus::InSync => "in_sync",
+            SyncStatus::Drift => "drift",
+            SyncStatus::Unknown => "unknown",
+        }
+    }
+}
+
 /// How the site is doing, from reachability and availability checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -25,6 +36,18 @@ pub enum Health {
     Degraded,
     Down,
     Unknown,
+}
+
+impl Health {
+    /// The JSON name: `healthy`, `degraded`, `down`, `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Healthy => "healthy",
+            Health::Degraded => "degraded",
+            Health::Down => "down",
+            Health::Unknown => "unknown",
+        }
+    }
 }
 
 /// The kind of resource a change is about.
@@ -60,6 +83,17 @@ pub enum Action {
     Add,
     Change,
     Remove,
+}
+
+impl Action {
+    /// The JSON name: `add`, `change`, `remove`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Add => "add",
+            Action::Change => "change",
+            Action::Remove => "remove",
+        }
+    }
 }
 
 /// What `apply`/`reconcile` does with one change, decided once by the plan stage

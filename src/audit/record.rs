@@ -45,6 +45,19 @@ pub enum ActionResult {
     Held,
 }
 
+impl ActionResult {
+    /// The JSON name: `applied`, `failed`, `proposed`, `skipped`, `held`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionResult::Applied => "applied",
+            ActionResult::Failed => "failed",
+            ActionResult::Proposed => "proposed",
+            ActionResult::Skipped => "skipped",
+            ActionResult::Held => "held",
+        }
+    }
+}
+
 /// One action taken (or deliberately not taken) on a site.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionRecord {

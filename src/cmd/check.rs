@@ -120,7 +120,7 @@ pub fn run(repo: &Path, args: CheckArgs) -> anyhow::Result<Exit> {
 
 /// The site, with the plugins its policies deny added as `absent` when it is fingerprinted,
 /// so that observation looks for them; unchanged otherwise.
-fn with_denied_plugins<'a>(state: &DesiredState, site: &'a Site) -> Cow<'a, Site> {
+pub(super) fn with_denied_plugins<'a>(state: &DesiredState, site: &'a Site) -> Cow<'a, Site> {
     let denied = policy::denied_plugins(state, site);
     if denied.is_empty() || !crate::observe::fingerprinted(site) {
         return Cow::Borrowed(site);

@@ -4,6 +4,7 @@ mod check;
 mod log;
 mod plan;
 mod proposals;
+mod report;
 mod run;
 mod validate;
 
@@ -135,6 +136,13 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 diff,
                 format,
                 audit_branch,
+            },
+        ),
+        Command::Report { select, run, out } => report::run(
+            &cli.repo,
+            report::ReportArgs {
+                config: RunConfig::from_flags(&select, &run)?,
+                out,
             },
         ),
         Command::Proposals { site, all, format } => proposals::run(&cli.repo, &site, all, format),

@@ -5,8 +5,10 @@
 
 pub mod check;
 pub mod escape;
+pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod svg;
 pub mod text;
 
 use std::collections::BTreeMap;

@@ -22,6 +22,7 @@ mod output;
 mod providers;
 mod reconcile;
 mod record;
+mod report;
 mod shards;
 mod stage;
 mod validate;

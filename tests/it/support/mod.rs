@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod apache;
+pub mod browser;
 pub mod git;
 pub mod nginx;
 pub mod observatory;

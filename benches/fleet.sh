@@ -1,0 +1,48 @@
+# Sourced by the benchmarks that need a live fleet (plan.sh, report.sh): N HTTPS virtual hosts
+# `s0001.bench.test` … on one local nginx (one CA, one wildcard leaf), and a state repo of
+# N site files pointing at them. Needs nginx, openssl, python3, curl.
+#
+# Usage: source benches/fleet.sh; start_fleet N DIR   (sets PORT and NGINX_PID; DIR/repo is the
+# state repo, DIR/ca.pem its trust root; the caller stops nginx with `kill -QUIT $NGINX_PID`)
+
+start_fleet() {
+  local n=$1 t=$2
+  chmod 755 "$t"
+  mkdir -p "$t"/{logs,tmp,www,repo/sites}
+  echo ok > "$t/www/index.html"
+  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+  # One CA and one wildcard leaf (CA:FALSE, as rustls requires) for every vhost.
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+    -subj /CN=bench-ca -addext basicConstraints=critical,CA:TRUE \
+    -keyout "$t/ca.key" -out "$t/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=bench.test \
+    -keyout "$t/leaf.key" -out "$t/leaf.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:*.bench.test\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n' > "$t/ext"
+  openssl x509 -req -in "$t/leaf.csr" -CA "$t/ca.pem" -CAkey "$t/ca.key" -CAcreateserial \
+    -days 30 -extfile "$t/ext" -out "$t/leaf.pem" 2>/dev/null
+
+  {
+    echo "worker_processes 2; pid $t/nginx.pid; error_log $t/logs/error.log warn;"
+    echo "events { worker_connections 4096; }"
+    echo "http { access_log off; server_names_hash_bucket_size 128; server_names_hash_max_size 4096;"
+    echo "  client_body_temp_path $t/tmp/b; proxy_temp_path $t/tmp/p; fastcgi_temp_path $t/tmp/f;"
+    echo "  uwsgi_temp_path $t/tmp/u; scgi_temp_path $t/tmp/s;"
+    echo "  ssl_certificate $t/leaf.pem; ssl_certificate_key $t/leaf.key;"
+    for i in $(seq -w 1 "$n"); do
+      echo "  server { listen 127.0.0.1:$PORT ssl http2; server_name s$i.bench.test; root $t/www;"
+      echo "    add_header X-Frame-Options DENY always; add_header X-Content-Type-Options nosniff always; }"
+    done
+    echo "}"
+  } > "$t/nginx.conf"
+  nginx -p "$t/" -c "$t/nginx.conf" -g 'daemon off;' &
+  NGINX_PID=$!
+  for _ in $(seq 100); do curl -s -o /dev/null "https://127.0.0.1:$PORT/" -k && break; sleep 0.05; done
+
+  cp "$t/ca.pem" "$t/repo/ca.pem"
+  for i in $(seq -w 1 "$n"); do
+    host="s$i.bench.test"
+    printf 'name: %s\nurl: https://%s:%s/\nconnect: 127.0.0.1:%s\nca: ca.pem\nheaders:\n  X-Frame-Options: DENY\n  X-Content-Type-Options: nosniff\n' \
+      "$host" "$host" "$PORT" "$PORT" > "$t/repo/sites/$host.yaml"
+  done
+}
