@@ -173,6 +173,8 @@ mod tests {
                 vec![]
             },
             error: None,
+            certificate_days_left: None,
+            grade: None,
         }
     }
 
