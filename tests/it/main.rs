@@ -24,3 +24,4 @@ mod stage;
 mod validate;
 mod vuln;
 mod windows;
+mod wordpress;

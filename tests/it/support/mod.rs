@@ -10,6 +10,7 @@ pub mod pebble;
 pub mod ports;
 pub mod sshd;
 pub mod wait;
+pub mod wordpress;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
