@@ -153,6 +153,10 @@ pub struct SitePlan {
     /// advisories), from the feed named by `vulnerabilities:` ([`crate::vuln`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vulnerabilities: Vec<Vulnerability>,
+    /// Who listed the installed software when a provider did (`wordpress via php`); absent
+    /// for the passive fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_source: Option<String>,
 }
 
 /// One advisory that applies to an installed package: SPEC's plan JSON `vulnerabilities`.

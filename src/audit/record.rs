@@ -295,6 +295,7 @@ mod tests {
             manage_changes: vec![],
             findings: vec![],
             vulnerabilities: vec![],
+            software_source: None,
         };
         Plan::new(
             RunInfo {

@@ -166,6 +166,7 @@ pub fn plan_site(d: &Desired<'_>, live: &LiveSite) -> SitePlan {
         manage_changes: Vec::new(),
         findings: Vec::new(),
         vulnerabilities: Vec::new(),
+        software_source: live.software.as_ref().and_then(|s| s.source.clone()),
     }
 }
 

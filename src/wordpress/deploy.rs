@@ -89,15 +89,15 @@ pub async fn apply(
     // 4. The steps, forward and back.
     let work = work(site, changes, &staged);
     let backups = format!(
-        "{}/siteward-backup-{}",
-        observed.inventory.upgrade_dir.trim_end_matches('/'),
+        "{}/{}",
+        observed.inventory.backup_dir.trim_end_matches('/'),
         token()
     );
-    if !safe_dir(&observed.inventory.upgrade_dir) {
+    if !safe_dir(&observed.inventory.backup_dir) {
         remove_staging(transport, staging.as_deref()).await;
         return Err(WordpressError::Config(format!(
-            "WordPress reports an unusable upgrade directory `{}`",
-            observed.inventory.upgrade_dir
+            "WordPress reports an unusable backup directory `{}`",
+            observed.inventory.backup_dir
         )));
     }
     let seq = steps::sequence(&observed.inventory, &work, &backups);
@@ -114,7 +114,7 @@ pub async fn apply(
         Err((stage, detail)) => match via.apply(&seq.rollback).await {
             Ok(()) => Err(WordpressError::RolledBack { stage, detail }),
             Err(rollback) => {
-                let _ = via.apply(&[Step::Maintenance { on: false }]).await;
+                maintenance_off(&via).await;
                 remove_staging(transport, staging.as_deref()).await;
                 return Err(WordpressError::RollbackFailed {
                     stage,
@@ -135,7 +135,19 @@ pub async fn apply(
         tracing::warn!("site `{}`: {e}", site.name);
     }
     remove_staging(transport, staging.as_deref()).await;
+    if result.is_err() {
+        maintenance_off(&via).await;
+    }
     result
+}
+
+/// Switches maintenance mode off without WordPress: its `.maintenance` file is removed through
+/// the transport, so not even a WordPress that no longer boots can leave the site in it.
+async fn maintenance_off(via: &Via) {
+    let file = via.root().join(".maintenance");
+    if let Err(e) = via.transport().remove(&file).await {
+        tracing::warn!("cannot remove `{}`: {e}", file.display());
+    }
 }
 
 fn kind_of(c: &Change) -> Option<Kind> {

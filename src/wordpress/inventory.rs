@@ -21,8 +21,9 @@ pub struct Inventory {
     pub mu_plugins: Vec<MuPlugin>,
     /// WordPress's `.maintenance` file exists.
     pub maintenance: bool,
-    /// `WP_CONTENT_DIR/upgrade`, where backups are kept during an apply.
-    pub upgrade_dir: String,
+    /// `WP_CONTENT_DIR/siteward-backups`, where backups are kept during an apply (not under
+    /// `upgrade/`, which WordPress empties before every unpack).
+    pub backup_dir: String,
 }
 
 /// An installed plugin.
@@ -160,7 +161,7 @@ mod tests {
     #[test]
     fn the_scripts_answer_parses_and_projects_with_full_confidence() {
         let json = r#"{"core":"6.1.9","php":"8.2.36","plugins":[{"slug":"akismet","file":"akismet/akismet.php","version":"5.0.2","active":false,"update":"5.3"}],
-            "themes":[{"slug":"twentytwentythree","version":"1.0","active":true,"update":null}],"mu_plugins":[],"maintenance":false,"upgrade_dir":"/w/wp-content/upgrade"}"#;
+            "themes":[{"slug":"twentytwentythree","version":"1.0","active":true,"update":null}],"mu_plugins":[],"maintenance":false,"backup_dir":"/w/wp-content/siteward-backups"}"#;
         let inv: Inventory = serde_json::from_str(json).unwrap();
         assert_eq!(inv.plugins[0].update.as_deref(), Some("5.3"));
         assert_eq!(inv.active_theme(), Some("twentytwentythree"));

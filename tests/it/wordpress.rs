@@ -76,15 +76,12 @@ impl Setup {
     #[track_caller]
     fn clean(&self) {
         assert!(!self.wp.in_maintenance(), "maintenance mode left on");
-        let upgrade = self.wp.root().join("wp-content/upgrade");
-        let left: Vec<String> = std::fs::read_dir(&upgrade)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("siteward-"))
-            .collect();
-        assert!(left.is_empty(), "backups left behind: {left:?}");
+        let backups = self.wp.root().join("wp-content/siteward-backups");
+        assert!(
+            !backups.exists(),
+            "backups left behind in {}",
+            backups.display()
+        );
     }
 }
 
@@ -148,11 +145,13 @@ fn the_inventory_is_what_wordpress_itself_reports() {
     assert_eq!(plan["sites"][0]["sync"], "in_sync", "{plan:#}");
     assert_eq!(changes(&plan).len(), 0);
     // The plan names the provider as the source of what it saw.
-    let md = s.repo.run(&["plan", "--format", "markdown"]);
+    assert_eq!(plan["sites"][0]["software_source"], "wordpress via php");
+    let text = s.repo.run(&["plan"]);
     assert!(
-        md.stdout.contains("source: wordpress via php"),
+        text.stdout
+            .contains("software as listed by wordpress via php"),
         "{}",
-        md.stdout
+        text.stdout
     );
 
     // Changed behind siteward's back again: exactly that is drift, as WordPress says it.

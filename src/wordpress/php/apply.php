@@ -47,7 +47,9 @@ function siteward_copy($from, $to) {
         }
         return true;
     }
-    return copy($from, $to);
+    // The original modification time comes back with the file, so that PHP's opcache (which
+    // compares it) drops what it cached of the version being rolled back.
+    return copy($from, $to) && touch($to, filemtime($from));
 }
 
 function siteward_rm($path) {
@@ -135,7 +137,11 @@ function siteward_step($s) {
             update_option('active_plugins', array_values($s['files']));
             return true;
         case 'discard':
-            return siteward_rm($s['dir']) ? true : "cannot remove `{$s['dir']}`";
+            if (!siteward_rm($s['dir'])) {
+                return "cannot remove `{$s['dir']}`";
+            }
+            @rmdir(dirname($s['dir'])); // only when no other apply's backups are there
+            return true;
     }
     return "unknown step `{$s['step']}`";
 }

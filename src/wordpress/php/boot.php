@@ -16,7 +16,7 @@ $wp_filter = array(
     'site_option_active_sitewide_plugins' => array(-99999 => $siteward_filter($siteward_empty)),
     'template' => array(-99999 => $siteward_filter($siteward_no_template)),
     'stylesheet' => array(-99999 => $siteward_filter($siteward_no_template)),
-    'enable_maintenance_mode' => array(99999 => $siteward_filter('__return_false')),
+    'enable_maintenance_mode' => array(99999 => $siteward_filter(function () { return false; })),
     'after_setup_theme' => array(-99999 => $siteward_filter(function () { $GLOBALS['siteward_skip_code'] = false; }, 0)),
 );
 $_SERVER['HTTP_HOST'] = $_SERVER['HTTP_HOST'] ?? 'localhost';

@@ -36,5 +36,5 @@ siteward_answer(array(
     'themes' => $themes,
     'mu_plugins' => $mu,
     'maintenance' => $maintenance,
-    'upgrade_dir' => WP_CONTENT_DIR . '/upgrade',
+    'backup_dir' => WP_CONTENT_DIR . '/siteward-backups',
 ));
