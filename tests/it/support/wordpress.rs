@@ -94,6 +94,7 @@ impl Wordpress {
                 "--innodb-buffer-pool-size=16M",
             ])
             .stdin(Stdio::null())
+            .stderr(Stdio::null())
             .spawn()
             .expect("start mariadbd");
         self.db = Some(child);
