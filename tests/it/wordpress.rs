@@ -7,6 +7,8 @@
 
 use std::path::PathBuf;
 
+use serde_json::json;
+
 use super::acme::last_record;
 use super::reconcile::{results, site_record};
 use super::support::sshd::Sshd;
@@ -141,11 +143,28 @@ fn the_inventory_is_what_wordpress_itself_reports() {
         theme[1].as_str().unwrap()
     ));
     s.site(&lines);
+    s.repo.write("siteward.yaml", "vulnerabilities: osv.json\n");
+    s.repo.write(
+        "osv.json",
+        r#"{"id": "TEST-1", "affected": [{"package": {"ecosystem": "wordpress-plugin", "name": "alpha"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.3.0"}]}]}]}"#,
+    );
     let plan = s.plan();
     assert_eq!(plan["sites"][0]["sync"], "in_sync", "{plan:#}");
     assert_eq!(changes(&plan).len(), 0);
     // The plan names the provider as the source of what it saw.
     assert_eq!(plan["sites"][0]["software_source"], "wordpress via php");
+    // Installed versions from the inventory flow into vulnerability flagging.
+    let vulns = &plan["sites"][0]["vulnerabilities"];
+    assert_eq!(vulns.as_array().map(Vec::len), Some(1), "{vulns:#}");
+    assert_eq!(
+        (
+            &vulns[0]["slug"],
+            &vulns[0]["installed"],
+            &vulns[0]["fixed"]
+        ),
+        (&json!("alpha"), &json!("1.2.3"), &json!("1.3.0"))
+    );
     let text = s.repo.run(&["plan"]);
     assert!(
         text.stdout
