@@ -40,6 +40,8 @@ pub struct ApplyCtx<'a> {
     /// Sites' series of failed ACME issuances (from the audit branch): the next failure backs
     /// off longer.
     pub backoff: &'a BTreeMap<String, Backoff>,
+    /// The run's limits on software changes (parallel sites, the canary).
+    pub software: &'a crate::wordpress::fleet::Gate,
     pub dry_run: bool,
 }
 
@@ -93,6 +95,17 @@ async fn apply_software(ctx: ApplyCtx<'_>, site: &Site, changes: &[Change]) -> S
             error: None,
         };
     }
+    // 1. A turn within the fleet's limits, unless the canary stopped the wave.
+    let _turn = match ctx.software.enter().await {
+        Ok(t) => t,
+        Err(why) => {
+            return SiteApply {
+                actions: records(changes, ActionResult::Skipped, &why),
+                error: None,
+            };
+        }
+    };
+    // 2. Apply inside a journal entry, verified; a failure counts towards the canary.
     let root = site
         .manage
         .software
@@ -114,14 +127,11 @@ async fn apply_software(ctx: ApplyCtx<'_>, site: &Site, changes: &[Change]) -> S
             actions: records(changes, ActionResult::Applied, &done),
             error: None,
         },
-        Err(e) => failed(
-            changes,
-            format!(
-                "site `{}`: wordpress: {}",
-                site.name,
-                crate::error_text::chain(&e)
-            ),
-        ),
+        Err(e) => {
+            ctx.software.failed();
+            let error = crate::error_text::chain(&e);
+            failed(changes, format!("site `{}`: wordpress: {error}", site.name))
+        }
     }
 }
 

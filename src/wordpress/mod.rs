@@ -25,6 +25,7 @@
 //! which may remove its data; a rollback restores its files, not that data.
 
 mod deploy;
+pub mod fleet;
 pub mod inventory;
 pub mod packages;
 mod php;

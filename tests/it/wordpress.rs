@@ -335,3 +335,51 @@ fn over_ssh_install_and_rollback() {
     let s = Setup::with_transport(sshd.transport_yaml());
     breaking_upgrade_is_rolled_back(&s);
 }
+
+#[test]
+fn the_canary_stops_software_changes_after_the_first_failure() {
+    let s = Setup::start();
+    let sha = s.zip("boom", "1.0.0", FATAL);
+    s.site(&format!(
+        "  plugins:\n    boom: {{version: \"1.0.0\", sha256: {sha}, active: true}}\n"
+    ));
+    // A second site file for the same WordPress: the second in the wave.
+    let first = std::fs::read_to_string(s.repo.path().join(format!("sites/{HOST}.yaml")))
+        .expect("site file");
+    let second = first.replacen(&format!("name: {HOST}"), "name: second.test", 1);
+    s.repo.write("sites/second.test.yaml", &second);
+    s.repo.commit_all("two sites");
+    let out = s.repo.run(&[
+        "apply",
+        "--max-parallel-sites",
+        "1",
+        "--stop-after-failures",
+        "1",
+    ]);
+    out.expect_code(1);
+    let record = last_record(&s.repo);
+    let mut seen: Vec<(String, String)> = [HOST, "second.test"]
+        .iter()
+        .map(|name| {
+            let site = site_record(&record, name);
+            let action = &site["actions"][0];
+            (
+                action["result"].as_str().unwrap().to_owned(),
+                action["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        (seen[0].0.as_str(), seen[1].0.as_str()),
+        ("failed", "skipped"),
+        "{seen:#?}"
+    );
+    assert!(
+        seen[1].1.contains("--stop-after-failures 1"),
+        "{}",
+        seen[1].1
+    );
+    assert!(!s.wp.root().join("wp-content/plugins/boom").exists());
+    s.clean();
+}
