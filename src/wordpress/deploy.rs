@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::packages::Package;
 use super::steps::{self, Step, Todo, Work};
 use super::{Kind, Via, WordpressError};
 use crate::plan::{Action, Change, Resource};
@@ -66,7 +67,7 @@ pub async fn apply(
         let bytes = super::packages::fetch(source, &package, timeout)
             .await
             .map_err(WordpressError::Config)?;
-        zips.push((*kind, slug.clone(), package.file_name(), bytes));
+        zips.push((*kind, slug.clone(), package, bytes));
     }
     // 3. Stage the zips on the target, readable by the site's user.
     let transport = via.transport();
@@ -75,11 +76,11 @@ pub async fn apply(
         false => Some(stage_dir(transport).await?),
     };
     let mut staged = Vec::new();
-    for (dir, (kind, slug, name, bytes)) in staging
+    for (dir, (kind, slug, package, bytes)) in staging
         .iter()
         .flat_map(|d| zips.iter().map(move |z| (d, z)))
     {
-        let path = dir.join(name);
+        let path = dir.join(package.file_name());
         if let Err(e) = transport.write_mode(&path, bytes, 0o644).await {
             remove_staging(transport, staging.as_deref()).await;
             return Err(e.into());
@@ -110,7 +111,7 @@ pub async fn apply(
             .map_err(|e| ("verification", e)),
     };
     let result = match outcome {
-        Ok(()) => Ok(describe(&work)),
+        Ok(()) => Ok(describe(&work, &zips)),
         Err((stage, detail)) => match via.apply(&seq.rollback).await {
             Ok(()) => Err(WordpressError::RolledBack { stage, detail }),
             Err(rollback) => {
@@ -190,12 +191,23 @@ fn work(site: &Site, changes: &[Change], staged: &[(Kind, String, String)]) -> V
 }
 
 /// What was done, for the record: `installed plugin \`shop\` 1.2.0 (sha256 …)` and so on.
-fn describe(work: &[Work]) -> String {
+fn describe(work: &[Work], zips: &[(Kind, String, Package, Vec<u8>)]) -> String {
     let what: Vec<String> = work
         .iter()
         .map(|w| {
             let verb = match &w.todo {
-                Todo::Install { .. } => "installed",
+                Todo::Install { active, .. } => {
+                    let zip = zips.iter().find(|(k, s, ..)| *k == w.kind && *s == w.slug);
+                    let from = zip.map_or_else(String::new, |(_, _, p, _)| {
+                        format!(" {} (sha256 {})", p.version, p.sha256)
+                    });
+                    let then = match active {
+                        Some(true) => ", active",
+                        Some(false) => ", inactive",
+                        None => "",
+                    };
+                    return format!("installed {} `{}`{from}{then}", w.kind.as_str(), w.slug);
+                }
                 Todo::Activate(true) => "activated",
                 Todo::Activate(false) => "deactivated",
                 Todo::Delete => "deleted",

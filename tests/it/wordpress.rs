@@ -224,7 +224,9 @@ fn install_upgrade_downgrade_activate_deactivate_and_delete() {
         site["actions"][0]["message"]
             .as_str()
             .unwrap()
-            .contains("installed plugin `hello`")
+            .contains(&format!(
+                "installed plugin `hello` 1.0.0 (sha256 {v1}), active"
+            ))
     );
     // Upgrade: stays active.
     step(want("1.1.0", &v2, true), Some("1.1.0"), true);
