@@ -124,29 +124,43 @@ impl Inventory {
     /// The observation the diff and vulnerability flagging read: every version known with
     /// full confidence, `source` naming the way in.
     pub fn observation(&self, source: &str) -> SoftwareObservation {
-        let seen = |version: &str, active: bool| Detected {
+        let seen = |version: &str, active: bool, update: &Option<String>| Detected {
             version: Some(version.to_owned()),
             confidence: 1.0,
             found: true,
-            evidence: vec![format!("{source} {version}")],
+            evidence: std::iter::once(format!("{source} {version}"))
+                .chain(update.iter().map(|u| format!("update available: {u}")))
+                .collect(),
             unknown_reason: None,
             active: Some(active),
         };
         let plugins: BTreeMap<String, Detected> = self
             .plugins
             .iter()
-            .map(|p| (p.slug.clone(), seen(&p.version, p.active)))
+            .map(|p| (p.slug.clone(), seen(&p.version, p.active, &p.update)))
             .collect();
         let themes = self
             .themes
             .iter()
-            .map(|t| (t.slug.clone(), seen(&t.version, t.active)))
+            .map(|t| (t.slug.clone(), seen(&t.version, t.active, &t.update)))
             .collect();
+        // What is not a package of its own is told with core: PHP, must-use plugins,
+        // maintenance mode.
+        let mut core = Detected {
+            active: None,
+            ..seen(&self.core, true, &None)
+        };
+        core.evidence.push(format!("PHP {}", self.php));
+        core.evidence.extend(
+            self.mu_plugins
+                .iter()
+                .map(|m| format!("must-use plugin {} {}", m.file, m.version)),
+        );
+        if self.maintenance {
+            core.evidence.push("maintenance mode on".to_owned());
+        }
         SoftwareObservation {
-            core: Detected {
-                active: None,
-                ..seen(&self.core, true)
-            },
+            core,
             plugins,
             themes,
             source: Some(source.to_owned()),
@@ -171,5 +185,7 @@ mod tests {
         assert_eq!(obs.plugins["akismet"].active, Some(false));
         assert_eq!(obs.themes["twentytwentythree"].confidence, 1.0);
         assert_eq!(obs.source.as_deref(), Some("wordpress via php"));
+        assert_eq!(obs.core.evidence, ["wordpress via php 6.1.9", "PHP 8.2.36"]);
+        assert_eq!(obs.plugins["akismet"].evidence[1], "update available: 5.3");
     }
 }

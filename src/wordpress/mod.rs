@@ -156,7 +156,9 @@ pub fn source(site: &Site) -> Option<&'static str> {
 #[derive(Debug, Clone)]
 pub struct Observed {
     pub inventory: Inventory,
+    /// The way in that listed it (`wordpress via php`).
     pub label: &'static str,
+    /// Per desired plugin or theme not satisfied yet: the zip, or why none can be installed.
     pub packages: Vec<(Kind, String, Result<Package, String>)>,
 }
 

@@ -185,6 +185,22 @@ fn the_inventory_is_what_wordpress_itself_reports() {
     assert_eq!(c[0]["live"], "1.2.3 (inactive)");
     assert_eq!(c[0]["desired"], "1.2.3 (active)");
     assert_eq!(c[0]["step"], "apply", "{:#}", c[0]);
+
+    // Maintenance mode, as WordPress itself would set it, is reported.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let maintenance = s.wp.root().join(".maintenance");
+    std::fs::write(&maintenance, format!("<?php $upgrading = {now}; ?>")).expect("maintenance");
+    let warnings = s.plan()["sites"][0]["warnings"].clone();
+    assert!(
+        warnings
+            .to_string()
+            .contains("WordPress is in maintenance mode"),
+        "{warnings:#}"
+    );
+    std::fs::remove_file(maintenance).expect("maintenance off");
 }
 
 #[test]
