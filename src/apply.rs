@@ -40,6 +40,8 @@ pub struct ApplyCtx<'a> {
     /// Sites' series of failed ACME issuances (from the audit branch): the next failure backs
     /// off longer.
     pub backoff: &'a BTreeMap<String, Backoff>,
+    /// The run's limits on software changes (parallel sites, the canary).
+    pub software: &'a crate::wordpress::fleet::Gate,
     pub dry_run: bool,
 }
 
@@ -53,18 +55,84 @@ pub async fn apply_site(
     changes: &[Change],
     recovering: bool,
 ) -> SiteApply {
-    let (certificate, server): (Vec<Change>, Vec<Change>) = changes
+    let (certificate, rest): (Vec<Change>, Vec<Change>) = changes
         .iter()
         .cloned()
         .partition(|c| c.resource == Resource::Certificate);
+    let (software, server): (Vec<Change>, Vec<Change>) = rest.into_iter().partition(|c| {
+        matches!(
+            c.resource,
+            Resource::Core | Resource::Plugin | Resource::Theme
+        )
+    });
     let mut out = apply_server(ctx, site, &server, recovering).await;
-    let cert = apply_certificate(ctx, site, &certificate).await;
-    out.actions.extend(cert.actions);
-    out.error = match (out.error, cert.error) {
-        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
-        (a, b) => a.or(b),
-    };
+    for other in [
+        apply_certificate(ctx, site, &certificate).await,
+        apply_software(ctx, site, &software).await,
+    ] {
+        out.actions.extend(other.actions);
+        out.error = match (out.error, other.error) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        };
+    }
     out
+}
+
+/// Applies plugin and theme changes through the site's `manage.software` provider
+/// ([`crate::wordpress`]): verified zips, a safe order, maintenance mode, verification (the
+/// inventory, the site answering, its `checks:`) and the previous state restored on failure.
+/// A killed run left at most a backup and a maintenance file WordPress ignores after ten
+/// minutes; recovering is a fresh apply from a fresh inventory.
+async fn apply_software(ctx: ApplyCtx<'_>, site: &Site, changes: &[Change]) -> SiteApply {
+    if changes.is_empty() {
+        return SiteApply::default();
+    }
+    if ctx.dry_run {
+        let msg = format!("dry run: would apply via {}", crate::wordpress::NAME);
+        return SiteApply {
+            actions: records(changes, ActionResult::Skipped, &msg),
+            error: None,
+        };
+    }
+    // 1. A turn within the fleet's limits, unless the canary stopped the wave.
+    let _turn = match ctx.software.enter().await {
+        Ok(t) => t,
+        Err(why) => {
+            return SiteApply {
+                actions: records(changes, ActionResult::Skipped, &why),
+                error: None,
+            };
+        }
+    };
+    // 2. Apply inside a journal entry, verified; a failure counts towards the canary.
+    let root = site
+        .manage
+        .software
+        .as_ref()
+        .and_then(|m| m.path.clone())
+        .unwrap_or_default();
+    let entry = entry(ctx, site, crate::wordpress::NAME, &root);
+    let guard = match ctx.journal.begin(&entry) {
+        Ok(g) => g,
+        Err(e) => return failed(changes, format!("cannot write the crash journal: {e}")),
+    };
+    let verify = Verify::new(ctx.repo, ctx.opts, ctx.secrets, changes).with_checks();
+    let timeouts = ctx.opts.transport_timeouts();
+    let result =
+        crate::wordpress::apply(site, ctx.repo, timeouts, ctx.opts.timeout, changes, &verify).await;
+    drop(guard);
+    match result {
+        Ok(done) => SiteApply {
+            actions: records(changes, ActionResult::Applied, &done),
+            error: None,
+        },
+        Err(e) => {
+            ctx.software.failed();
+            let error = crate::error_text::chain(&e);
+            failed(changes, format!("site `{}`: wordpress: {error}", site.name))
+        }
+    }
 }
 
 /// The site's `manage.server` provider and its transport, or why they cannot be set up.

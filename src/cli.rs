@@ -94,6 +94,8 @@ Sites with `sync: observe` are reported as skipped. Exit code: 0 applied, 2 chan
         /// Apply certificate changes even while their site backs off after ACME errors.
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        fleet: Fleet,
         /// Act on sites inside a change window (`windows:`) anyway; needs `--reason`, and the
         /// run record says who overrode them and why.
         #[arg(long, requires = "reason")]
@@ -124,6 +126,8 @@ cannot be observed is never changed. Exit code: 0 in sync, 2 drift remains, 1 er
         /// Apply certificate changes even while their site backs off after ACME errors.
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        fleet: Fleet,
         /// Act on sites inside a change window (`windows:`) anyway; needs `--reason`, and the
         /// run record says who overrode them and why.
         #[arg(long, requires = "reason")]
@@ -288,6 +292,18 @@ pub struct RunOpts {
     /// Wait at most this many seconds for another run's repo lock.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub lock_timeout: u64,
+}
+
+/// Fleet safety for software changes (`apply`, `reconcile`).
+#[derive(Debug, Clone, Args, Default)]
+pub struct Fleet {
+    /// At most N sites change software (plugins, themes) at once.
+    #[arg(long, value_name = "N")]
+    pub max_parallel_sites: Option<std::num::NonZeroUsize>,
+    /// After N failed software applies (a failed verification rolled back, say), hold every
+    /// further site's software changes: the first sites are the canary of the wave.
+    #[arg(long, value_name = "N")]
+    pub stop_after_failures: Option<std::num::NonZeroUsize>,
 }
 
 /// Output formats of `plan` and `check`.

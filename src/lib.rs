@@ -47,4 +47,5 @@ pub mod updates;
 pub mod verify;
 pub mod vuln;
 pub mod windows;
+pub mod wordpress;
 pub mod yaml;

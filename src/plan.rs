@@ -187,6 +187,10 @@ pub struct SitePlan {
     /// advisories), from the feed named by `vulnerabilities:` ([`crate::vuln`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vulnerabilities: Vec<Vulnerability>,
+    /// Who listed the installed software when a provider did (`wordpress via php`); absent
+    /// for the passive fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_source: Option<String>,
 }
 
 /// One advisory that applies to an installed package: SPEC's plan JSON `vulnerabilities`.
@@ -319,6 +323,7 @@ mod tests {
             manage_changes: vec![],
             findings: vec![],
             vulnerabilities: vec![],
+            software_source: None,
         }
     }
 

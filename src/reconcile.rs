@@ -84,6 +84,8 @@ pub struct RunCtx<'a> {
     pub backoff: BTreeMap<String, crate::certificate::backoff::Backoff>,
     /// `--force`: certificate changes are applied even while their site backs off.
     pub force: bool,
+    /// `--max-parallel-sites` and `--stop-after-failures` for software changes.
+    pub software: crate::wordpress::fleet::Gate,
     /// Known vulnerabilities (`vulnerabilities:`), matched against what observation found.
     pub feed: crate::vuln::Feed,
     /// Sites inside a change window (site → hold reason): their `apply` steps are held.
@@ -263,6 +265,7 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         opts: ctx.opts,
         secrets: &ctx.secrets,
         backoff: &ctx.backoff,
+        software: &ctx.software,
         dry_run,
     };
     // Sites on one server share its config test and reload: those that can be are applied

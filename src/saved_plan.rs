@@ -168,6 +168,7 @@ mod tests {
             manage_changes: vec![],
             findings: vec![],
             vulnerabilities: vec![],
+            software_source: None,
         };
         Plan::new(
             RunInfo {

@@ -160,6 +160,7 @@ fn site_props() -> Value {
             "themes": packages,
             "packages": string("directory or https URL holding <slug>-<version>.zip"),
             "updates": updates(),
+            "allow_unpinned": {"type": "boolean"},
         }), &[]),
         "checks": {"type": "array", "items": object(keys::CHECK, json!({
             "name": {"type": "string"},

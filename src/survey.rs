@@ -122,9 +122,9 @@ pub async fn survey(
         };
         let mut plan = diff::plan_site(&d, &live);
         if let Some(command) = command {
-            let managed = live.managed.as_ref();
+            let (managed, wordpress) = (live.managed.as_ref(), live.wordpress.as_ref());
             stage::stage_site(&mut plan, command, site.sync, |c| {
-                observe::managed::verdict(site, managed, c)
+                observe::managed::verdict(site, managed, wordpress, c)
             });
         }
         out.sites.push(plan);

@@ -29,6 +29,8 @@ pub struct Verify<'a> {
     applied: Option<Vec<(Resource, String)>>,
     /// The serial the served certificate must have (a new certificate was deployed).
     serial: Option<String>,
+    /// The site must also answer (no 5xx) and pass its `checks:` (software was changed).
+    checks: bool,
 }
 
 impl<'a> Verify<'a> {
@@ -56,6 +58,16 @@ impl<'a> Verify<'a> {
                     .collect(),
             ),
             serial: None,
+            checks: false,
+        }
+    }
+
+    /// Also requires the site to answer without a server error and every one of its `checks:`
+    /// to pass: what changed runs inside the site (plugins, themes), so "served" means "works".
+    pub fn with_checks(self) -> Verify<'a> {
+        Verify {
+            checks: true,
+            ..self
         }
     }
 
@@ -79,6 +91,7 @@ impl<'a> Verify<'a> {
             },
             applied: None,
             serial: None,
+            checks: false,
         }
     }
 
@@ -132,6 +145,23 @@ impl<'a> Verify<'a> {
                     served.unwrap_or("(none)")
                 ));
             }
+        }
+        if self.checks {
+            let status = found
+                .live
+                .first()
+                .and_then(|l| l.page.as_ref())
+                .map(|p| p.status);
+            if status.is_none_or(|s| s >= 500) {
+                left.push(format!(
+                    "the site does not answer (status {})",
+                    status.map_or_else(|| "none".to_owned(), |s| s.to_string())
+                ));
+            }
+            left.extend(plan.checks.iter().filter(|c| !c.ok).map(|c| {
+                let why = c.message.as_deref().unwrap_or("failed");
+                format!("check `{}` failed: {why}", c.name)
+            }));
         }
         if left.is_empty() {
             Ok(())

@@ -41,6 +41,8 @@ pub struct RunArgs {
     pub quiet: bool,
     /// `--force`: apply certificate changes even while their site backs off after ACME errors.
     pub force: bool,
+    /// `--max-parallel-sites`, `--stop-after-failures`: limits on software changes.
+    pub fleet: crate::cli::Fleet,
     /// `--ignore-windows --reason TEXT`: the reason; `None` respects the change windows.
     pub ignore_windows: Option<String>,
     /// `--metrics FILE` (`reconcile`): Prometheus text format, written atomically.
@@ -171,6 +173,10 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
         interrupted,
         backoff,
         force: args.force,
+        software: crate::wordpress::fleet::Gate::new(
+            args.fleet.max_parallel_sites.map(usize::from),
+            args.fleet.stop_after_failures.map(usize::from),
+        ),
         feed,
         held,
         windows_overridden,

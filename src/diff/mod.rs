@@ -151,6 +151,13 @@ pub fn plan_site(d: &Desired<'_>, live: &LiveSite) -> SitePlan {
     if let Some(t) = &live.tls {
         warnings.extend(cert::warnings(d, t));
     }
+    if live
+        .wordpress
+        .as_ref()
+        .is_some_and(|w| w.inventory.maintenance)
+    {
+        warnings.push("WordPress is in maintenance mode (`.maintenance`)".to_owned());
+    }
     let unobserved = redirects::unobserved(d, &live.redirects, &mut warnings);
     SitePlan {
         site: d.site.name.to_string(),
@@ -166,6 +173,7 @@ pub fn plan_site(d: &Desired<'_>, live: &LiveSite) -> SitePlan {
         manage_changes: Vec::new(),
         findings: Vec::new(),
         vulnerabilities: Vec::new(),
+        software_source: live.software.as_ref().and_then(|s| s.source.clone()),
     }
 }
 

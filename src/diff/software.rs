@@ -1,5 +1,7 @@
-//! Software drift from the passive fingerprint: core, plugins and themes against exact versions
-//! or constraints. A version that could not be told is shown as unknown and is never drift.
+//! Software drift from the passive fingerprint or a software provider's inventory: core,
+//! plugins and themes against exact versions or constraints (and activation, when written). A
+//! version that could not be told is shown as unknown and is never drift; a provider's
+//! inventory is complete, so a package it does not list is not installed.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +14,26 @@ use crate::spec::{Package, Version, VersionSpec};
 fn package_text(p: &Package) -> String {
     match p {
         Package::Absent => "absent".into(),
-        Package::Present { version, .. } => version.to_string(),
+        Package::Present {
+            version, active, ..
+        } => with_active(version.to_string(), *active),
+    }
+}
+
+/// `text`, followed by ` (active)` or ` (inactive)` when activation is wanted or known.
+fn with_active(text: String, active: Option<bool>) -> String {
+    match active {
+        Some(true) => format!("{text} (active)"),
+        Some(false) => format!("{text} (inactive)"),
+        None => text,
+    }
+}
+
+/// The activation a desired package names, if it names one.
+fn wanted_active(p: &Package) -> Option<bool> {
+    match p {
+        Package::Present { active, .. } => *active,
+        Package::Absent => None,
     }
 }
 
@@ -39,6 +60,9 @@ pub fn desired(d: &Desired<'_>) -> Canon {
             .fold(Canon::map(), |c, (k, p)| c.with(k, package_text(p)))
     };
     let mut c = Canon::map().with("platform", sw.platform.as_str());
+    if let Some(source) = crate::wordpress::source(d.site) {
+        c = c.with("source", source);
+    }
     if let Some(core) = &sw.core {
         c = c.with("core", core.to_string());
     }
@@ -56,17 +80,26 @@ pub fn live(d: &Desired<'_>, obs: &SoftwareObservation) -> Canon {
     let Some(sw) = &d.site.software else {
         return Canon::map();
     };
+    let complete = obs.source.is_some();
     let list = |m: &BTreeMap<String, Package>, seen: &BTreeMap<String, Detected>| {
         m.iter().fold(Canon::map(), |c, (k, p)| {
             let det = seen.get(k);
             let text = match (p, det) {
                 (Package::Absent, Some(x)) if !x.found => "absent".to_owned(),
+                (_, None) if complete => "absent".to_owned(),
+                (_, Some(x)) => with_active(
+                    detected_text(det),
+                    x.active.filter(|_| wanted_active(p).is_some()),
+                ),
                 _ => detected_text(det),
             };
             c.with(k, text)
         })
     };
     let mut c = Canon::map().with("platform", sw.platform.as_str());
+    if let Some(source) = &obs.source {
+        c = c.with("source", source.as_str());
+    }
     if sw.core.is_some() {
         c = c.with("core", detected_text(Some(&obs.core)));
     }
@@ -102,20 +135,49 @@ pub fn changes(d: &Desired<'_>, obs: &SoftwareObservation) -> Vec<Change> {
         (Resource::Theme, &sw.themes, &obs.themes),
     ] {
         for (slug, p) in want {
-            let Some(det) = seen.get(slug) else {
-                continue;
+            let det = match seen.get(slug) {
+                Some(det) if det.found => det,
+                // Only a provider's complete list says a package is missing.
+                _ if obs.source.is_none() => continue,
+                _ => {
+                    if matches!(p, Package::Present { .. }) {
+                        let desired = Some(package_text(p));
+                        out.push(change(
+                            d,
+                            resource,
+                            slug.clone(),
+                            Action::Add,
+                            None,
+                            desired,
+                        ));
+                    }
+                    continue;
+                }
             };
             let (action, live, desired) = match p {
-                Package::Absent if det.found => (
+                Package::Absent => (
                     Action::Remove,
                     Some(det.version.clone().unwrap_or_else(|| "installed".into())),
                     None,
                 ),
-                Package::Present { version, .. } => match mismatch(version, det) {
-                    Some(l) => (Action::Change, Some(l), Some(version.to_string())),
-                    None => continue,
-                },
-                Package::Absent => continue,
+                Package::Present {
+                    version, active, ..
+                } => {
+                    let version_off = mismatch(version, det);
+                    let active_off =
+                        active.is_some() && det.active.is_some() && *active != det.active;
+                    if version_off.is_none() && !active_off {
+                        continue;
+                    }
+                    let live = version_off
+                        .or_else(|| det.version.clone())
+                        .unwrap_or_default();
+                    (
+                        Action::Change,
+                        Some(with_active(live, det.active.filter(|_| active.is_some()))),
+                        Some(package_text(p)),
+                    )
+                }
             };
             out.push(change(d, resource, slug.clone(), action, live, desired));
         }

@@ -258,6 +258,7 @@ plugins:\n    akismet: '5.3'\n    hello-dolly: absent\n    wordfence: '7.11.1'\n
             ),
         ]),
         themes: BTreeMap::new(),
+        source: None,
     });
     let p = plan_site(&d, &l);
     let got: Vec<(Resource, &str, Action)> = p

@@ -25,7 +25,13 @@ pub const SITE: &[&str] = &[
 pub const REDIRECT: &[&str] = &["from", "to", "status"];
 pub const CERTIFICATE: &[&str] = &["domains", "min_days_left", "key", "issuer"];
 pub const SOFTWARE: &[&str] = &[
-    "platform", "core", "plugins", "themes", "packages", "updates",
+    "platform",
+    "core",
+    "plugins",
+    "themes",
+    "packages",
+    "updates",
+    "allow_unpinned",
 ];
 pub const PACKAGE: &[&str] = &["version", "sha256", "active"];
 pub const CHECK: &[&str] = &["name", "path", "status", "body_contains", "max_response_ms"];

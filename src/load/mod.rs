@@ -291,6 +291,13 @@ fn load(sources: &[Source], disk: Option<&Disk>) -> (DesiredState, Vec<Problem>)
         }
     }
 
+    // 3b. The repo-wide package source (`packages`) for sites whose `software` names none.
+    if let Some(packages) = &state.settings.packages {
+        for sw in state.sites.values_mut().filter_map(|s| s.software.as_mut()) {
+            sw.packages.get_or_insert_with(|| packages.clone());
+        }
+    }
+
     // 4. Exceptions must name a known site and a known rule.
     check_exceptions(&mut r, &trees, sources, &state);
     (state, r.problems)

@@ -397,6 +397,10 @@ fn read_software(r: &mut Reader, node: &Node) -> Option<Software> {
     let updates = f
         .get("updates")
         .and_then(|n| super::settings::read_updates(r, n, "software.updates"));
+    let allow_unpinned = f
+        .get("allow_unpinned")
+        .and_then(|n| r.bool(n, "software.allow_unpinned"))
+        .unwrap_or(false);
     if platform.is_none() && (core.is_some() || !plugins.is_empty() || !themes.is_empty()) {
         r.report(
             &node.loc,
@@ -412,6 +416,7 @@ fn read_software(r: &mut Reader, node: &Node) -> Option<Software> {
         plugins,
         themes,
         packages,
+        allow_unpinned,
         updates,
     })
 }
@@ -720,6 +725,15 @@ fn read_software_manage(r: &mut Reader, node: &Node) -> Option<SoftwareManage> {
         .get("via")
         .and_then(|n| r.parse(n, "manage.software.via"))
         .unwrap_or(crate::spec::WordpressVia::Php);
+    if via == crate::spec::WordpressVia::WpCli
+        && let Some(n) = f.get("via")
+    {
+        r.report(
+            &n.loc,
+            "manage.software.via: `wp-cli` is not supported (WP-CLI is not needed); write \
+             `via: php`, which runs siteward's own scripts with the site's `php`",
+        );
+    }
     let app_password = f
         .get("app_password")
         .and_then(|n| r.parse(n, "manage.software.app_password"));

@@ -36,6 +36,9 @@ pub struct LiveSite {
     /// siteward's own web-server file (`manage.server`), as its provider reads it.
     #[serde(skip)]
     pub managed: Option<super::managed::Managed>,
+    /// The software provider's inventory and the zips it would install (`manage.software`).
+    #[serde(skip)]
+    pub wordpress: Option<crate::wordpress::Observed>,
 }
 
 /// One HTTP response.
@@ -121,12 +124,16 @@ pub struct Hop {
     pub location: Option<String>,
 }
 
-/// Passive WordPress fingerprint.
+/// Installed software: the passive WordPress fingerprint, or a software provider's inventory.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SoftwareObservation {
     pub core: Detected,
     pub plugins: BTreeMap<String, Detected>,
     pub themes: BTreeMap<String, Detected>,
+    /// The provider that listed it (`wordpress via php`); `None` for the passive fingerprint.
+    /// A provider's list is complete: a plugin or theme it does not name is not installed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// A detected version with its confidence, or why none could be told.
@@ -142,4 +149,7 @@ pub struct Detected {
     pub evidence: Vec<String>,
     /// Why there is no version (`no evidence`, `conflicting evidence: …`, `low confidence`).
     pub unknown_reason: Option<String>,
+    /// Whether the plugin or theme is active, when a provider said so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
 }

@@ -72,13 +72,12 @@ async fn read(
 }
 
 /// What the site's providers can do with `change`: `Ok` when one can apply it now.
-pub fn verdict(site: &Site, managed: Option<&Managed>, change: &Change) -> Verdict {
-    let not_built = |group: &str, provider: &str| {
-        Err(format!(
-            "the `{provider}` {group} provider is not part of this version of siteward; \
-             the change is proposed instead"
-        ))
-    };
+pub fn verdict(
+    site: &Site,
+    managed: Option<&Managed>,
+    wordpress: Option<&crate::wordpress::Observed>,
+    change: &Change,
+) -> Verdict {
     match change.resource {
         Resource::Header | Resource::Redirect => match managed {
             Some(m) => m
@@ -92,9 +91,8 @@ pub fn verdict(site: &Site, managed: Option<&Managed>, change: &Change) -> Verdi
         },
         // `acme` is the only certificate provider: it renews when its keys are configured.
         Resource::Certificate => crate::certificate::can_renew(site),
-        Resource::Core | Resource::Plugin | Resource::Theme => match &site.manage.software {
-            Some(s) => not_built("software", s.provider.as_str()),
-            None => Err("no provider manages this site's software (`manage.software`)".into()),
-        },
+        Resource::Core | Resource::Plugin | Resource::Theme => {
+            crate::wordpress::can_apply(site, wordpress, change)
+        }
     }
 }

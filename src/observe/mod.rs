@@ -97,7 +97,8 @@ pub async fn observe_all(sites: &[&Site], repo: &Path, opts: ObserveOpts) -> Vec
         async move {
             let live = match c {
                 Ok(c) => {
-                    match tokio::time::timeout(budget, observe_site(site, c, limits, opts)).await {
+                    let work = observe_site(site, repo, c, limits, opts);
+                    match tokio::time::timeout(budget, work).await {
                         Ok(live) => live,
                         Err(_) => failed(
                             site,
@@ -159,6 +160,7 @@ fn failed(site: &Site, error: String) -> LiveSite {
 /// checks, the fingerprint and what the web grade reads, at once.
 async fn observe_site(
     site: &Site,
+    repo: &Path,
     clients: SiteClients,
     limits: HostLimits,
     opts: ObserveOpts,
@@ -254,10 +256,21 @@ async fn observe_site(
             false => None,
         }
     };
-    let (redirects, checks, software, graded) = tokio::join!(redirects, checks, software, graded);
+    let provider = crate::wordpress::observe(site, repo, opts.transport_timeouts(), opts.timeout);
+    let (redirects, checks, software, graded, provider) =
+        tokio::join!(redirects, checks, software, graded, provider);
     live.graded = graded;
     live.redirects = redirects;
     live.checks = checks;
     live.software = software;
+    // A site with a software provider is observed through it, never guessed.
+    match provider {
+        Some(Ok(found)) => {
+            live.software = Some(found.inventory.observation(found.label));
+            live.wordpress = Some(found);
+        }
+        Some(Err(e)) => live.error = Some(format!("WordPress inventory: {e}")),
+        None => {}
+    }
     live
 }

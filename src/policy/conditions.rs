@@ -723,6 +723,7 @@ mod tests {
                     .chain([("probed-absent".to_owned(), Detected::default())])
                     .collect(),
                 themes: BTreeMap::new(),
+                source: None,
             }),
             ..live(&[])
         }

@@ -219,6 +219,7 @@ pub async fn observe(http: &Http, base: &Url, home: &str, want: &Software) -> So
         core: decide(&core, false),
         plugins,
         themes,
+        source: None,
     }
 }
 

@@ -278,6 +278,7 @@ mod tests {
                     warnings: vec![],
                     unobserved: vec![],
                     vulnerabilities: vec![],
+                    software_source: None,
                     manage_changes: vec![],
                     findings: vec![],
                 }

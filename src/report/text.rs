@@ -26,6 +26,9 @@ pub fn render(r: Report<'_>, color: bool) -> String {
     let mut out = String::new();
     for site in &r.plan.sites {
         let _ = writeln!(out, "{}", status_line(site, &paint));
+        if let Some(source) = &site.software_source {
+            let _ = writeln!(out, "  software as listed by {}", text(source));
+        }
         for w in &site.warnings {
             let _ = writeln!(out, "  {}", paint(YELLOW, &format!("warning: {}", text(w))));
         }

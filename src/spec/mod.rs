@@ -123,6 +123,10 @@ pub struct Software {
     pub themes: BTreeMap<String, Package>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub packages: Option<String>,
+    /// `allow_unpinned: true`: a zip without a `sha256` pin may be installed (its digest is
+    /// still recorded); without it only pinned zips are.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow_unpinned: bool,
     /// Version-bump proposals for this site (`software.updates`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub updates: Option<Updates>,

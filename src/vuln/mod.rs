@@ -491,6 +491,7 @@ mod tests {
             found,
             evidence: vec![],
             unknown_reason: version.is_none().then(|| "conflicting evidence".to_owned()),
+            active: None,
         }
     }
 

@@ -134,8 +134,22 @@ fn list(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// GETs an https URL with public web roots, a timeout and a size cap.
+/// GETs an https URL with public web roots, a timeout and a size cap, as UTF-8 text.
 async fn fetch(url: &str, what: &str, timeout: Duration) -> Result<String, SourceError> {
+    let body = fetch_bytes(url, what, timeout).await?;
+    String::from_utf8(body).map_err(|_| SourceError::Fetch {
+        what: what.to_owned(),
+        url: url.to_owned(),
+        message: "not UTF-8 text".into(),
+    })
+}
+
+/// GETs an https URL with public web roots, a timeout and a size cap ([`MAX_FILE`]).
+pub(crate) async fn fetch_bytes(
+    url: &str,
+    what: &str,
+    timeout: Duration,
+) -> Result<Vec<u8>, SourceError> {
     let err = |message: String| SourceError::Fetch {
         what: what.to_owned(),
         url: url.to_owned(),
@@ -175,7 +189,7 @@ async fn fetch(url: &str, what: &str, timeout: Duration) -> Result<String, Sourc
             return Err(err(format!("larger than {MAX_FILE} bytes")));
         }
     }
-    String::from_utf8(body).map_err(|_| err("not UTF-8 text".into()))
+    Ok(body)
 }
 
 #[cfg(test)]

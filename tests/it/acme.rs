@@ -371,7 +371,7 @@ fn acme_over_ssh_writes_the_challenge_certificate_and_a_0600_key_on_the_target()
 }
 
 /// The newest run record on the audit branch.
-fn last_record(repo: &Repo) -> serde_json::Value {
+pub(super) fn last_record(repo: &Repo) -> serde_json::Value {
     let files = repo.git(&["log", "-1", "--name-only", "--format=", "siteward-audit"]);
     let path = files
         .lines()

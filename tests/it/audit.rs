@@ -64,6 +64,7 @@ pub fn site_plan(site: &str, sync: SyncStatus, changes: Vec<Change>) -> SitePlan
         manage_changes: vec![],
         findings: vec![],
         vulnerabilities: vec![],
+        software_source: None,
     }
 }
 

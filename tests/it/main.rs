@@ -28,3 +28,4 @@ mod stage;
 mod validate;
 mod vuln;
 mod windows;
+mod wordpress;

@@ -968,6 +968,15 @@ const CASES: &[Case] = &[
         "manage.software.known_hosts: `ssh/known_hosts` does not exist in the state repo",
     ),
     case(
+        "via wp-cli",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  software: {provider: wordpress, via: wp-cli, path: /srv/wp}\n",
+        )],
+        "sites/a.yaml:4:40",
+        "manage.software.via: `wp-cli` is not supported (WP-CLI is not needed); write `via: php`, which runs siteward's own scripts with the site's `php`",
+    ),
+    case(
         "directory_ca missing",
         &[(
             "sites/a.yaml",

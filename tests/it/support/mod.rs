@@ -12,6 +12,7 @@ pub mod ports;
 pub mod sshd;
 pub mod wait;
 pub mod webhook;
+pub mod wordpress;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
