@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Benchmark of notifications at fleet scale: N HTTPS virtual hosts on one local nginx, a state
 # repo with K earlier `plan --record` runs on its audit branch, and a webhook receiver on
-# loopback (python3). Times `plan --record` without `notify:`, then with a target for every
-# event (1) when nothing changed — the scheduled run's case: the baselines are read and nothing
-# is sent — and (2) when every site's desired state changed: N `drift_started` events in one
-# POST. Prints the wall times, the overhead of each against (0) and siteward's peak RSS.
+# loopback (python3). Times `plan --record` (0) without `notify:`, then with a target for every
+# event but `grade_dropped` (1) when nothing changed — the scheduled run's case: the baselines
+# are read and nothing is sent — and (2) when every site's desired state changed: N
+# `drift_started` events in one POST; (3) adds a `grade_dropped` target, which makes the run
+# fetch what the web grade looks at. Prints wall times and siteward's peak RSS.
 # A script, not a timed test.
 #
 # Usage: benches/notify.sh [N=1000] [K=30]   (needs nginx, openssl, curl, git, python3, bc,
@@ -98,10 +99,14 @@ timed() { # timed LABEL
   printf '%-44s %6.2f s   peak RSS %6.1f MB\n' "$1" "$(echo "$t1 - $t0" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
 }
 
+EVENTS="drift_started, drift_resolved, apply_failed, site_down, site_up, certificate_expiring, proposal_opened"
+target() { printf '  - {name: %s, url: "http://127.0.0.1:%s/hook", events: [%s]}\n' "$1" "$HOOK_PORT" "$2"; }
 timed "(0) plan --record, no notify:"
-printf 'notify:\n  - {name: bench, url: "http://127.0.0.1:%s/hook"}\n' "$HOOK_PORT" > "$T/repo/siteward.yaml"
-timed "(1) with notify, nothing changed:"
+{ echo "notify:"; target bench "$EVENTS"; } > "$T/repo/siteward.yaml"
+timed "(1) notify, nothing changed:"
 for i in $(seq -w 1 "$N"); do site "$T/repo/sites/s$i.bench.test.yaml" "s$i.bench.test" SAMEORIGIN; done
-timed "(2) with notify, $N sites start drifting:"
+timed "(2) notify, $N sites start drifting:"
+{ echo "notify:"; target bench "$EVENTS"; target grades grade_dropped; } > "$T/repo/siteward.yaml"
+timed "(3) also grade_dropped (grading), no change:"
 echo "sites: $N, earlier runs on the audit branch: $K"
 echo "receiver got: $(cat "$T/hook.log" 2>/dev/null || echo nothing)"

@@ -82,10 +82,10 @@ fn notify() -> Value {
             "name": string("how the target is shown in output and records (never the URL)"),
             "url": string("https URL (http only to a loopback host), or env:NAME / file:PATH when it holds a token"),
             "format": keywords(crate::spec::values::NotifyFormat::ALL, "json (default) | slack | teams | mattermost"),
-            "events": {"type": "array", "items": keywords(crate::spec::values::NotifyEvent::ALL, "a transition"), "description": "events to tell; default all"},
+            "events": {"type": "array", "minItems": 1, "items": keywords(crate::spec::values::NotifyEvent::ALL, "a transition"), "description": "events to tell (grade_dropped makes recording runs also fetch what the web grade looks at)"},
             "days": {"type": "integer", "minimum": 0, "maximum": 3650, "description": "certificate_expiring: days left at or under which to tell (default 14)"},
         }),
-        &["name", "url"],
+        &["name", "url", "events"],
     )})
 }
 

@@ -75,30 +75,23 @@ fn read_target(r: &mut Reader, item: &Node) -> Option<Target> {
         Some(n) => keyword(r, n, &format!("{what}.format"), NotifyFormat::ALL),
         None => Some(NotifyFormat::Json),
     };
-    let events = match f.get("events") {
-        Some(n) => {
-            let items = r.list(n, &format!("{what}.events"))?;
-            if items.is_empty() {
-                r.report(
-                    &n.loc,
-                    format!("{what}.events: name at least one event, or leave the key out for all"),
-                );
-            }
-            let mut set = BTreeSet::new();
-            for e in items {
-                set.insert(keyword::<NotifyEvent>(
-                    r,
-                    e,
-                    &format!("{what}.events"),
-                    NotifyEvent::ALL,
-                )?);
-            }
-            set
+    // Required: every target says what it is told (`grade_dropped` also costs requests).
+    let events = {
+        let n = f.require(r, "events", &what)?;
+        let items = r.list(n, &format!("{what}.events"))?;
+        if items.is_empty() {
+            r.report(&n.loc, format!("{what}.events: name at least one event"));
         }
-        None => NotifyEvent::ALL
-            .iter()
-            .filter_map(|e| e.parse().ok())
-            .collect(),
+        let mut set = BTreeSet::new();
+        for e in items {
+            set.insert(keyword::<NotifyEvent>(
+                r,
+                e,
+                &format!("{what}.events"),
+                NotifyEvent::ALL,
+            )?);
+        }
+        set
     };
     let days = match f.get("days") {
         Some(n) if !events.contains(&NotifyEvent::CertificateExpiring) => {

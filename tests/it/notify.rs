@@ -52,7 +52,9 @@ fn drift_is_told_once_in_every_format_and_its_resolution_after_apply() {
     f.repo.write(
         "siteward.yaml",
         &format!(
-            "notify:\n  - name: ops-json\n    url: env:SW_TEST_HOOK\n    format: json\n\
+            "notify:\n  - name: ops-json\n    url: env:SW_TEST_HOOK\n    format: json\n    \
+             events: [drift_started, drift_resolved, apply_failed, site_down, site_up, \
+             certificate_expiring, proposal_opened]\n\
              \x20 - name: ops-slack\n    url: {}\n    format: slack\n    events: [drift_started, drift_resolved]\n\
              \x20 - name: ops-teams\n    url: {}\n    format: teams\n    events: [drift_started]\n\
              \x20 - name: ops-mattermost\n    url: {}\n    format: mattermost\n    events: [drift_started]\n",
@@ -383,6 +385,7 @@ fn bad_notify_targets_are_located_with_a_suggestion_and_urls_are_not_echoed() {
     for expected in [
         ":3: notify `ops`.url: plain http is only allowed to a loopback host; use https",
         ":4: unknown key `evnts` in notify target; did you mean `events`?",
+        ":2: notify `ops`: missing required key `events`",
         ":7: notify `ops`.format: unknown `slak`; did you mean `slack`?",
         ":8: notify `ops`.events: unknown `drift_startd`; did you mean `drift_started`?",
         ":12: notify `days`.days: only `certificate_expiring` uses it",
