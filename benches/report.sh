@@ -3,8 +3,10 @@
 # benches/fleet.sh) with R recorded runs on the audit branch (10,000 reconcile runs, each a shard of
 # 20 sites, so every site has 200 entries: examples/seed_audit.rs). Times the whole command —
 # observe and grade every site, read the history, write the pages — with /usr/bin/time (wall time,
-# peak RSS), prints the command's own breakdown (`-v`) and the report's size. A script, not a
-# timed test; builds --release.
+# peak RSS), prints the command's own breakdown (`-v`) and the report's size, and times
+# `siteward check` on the same fleet: the same observation and grading, without history or
+# pages, so the difference is what the report itself costs. A script, not a timed test; builds
+# --release.
 #
 # Usage: benches/report.sh [N=1000] [R=10000]   (needs nginx, openssl, curl, git, /usr/bin/time)
 set -euo pipefail
@@ -49,5 +51,11 @@ rss_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$T/time.txt")
 cat "$T/out.txt"
 grep -E '^(info: )?(observed|read the history|wrote)' "$T/err.txt" || true
 printf 'siteward report: exit %s, wall %s, peak RSS %.1f MB\n' "$rc" "$wall" "$(echo "$rss_kb / 1024" | bc -l)"
+set +e
+/usr/bin/time -v -o "$T/check-time.txt" "$BIN" --repo "$T/repo" check --format json \
+  --concurrency 32 > /dev/null 2>&1
+set -e
+check_wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$T/check-time.txt")
+printf 'siteward check (same observation and grading): wall %s\n' "$check_wall"
 printf 'report: %s pages, %s (index.html %s)\n' "$(find "$T/report" -name '*.html' | wc -l)" \
   "$(du -sh "$T/report" | cut -f1)" "$(du -h "$T/report/index.html" | cut -f1)"

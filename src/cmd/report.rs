@@ -4,8 +4,9 @@
 //!
 //! Steps: 1. load (invalid input: print the problems to stderr, observe nothing, exit 1);
 //! 2. select sites; 3. observe, diff and stage as `plan` does (change windows hold their
-//! steps), grading as `check` does; 4. read the audit branch once, newest run first, folding
-//! each site's history as it streams by; 5. read the proposal branches; 6. write the pages.
+//! steps), grading as `check` does, while a second thread 4. reads the audit branch once,
+//! newest run first, folding each site's history as it streams by, and 5. reads the proposal
+//! branches; 6. write the pages.
 //! Exit 0 when the report is written (drift and unknown sites are in it), 1 on invalid input
 //! or when it cannot be written.
 
@@ -18,8 +19,9 @@ use anyhow::Context;
 use crate::audit::{History, HistoryFilter};
 use crate::config::RunConfig;
 use crate::exit::Exit;
+use crate::proposal::list::Listed;
 use crate::report::html::{Fleet, SiteHistory, SiteReport};
-use crate::spec::{DEFAULT_MIN_DAYS_LEFT, DesiredState, Site};
+use crate::spec::{BranchName, DEFAULT_MIN_DAYS_LEFT, DesiredState, Site};
 use crate::survey;
 
 /// Parsed `report` arguments.
@@ -40,33 +42,36 @@ pub fn run(repo: &Path, args: ReportArgs) -> anyhow::Result<Exit> {
     // 2. Select.
     let picked = survey::pick(repo, &state, &args.config.select)?;
     let sites = picked.sites;
-    // 3. Observe, diff, stage and grade.
-    let clock = Instant::now();
-    let mut fleet = observe(repo, &state, &sites, &args.config)?;
-    tracing::info!(
-        "observed {} sites in {:.2} s",
-        sites.len(),
-        clock.elapsed().as_secs_f64()
-    );
-    // 4. History and 5. proposals, when the state repo is a git repo.
-    let clock = Instant::now();
-    match crate::git::Repo::open(repo) {
-        Ok(git) => {
-            let branch = args.config.audit_branch(&state.settings);
-            let everyone = sites.len() == state.sites.len();
-            let mut histories = histories(&git, branch.as_str(), &sites, everyone)?;
-            let mut proposals: BTreeMap<String, Vec<_>> = BTreeMap::new();
-            for p in crate::proposal::list::list(&git, &state.settings.proposals_prefix)? {
-                proposals.entry(p.site.clone()).or_default().push(p);
-            }
-            for s in &mut fleet.sites {
-                s.history = histories.remove(&s.name).unwrap_or_default();
-                s.proposals = proposals.remove(&s.name).unwrap_or_default();
-            }
-        }
-        Err(e) => tracing::warn!("no history in the report: {e}"),
+    // 3. Observe, diff, stage and grade, while another thread reads 4. the history and 5. the
+    // proposals (network-bound and CPU-bound work overlap).
+    let names: BTreeSet<String> = sites.iter().map(|s| s.name.to_string()).collect();
+    let everyone = sites.len() == state.sites.len();
+    let branch = args.config.audit_branch(&state.settings);
+    let prefix = &state.settings.proposals_prefix;
+    let (fleet, past) = std::thread::scope(|scope| {
+        let past = scope.spawn(|| {
+            let clock = Instant::now();
+            let past = read_past(repo, branch.as_str(), prefix, names, everyone);
+            tracing::info!("read the history in {:.2} s", clock.elapsed().as_secs_f64());
+            past
+        });
+        let clock = Instant::now();
+        let fleet = observe(repo, &state, &sites, &args.config);
+        tracing::info!(
+            "observed {} sites in {:.2} s",
+            sites.len(),
+            clock.elapsed().as_secs_f64()
+        );
+        let past = past
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (fleet, past)
+    });
+    let (mut fleet, mut past) = (fleet?, past?);
+    for s in &mut fleet.sites {
+        s.history = past.histories.remove(&s.name).unwrap_or_default();
+        s.proposals = past.proposals.remove(&s.name).unwrap_or_default();
     }
-    tracing::info!("read the history in {:.2} s", clock.elapsed().as_secs_f64());
     // 6. Write.
     let clock = Instant::now();
     crate::report::html::write(&args.out, &fleet)?;
@@ -157,19 +162,53 @@ fn observe(
     })
 }
 
-/// Each selected site's history, from one pass over the audit branch (`branch`), newest first.
-/// `everyone`: every site is selected, so no commit is skipped by its sites trailer.
+/// What the state repo's branches say about the selected sites.
+#[derive(Default)]
+struct Past {
+    histories: BTreeMap<String, SiteHistory>,
+    proposals: BTreeMap<String, Vec<Listed>>,
+}
+
+/// The history of the sites in `names` from the audit branch `branch` and their proposals
+/// under `prefix`; nothing when the state repo is not a git repo.
+fn read_past(
+    repo: &Path,
+    branch: &str,
+    prefix: &BranchName,
+    names: BTreeSet<String>,
+    everyone: bool,
+) -> anyhow::Result<Past> {
+    let git = match crate::git::Repo::open(repo) {
+        Ok(git) => git,
+        Err(e) => {
+            tracing::warn!("no history in the report: {e}");
+            return Ok(Past::default());
+        }
+    };
+    let mut proposals: BTreeMap<String, Vec<Listed>> = BTreeMap::new();
+    for p in crate::proposal::list::list(&git, prefix)? {
+        if names.contains(&p.site) {
+            proposals.entry(p.site.clone()).or_default().push(p);
+        }
+    }
+    Ok(Past {
+        histories: histories(&git, branch, names, everyone)?,
+        proposals,
+    })
+}
+
+/// Each site's history in `names`, from one pass over the audit branch (`branch`), newest
+/// first. `everyone`: every site is selected, so no commit is skipped by its sites trailer.
 fn histories(
     git: &crate::git::Repo,
     branch: &str,
-    sites: &[&Site],
+    names: BTreeSet<String>,
     everyone: bool,
 ) -> anyhow::Result<BTreeMap<String, SiteHistory>> {
     let Some(history) = History::open(git, branch)? else {
         tracing::warn!("no run recorded yet: branch `{branch}` does not exist");
         return Ok(BTreeMap::new());
     };
-    let names: BTreeSet<String> = sites.iter().map(|s| s.name.to_string()).collect();
     let filter = HistoryFilter {
         sites: if everyone {
             Vec::new()
