@@ -57,6 +57,7 @@ fn main() -> anyhow::Result<()> {
             manage_changes: vec![],
             findings: vec![],
             vulnerabilities: vec![],
+            software_source: None,
         };
         let plan = Plan::new(
             RunInfo {

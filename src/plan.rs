@@ -289,6 +289,7 @@ mod tests {
             manage_changes: vec![],
             findings: vec![],
             vulnerabilities: vec![],
+            software_source: None,
         }
     }
 

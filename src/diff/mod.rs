@@ -151,6 +151,16 @@ pub fn plan_site(d: &Desired<'_>, live: &LiveSite) -> SitePlan {
     if let Some(t) = &live.tls {
         warnings.extend(cert::warnings(d, t));
     }
+    if let Some(w) = &live.wordpress {
+        let unknown = w.inventory.unknown();
+        if !unknown.is_empty() {
+            warnings.push(format!(
+                "{} cannot tell {}: unknown, not assumed",
+                w.label,
+                unknown.join(", ")
+            ));
+        }
+    }
     let unobserved = redirects::unobserved(d, &live.redirects, &mut warnings);
     SitePlan {
         site: d.site.name.to_string(),
