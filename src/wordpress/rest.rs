@@ -34,7 +34,8 @@ pub enum RestError {
     Fetch(#[from] FetchError),
     #[error(
         "WordPress refused the application password of user `{user}` ({status} {code}: \
-         {message}); check `manage.software.username` and `app_password`"
+         {message}); check `manage.software.username` and `app_password`, and that the user \
+         may manage plugins"
     )]
     Login {
         user: String,
@@ -233,14 +234,13 @@ impl Rest {
             };
             let message = failure.message.chars().take(300).collect();
             return Err(match status {
-                401 | 403 if code.contains("password") || code.contains("username") => {
-                    RestError::Login {
-                        user: self.user.clone(),
-                        status,
-                        code,
-                        message,
-                    }
-                }
+                // WordPress answers 401 to a request it does not take as the user's.
+                401 => RestError::Login {
+                    user: self.user.clone(),
+                    status,
+                    code,
+                    message,
+                },
                 _ => RestError::Refused {
                     method,
                     url: url.to_string(),

@@ -25,3 +25,4 @@ mod validate;
 mod vuln;
 mod windows;
 mod wordpress;
+mod wordpress_rest;
