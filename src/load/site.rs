@@ -121,6 +121,16 @@ pub fn read_site(r: &mut Reader, node: &Node, shape: SiteShape) -> Option<Site> 
         .get("manage")
         .map(|n| read_manage(r, n))
         .unwrap_or_default();
+    if let (Some(u), Some(m), Some(n)) = (&url, &manage.software, f.get("manage"))
+        && m.via == crate::spec::WordpressVia::Rest
+        && !u.is_https()
+    {
+        r.report(
+            &n.loc,
+            "manage.software: `via: rest` sends the application password, so the site's `url` \
+             must be https",
+        );
+    }
     let windows = f
         .get("windows")
         .map(|n| super::windows::read_windows(r, n))

@@ -276,7 +276,6 @@ async fn restore(rest: &Rest, before: &Inventory, done: &[Work]) -> Result<(), R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wordpress::inventory::Plugin;
 
     fn site(yaml_plugins: &str) -> Site {
         let yaml = format!(
@@ -306,22 +305,28 @@ mod tests {
         }
     }
 
+    /// `old` and `seo` active, `shop` inactive, as REST reports them.
     fn before() -> Inventory {
-        let plugin = |slug: &str, active| Plugin {
-            slug: slug.into(),
-            file: format!("{slug}/{slug}.php"),
-            version: "1.0.0".into(),
-            active,
-            update: None,
+        let plugin = |slug: &str, active: bool| {
+            serde_json::json!({"slug": slug, "file": format!("{slug}/{slug}.php"),
+                "version": "1.0.0", "active": active, "update": null})
         };
-        Inventory {
-            plugins: vec![
-                plugin("old", true),
-                plugin("shop", false),
-                plugin("seo", true),
-            ],
-            ..Inventory::default()
-        }
+        let json = serde_json::json!({
+            "core": null, "php": null, "mu_plugins": null, "maintenance": null, "backup_dir": "",
+            "themes": [],
+            "plugins": [plugin("old", true), plugin("shop", false), plugin("seo", true)],
+        });
+        let inventory: Inventory = serde_json::from_value(json).expect("inventory");
+        assert_eq!(
+            inventory.unknown(),
+            [
+                "the core version",
+                "the PHP version",
+                "must-use plugins",
+                "maintenance mode"
+            ]
+        );
+        inventory
     }
 
     #[test]

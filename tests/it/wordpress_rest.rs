@@ -12,6 +12,7 @@ use super::acme::last_record;
 use super::reconcile::{results, site_record};
 use super::support::wordpress::{HOST, Wordpress};
 use super::support::{Repo, Run, wait};
+use super::wordpress::changes;
 
 /// The environment variable the site's `app_password` names.
 const VAR: &str = "SITEWARD_TEST_WP_APP_PASSWORD";
@@ -136,13 +137,6 @@ impl Setup {
     }
 }
 
-fn changes(plan: &serde_json::Value) -> Vec<serde_json::Value> {
-    plan["sites"][0]["changes"]
-        .as_array()
-        .expect("changes")
-        .clone()
-}
-
 #[test]
 fn rest_inventory_is_what_wordpress_itself_reports() {
     let s = Setup::start();
@@ -151,25 +145,18 @@ fn rest_inventory_is_what_wordpress_itself_reports() {
     s.wp.php_json("activate_plugin('alpha/alpha.php'); echo 'null';");
 
     // The desired state is exactly what WordPress reports, asked independently.
-    let plugins = s.wp.plugins();
-    let theme = s.wp.php_json(
-        "echo json_encode(array(get_option('stylesheet'), wp_get_theme()->get('Version')));",
-    );
-    let core = s.wp.php_json("echo json_encode($GLOBALS['wp_version']);");
-    let mut lines = format!("  core: \"{}\"\n  plugins:\n", core.as_str().unwrap());
-    for (file, version) in plugins.as_object().expect("plugins") {
-        let slug = file.split('/').next().unwrap();
-        lines.push_str(&format!(
-            "    {slug}: {{version: \"{}\", active: {}}}\n",
-            version.as_str().unwrap(),
-            s.active(file)
-        ));
-    }
-    lines.push_str(&format!(
-        "  themes:\n    {}: {{version: \"{}\", active: true}}\n",
-        theme[0].as_str().unwrap(),
-        theme[1].as_str().unwrap()
-    ));
+    const DESIRED: &str = r#"
+        $o = "  core: \"" . $GLOBALS['wp_version'] . "\"\n  plugins:\n";
+        foreach (get_plugins() as $f => $d) {
+            $slug = preg_replace('/\.php$/', '', explode('/', $f)[0]);
+            $on = is_plugin_active($f) ? 'true' : 'false';
+            $o .= "    $slug: {version: \"{$d['Version']}\", active: $on}\n";
+        }
+        $v = wp_get_theme()->get('Version');
+        $o .= "  themes:\n    " . get_stylesheet() . ": {version: \"$v\", active: true}\n";
+        echo json_encode($o);"#;
+    let lines = s.wp.php_json(DESIRED);
+    let lines = lines.as_str().expect("desired lines");
     assert!(
         lines.contains("alpha: {version: \"1.2.3\", active: true}"),
         "{lines}"
@@ -178,7 +165,7 @@ fn rest_inventory_is_what_wordpress_itself_reports() {
         lines.contains("beta: {version: \"0.9.0\", active: false}"),
         "{lines}"
     );
-    s.site(&lines);
+    s.site(lines);
     let plan = s.plan();
     let site = &plan["sites"][0];
     assert_eq!(site["sync"], "in_sync", "{plan:#}");
@@ -200,7 +187,7 @@ fn rest_inventory_is_what_wordpress_itself_reports() {
     );
     // The PHP way in reads the same installation the same way.
     s.site_with(
-        &lines,
+        lines,
         &format!("    path: {}\n    user: www-data\n", s.wp.root().display()),
     );
     let plan = s.plan();
@@ -208,7 +195,7 @@ fn rest_inventory_is_what_wordpress_itself_reports() {
     assert_eq!(plan["sites"][0]["software_source"], "wordpress via php");
 
     // Changed behind siteward's back: exactly that is drift, as REST reports it.
-    s.site(&lines);
+    s.site(lines);
     s.wp.php_json("deactivate_plugins(array('alpha/alpha.php')); echo 'null';");
     let c = changes(&s.plan());
     assert_eq!(c.len(), 1, "{c:#?}");
