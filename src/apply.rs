@@ -119,17 +119,27 @@ async fn apply_software(ctx: ApplyCtx<'_>, site: &Site, changes: &[Change]) -> S
     };
     let verify = Verify::new(ctx.repo, ctx.opts, ctx.secrets, changes).with_checks();
     let timeouts = ctx.opts.transport_timeouts();
-    let result =
-        crate::wordpress::apply(site, ctx.repo, timeouts, ctx.opts.timeout, changes, &verify).await;
+    let result = match crate::wordpress::rest::applies(site) {
+        true => {
+            let (repo, opts, secrets) = (ctx.repo, ctx.opts, ctx.secrets);
+            crate::wordpress::rest_apply::apply(site, repo, opts, secrets, changes, &verify)
+                .await
+                .map_err(|e| crate::error_text::chain(&e))
+        }
+        false => {
+            crate::wordpress::apply(site, ctx.repo, timeouts, ctx.opts.timeout, changes, &verify)
+                .await
+                .map_err(|e| crate::error_text::chain(&e))
+        }
+    };
     drop(guard);
     match result {
         Ok(done) => SiteApply {
             actions: records(changes, ActionResult::Applied, &done),
             error: None,
         },
-        Err(e) => {
+        Err(error) => {
             ctx.software.failed();
-            let error = crate::error_text::chain(&e);
             failed(changes, format!("site `{}`: wordpress: {error}", site.name))
         }
     }

@@ -85,17 +85,36 @@ pub type SiteSecrets = BTreeMap<String, Secret>;
 #[derive(Debug, Default)]
 pub struct RunSecrets {
     sites: BTreeMap<String, Result<SiteSecrets, String>>,
+    /// Per site, the WordPress application password of `manage.software` (`via: rest`).
+    app_passwords: BTreeMap<String, Secret>,
 }
 
 impl RunSecrets {
     /// Resolves every secret reference of `sites`; relative `file:` paths are relative to the
     /// state repo `repo`.
     pub fn resolve(sites: &[&Site], repo: &Path) -> RunSecrets {
+        let mut app_passwords = BTreeMap::new();
         let sites = sites
             .iter()
-            .map(|s| (s.name.to_string(), site_secrets(s, repo)))
+            .map(|s| {
+                let found = site_secrets(s, repo).and_then(|headers| {
+                    if let Some(p) = app_password(s, repo)? {
+                        app_passwords.insert(s.name.to_string(), p);
+                    }
+                    Ok(headers)
+                });
+                (s.name.to_string(), found)
+            })
             .collect();
-        RunSecrets { sites }
+        RunSecrets {
+            sites,
+            app_passwords,
+        }
+    }
+
+    /// The application password of site `name`'s `manage.software`, when it names one.
+    pub fn app_password(&self, name: &str) -> Option<&Secret> {
+        self.app_passwords.get(name)
     }
 
     /// The secrets of site `name`; an error for a site whose secrets could not be resolved (or
@@ -115,6 +134,7 @@ impl RunSecrets {
     pub(crate) fn of_site(site: &str, secrets: SiteSecrets) -> RunSecrets {
         RunSecrets {
             sites: BTreeMap::from([(site.to_owned(), Ok(secrets))]),
+            app_passwords: BTreeMap::new(),
         }
     }
 
@@ -147,6 +167,25 @@ fn site_secrets(site: &Site, repo: &Path) -> Result<SiteSecrets, String> {
         out.insert(name.lower(), Secret::new(value.as_str().to_owned()));
     }
     Ok(out)
+}
+
+/// Resolves the application password of `site`'s `manage.software`, if it names one.
+fn app_password(site: &Site, repo: &Path) -> Result<Option<Secret>, String> {
+    let Some(r) = site
+        .manage
+        .software
+        .as_ref()
+        .and_then(|m| m.app_password.as_ref())
+    else {
+        return Ok(None);
+    };
+    let value = resolve(r, repo).map_err(|e| {
+        format!(
+            "manage.software.app_password: {}",
+            crate::error_text::chain(&e)
+        )
+    })?;
+    Ok(Some(Secret::new(value)))
 }
 
 /// The environment variable holding a key for secret digests (set it from your CI's secret

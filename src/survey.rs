@@ -91,8 +91,10 @@ pub async fn survey(
             None => vec![None; observable.len()],
         }
     };
-    let (observed, managed) =
-        tokio::join!(observe::observe_all(&observable, repo, opts), read_managed);
+    let (observed, managed) = tokio::join!(
+        observe::observe_all(&observable, repo, opts, run_secrets),
+        read_managed
+    );
     let mut observed = observed.into_iter().zip(managed);
     let mut out = Survey::default();
     let empty = SiteSecrets::new();

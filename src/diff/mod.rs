@@ -151,12 +151,18 @@ pub fn plan_site(d: &Desired<'_>, live: &LiveSite) -> SitePlan {
     if let Some(t) = &live.tls {
         warnings.extend(cert::warnings(d, t));
     }
-    if live
-        .wordpress
-        .as_ref()
-        .is_some_and(|w| w.inventory.maintenance)
-    {
-        warnings.push("WordPress is in maintenance mode (`.maintenance`)".to_owned());
+    if let Some(w) = &live.wordpress {
+        if w.inventory.maintenance == Some(true) {
+            warnings.push("WordPress is in maintenance mode (`.maintenance`)".to_owned());
+        }
+        let unknown = w.inventory.unknown();
+        if !unknown.is_empty() {
+            warnings.push(format!(
+                "{} cannot tell {}: unknown, not assumed",
+                w.label,
+                unknown.join(", ")
+            ));
+        }
     }
     let unobserved = redirects::unobserved(d, &live.redirects, &mut warnings);
     SitePlan {

@@ -121,6 +121,16 @@ pub fn read_site(r: &mut Reader, node: &Node, shape: SiteShape) -> Option<Site> 
         .get("manage")
         .map(|n| read_manage(r, n))
         .unwrap_or_default();
+    if let (Some(u), Some(m), Some(n)) = (&url, &manage.software, f.get("manage"))
+        && m.via == crate::spec::WordpressVia::Rest
+        && !u.is_https()
+    {
+        r.report(
+            &n.loc,
+            "manage.software: `via: rest` sends the application password, so the site's `url` \
+             must be https",
+        );
+    }
     let windows = f
         .get("windows")
         .map(|n| super::windows::read_windows(r, n))
@@ -737,6 +747,7 @@ fn read_software_manage(r: &mut Reader, node: &Node) -> Option<SoftwareManage> {
     let app_password = f
         .get("app_password")
         .and_then(|n| r.parse(n, "manage.software.app_password"));
+    check_software_way(r, &f, via);
     Some(SoftwareManage {
         provider: provider?,
         transport,
@@ -753,6 +764,36 @@ fn read_software_manage(r: &mut Reader, node: &Node) -> Option<SoftwareManage> {
             .and_then(|n| r.text(n, "manage.software.username")),
         app_password,
     })
+}
+
+/// The keys of one way in are errors in the other: `via: rest` has no shell (`path`, `php`,
+/// `user`, transport keys) and needs `username` and `app_password`, which only REST uses.
+fn check_software_way(r: &mut Reader, f: &crate::yaml::Fields<'_>, via: crate::spec::WordpressVia) {
+    let rest = via == crate::spec::WordpressVia::Rest;
+    if rest {
+        f.require(r, "username", "manage.software (`via: rest`)");
+        f.require(r, "app_password", "manage.software (`via: rest`)");
+    }
+    let shell = ["path", "php", "user"].iter().chain(keys::TRANSPORT);
+    let wrong: Vec<&str> = match rest {
+        true => shell.copied().collect(),
+        false => vec!["username", "app_password"],
+    };
+    for key in wrong {
+        if let Some(e) = f.entry(key) {
+            let why = match rest {
+                true => "`via: rest` runs nothing on the server",
+                false => "only `via: rest` logs in with them",
+            };
+            r.report(
+                &e.key_loc,
+                format!(
+                    "manage.software.{key}: not used by `via: {}` ({why}); remove it",
+                    via.as_str()
+                ),
+            );
+        }
+    }
 }
 
 /// Resolves an operational path against the state repo root.

@@ -18,6 +18,7 @@ use tracing::Instrument;
 
 use crate::probe::http::{FetchError, Http};
 use crate::probe::{checks, fingerprint, observatory, redirects, tls};
+use crate::secret::RunSecrets;
 use crate::spec::Site;
 use clients::SiteClients;
 use limits::HostLimits;
@@ -75,8 +76,14 @@ pub fn fingerprinted(site: &Site) -> bool {
             .is_some_and(|s| s.platform.eq_ignore_ascii_case("wordpress"))
 }
 
-/// Observes `sites` (in order) of the state repo at `repo`.
-pub async fn observe_all(sites: &[&Site], repo: &Path, opts: ObserveOpts) -> Vec<LiveSite> {
+/// Observes `sites` (in order) of the state repo at `repo`; `secrets` holds what their software
+/// providers log in with.
+pub async fn observe_all(
+    sites: &[&Site],
+    repo: &Path,
+    opts: ObserveOpts,
+    secrets: &RunSecrets,
+) -> Vec<LiveSite> {
     let with_ca: Vec<(&Site, Option<PathBuf>)> = sites
         .iter()
         .map(|s| {
@@ -97,7 +104,7 @@ pub async fn observe_all(sites: &[&Site], repo: &Path, opts: ObserveOpts) -> Vec
         async move {
             let live = match c {
                 Ok(c) => {
-                    let work = observe_site(site, repo, c, limits, opts);
+                    let work = observe_site(site, repo, c, limits, opts, secrets);
                     match tokio::time::timeout(budget, work).await {
                         Ok(live) => live,
                         Err(_) => failed(
@@ -136,6 +143,19 @@ pub async fn observe_all(sites: &[&Site], repo: &Path, opts: ObserveOpts) -> Vec
         .collect()
 }
 
+/// The HTTP side of one site: its clients, the run's host limits, the request timeout.
+pub fn http(clients: &SiteClients, limits: HostLimits, timeout: Duration) -> Http {
+    Http {
+        https: clients.https.client.clone(),
+        http: clients.http.client.clone(),
+        limits,
+        timeout,
+        https_addr: clients.https_addr,
+        http_addr: clients.http_addr,
+        connect_hosts: clients.hosts.clone(),
+    }
+}
+
 fn progress(show: bool, len: usize) -> indicatif::ProgressBar {
     if !show {
         return indicatif::ProgressBar::hidden();
@@ -164,16 +184,9 @@ async fn observe_site(
     clients: SiteClients,
     limits: HostLimits,
     opts: ObserveOpts,
+    secrets: &RunSecrets,
 ) -> LiveSite {
-    let http = Http {
-        https: clients.https.client.clone(),
-        http: clients.http.client.clone(),
-        limits,
-        timeout: opts.timeout,
-        https_addr: clients.https_addr,
-        http_addr: clients.http_addr,
-        connect_hosts: clients.hosts.clone(),
-    };
+    let http = http(&clients, limits, opts.timeout);
     let mut live = LiveSite {
         site: site.name.to_string(),
         insecure_skip_verify: site.insecure_skip_verify,
@@ -256,7 +269,14 @@ async fn observe_site(
             false => None,
         }
     };
-    let provider = crate::wordpress::observe(site, repo, opts.transport_timeouts(), opts.timeout);
+    let provider = crate::wordpress::observe(
+        site,
+        repo,
+        opts.transport_timeouts(),
+        opts.timeout,
+        &http,
+        secrets,
+    );
     let (redirects, checks, software, graded, provider) =
         tokio::join!(redirects, checks, software, graded, provider);
     live.graded = graded;

@@ -35,7 +35,7 @@ pub async fn apply(
         }
     };
     let before = via.inventory().await?;
-    if before.maintenance {
+    if before.maintenance == Some(true) {
         return Err(WordpressError::Config(
             "WordPress is in maintenance mode (another update running?); nothing was changed"
                 .to_owned(),

@@ -1,5 +1,5 @@
-//! What WordPress itself says is installed, as any way in (`via: php`, later `via: rest`)
-//! reports it, and its projection on the observation the diff and the vulnerability flagging
+//! What WordPress itself says is installed, as any way in (`via: php`, `via: rest`) reports
+//! it (what a way in cannot tell is `None`: unknown, never assumed), and its projection on the observation the diff and the vulnerability flagging
 //! read ([`SoftwareObservation`], with the provider as its source).
 
 use std::collections::BTreeMap;
@@ -11,18 +11,20 @@ use crate::observe::live::{Detected, SoftwareObservation};
 /// A WordPress installation's software, complete: what it does not list is not installed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct Inventory {
-    /// `$wp_version`.
-    pub core: String,
-    /// `PHP_VERSION` of the PHP that ran WordPress.
-    pub php: String,
+    /// `$wp_version`; `None` when the way in cannot tell (REST, on a site that hides it).
+    pub core: Option<String>,
+    /// `PHP_VERSION` of the PHP that ran WordPress; `None` when the way in cannot tell.
+    pub php: Option<String>,
     pub plugins: Vec<Plugin>,
     pub themes: Vec<Theme>,
-    /// Must-use plugins (always loaded; reported, never managed).
-    pub mu_plugins: Vec<MuPlugin>,
-    /// WordPress's `.maintenance` file exists.
-    pub maintenance: bool,
+    /// Must-use plugins (always loaded; reported, never managed); `None` when the way in
+    /// cannot tell.
+    pub mu_plugins: Option<Vec<MuPlugin>>,
+    /// WordPress's `.maintenance` file exists; `None` when the way in cannot tell.
+    pub maintenance: Option<bool>,
     /// `WP_CONTENT_DIR/siteward-backups`, where backups are kept during an apply (not under
-    /// `upgrade/`, which WordPress empties before every unpack).
+    /// `upgrade/`, which WordPress empties before every unpack); empty for a way in that keeps
+    /// no backups (REST).
     pub backup_dir: String,
 }
 
@@ -121,6 +123,20 @@ impl Inventory {
             .map(|t| t.slug.as_str())
     }
 
+    /// What this inventory cannot tell (unknown, not assumed), in words: `the PHP version`,
+    /// `must-use plugins`, `maintenance mode`, `the core version`.
+    pub fn unknown(&self) -> Vec<&'static str> {
+        [
+            (self.core.is_none(), "the core version"),
+            (self.php.is_none(), "the PHP version"),
+            (self.mu_plugins.is_none(), "must-use plugins"),
+            (self.maintenance.is_none(), "maintenance mode"),
+        ]
+        .into_iter()
+        .filter_map(|(missing, what)| missing.then_some(what))
+        .collect()
+    }
+
     /// The observation the diff and vulnerability flagging read: every version known with
     /// full confidence, `source` naming the way in.
     pub fn observation(&self, source: &str) -> SoftwareObservation {
@@ -145,18 +161,30 @@ impl Inventory {
             .map(|t| (t.slug.clone(), seen(&t.version, t.active, &t.update)))
             .collect();
         // What is not a package of its own is told with core: PHP, must-use plugins,
-        // maintenance mode.
-        let mut core = Detected {
-            active: None,
-            ..seen(&self.core, true, &None)
+        // maintenance mode (each only when the way in can tell).
+        let mut core = match &self.core {
+            Some(v) => Detected {
+                active: None,
+                ..seen(v, true, &None)
+            },
+            None => Detected {
+                version: None,
+                confidence: 0.0,
+                found: true,
+                evidence: Vec::new(),
+                unknown_reason: Some(format!("{source} cannot tell the core version")),
+                active: None,
+            },
         };
-        core.evidence.push(format!("PHP {}", self.php));
+        core.evidence
+            .extend(self.php.iter().map(|php| format!("PHP {php}")));
         core.evidence.extend(
             self.mu_plugins
                 .iter()
+                .flatten()
                 .map(|m| format!("must-use plugin {} {}", m.file, m.version)),
         );
-        if self.maintenance {
+        if self.maintenance == Some(true) {
             core.evidence.push("maintenance mode on".to_owned());
         }
         SoftwareObservation {

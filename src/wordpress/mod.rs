@@ -4,10 +4,11 @@
 //! deactivated and deleted with WordPress's own functions and upgrader classes.
 //!
 //! A way in ([`Via`]) reads an [`Inventory`] and carries out [`steps::Step`]s; `via: php` (the
-//! default, [`php`]) is the one built: siteward's PHP scripts run with the site's `php` CLI,
-//! locally or over SSH. `via: wp-cli` is refused when the state repo is loaded (WP-CLI is not
-//! needed: the scripts do what it does); `via: rest` is not built yet, so such a site's
-//! software is neither observed nor applied.
+//! default, [`php`]): siteward's PHP scripts run with the site's `php` CLI, locally or over
+//! SSH. `via: wp-cli` is refused when the state repo is loaded (WP-CLI is not needed: the
+//! scripts do what it does). `via: rest` ([`rest`], [`rest_apply`]) reads the inventory and
+//! (de)activates and deletes plugins through WordPress's REST API with an application
+//! password; what REST cannot do is proposed.
 //!
 //! # Guarantees
 //! - Nothing is installed from a zip whose sha256 is not the pinned one, nor from an unpinned
@@ -29,6 +30,8 @@ pub mod fleet;
 pub mod inventory;
 pub mod packages;
 mod php;
+pub mod rest;
+pub mod rest_apply;
 mod steps;
 
 use std::path::Path;
@@ -38,6 +41,8 @@ pub use deploy::apply;
 pub use inventory::{Inventory, Kind};
 
 use crate::plan::{Action, Change, Resource};
+use crate::probe::http::Http;
+use crate::secret::RunSecrets;
 use crate::spec::{Package as Desired, Site, WordpressVia};
 use crate::stage::Verdict;
 use crate::transport::{Timeouts, Transport, TransportError};
@@ -148,7 +153,11 @@ impl Via {
 /// The source a site's software is observed from, when a provider lists it.
 pub fn source(site: &Site) -> Option<&'static str> {
     let m = site.manage.software.as_ref()?;
-    (m.via == WordpressVia::Php).then_some("wordpress via php")
+    match m.via {
+        WordpressVia::Php => Some("wordpress via php"),
+        WordpressVia::Rest => Some(rest::LABEL),
+        WordpressVia::WpCli => None,
+    }
 }
 
 /// One site's WordPress as observed: the inventory and, for each desired package it does not
@@ -163,13 +172,19 @@ pub struct Observed {
 }
 
 /// Reads the inventory of a site managed through a built way in (`None` otherwise) and judges
-/// the zips its desired state needs.
+/// the zips its desired state needs; `via: rest` asks the site over `http` (the site's own
+/// clients) with its application password from `secrets`.
 pub async fn observe(
     site: &Site,
     repo: &Path,
     timeouts: Timeouts,
     timeout: Duration,
+    http: &Http,
+    secrets: &RunSecrets,
 ) -> Option<Result<Observed, String>> {
+    if rest::applies(site) {
+        return Some(rest::observe(site, http, secrets).await);
+    }
     let via = match Via::for_site(site, repo, timeouts)? {
         Ok(v) => v,
         Err(e) => return Some(Err(crate::error_text::chain(&e))),
@@ -241,6 +256,9 @@ pub fn can_apply(site: &Site, observed: Option<&Observed>, change: &Change) -> V
     let Some(m) = &site.manage.software else {
         return Err("no provider manages this site's software (`manage.software`)".into());
     };
+    if m.via == WordpressVia::Rest {
+        return rest_apply::can_apply(site, observed, change);
+    }
     if m.via != WordpressVia::Php {
         return Err(format!(
             "`via: {}` is not part of this version of siteward; the change is proposed instead",

@@ -29,3 +29,4 @@ mod validate;
 mod vuln;
 mod windows;
 mod wordpress;
+mod wordpress_rest;

@@ -571,6 +571,24 @@ const CASES: &[Case] = &[
         "secrets are never written in YAML",
     ),
     case(
+        "rest over http",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: http://a.example/\nallow_http: true\nmanage:\n  software: {provider: wordpress, via: rest, username: u, app_password: env:P}\n",
+        )],
+        "sites/a.yaml:5:3",
+        "`via: rest` sends the application password, so the site's `url` must be https",
+    ),
+    case(
+        "php keys with rest",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  software:\n    provider: wordpress\n    via: rest\n    path: /srv/wp\n",
+        )],
+        "sites/a.yaml:7:5",
+        "manage.software.path: not used by `via: rest`",
+    ),
+    case(
         "labels key",
         &[(
             "sites/a.yaml",

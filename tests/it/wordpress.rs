@@ -87,7 +87,7 @@ impl Setup {
     }
 }
 
-fn changes(plan: &serde_json::Value) -> Vec<serde_json::Value> {
+pub(super) fn changes(plan: &serde_json::Value) -> Vec<serde_json::Value> {
     plan["sites"][0]["changes"]
         .as_array()
         .expect("changes")
