@@ -2,6 +2,9 @@
 # Benchmark of `siteward plan` over N HTTPS virtual hosts on one local nginx, against
 # `curl --parallel --parallel-max 32` fetching the same URLs in the same run.
 # Prints both wall times, their ratio and siteward's peak RSS. A script, not a timed test.
+# curl reads its URLs from a config file and reaches every host through one global
+# `--connect-to` (one `resolve` line per host made each of N transfers walk N entries: at
+# 10,000 sites curl stalled), with per-transfer timeouts so one slow vhost cannot hang it.
 #
 # Usage: benches/plan.sh [N=1000]   (needs nginx, openssl, curl, /usr/bin/time; builds --release)
 set -euo pipefail
@@ -35,7 +38,7 @@ openssl x509 -req -in "$T/leaf.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreate
 {
   echo "worker_processes 2; pid $T/nginx.pid; error_log $T/logs/error.log warn;"
   echo "events { worker_connections 4096; }"
-  echo "http { access_log off; server_names_hash_bucket_size 128; server_names_hash_max_size 4096;"
+  echo "http { access_log off; server_names_hash_bucket_size 128; server_names_hash_max_size $((N * 2 > 4096 ? N * 2 : 4096));"
   echo "  client_body_temp_path $T/tmp/b; proxy_temp_path $T/tmp/p; fastcgi_temp_path $T/tmp/f;"
   echo "  uwsgi_temp_path $T/tmp/u; scgi_temp_path $T/tmp/s;"
   echo "  ssl_certificate $T/leaf.pem; ssl_certificate_key $T/leaf.key;"
@@ -47,7 +50,14 @@ openssl x509 -req -in "$T/leaf.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreate
 } > "$T/nginx.conf"
 nginx -p "$T/" -c "$T/nginx.conf" -g 'daemon off;' &
 NGINX_PID=$!
-for _ in $(seq 100); do curl -s -o /dev/null "https://127.0.0.1:$PORT/" -k && break; sleep 0.05; done
+# nginx reads 10,000 server blocks in seconds, not milliseconds: wait up to 2 minutes.
+up=
+for _ in $(seq 1200); do
+  if curl -s -o /dev/null "https://127.0.0.1:$PORT/" -k; then up=1; break; fi
+  kill -0 "$NGINX_PID" 2>/dev/null || break
+  sleep 0.1
+done
+[ -n "$up" ] || { echo "nginx did not start; see $T/logs/error.log" >&2; cat "$T/logs/error.log" >&2; exit 1; }
 
 cp "$T/ca.pem" "$T/repo/ca.pem"
 : > "$T/curl.cfg"
@@ -55,19 +65,22 @@ for i in $(seq -w 1 "$N"); do
   host="s$i.bench.test"
   printf 'name: %s\nurl: https://%s:%s/\nconnect: 127.0.0.1:%s\nca: ca.pem\nheaders:\n  X-Frame-Options: DENY\n  X-Content-Type-Options: nosniff\n' \
     "$host" "$host" "$PORT" "$PORT" > "$T/repo/sites/$host.yaml"
-  printf 'url = "https://%s:%s/"\noutput = "/dev/null"\nresolve = "%s:%s:127.0.0.1"\n' \
-    "$host" "$PORT" "$host" "$PORT" >> "$T/curl.cfg"
+  printf 'url = "https://%s:%s/"\noutput = "/dev/null"\n' "$host" "$PORT" >> "$T/curl.cfg"
 done
 
 (cd "$ROOT" && cargo build --release --quiet)
 BIN="$ROOT/target/release/siteward"
 
 now() { date +%s.%N; }
+CURL=(curl --no-progress-meter --parallel --parallel-max 32 --cacert "$T/ca.pem"
+  --connect-to "::127.0.0.1:$PORT" --connect-timeout 5 --max-time 30 -K "$T/curl.cfg")
 # Warm-up (page cache, nginx workers), not measured.
-curl -s --no-progress-meter --parallel --parallel-max 32 --cacert "$T/ca.pem" -K "$T/curl.cfg" >/dev/null
+"${CURL[@]}" -s >/dev/null
 
 t0=$(now)
-curl -sS --no-progress-meter --parallel --parallel-max 32 --cacert "$T/ca.pem" -K "$T/curl.cfg"
+set +e
+"${CURL[@]}" -sS -w '%{http_code}\n' > "$T/curl.codes"
+set -e
 t1=$(now)
 set +e
 /usr/bin/time -v -o "$T/time.txt" "$BIN" --repo "$T/repo" plan --format json --concurrency 32 > "$T/plan.json"
@@ -79,6 +92,7 @@ curl_s=$(echo "$t1 - $t0" | bc -l)
 sw_s=$(echo "$t2 - $t1" | bc -l)
 rss_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$T/time.txt")
 summary=$(python3 -c "import json,sys; print(json.load(open('$T/plan.json'))['summary'])")
-printf 'sites: %s\nplan summary: %s (exit %s)\n' "$N" "$summary" "$rc"
+ok=$(grep -c '^200$' "$T/curl.codes" || true)
+printf 'sites: %s\nplan summary: %s (exit %s)\ncurl: %s of %s answered 200\n' "$N" "$summary" "$rc" "$ok" "$N"
 printf 'curl --parallel-max 32: %.2f s\nsiteward plan:          %.2f s\nratio:                  %.2f\nsiteward peak RSS:      %.1f MB\n' \
   "$curl_s" "$sw_s" "$(echo "$sw_s / $curl_s" | bc -l)" "$(echo "$rss_kb / 1024" | bc -l)"

@@ -55,7 +55,7 @@ pub fn new_run(repo: &Path) -> RunInfo {
 }
 
 /// What one survey found: per site (in order) its plan, the canonical renderings of both sides
-/// and the live observation.
+/// (only of sites where they differ) and the live observation.
 #[derive(Debug, Default)]
 pub struct Survey {
     pub sites: Vec<SitePlan>,
@@ -128,13 +128,19 @@ pub async fn survey(
             });
         }
         out.sites.push(plan);
-        out.yaml.insert(
-            site.name.to_string(),
-            SiteYaml {
-                desired: diff::desired_canon(&d).to_yaml(),
-                live: diff::live_canon(&d, &live).map(|c| c.to_yaml()),
-            },
-        );
+        // Only sites whose renderings differ have a diff to show; at fleet scale most do not,
+        // and their renderings are not kept.
+        let desired = diff::desired_canon(&d).to_yaml();
+        let live_yaml = diff::live_canon(&d, &live).map(|c| c.to_yaml());
+        if live_yaml.as_ref().is_some_and(|l| *l != desired) {
+            out.yaml.insert(
+                site.name.to_string(),
+                SiteYaml {
+                    desired,
+                    live: live_yaml,
+                },
+            );
+        }
         out.live.push(live);
     }
     out
