@@ -32,7 +32,7 @@ pub struct ObserveOpts {
     pub per_host: usize,
     /// Per request.
     pub timeout: Duration,
-    /// Show a progress bar on stderr (a terminal, many sites).
+    /// Show progress on stderr ([`crate::progress`]): a long run, not a verification.
     pub progress: bool,
     /// When the whole run must end (`--deadline`): sites not observed by then are `unknown`.
     pub deadline: Option<std::time::Instant>,
@@ -88,13 +88,15 @@ pub async fn observe_all(sites: &[&Site], repo: &Path, opts: ObserveOpts) -> Vec
         .collect();
     let clients = clients::build(&with_ca, opts.timeout).await;
     let limits = HostLimits::new(opts.per_host);
-    let bar = progress(opts.progress, sites.len());
+    let progress = crate::progress::Phase::start("observe", sites.len(), opts.progress);
     let mut results: Vec<Option<LiveSite>> = vec![None; sites.len()];
     let budget = opts.site_budget();
     let tasks = sites.iter().zip(clients).enumerate().map(|(i, (site, c))| {
         let limits = limits.clone();
         let span = tracing::info_span!("observe", site = %site.name);
+        let progress = &progress;
         async move {
+            let _running = progress.begin(site.name.as_str());
             let live = match c {
                 Ok(c) => {
                     match tokio::time::timeout(budget, observe_site(site, c, limits, opts)).await {
@@ -117,10 +119,10 @@ pub async fn observe_all(sites: &[&Site], repo: &Path, opts: ObserveOpts) -> Vec
         deadline = deadline.min(tokio::time::Instant::from_std(run));
     }
     while let Ok(Some((i, live))) = tokio::time::timeout_at(deadline, done.next()).await {
-        bar.inc(1);
         results[i] = Some(live);
     }
-    bar.finish_and_clear();
+    drop(done);
+    drop(progress);
     results
         .into_iter()
         .zip(sites)
@@ -133,17 +135,6 @@ pub async fn observe_all(sites: &[&Site], repo: &Path, opts: ObserveOpts) -> Vec
             })
         })
         .collect()
-}
-
-fn progress(show: bool, len: usize) -> indicatif::ProgressBar {
-    if !show {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(len as u64);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("observing {pos}/{len} {wide_bar}") {
-        bar.set_style(style);
-    }
-    bar
 }
 
 fn failed(site: &Site, error: String) -> LiveSite {

@@ -20,6 +20,7 @@ mod output;
 mod providers;
 mod reconcile;
 mod record;
+mod scale;
 mod stage;
 mod validate;
 mod vuln;
