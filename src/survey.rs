@@ -94,7 +94,11 @@ pub async fn survey(
     let (observed, managed) =
         tokio::join!(observe::observe_all(&observable, repo, opts), read_managed);
     let mut observed = observed.into_iter().zip(managed);
-    let mut out = Survey::default();
+    let mut out = Survey {
+        sites: Vec::with_capacity(sites.len()),
+        live: Vec::with_capacity(sites.len()),
+        ..Survey::default()
+    };
     let empty = SiteSecrets::new();
     for (site, secret) in sites.iter().zip(&secrets) {
         let live = match secret {
@@ -104,7 +108,7 @@ pub async fn survey(
                     live
                 }
                 Some((mut live, managed)) => {
-                    live.managed = managed.and_then(Result::ok);
+                    live.managed = managed.and_then(Result::ok).map(Box::new);
                     live
                 }
                 None => LiveSite::default(),
@@ -122,7 +126,7 @@ pub async fn survey(
         };
         let mut plan = diff::plan_site(&d, &live);
         if let Some(command) = command {
-            let managed = live.managed.as_ref();
+            let managed = live.managed.as_deref();
             stage::stage_site(&mut plan, command, site.sync, |c| {
                 observe::managed::verdict(site, managed, c)
             });

@@ -246,7 +246,7 @@ async fn observe_site(
         }
     };
     let (redirects, checks, software, graded) = tokio::join!(redirects, checks, software, graded);
-    live.graded = graded;
+    live.graded = graded.map(Box::new);
     live.redirects = redirects;
     live.checks = checks;
     live.software = software;

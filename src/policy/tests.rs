@@ -94,7 +94,7 @@ fn live(name: &str, headers: &[(&str, &str)]) -> LiveSite {
     LiveSite {
         site: name.into(),
         page: Some(page),
-        graded: Some(graded),
+        graded: Some(Box::new(graded)),
         tls: Some(TlsObservation {
             leaf: CertInfo {
                 key: "ecdsa-p256".into(),
