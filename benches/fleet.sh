@@ -25,7 +25,7 @@ start_fleet() {
   {
     echo "worker_processes 2; pid $t/nginx.pid; error_log $t/logs/error.log warn;"
     echo "events { worker_connections 4096; }"
-    echo "http { access_log off; server_names_hash_bucket_size 128; server_names_hash_max_size 4096;"
+    echo "http { access_log off; server_names_hash_bucket_size 128; server_names_hash_max_size $((n * 2 > 4096 ? n * 2 : 4096));"
     echo "  client_body_temp_path $t/tmp/b; proxy_temp_path $t/tmp/p; fastcgi_temp_path $t/tmp/f;"
     echo "  uwsgi_temp_path $t/tmp/u; scgi_temp_path $t/tmp/s;"
     echo "  ssl_certificate $t/leaf.pem; ssl_certificate_key $t/leaf.key;"
@@ -37,7 +37,14 @@ start_fleet() {
   } > "$t/nginx.conf"
   nginx -p "$t/" -c "$t/nginx.conf" -g 'daemon off;' &
   NGINX_PID=$!
-  for _ in $(seq 100); do curl -s -o /dev/null "https://127.0.0.1:$PORT/" -k && break; sleep 0.05; done
+  # nginx reads 10,000 server blocks in seconds, not milliseconds: wait up to 2 minutes.
+  local up=
+  for _ in $(seq 1200); do
+    if curl -s -o /dev/null "https://127.0.0.1:$PORT/" -k; then up=1; break; fi
+    kill -0 "$NGINX_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -n "$up" ] || { echo "nginx did not start; see $t/logs/error.log" >&2; cat "$t/logs/error.log" >&2; return 1; }
 
   cp "$t/ca.pem" "$t/repo/ca.pem"
   for i in $(seq -w 1 "$n"); do

@@ -2,7 +2,6 @@
 //! checked and typed here, before the state repo is read (clap's types stay in `cli.rs`);
 //! `siteward.yaml` settings fill in what the flags leave open once the repo is loaded.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -181,7 +180,7 @@ impl RunConfig {
             concurrency: self.concurrency.unwrap_or(settings.concurrency),
             per_host: self.per_host.unwrap_or(settings.per_host),
             timeout: self.timeout.unwrap_or(settings.timeout.0),
-            progress: sites > 20 && std::io::stderr().is_terminal(),
+            progress: sites > 20,
             deadline: self.deadline,
             grade: false,
         }

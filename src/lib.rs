@@ -31,6 +31,7 @@ pub mod plan;
 pub mod policy;
 pub mod probe;
 pub mod problem;
+pub mod progress;
 pub mod proposal;
 pub mod provider;
 pub mod reconcile;

@@ -277,12 +277,18 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         .collect();
     let gates = &gates;
     let groups = batches(ctx, &to_apply, dry_run);
+    let applying = crate::progress::Phase::start("apply", to_apply.len(), ctx.opts.progress);
+    let progress = &applying;
     let results: Vec<Vec<(String, apply::SiteApply)>> = stream::iter(groups)
         .map(|group| async move {
             let _turn = match group.first().and_then(|(s, _)| gates.get(&server_key(s))) {
                 Some(gate) => Some(gate.lock().await),
                 None => None,
             };
+            let _running: Vec<_> = group
+                .iter()
+                .map(|(site, _)| progress.begin(site.name.as_str()))
+                .collect();
             let late = ctx
                 .opts
                 .deadline
@@ -317,6 +323,7 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         .buffer_unordered(ctx.opts.concurrency.max(1))
         .collect()
         .await;
+    drop(applying);
     let results = results.into_iter().flatten();
     let mut applied: Vec<&Site> = Vec::new();
     for (name, result) in results {

@@ -40,14 +40,12 @@ pub fn write(path: &Path, plan: &Plan) -> Result<(), SavedPlanError> {
         path: path.to_owned(),
         source,
     };
-    let mut json = serde_json::to_vec_pretty(plan).map_err(|e| err(e.into()))?;
-    json.push(b'\n');
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-    std::fs::write(tmp.path(), &json).map_err(err)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
+    crate::report::json::write(plan, tmp.as_file_mut()).map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;
     Ok(())
 }

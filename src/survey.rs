@@ -55,7 +55,7 @@ pub fn new_run(repo: &Path) -> RunInfo {
 }
 
 /// What one survey found: per site (in order) its plan, the canonical renderings of both sides
-/// and the live observation.
+/// (only of sites where they differ) and the live observation.
 #[derive(Debug, Default)]
 pub struct Survey {
     pub sites: Vec<SitePlan>,
@@ -96,7 +96,11 @@ pub async fn survey(
         read_managed
     );
     let mut observed = observed.into_iter().zip(managed);
-    let mut out = Survey::default();
+    let mut out = Survey {
+        sites: Vec::with_capacity(sites.len()),
+        live: Vec::with_capacity(sites.len()),
+        ..Survey::default()
+    };
     let empty = SiteSecrets::new();
     for (site, secret) in sites.iter().zip(&secrets) {
         let live = match secret {
@@ -106,7 +110,7 @@ pub async fn survey(
                     live
                 }
                 Some((mut live, managed)) => {
-                    live.managed = managed.and_then(Result::ok);
+                    live.managed = managed.and_then(Result::ok).map(Box::new);
                     live
                 }
                 None => LiveSite::default(),
@@ -124,19 +128,25 @@ pub async fn survey(
         };
         let mut plan = diff::plan_site(&d, &live);
         if let Some(command) = command {
-            let (managed, wordpress) = (live.managed.as_ref(), live.wordpress.as_ref());
+            let (managed, wordpress) = (live.managed.as_deref(), live.wordpress.as_ref());
             stage::stage_site(&mut plan, command, site.sync, |c| {
                 observe::managed::verdict(site, managed, wordpress, c)
             });
         }
         out.sites.push(plan);
-        out.yaml.insert(
-            site.name.to_string(),
-            SiteYaml {
-                desired: diff::desired_canon(&d).to_yaml(),
-                live: diff::live_canon(&d, &live).map(|c| c.to_yaml()),
-            },
-        );
+        // Only sites whose renderings differ have a diff to show; at fleet scale most do not,
+        // and their renderings are not kept.
+        let desired = diff::desired_canon(&d).to_yaml();
+        let live_yaml = diff::live_canon(&d, &live).map(|c| c.to_yaml());
+        if live_yaml.as_ref().is_some_and(|l| *l != desired) {
+            out.yaml.insert(
+                site.name.to_string(),
+                SiteYaml {
+                    desired,
+                    live: live_yaml,
+                },
+            );
+        }
         out.live.push(live);
     }
     out

@@ -136,17 +136,21 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
         yaml: &yaml,
     };
     let format = output_format(args.format, args.out.as_deref());
-    let text = match format {
-        Format::Json => report::json::render(&plan)?,
-        Format::Text => report::text::render(r, color),
-        Format::Markdown => report::markdown::render(r),
-    };
-    match &args.out {
+    match (format, &args.out) {
         // A JSON plan is a saved plan: written atomically, so `apply PLAN` never reads half.
-        Some(path) if format == Format::Json => crate::saved_plan::write(path, &plan)?,
-        Some(path) => std::fs::write(path, text)
-            .with_context(|| format!("cannot write the plan to `{}`", path.display()))?,
-        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+        (Format::Json, Some(path)) => crate::saved_plan::write(path, &plan)?,
+        (Format::Json, None) => report::json::write(&plan, std::io::stdout().lock())?,
+        (format, out) => {
+            let text = match format {
+                Format::Markdown => report::markdown::render(r),
+                _ => report::text::render(r, color),
+            };
+            match out {
+                Some(path) => std::fs::write(path, text)
+                    .with_context(|| format!("cannot write the plan to `{}`", path.display()))?,
+                None => std::io::stdout().lock().write_all(text.as_bytes())?,
+            }
+        }
     }
     // 5. Record the plan run when asked.
     if args.record {

@@ -151,11 +151,11 @@ manage:\n  server:\n    provider: nginx\n    config: /etc/nginx/a.conf\n",
     view.headers.insert("x-frame-options".into());
     view.headers.insert("x-retired".into());
     let mut l = live(page(&[("x-frame-options", "DENY"), ("x-retired", "1")]));
-    l.managed = Some(crate::observe::managed::Managed {
+    l.managed = Some(Box::new(crate::observe::managed::Managed {
         provider,
         view,
         render: Ok(()),
-    });
+    }));
     let p = plan_site(&d, &l);
     assert_eq!(p.sync, SyncStatus::Drift);
     assert_eq!(p.changes.len(), 1, "{:?}", p.changes);

@@ -157,7 +157,7 @@ pub fn read_site(r: &mut Reader, node: &Node, shape: SiteShape) -> Option<Site> 
         certificate,
         software,
         checks,
-        manage,
+        manage: Box::new(manage),
         windows,
     })
 }

@@ -30,12 +30,13 @@ pub struct LiveSite {
     /// Passive fingerprint, for WordPress sites without a software provider.
     pub software: Option<SoftwareObservation>,
     /// What the web grade (the MDN HTTP Observatory's tests) reads: both front-page redirect
-    /// chains, cookies, the final body, a CORS preflight. Graded, not digested.
+    /// chains, cookies, the final body, a CORS preflight. Graded, not digested. Boxed, like
+    /// `managed`: most sites of a large run have neither, and every site's observation is held.
     #[serde(skip)]
-    pub graded: Option<crate::probe::observatory::View>,
+    pub graded: Option<Box<crate::probe::observatory::View>>,
     /// siteward's own web-server file (`manage.server`), as its provider reads it.
     #[serde(skip)]
-    pub managed: Option<super::managed::Managed>,
+    pub managed: Option<Box<super::managed::Managed>>,
     /// The software provider's inventory and the zips it would install (`manage.software`).
     #[serde(skip)]
     pub wordpress: Option<crate::wordpress::Observed>,

@@ -33,7 +33,7 @@ pub struct ObserveOpts {
     pub per_host: usize,
     /// Per request.
     pub timeout: Duration,
-    /// Show a progress bar on stderr (a terminal, many sites).
+    /// Show progress on stderr ([`crate::progress`]): a long run, not a verification.
     pub progress: bool,
     /// When the whole run must end (`--deadline`): sites not observed by then are `unknown`.
     pub deadline: Option<std::time::Instant>,
@@ -95,13 +95,15 @@ pub async fn observe_all(
         .collect();
     let clients = clients::build(&with_ca, opts.timeout).await;
     let limits = HostLimits::new(opts.per_host);
-    let bar = progress(opts.progress, sites.len());
+    let progress = crate::progress::Phase::start("observe", sites.len(), opts.progress);
     let mut results: Vec<Option<LiveSite>> = vec![None; sites.len()];
     let budget = opts.site_budget();
     let tasks = sites.iter().zip(clients).enumerate().map(|(i, (site, c))| {
         let limits = limits.clone();
         let span = tracing::info_span!("observe", site = %site.name);
+        let progress = &progress;
         async move {
+            let _running = progress.begin(site.name.as_str());
             let live = match c {
                 Ok(c) => {
                     let work = observe_site(site, repo, c, limits, opts, secrets);
@@ -125,10 +127,10 @@ pub async fn observe_all(
         deadline = deadline.min(tokio::time::Instant::from_std(run));
     }
     while let Ok(Some((i, live))) = tokio::time::timeout_at(deadline, done.next()).await {
-        bar.inc(1);
         results[i] = Some(live);
     }
-    bar.finish_and_clear();
+    drop(done);
+    drop(progress);
     results
         .into_iter()
         .zip(sites)
@@ -154,17 +156,6 @@ pub fn http(clients: &SiteClients, limits: HostLimits, timeout: Duration) -> Htt
         http_addr: clients.http_addr,
         connect_hosts: clients.hosts.clone(),
     }
-}
-
-fn progress(show: bool, len: usize) -> indicatif::ProgressBar {
-    if !show {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(len as u64);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("observing {pos}/{len} {wide_bar}") {
-        bar.set_style(style);
-    }
-    bar
 }
 
 fn failed(site: &Site, error: String) -> LiveSite {
@@ -279,7 +270,7 @@ async fn observe_site(
     );
     let (redirects, checks, software, graded, provider) =
         tokio::join!(redirects, checks, software, graded, provider);
-    live.graded = graded;
+    live.graded = graded.map(Box::new);
     live.redirects = redirects;
     live.checks = checks;
     live.software = software;

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use super::grader::{self, Outcome, TESTS};
 use super::*;
 use crate::observe::live::{CertInfo, Hop, Page, RedirectObservation, TlsObservation};
-use crate::spec::{Condition, Exception, Manage, Redirect, Rule, SyncMode};
+use crate::spec::{Condition, Exception, Redirect, Rule, SyncMode};
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 3, 31).expect("date")
@@ -35,7 +35,7 @@ fn site(name: &str) -> Site {
         certificate: None,
         software: None,
         checks: Vec::new(),
-        manage: Manage::default(),
+        manage: Box::default(),
         windows: Vec::new(),
     }
 }
@@ -94,7 +94,7 @@ fn live(name: &str, headers: &[(&str, &str)]) -> LiveSite {
     LiveSite {
         site: name.into(),
         page: Some(page),
-        graded: Some(graded),
+        graded: Some(Box::new(graded)),
         tls: Some(TlsObservation {
             leaf: CertInfo {
                 key: "ecdsa-p256".into(),

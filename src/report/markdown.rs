@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use super::escape::{code_span, fenced, html, markdown, table_code};
 use super::{Report, describe, unified};
-use crate::plan::{SitePlan, SyncStatus};
+use crate::plan::{Health, SitePlan, SyncStatus};
 
 /// Upper bound of the output length, in characters.
 pub const MAX_CHARS: usize = 60_000;
@@ -38,19 +38,27 @@ pub fn render(r: Report<'_>) -> String {
             .unwrap_or_default()
     );
     let mut ordered: Vec<&SitePlan> = p.sites.iter().collect();
-    ordered.sort_by_key(|site| rank(site));
+    ordered.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.site.cmp(&b.site)));
+    // Sites with nothing to report come last; at fleet scale they are one row with a count.
+    let (noted, quiet) = ordered.split_at(ordered.partition_point(|s| attention(s)));
 
     out.push_str("| site | sync | health | changes |\n| --- | --- | --- | --- |\n");
-    let rows = ordered.iter().map(|site| {
-        format!(
-            "| {} | {} | {} | {} |\n",
-            table_code(&site.site),
-            sync_word(site.sync),
-            json_word(&site.health),
-            site.changes.len()
-        )
-    });
-    let unlisted = table_rows(&mut out, rows, 4);
+    let table_end = out.len() + TABLE_CHARS;
+    let unlisted = table_rows_within(&mut out, noted.iter().map(|s| row(s)), 4, TABLE_CHARS);
+    // The in-sync sites are listed when all of them fit in what is left of the table, else
+    // they are one row with their count.
+    out.pop(); // the blank line that ended the table
+    let quiet_rows: String = quiet.iter().map(|s| row(s)).collect();
+    let collapsed = if unlisted == 0 && out.len() + quiet_rows.len() <= table_end {
+        out.push_str(&quiet_rows);
+        0
+    } else {
+        if !quiet.is_empty() {
+            let _ = writeln!(out, "| ✅ {} site(s) in sync |  |  |  |", quiet.len());
+        }
+        quiet.len()
+    };
+    out.push('\n');
 
     // What `siteward check` would report, compactly.
     let findings: Vec<(&str, &crate::plan::PlanFinding)> = ordered
@@ -103,18 +111,47 @@ Nothing live changes, but these decide what \
         table_rows(&mut out, rows, 4);
     }
 
-    let needs: Vec<&&SitePlan> = ordered.iter().filter(|s| attention(s)).collect();
-    let shown = append_within(&mut out, needs.iter().map(|site| details(site, r)));
-    let left = needs.len() - shown;
-    if left > 0 || unlisted > 0 {
+    let shown = append_within(&mut out, noted.iter().map(|site| details(site, r)));
+    let left = &noted[shown..];
+    let mut omitted = Vec::new();
+    if collapsed > 0 {
+        omitted.push(format!("{collapsed} site(s) in sync are shown as a count"));
+    }
+    if unlisted > 0 {
+        omitted.push(format!(
+            "{unlisted} site(s) needing attention are not in the table"
+        ));
+    }
+    let changed = left.iter().filter(|s| !s.changes.is_empty()).count();
+    if changed > 0 {
+        omitted.push(format!("{changed} more site(s) with changes are not shown"));
+    }
+    if left.len() > changed {
+        omitted.push(format!(
+            "details of {} other site(s) needing attention are left out",
+            left.len() - changed
+        ));
+    }
+    if !omitted.is_empty() {
         let _ = writeln!(
             out,
-            "\n> Summarised to stay under {MAX_CHARS} characters: {unlisted} site(s) not in the \
-             table, details of {left} site(s) left out. Run `siteward plan --format json` for \
-             the full plan."
+            "\n> Summarised to stay under {MAX_CHARS} characters: {}. See the JSON plan \
+             (`siteward plan --format json`) for every site.",
+            omitted.join("; ")
         );
     }
     out
+}
+
+/// One row of the sites table.
+fn row(site: &SitePlan) -> String {
+    format!(
+        "| {} | {} | {} | {} |\n",
+        table_code(&site.site),
+        sync_word(site.sync),
+        json_word(&site.health),
+        site.changes.len()
+    )
 }
 
 /// Appends table `rows` (of `columns` cells) while the table stays within [`TABLE_CHARS`], then a
@@ -124,8 +161,19 @@ pub fn table_rows(
     rows: impl ExactSizeIterator<Item = String>,
     columns: usize,
 ) -> usize {
+    table_rows_within(out, rows, columns, TABLE_CHARS)
+}
+
+/// [`table_rows`] with a budget of `chars` for the rows, never past [`MAX_CHARS`] less the room
+/// kept for the closing note.
+fn table_rows_within(
+    out: &mut String,
+    rows: impl ExactSizeIterator<Item = String>,
+    columns: usize,
+    chars: usize,
+) -> usize {
     let total = rows.len();
-    let table_end = out.len() + TABLE_CHARS;
+    let table_end = (out.len() + chars).min(MAX_CHARS - 2 * NOTE_CHARS);
     let mut listed = 0;
     for row in rows {
         if out.len() + row.len() > table_end {
@@ -160,18 +208,27 @@ pub fn append_within(out: &mut String, sections: impl Iterator<Item = String>) -
     shown
 }
 
-/// Unknown first, then drift, then the rest; by name within each.
-fn rank(site: &SitePlan) -> (u8, String) {
+/// Unknown sites first, then failing ones (checks, unobserved resources), then drift with the
+/// most changes first, then in-sync sites needing attention, then the rest. Every site that
+/// needs attention ranks before every site that does not.
+fn rank(site: &SitePlan) -> (u8, std::cmp::Reverse<usize>) {
+    let failing = matches!(site.health, Health::Down | Health::Degraded)
+        || site.checks.iter().any(|c| !c.ok)
+        || !site.unobserved.is_empty();
     let r = match site.sync {
         SyncStatus::Unknown => 0,
-        SyncStatus::Drift => 1,
-        SyncStatus::InSync => 2,
+        _ if failing => 1,
+        SyncStatus::Drift => 2,
+        SyncStatus::InSync if attention(site) => 3,
+        SyncStatus::InSync => 4,
     };
-    (r, site.site.clone())
+    (r, std::cmp::Reverse(site.changes.len()))
 }
 
 fn attention(site: &SitePlan) -> bool {
     site.sync != SyncStatus::InSync
+        || site.health != Health::Healthy
+        || !site.unobserved.is_empty()
         || !site.warnings.is_empty()
         || !site.manage_changes.is_empty()
         || site.checks.iter().any(|c| !c.ok)
@@ -315,5 +372,73 @@ mod tests {
         assert!(md.contains("Summarised to stay under 60000 characters"));
         assert!(md.contains("more site(s)"));
         assert!(md.contains("**5000 site(s)**"));
+    }
+
+    #[test]
+    fn fleets_collapse_in_sync_sites_and_show_unknown_then_largest_changes_first() {
+        let (mut p, y) = plan(10_000);
+        for (i, site) in p.sites.iter_mut().enumerate() {
+            match i % 1000 {
+                // Ten unknown sites, spread over the fleet.
+                7 => {
+                    site.sync = SyncStatus::Unknown;
+                    site.health = Health::Unknown;
+                    site.error = Some("connection refused".into());
+                    site.changes.clear();
+                }
+                // Every fiftieth site drifts, with more changes the later it comes.
+                n if n % 50 == 3 => {
+                    let one = site.changes[0].clone();
+                    site.changes = vec![one; 1 + i / 500];
+                }
+                _ => {
+                    site.sync = SyncStatus::InSync;
+                    site.changes.clear();
+                }
+            }
+        }
+        let p = Plan::new(p.run.clone(), p.sites);
+        let md = render(Report { plan: &p, yaml: &y });
+        assert!(md.chars().count() <= MAX_CHARS, "{} chars", md.len());
+        let unknown: Vec<&str> = p
+            .sites
+            .iter()
+            .filter(|s| s.sync == SyncStatus::Unknown)
+            .map(|s| s.site.as_str())
+            .collect();
+        assert_eq!(unknown.len(), 10);
+        let first_drift = md.find("⚠️ drift").expect("drift rows");
+        for name in &unknown {
+            let at = md.find(name).unwrap_or_else(|| panic!("{name} not named"));
+            assert!(at < first_drift, "{name} comes after a drift row");
+        }
+        assert!(md.contains("| ✅ 9790 site(s) in sync |"), "{md}");
+        assert!(
+            !md.contains("| `site-00000.example.com` |"),
+            "in-sync sites are a count"
+        );
+        // The drift sites with the most changes (20, from site 9500 on) are detailed first.
+        let details = &md[md.find("<details>").expect("details")..];
+        assert!(
+            details.starts_with("<details><summary><code>site-0"),
+            "{details}"
+        );
+        let first_drift_details = details
+            .split("<details>")
+            .find(|d| d.contains(": drift"))
+            .expect("drift details");
+        assert!(
+            first_drift_details.contains("site-09503.example.com"),
+            "{first_drift_details}"
+        );
+        assert!(
+            md.contains("9790 site(s) in sync are shown as a count"),
+            "{md}"
+        );
+        assert!(
+            md.contains("more site(s) with changes are not shown"),
+            "{md}"
+        );
+        assert!(md.contains("See the JSON plan (`siteward plan --format json`)"));
     }
 }

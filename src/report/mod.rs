@@ -23,7 +23,8 @@ pub struct SiteYaml {
     pub live: Option<String>,
 }
 
-/// A plan and, per site name, its canonical renderings.
+/// A plan and, per site name, its canonical renderings (only sites where they differ: the
+/// others have no diff to show).
 #[derive(Debug, Clone, Copy)]
 pub struct Report<'a> {
     pub plan: &'a Plan,

@@ -59,8 +59,10 @@ pub struct Site {
     pub software: Option<Software>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<Check>,
+    /// Boxed: most of a site's size is here (every provider's options), and a fleet's sites
+    /// are held at once.
     #[serde(skip_serializing_if = "Manage::is_empty")]
-    pub manage: Manage,
+    pub manage: Box<Manage>,
     /// Change windows (`windows:`): when `apply` and `reconcile` hold this site's changes.
     /// Not part of the desired state's digest: they say when to act, not what.
     #[serde(skip)]

@@ -214,11 +214,11 @@ proptest! {
         let live_site = LiveSite {
             site: "p.test".into(),
             page: Some(page.clone()),
-            managed: Some(Managed {
+            managed: Some(Box::new(Managed {
                 provider: provider.clone(),
                 view: view.clone(),
                 render: rendered.as_ref().map(drop).map_err(|e| e.to_string()),
-            }),
+            })),
             ..LiveSite::default()
         };
         let secrets = BTreeMap::new();
@@ -226,7 +226,7 @@ proptest! {
         let d = Desired { site: &site, secrets: &secrets, run: &run };
         let mut plan = plan_site(&d, &live_site);
         let command = if reconcile { Command::Reconcile } else { Command::Apply };
-        stage_site(&mut plan, command, site.sync, |c| verdict(&site, live_site.managed.as_ref(), None, c));
+        stage_site(&mut plan, command, site.sync, |c| verdict(&site, live_site.managed.as_deref(), None, c));
 
         let applying: Vec<_> = plan.changes.iter().filter(|c| c.step == Step::Apply).collect();
         // Observe sites are never applied; reconcile never applies propose sites.
@@ -234,7 +234,7 @@ proptest! {
             prop_assert!(applying.is_empty(), "{:?}", plan.changes);
         }
         for c in &plan.changes {
-            prop_assert_eq!(c.applicable, verdict(&site, live_site.managed.as_ref(), None, c).is_ok());
+            prop_assert_eq!(c.applicable, verdict(&site, live_site.managed.as_deref(), None, c).is_ok());
             prop_assert_eq!(c.reason.is_none(), c.step == Step::Apply, "{:?}", c);
         }
         if applying.is_empty() {

@@ -23,6 +23,7 @@ mod providers;
 mod reconcile;
 mod record;
 mod report;
+mod scale;
 mod shards;
 mod stage;
 mod validate;
