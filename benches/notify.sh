@@ -24,39 +24,10 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-chmod 755 "$T"
-mkdir -p "$T"/{logs,tmp,www,repo/sites}
-echo ok > "$T/www/index.html"
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-PORT=$(free_port)
-HOOK_PORT=$(free_port)
-
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
-  -subj /CN=bench-ca -addext basicConstraints=critical,CA:TRUE \
-  -keyout "$T/ca.key" -out "$T/ca.pem" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=bench.test \
-  -keyout "$T/leaf.key" -out "$T/leaf.csr" 2>/dev/null
-printf 'subjectAltName=DNS:*.bench.test\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n' > "$T/ext"
-openssl x509 -req -in "$T/leaf.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
-  -days 30 -extfile "$T/ext" -out "$T/leaf.pem" 2>/dev/null
-
-{
-  echo "worker_processes 2; pid $T/nginx.pid; error_log $T/logs/error.log warn;"
-  echo "events { worker_connections 4096; }"
-  echo "http { access_log off; server_names_hash_bucket_size 128; server_names_hash_max_size 4096;"
-  echo "  client_body_temp_path $T/tmp/b; proxy_temp_path $T/tmp/p; fastcgi_temp_path $T/tmp/f;"
-  echo "  uwsgi_temp_path $T/tmp/u; scgi_temp_path $T/tmp/s;"
-  echo "  ssl_certificate $T/leaf.pem; ssl_certificate_key $T/leaf.key;"
-  for i in $(seq -w 1 "$N"); do
-    echo "  server { listen 127.0.0.1:$PORT ssl http2; server_name s$i.bench.test; root $T/www;"
-    echo "    add_header X-Frame-Options DENY always; }"
-  done
-  echo "}"
-} > "$T/nginx.conf"
-nginx -p "$T/" -c "$T/nginx.conf" -g 'daemon off;' &
-NGINX_PID=$!
-for _ in $(seq 100); do curl -s -o /dev/null "https://127.0.0.1:$PORT/" -k && break; sleep 0.05; done
+# shellcheck source=benches/fleet.sh
+source "$ROOT/benches/fleet.sh"
+start_fleet "$N" "$T"
+HOOK_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
 # The receiver: answers 200 and keeps each body's size and event count.
 cat > "$T/hook.py" <<PY
@@ -77,7 +48,6 @@ site() { # site FILE HOST VALUE
   printf 'name: %s\nurl: https://%s:%s/\nconnect: 127.0.0.1:%s\nca: ca.pem\nheaders:\n  X-Frame-Options: %s\n' \
     "$2" "$2" "$PORT" "$PORT" "$3" > "$1"
 }
-cp "$T/ca.pem" "$T/repo/ca.pem"
 for i in $(seq -w 1 "$N"); do site "$T/repo/sites/s$i.bench.test.yaml" "s$i.bench.test" DENY; done
 git -C "$T/repo" init -q -b main
 git -C "$T/repo" -c user.name=bench -c user.email=bench@localhost add -A

@@ -18,6 +18,10 @@ const STABLE_ROUNDS: u32 = 3;
 
 /// The least time a change gets to be served after a reload.
 const MIN_BUDGET: Duration = Duration::from_secs(10);
+/// With `checks` (code that runs inside the site changed), passing rounds must also span this
+/// long: PHP's opcache notices changed files only every `opcache.revalidate_freq` (2 s by
+/// default), so a broken plugin can keep serving its old code for that long.
+const CODE_SETTLE: Duration = Duration::from_secs(3);
 
 /// How to check that applied changes are served.
 #[derive(Debug, Clone)]
@@ -170,21 +174,32 @@ impl<'a> Verify<'a> {
         }
     }
 
-    /// Rounds until [`STABLE_ROUNDS`] pass in a row or the budget (three request timeouts,
-    /// at least 10 s) is spent; the error says what was served last.
+    /// Rounds until [`STABLE_ROUNDS`] pass in a row (spanning [`CODE_SETTLE`] with `checks`)
+    /// or the budget (three request timeouts, at least 10 s, plus the settle time) is spent;
+    /// the error says what was served last.
     pub async fn until_served(&self, site: &Site) -> Result<(), String> {
-        let budget = self.opts.timeout.saturating_mul(3).max(MIN_BUDGET);
+        let settle = if self.checks {
+            CODE_SETTLE
+        } else {
+            Duration::ZERO
+        };
+        let budget = self.opts.timeout.saturating_mul(3).max(MIN_BUDGET) + settle;
         let deadline = Instant::now() + budget;
         let mut pause = Duration::from_millis(100);
         let mut streak = 0;
+        let mut since = Instant::now();
         loop {
             match self.once(site).await {
                 Ok(()) => {
+                    if streak == 0 {
+                        since = Instant::now();
+                    }
                     streak += 1;
-                    if streak == STABLE_ROUNDS {
+                    if streak >= STABLE_ROUNDS && since.elapsed() >= settle {
                         return Ok(());
                     }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    let gap = if settle.is_zero() { 100 } else { 500 };
+                    tokio::time::sleep(Duration::from_millis(gap)).await;
                 }
                 Err(e) if Instant::now() + pause >= deadline => {
                     return Err(format!("not served within {} s: {e}", budget.as_secs()));
