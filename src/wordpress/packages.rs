@@ -1,5 +1,5 @@
 //! Package sources: a directory (relative to the state repo, or absolute) or an https URL
-//! holding `<slug>-<version>.zip`. A zip is chosen for a desired version, its sha256 is checked
+//! holding `<slug>-<version>.zip` (core: `wordpress-<version>.zip`). A zip is chosen for a desired version, its sha256 is checked
 //! against the pin before anything is installed, and an unpinned zip is refused unless the
 //! desired state allows it (`software.allow_unpinned: true`). The bytes installed are read
 //! again at apply time and must have the digest judged at plan time.
@@ -140,6 +140,7 @@ fn choose(source: &Source, want: Want<'_>) -> Result<Version, String> {
     let list = match want.kind {
         Kind::Plugin => releases.plugins.get(want.slug),
         Kind::Theme => releases.themes.get(want.slug),
+        Kind::Core => Some(&releases.core),
     };
     list.into_iter()
         .flatten()

@@ -18,6 +18,7 @@ use crate::transport::Transport;
 const BOOT: &str = include_str!("php/boot.php");
 const INVENTORY: &str = include_str!("php/inventory.php");
 const APPLY: &str = include_str!("php/apply.php");
+const CORE_RESTORE: &str = include_str!("php/core_restore.php");
 
 const BEGIN: &str = "--siteward-json-begin--\n";
 const END: &str = "\n--siteward-json-end--";
@@ -78,6 +79,25 @@ impl Php {
         }
     }
 
+    /// Puts back the core files a `core` step moved aside into `backup`, without booting
+    /// WordPress (the new core may not boot).
+    pub async fn restore_core(&self, backup: &str) -> Result<(), WordpressError> {
+        let argv = self.argv_code(body(CORE_RESTORE), &serde_json::json!({ "backup": backup }))?;
+        let out = self.transport.run(&argv).await?;
+        let said = answer(&String::from_utf8_lossy(&out.stdout))
+            .and_then(|json| serde_json::from_str::<Applied>(json).ok());
+        match said {
+            Some(Applied { error: None, .. }) if out.success() => Ok(()),
+            said => Err(WordpressError::Script {
+                script: "core_restore",
+                place: self.transport.place(),
+                detail: said
+                    .and_then(|a| a.error)
+                    .unwrap_or_else(|| bounded(&out.message())),
+            }),
+        }
+    }
+
     /// Runs `script` with `args`; its answer (if it gave one) and the raw output.
     async fn call<T: DeserializeOwned>(
         &self,
@@ -105,7 +125,17 @@ impl Php {
         Ok((Some(parsed), out))
     }
 
+    /// `script` after the shared prelude that boots WordPress.
     fn argv(&self, script: &str, args: &serde_json::Value) -> Result<Vec<String>, WordpressError> {
+        self.argv_code(&format!("{}\n{}", body(BOOT), body(script)), args)
+    }
+
+    /// `php -r CODE -- ROOT ARGS`, as `user` when one is set.
+    fn argv_code(
+        &self,
+        code: &str,
+        args: &serde_json::Value,
+    ) -> Result<Vec<String>, WordpressError> {
         let root = self
             .root
             .to_str()
@@ -117,7 +147,7 @@ impl Php {
         argv.extend([
             self.php.clone(),
             "-r".to_owned(),
-            format!("{}\n{}", body(BOOT), body(script)),
+            code.to_owned(),
             "--".to_owned(),
             root.to_owned(),
             args.to_string(),

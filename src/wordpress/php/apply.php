@@ -9,6 +9,11 @@
 //   restore {kind, slug, from}     put a backed-up directory back (`from` null: remove a new install)
 //   active_plugins {files}         set the active plugin list exactly (rollback)
 //   discard {dir}                  remove a backup directory
+//   core {zip, backup}             unzip a core zip (`wordpress/` at its top) and, for each entry
+//                                  in it but wp-content, move the installed one into
+//                                  `backup/files` (named in `backup/manifest.json` first) and
+//                                  copy the new one in; wp-config.php and wp-content stay
+//   upgrade_db                     wp_upgrade() (run in a process that booted the new core)
 require_once ABSPATH . 'wp-admin/includes/admin.php';
 require_once ABSPATH . 'wp-admin/includes/class-wp-upgrader.php';
 wp_set_current_user(siteward_admin());
@@ -61,7 +66,47 @@ function siteward_rm($path) {
         }
         return rmdir($path);
     }
-    return !file_exists($path) || unlink($path);
+    // A moved-aside relative symlink may dangle: file_exists() is false, yet it is there.
+    return !(file_exists($path) || is_link($path)) || unlink($path);
+}
+
+// rename() when it can, else copy and remove (another file system).
+function siteward_move($from, $to) {
+    return @rename($from, $to) || (siteward_copy($from, $to) && siteward_rm($from));
+}
+
+function siteward_core($zip, $backup) {
+    $work = "$backup/new";
+    $r = unzip_file($zip, $work);
+    if (is_wp_error($r)) {
+        return 'cannot unzip the core zip: ' . $r->get_error_message();
+    }
+    $from = "$work/wordpress";
+    if (!is_file("$from/wp-includes/version.php") || !is_file("$from/wp-settings.php")) {
+        return 'not a WordPress core zip: no `wordpress/wp-includes/version.php` and `wordpress/wp-settings.php` in it';
+    }
+    // Never replaced: the site's content, its configuration, and files WordPress does not ship.
+    $keep = array('.', '..', 'wp-content', 'wp-config.php', '.maintenance', '.htaccess');
+    if (!mkdir("$backup/files", 0755, true)) {
+        return "cannot write the backup `$backup`";
+    }
+    // The manifest names each entry before it changes, so that a restore touches exactly those.
+    $done = array();
+    foreach (array_values(array_diff(scandir($from), $keep)) as $name) {
+        $done[] = $name;
+        if (file_put_contents("$backup/manifest.json", json_encode($done)) === false) {
+            return "cannot write the backup `$backup`";
+        }
+        $to = ABSPATH . $name;
+        if ((file_exists($to) || is_link($to)) && !siteward_move($to, "$backup/files/$name")) {
+            return "cannot move `$to` aside";
+        }
+        if (!siteward_copy("$from/$name", $to)) {
+            return "cannot copy `$name` into place";
+        }
+    }
+    siteward_rm($work);
+    return true;
 }
 
 function siteward_step($s) {
@@ -141,6 +186,12 @@ function siteward_step($s) {
                 return "cannot remove `{$s['dir']}`";
             }
             @rmdir(dirname($s['dir'])); // only when no other apply's backups are there
+            return true;
+        case 'core':
+            return siteward_core($s['zip'], $s['backup']);
+        case 'upgrade_db':
+            require_once ABSPATH . 'wp-admin/includes/upgrade.php';
+            wp_upgrade();
             return true;
     }
     return "unknown step `{$s['step']}`";
