@@ -19,6 +19,7 @@ const BOOT: &str = include_str!("php/boot.php");
 const INVENTORY: &str = include_str!("php/inventory.php");
 const APPLY: &str = include_str!("php/apply.php");
 const CORE_RESTORE: &str = include_str!("php/core_restore.php");
+const FILES: &str = include_str!("php/files.php");
 
 const BEGIN: &str = "--siteward-json-begin--\n";
 const END: &str = "\n--siteward-json-end--";
@@ -63,7 +64,8 @@ impl Php {
             return Ok(());
         }
         let args = serde_json::json!({ "steps": steps });
-        let (answer, out) = self.call::<Applied>("apply", APPLY, &args).await?;
+        let script = format!("{}\n{}", body(FILES), body(APPLY));
+        let (answer, out) = self.call::<Applied>("apply", &script, &args).await?;
         match answer {
             Some(Applied { error: None, .. }) if out.success() => Ok(()),
             Some(Applied { done, error }) => Err(WordpressError::Step {
@@ -82,7 +84,8 @@ impl Php {
     /// Puts back the core files a `core` step moved aside into `backup`, without booting
     /// WordPress (the new core may not boot).
     pub async fn restore_core(&self, backup: &str) -> Result<(), WordpressError> {
-        let argv = self.argv_code(body(CORE_RESTORE), &serde_json::json!({ "backup": backup }))?;
+        let code = format!("{}\n{}", body(FILES), body(CORE_RESTORE));
+        let argv = self.argv_code(&code, &serde_json::json!({ "backup": backup }))?;
         let out = self.transport.run(&argv).await?;
         let said = answer(&String::from_utf8_lossy(&out.stdout))
             .and_then(|json| serde_json::from_str::<Applied>(json).ok());

@@ -3,7 +3,7 @@
 //! The inventory equals what WordPress itself reports; install, upgrade, downgrade, activate,
 //! deactivate and delete; a zip with the wrong sha256 is refused and nothing changes; a plugin
 //! that breaks the site is rolled back and the site answers again; maintenance mode never
-//! stays on; the same over a real sshd.
+//! stays on; the same over a real sshd; core updated from a pinned core zip, or rolled back.
 
 use std::path::PathBuf;
 

@@ -6,38 +6,6 @@
 $root = rtrim($argv[1], '/');
 $backup = json_decode($argv[2] ?? '{}', true)['backup'] ?? '';
 
-function siteward_restore_rm($path) {
-    if (is_dir($path) && !is_link($path)) {
-        foreach (scandir($path) as $entry) {
-            if ($entry !== '.' && $entry !== '..') {
-                siteward_restore_rm("$path/$entry");
-            }
-        }
-        return rmdir($path);
-    }
-    return !(file_exists($path) || is_link($path)) || unlink($path);
-}
-
-function siteward_restore_copy($from, $to) {
-    if (is_dir($from) && !is_link($from)) {
-        if (!is_dir($to) && !mkdir($to, 0755, true)) {
-            return false;
-        }
-        foreach (scandir($from) as $entry) {
-            if ($entry !== '.' && $entry !== '..' && !siteward_restore_copy("$from/$entry", "$to/$entry")) {
-                return false;
-            }
-        }
-        return true;
-    }
-    return is_link($from) ? symlink(readlink($from), $to) : copy($from, $to) && touch($to, filemtime($from));
-}
-
-// rename() when it can, else copy (another file system); the backup is removed later.
-function siteward_restore_move($from, $to) {
-    return @rename($from, $to) || siteward_restore_copy($from, $to);
-}
-
 function siteward_restore($root, $backup) {
     $manifest = "$backup/manifest.json";
     if (!is_file($manifest)) {
@@ -55,10 +23,10 @@ function siteward_restore($root, $backup) {
         $saved_exists = file_exists($saved) || is_link($saved);
         $target = "$root/$name";
         // What the new core put there goes (an entry the old core did not have, too).
-        if (!siteward_restore_rm($target)) {
+        if (!siteward_rm($target)) {
             return "cannot remove `$target`";
         }
-        if ($saved_exists && !siteward_restore_move($saved, $target)) {
+        if ($saved_exists && !siteward_move($saved, $target)) {
             return "cannot move `$saved` back to `$target`";
         }
     }
