@@ -161,6 +161,7 @@ fn site_props() -> Value {
             "packages": string("directory or https URL holding <slug>-<version>.zip"),
             "updates": updates(),
             "allow_unpinned": {"type": "boolean"},
+            "core_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "sha256 of wordpress-<version>.zip"},
         }), &[]),
         "checks": {"type": "array", "items": object(keys::CHECK, json!({
             "name": {"type": "string"},

@@ -32,6 +32,7 @@ pub const SOFTWARE: &[&str] = &[
     "packages",
     "updates",
     "allow_unpinned",
+    "core_sha256",
 ];
 pub const PACKAGE: &[&str] = &["version", "sha256", "active"];
 pub const CHECK: &[&str] = &["name", "path", "status", "body_contains", "max_response_ms"];

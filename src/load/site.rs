@@ -393,6 +393,17 @@ fn read_software(r: &mut Reader, node: &Node) -> Option<Software> {
         .get("platform")
         .and_then(|n| r.text(n, "software.platform"));
     let core = f.get("core").and_then(|n| r.parse(n, "software.core"));
+    let core_sha256 = f
+        .get("core_sha256")
+        .and_then(|n| r.parse(n, "software.core_sha256"));
+    if let Some(n) = f.get("core_sha256")
+        && f.get("core").is_none()
+    {
+        r.report(
+            &n.loc,
+            "software.core_sha256: pins the core zip of `software.core`; set `core` too",
+        );
+    }
     let plugins = f
         .get("plugins")
         .map(|n| read_packages(r, n, "plugins"))
@@ -423,6 +434,7 @@ fn read_software(r: &mut Reader, node: &Node) -> Option<Software> {
     Some(Software {
         platform: platform.unwrap_or_default(),
         core,
+        core_sha256,
         plugins,
         themes,
         packages,

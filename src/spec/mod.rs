@@ -119,6 +119,10 @@ pub struct Software {
     pub platform: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub core: Option<VersionSpec>,
+    /// `core_sha256`: the pinned sha256 of the core zip (`wordpress-<version>.zip`) that
+    /// `software.core` is installed from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub core_sha256: Option<Sha256Hex>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub plugins: BTreeMap<String, Package>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]

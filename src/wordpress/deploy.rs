@@ -1,5 +1,5 @@
 //! One site's software apply: read the inventory afresh, choose and re-check the zips, stage
-//! them on the target, run the forward steps, switch maintenance mode off whatever happened,
+//! them on the target, update core first when asked ([`super::core`]), run the forward steps, switch maintenance mode off whatever happened,
 //! verify (WordPress reports the desired state, the site answers, its `checks:` pass), and on
 //! any failure run the rollback steps; the backups are removed only after success or a
 //! complete rollback.
@@ -54,10 +54,9 @@ pub async fn apply(
         .map(|p| super::packages::Source::parse(p, repo));
     let mut zips = Vec::new();
     for (kind, slug, found) in &observed.packages {
-        if !changes
-            .iter()
-            .any(|c| c.key == *slug && kind_of(c) == Some(*kind))
-        {
+        let wanted =
+            |c: &Change| kind_of(c) == Some(*kind) && (*kind == Kind::Core || c.key == *slug);
+        if !changes.iter().any(wanted) {
             continue;
         }
         let package = found.clone().map_err(WordpressError::Config)?;
@@ -87,8 +86,6 @@ pub async fn apply(
         }
         staged.push((*kind, slug.clone(), path.display().to_string()));
     }
-    // 4. The steps, forward and back.
-    let work = work(site, changes, &staged);
     let backups = format!(
         "{}/{}",
         observed.inventory.backup_dir.trim_end_matches('/'),
@@ -101,8 +98,29 @@ pub async fn apply(
             observed.inventory.backup_dir
         )));
     }
+    // 4. Core first, on its own (plugins and themes then run on the new core).
+    let mut done = Vec::new();
+    let core = zips
+        .iter()
+        .zip(&staged)
+        .find(|((k, ..), _)| *k == Kind::Core);
+    if let Some(((_, _, package, _), (_, _, zip))) = core {
+        match super::core::update(&via, site, zip, package, &backups, verify).await {
+            Ok(text) => done.push(text),
+            Err(e) => {
+                remove_staging(transport, staging.as_deref()).await;
+                return Err(e);
+            }
+        }
+    }
+    // 5. The plugin and theme steps, forward and back.
+    let work = work(site, changes, &staged);
+    if work.is_empty() {
+        remove_staging(transport, staging.as_deref()).await;
+        return Ok(done.join(", "));
+    }
     let seq = steps::sequence(&observed.inventory, &work, &backups);
-    // 5. Forward, then verification; back on any failure. Maintenance mode is off either way.
+    // 6. Forward, then verification; back on any failure. Maintenance mode is off either way.
     let outcome = match via.apply(&seq.forward).await {
         Err(e) => Err(("apply", crate::error_text::chain(&e))),
         Ok(()) => verify
@@ -111,7 +129,10 @@ pub async fn apply(
             .map_err(|e| ("verification", e)),
     };
     let result = match outcome {
-        Ok(()) => Ok(describe(&work, &zips)),
+        Ok(()) => {
+            done.push(describe(&work, &zips));
+            Ok(done.join(", "))
+        }
         Err((stage, detail)) => match via.apply(&seq.rollback).await {
             Ok(()) => Err(WordpressError::RolledBack { stage, detail }),
             Err(rollback) => {
@@ -126,7 +147,7 @@ pub async fn apply(
             }
         },
     };
-    // 6. Backups and staged zips are no longer needed.
+    // 7. Backups and staged zips are no longer needed.
     if let Err(e) = via
         .apply(&[Step::Discard {
             dir: backups.clone(),
@@ -144,7 +165,7 @@ pub async fn apply(
 
 /// Switches maintenance mode off without WordPress: its `.maintenance` file is removed through
 /// the transport, so not even a WordPress that no longer boots can leave the site in it.
-async fn maintenance_off(via: &Via) {
+pub(super) async fn maintenance_off(via: &Via) {
     let file = via.root().join(".maintenance");
     if let Err(e) = via.transport().remove(&file).await {
         tracing::warn!("cannot remove `{}`: {e}", file.display());
@@ -155,6 +176,7 @@ fn kind_of(c: &Change) -> Option<Kind> {
     match c.resource {
         Resource::Plugin => Some(Kind::Plugin),
         Resource::Theme => Some(Kind::Theme),
+        Resource::Core => Some(Kind::Core),
         _ => None,
     }
 }
@@ -164,7 +186,9 @@ fn kind_of(c: &Change) -> Option<Kind> {
 fn work(site: &Site, changes: &[Change], staged: &[(Kind, String, String)]) -> Vec<Work> {
     let mut out = Vec::new();
     for c in changes {
-        let Some(kind) = kind_of(c) else { continue };
+        let Some(kind) = kind_of(c).filter(|k| *k != Kind::Core) else {
+            continue;
+        };
         let todo = match (c.action, super::desired(site, kind, &c.key)) {
             (Action::Remove, _) => Todo::Delete,
             (_, Some(Desired::Present { active, .. })) => {

@@ -58,20 +58,22 @@ pub struct MuPlugin {
     pub version: String,
 }
 
-/// Whether a change is about a plugin or a theme.
+/// Whether a change is about a plugin, a theme or core itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Plugin,
     Theme,
+    Core,
 }
 
 impl Kind {
-    /// `plugin` or `theme`, as the PHP scripts name it.
+    /// `plugin`, `theme` or `core`, as the PHP scripts name it.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Plugin => "plugin",
             Kind::Theme => "theme",
+            Kind::Core => "core",
         }
     }
 }
@@ -103,6 +105,10 @@ impl Inventory {
                     version: t.version.clone(),
                     active: t.active,
                 }),
+            Kind::Core => self.core.as_ref().map(|v| Installed {
+                version: v.clone(),
+                active: true,
+            }),
         }
     }
 

@@ -1,7 +1,8 @@
 //! The `wordpress` software provider (`manage.software`): WordPress's own inventory of core,
 //! PHP, plugins, themes, must-use plugins and maintenance mode instead of the passive
-//! fingerprint, and plugins and themes installed, upgraded, downgraded, activated,
-//! deactivated and deleted with WordPress's own functions and upgrader classes.
+//! fingerprint, plugins and themes installed, upgraded, downgraded, activated, deactivated
+//! and deleted with WordPress's own functions and upgrader classes, and core updated from a
+//! verified core zip.
 //!
 //! A way in ([`Via`]) reads an [`Inventory`] and carries out [`steps::Step`]s; `via: php` (the
 //! default, [`php`]): siteward's PHP scripts run with the site's `php` CLI, locally or over
@@ -21,10 +22,16 @@
 //!   failure the previous directories (a new install removed), active plugins and theme come
 //!   back.
 //!
+//! - Core is updated from a pinned `wordpress-<version>.zip` on its own, before plugins and
+//!   themes ([`core`]): its files are moved aside first and come back on any failure, by a
+//!   script that does not boot WordPress.
+//!
 //! # Caveats
-//! Core updates are proposed, never applied. Deleting a plugin runs its uninstall routine,
-//! which may remove its data; a rollback restores its files, not that data.
+//! Deleting a plugin runs its uninstall routine, which may remove its data; a rollback
+//! restores its files, not that data. Likewise a core rollback restores core's files, not a
+//! database schema that `wp_upgrade()` already changed.
 
+mod core;
 mod deploy;
 pub mod fleet;
 pub mod inventory;
@@ -128,6 +135,13 @@ impl Via {
         }
     }
 
+    /// Puts back the core files moved aside into `backup`, without booting WordPress.
+    pub async fn restore_core(&self, backup: &str) -> Result<(), WordpressError> {
+        match self {
+            Via::Php(p) => p.restore_core(backup).await,
+        }
+    }
+
     /// Where its commands run, to stage zips.
     pub fn transport(&self) -> &Transport {
         match self {
@@ -213,7 +227,34 @@ async fn needed(
         return Vec::new();
     };
     let source = sw.packages.as_deref().map(|p| Source::parse(p, repo));
+    let find = async |want: Want<'_>| match &source {
+        None => Err(
+            "no package source: set `software.packages` (site or policy) or \
+                     `packages` in siteward.yaml"
+                .to_owned(),
+        ),
+        Some(Err(e)) => Err(e.clone()),
+        Some(Ok(s)) => packages::resolve(s, want, timeout).await,
+    };
     let mut out = Vec::new();
+    // Core, from `wordpress-<version>.zip`.
+    if let Some(version) = &sw.core {
+        let satisfied = inventory
+            .core
+            .as_deref()
+            .and_then(|v| v.parse().ok())
+            .is_some_and(|v| version.matches(&v));
+        if !satisfied {
+            let want = Want {
+                kind: Kind::Core,
+                slug: crate::vuln::CORE_SLUG,
+                version,
+                pin: sw.core_sha256.as_ref(),
+                allow_unpinned: sw.allow_unpinned,
+            };
+            out.push((Kind::Core, want.slug.to_owned(), find(want).await));
+        }
+    }
     for (kind, list) in [(Kind::Plugin, &sw.plugins), (Kind::Theme, &sw.themes)] {
         for (slug, p) in list {
             let Desired::Present {
@@ -236,16 +277,7 @@ async fn needed(
                 pin: sha256.as_ref(),
                 allow_unpinned: sw.allow_unpinned,
             };
-            let found = match &source {
-                None => Err(
-                    "no package source: set `software.packages` (site or policy) or \
-                             `packages` in siteward.yaml"
-                        .to_owned(),
-                ),
-                Some(Err(e)) => Err(e.clone()),
-                Some(Ok(s)) => packages::resolve(s, want, timeout).await,
-            };
-            out.push((kind, slug.clone(), found));
+            out.push((kind, slug.clone(), find(want).await));
         }
     }
     out
@@ -271,13 +303,8 @@ pub fn can_apply(site: &Site, observed: Option<&Observed>, change: &Change) -> V
     let kind = match change.resource {
         Resource::Plugin => Kind::Plugin,
         Resource::Theme => Kind::Theme,
-        _ => {
-            return Err(
-                "core updates are not applied by this version of siteward; update core by hand \
-                 from a verified zip"
-                    .to_owned(),
-            );
-        }
+        Resource::Core => Kind::Core,
+        _ => return Err("not a WordPress package".to_owned()),
     };
     let installed = observed.inventory.get(kind, &change.key);
     if kind == Kind::Theme && installed.as_ref().is_some_and(|i| i.active) {
@@ -304,8 +331,9 @@ pub fn can_apply(site: &Site, observed: Option<&Observed>, change: &Change) -> V
     match observed
         .packages
         .iter()
-        .find(|(k, slug, _)| *k == kind && *slug == change.key)
+        .find(|(k, slug, _)| *k == kind && (kind == Kind::Core || *slug == change.key))
     {
+        None if kind == Kind::Core => Err("WordPress reports the desired core version".to_owned()),
         // Only activation differs.
         None => Ok(()),
         Some((_, _, found)) => found.as_ref().map(drop).map_err(Clone::clone),
@@ -318,5 +346,6 @@ fn desired<'a>(site: &'a Site, kind: Kind, slug: &str) -> Option<&'a Desired> {
     match kind {
         Kind::Plugin => sw.plugins.get(slug),
         Kind::Theme => sw.themes.get(slug),
+        Kind::Core => None,
     }
 }

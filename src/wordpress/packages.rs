@@ -1,5 +1,5 @@
 //! Package sources: a directory (relative to the state repo, or absolute) or an https URL
-//! holding `<slug>-<version>.zip`. A zip is chosen for a desired version, its sha256 is checked
+//! holding `<slug>-<version>.zip` (core: `wordpress-<version>.zip`). A zip is chosen for a desired version, its sha256 is checked
 //! against the pin before anything is installed, and an unpinned zip is refused unless the
 //! desired state allows it (`software.allow_unpinned: true`). The bytes installed are read
 //! again at apply time and must have the digest judged at plan time.
@@ -140,6 +140,7 @@ fn choose(source: &Source, want: Want<'_>) -> Result<Version, String> {
     let list = match want.kind {
         Kind::Plugin => releases.plugins.get(want.slug),
         Kind::Theme => releases.themes.get(want.slug),
+        Kind::Core => Some(&releases.core),
     };
     list.into_iter()
         .flatten()
@@ -236,6 +237,20 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(p.version.to_string(), "1.4.0");
+        // Core zips are `wordpress-<version>.zip`, listed apart from plugins and themes.
+        for v in ["6.1.9", "6.1.10", "6.2.0"] {
+            zip(dir.path(), &format!("wordpress-{v}.zip"), v.as_bytes());
+        }
+        let core: VersionSpec = ">=6.1, <6.2".parse().unwrap();
+        let want_core = Want {
+            kind: Kind::Core,
+            slug: crate::vuln::CORE_SLUG,
+            ..want(&core, None, true)
+        };
+        let p = resolve(&source, want_core, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(p.file_name(), "wordpress-6.1.10.zip");
         let https = Source::parse("https://packages.example/wp/", Path::new("/r")).unwrap();
         let e = choose(&https, want(&spec, None, true)).unwrap_err();
         assert!(e.contains("exact version"), "{e}");

@@ -18,6 +18,8 @@ use crate::transport::Transport;
 const BOOT: &str = include_str!("php/boot.php");
 const INVENTORY: &str = include_str!("php/inventory.php");
 const APPLY: &str = include_str!("php/apply.php");
+const CORE_RESTORE: &str = include_str!("php/core_restore.php");
+const FILES: &str = include_str!("php/files.php");
 
 const BEGIN: &str = "--siteward-json-begin--\n";
 const END: &str = "\n--siteward-json-end--";
@@ -62,7 +64,8 @@ impl Php {
             return Ok(());
         }
         let args = serde_json::json!({ "steps": steps });
-        let (answer, out) = self.call::<Applied>("apply", APPLY, &args).await?;
+        let script = format!("{}\n{}", body(FILES), body(APPLY));
+        let (answer, out) = self.call::<Applied>("apply", &script, &args).await?;
         match answer {
             Some(Applied { error: None, .. }) if out.success() => Ok(()),
             Some(Applied { done, error }) => Err(WordpressError::Step {
@@ -74,6 +77,26 @@ impl Php {
                 script: "apply",
                 place: self.transport.place(),
                 detail: bounded(&out.message()),
+            }),
+        }
+    }
+
+    /// Puts back the core files a `core` step moved aside into `backup`, without booting
+    /// WordPress (the new core may not boot).
+    pub async fn restore_core(&self, backup: &str) -> Result<(), WordpressError> {
+        let code = format!("{}\n{}", body(FILES), body(CORE_RESTORE));
+        let argv = self.argv_code(&code, &serde_json::json!({ "backup": backup }))?;
+        let out = self.transport.run(&argv).await?;
+        let said = answer(&String::from_utf8_lossy(&out.stdout))
+            .and_then(|json| serde_json::from_str::<Applied>(json).ok());
+        match said {
+            Some(Applied { error: None, .. }) if out.success() => Ok(()),
+            said => Err(WordpressError::Script {
+                script: "core_restore",
+                place: self.transport.place(),
+                detail: said
+                    .and_then(|a| a.error)
+                    .unwrap_or_else(|| bounded(&out.message())),
             }),
         }
     }
@@ -105,7 +128,17 @@ impl Php {
         Ok((Some(parsed), out))
     }
 
+    /// `script` after the shared prelude that boots WordPress.
     fn argv(&self, script: &str, args: &serde_json::Value) -> Result<Vec<String>, WordpressError> {
+        self.argv_code(&format!("{}\n{}", body(BOOT), body(script)), args)
+    }
+
+    /// `php -r CODE -- ROOT ARGS`, as `user` when one is set.
+    fn argv_code(
+        &self,
+        code: &str,
+        args: &serde_json::Value,
+    ) -> Result<Vec<String>, WordpressError> {
         let root = self
             .root
             .to_str()
@@ -117,7 +150,7 @@ impl Php {
         argv.extend([
             self.php.clone(),
             "-r".to_owned(),
-            format!("{}\n{}", body(BOOT), body(script)),
+            code.to_owned(),
             "--".to_owned(),
             root.to_owned(),
             args.to_string(),

@@ -76,8 +76,8 @@ pub fn can_apply(site: &Site, observed: Option<&Observed>, change: &Change) -> V
         }
         _ => {
             return Err(
-                "core updates are not applied through the REST API; update core by hand from \
-                 a verified zip"
+                "core updates are not applied through the REST API: apply them with `via: php` \
+                 from a pinned `wordpress-<version>.zip`"
                     .to_owned(),
             );
         }

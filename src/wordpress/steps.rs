@@ -49,6 +49,15 @@ pub enum Step {
     Discard {
         dir: String,
     },
+    /// Core's files (everything in the zip's `wordpress/` but `wp-content`) moved aside to
+    /// `backup` and replaced from the zip (see `php/apply.php`).
+    Core {
+        zip: String,
+        backup: String,
+    },
+    /// WordPress's own database upgrade (`wp_upgrade()`), in a process that booted the new
+    /// core.
+    UpgradeDb,
 }
 
 impl Step {
@@ -68,6 +77,8 @@ impl Step {
             Step::Restore { kind, slug, .. } => what("restore", kind, slug),
             Step::ActivePlugins { .. } => "restore the active plugins".to_owned(),
             Step::Discard { .. } => "remove the backups".to_owned(),
+            Step::Core { .. } => "replace the core files".to_owned(),
+            Step::UpgradeDb => "upgrade the database".to_owned(),
         }
     }
 }

@@ -319,6 +319,24 @@ const CASES: &[Case] = &[
         "is not a sha256 digest",
     ),
     case(
+        "core sha256",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nsoftware:\n  platform: wordpress\n  core: \"6.4\"\n  core_sha256: abc\n",
+        )],
+        "sites/a.yaml:6:16",
+        "is not a sha256 digest",
+    ),
+    case(
+        "core sha256 without core",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nsoftware:\n  platform: wordpress\n  core_sha256: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+        )],
+        "sites/a.yaml:5:16",
+        "set `core` too",
+    ),
+    case(
         "software without platform",
         &[(
             "sites/a.yaml",

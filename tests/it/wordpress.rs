@@ -3,7 +3,7 @@
 //! The inventory equals what WordPress itself reports; install, upgrade, downgrade, activate,
 //! deactivate and delete; a zip with the wrong sha256 is refused and nothing changes; a plugin
 //! that breaks the site is rolled back and the site answers again; maintenance mode never
-//! stays on; the same over a real sshd.
+//! stays on; the same over a real sshd; core updated from a pinned core zip, or rolled back.
 
 use std::path::PathBuf;
 
@@ -12,7 +12,7 @@ use serde_json::json;
 use super::acme::last_record;
 use super::reconcile::{results, site_record};
 use super::support::sshd::Sshd;
-use super::support::wordpress::{HOST, Wordpress};
+use super::support::wordpress::{CORE_ZIP_MARKER, HOST, Wordpress, core_zip};
 use super::support::{Repo, wait};
 
 /// A plugin that answers normally.
@@ -400,4 +400,59 @@ fn the_canary_stops_software_changes_after_the_first_failure() {
     );
     assert!(!s.wp.root().join("wp-content/plugins/boom").exists());
     s.clean();
+}
+
+/// Issue #10, core: a core zip with the wrong sha256 is refused and nothing changes; a core
+/// whose every boot fails is rolled back (the site answers again, maintenance mode off); a
+/// pinned core zip is applied, WordPress reports its version, `wp-content` is not touched and a
+/// second plan is empty.
+#[test]
+fn core_updates_from_a_verified_zip_and_a_broken_core_is_rolled_back() {
+    let s = Setup::start();
+    let core = || s.wp.php_json("echo json_encode($GLOBALS['wp_version']);");
+    let good = core_zip(&s.packages(), "6.1.10", "");
+    let bad = core_zip(&s.packages(), "6.1.11", FATAL);
+    let want = |v: &str, sha: &str| format!("  core: \"{v}\"\n  core_sha256: {sha}\n");
+    // A wrong pin: proposed with the reason, nothing changes.
+    s.site(&want("6.1.10", &"0".repeat(64)));
+    let c = changes(&s.plan());
+    assert_eq!(
+        (c[0]["resource"].as_str(), c[0]["step"].as_str()),
+        (Some("core"), Some("propose")),
+        "{:#}",
+        c[0]
+    );
+    assert!(
+        c[0]["reason"].as_str().unwrap().contains("refused"),
+        "{:#}",
+        c[0]
+    );
+    s.repo.run(&["apply"]);
+    assert_eq!(core(), "6.1.9");
+    s.clean();
+    // A core that fails on every boot: the previous core files come back.
+    s.site(&want("6.1.11", &bad));
+    s.repo.run(&["apply"]).expect_code(1);
+    let record = last_record(&s.repo);
+    let msg = site_record(&record, HOST)["actions"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(msg.contains("restored"), "{msg}");
+    assert_eq!(core(), "6.1.9");
+    wait::until("the site to answer again", wait::STARTUP, || {
+        s.wp.status("/") == Some(200)
+    });
+    s.clean();
+    // The verified zip: applied, and nothing left to do.
+    s.site(&want("6.1.10", &good));
+    s.repo.run(&["apply"]).expect_code(0);
+    assert_eq!(core(), "6.1.10");
+    assert_eq!(s.wp.status("/"), Some(200));
+    let content = s.wp.root().join("wp-content");
+    assert!(!content.join(CORE_ZIP_MARKER).exists());
+    assert!(content.join("plugins/akismet").is_dir());
+    assert!(s.wp.root().join("wp-config.php").is_file());
+    s.clean();
+    assert_eq!(changes(&s.plan()), Vec::<serde_json::Value>::new());
 }

@@ -9,6 +9,11 @@
 //   restore {kind, slug, from}     put a backed-up directory back (`from` null: remove a new install)
 //   active_plugins {files}         set the active plugin list exactly (rollback)
 //   discard {dir}                  remove a backup directory
+//   core {zip, backup}             unzip a core zip (`wordpress/` at its top) and, for each entry
+//                                  in it but wp-content, move the installed one into
+//                                  `backup/files` (named in `backup/manifest.json` first) and
+//                                  copy the new one in; wp-config.php and wp-content stay
+//   upgrade_db                     wp_upgrade() (run in a process that booted the new core)
 require_once ABSPATH . 'wp-admin/includes/admin.php';
 require_once ABSPATH . 'wp-admin/includes/class-wp-upgrader.php';
 wp_set_current_user(siteward_admin());
@@ -35,33 +40,38 @@ function siteward_plugin_file($slug) {
     return null;
 }
 
-function siteward_copy($from, $to) {
-    if (is_dir($from)) {
-        if (!is_dir($to) && !mkdir($to, 0755, true)) {
-            return false;
-        }
-        foreach (scandir($from) as $entry) {
-            if ($entry !== '.' && $entry !== '..' && !siteward_copy("$from/$entry", "$to/$entry")) {
-                return false;
-            }
-        }
-        return true;
+function siteward_core($zip, $backup) {
+    $work = "$backup/new";
+    $r = unzip_file($zip, $work);
+    if (is_wp_error($r)) {
+        return 'cannot unzip the core zip: ' . $r->get_error_message();
     }
-    // The original modification time comes back with the file, so that PHP's opcache (which
-    // compares it) drops what it cached of the version being rolled back.
-    return copy($from, $to) && touch($to, filemtime($from));
-}
-
-function siteward_rm($path) {
-    if (is_dir($path) && !is_link($path)) {
-        foreach (scandir($path) as $entry) {
-            if ($entry !== '.' && $entry !== '..') {
-                siteward_rm("$path/$entry");
-            }
-        }
-        return rmdir($path);
+    $from = "$work/wordpress";
+    if (!is_file("$from/wp-includes/version.php") || !is_file("$from/wp-settings.php")) {
+        return 'not a WordPress core zip: no `wordpress/wp-includes/version.php` and `wordpress/wp-settings.php` in it';
     }
-    return !file_exists($path) || unlink($path);
+    // Never replaced: the site's content, its configuration, and files WordPress does not ship.
+    $keep = array('.', '..', 'wp-content', 'wp-config.php', '.maintenance', '.htaccess');
+    if (!mkdir("$backup/files", 0755, true)) {
+        return "cannot write the backup `$backup`";
+    }
+    // The manifest names each entry before it changes, so that a restore touches exactly those.
+    $done = array();
+    foreach (array_values(array_diff(scandir($from), $keep)) as $name) {
+        $done[] = $name;
+        if (file_put_contents("$backup/manifest.json", json_encode($done)) === false) {
+            return "cannot write the backup `$backup`";
+        }
+        $to = ABSPATH . $name;
+        if ((file_exists($to) || is_link($to)) && !siteward_move($to, "$backup/files/$name")) {
+            return "cannot move `$to` aside";
+        }
+        if (!siteward_copy("$from/$name", $to)) {
+            return "cannot copy `$name` into place";
+        }
+    }
+    siteward_rm($work);
+    return true;
 }
 
 function siteward_step($s) {
@@ -141,6 +151,12 @@ function siteward_step($s) {
                 return "cannot remove `{$s['dir']}`";
             }
             @rmdir(dirname($s['dir'])); // only when no other apply's backups are there
+            return true;
+        case 'core':
+            return siteward_core($s['zip'], $s['backup']);
+        case 'upgrade_db':
+            require_once ABSPATH . 'wp-admin/includes/upgrade.php';
+            wp_upgrade();
             return true;
     }
     return "unknown step `{$s['step']}`";

@@ -278,6 +278,48 @@ impl Wordpress {
     }
 }
 
+/// Builds `DIR/wordpress-<version>.zip` in wordpress.org's layout (`wordpress/` at the top)
+/// from Debian's tree, with `$wp_version` set to `version` followed by `code` in
+/// `wp-includes/version.php` (read on every boot), and a `wp-content` holding only
+/// [`CORE_ZIP_MARKER`]; returns the zip's sha256 (hex).
+pub fn core_zip(dir: &Path, version: &str, code: &str) -> String {
+    let work = tempfile::tempdir().expect("temp dir");
+    let tree = work.path().join("wordpress");
+    run(Command::new("cp")
+        .args(["-a", "/usr/share/wordpress"])
+        .arg(&tree));
+    for f in ["wp-config.php", ".htaccess"] {
+        let _ = std::fs::remove_file(tree.join(f));
+    }
+    std::fs::remove_dir_all(tree.join("wp-content")).expect("wp-content");
+    std::fs::create_dir_all(tree.join("wp-content")).expect("wp-content");
+    std::fs::write(
+        tree.join("wp-content").join(CORE_ZIP_MARKER),
+        "not for the site\n",
+    )
+    .expect("marker");
+    let file = tree.join("wp-includes/version.php");
+    let text = std::fs::read_to_string(&file).expect("version.php");
+    let text = text.replacen(
+        "$wp_version = '6.1.9';",
+        &format!("$wp_version = '{version}';\n{code}"),
+        1,
+    );
+    std::fs::write(&file, text).expect("version.php");
+    std::fs::create_dir_all(dir).expect("packages dir");
+    let zip = dir.join(format!("wordpress-{version}.zip"));
+    let _ = std::fs::remove_file(&zip);
+    run(Command::new("zip")
+        .current_dir(work.path())
+        .args(["-q", "-r", "-X", "-1"])
+        .arg(&zip)
+        .arg("wordpress"));
+    sha256_file(&zip)
+}
+
+/// A file only the core zips of [`core_zip`] have in their `wp-content`.
+pub const CORE_ZIP_MARKER: &str = "siteward-core-zip-marker.txt";
+
 /// The sha256 (hex) of a file, computed by coreutils.
 pub fn sha256_file(path: &Path) -> String {
     let out = run(Command::new("sha256sum").arg(path));
