@@ -78,6 +78,30 @@ impl Http {
         extra: &[(&str, &str)],
         body: bool,
     ) -> Result<Fetched, FetchError> {
+        self.send_with(method, url, extra, body, 1).await
+    }
+
+    /// [`Http::send`] without the retry, for a request whose refusal is itself the answer: the
+    /// web grade's plain-http front page, which many sites do not serve at all (a retry there
+    /// cost every such site the backoff).
+    pub async fn send_once(
+        &self,
+        method: reqwest::Method,
+        url: &Url,
+        extra: &[(&str, &str)],
+        body: bool,
+    ) -> Result<Fetched, FetchError> {
+        self.send_with(method, url, extra, body, 0).await
+    }
+
+    async fn send_with(
+        &self,
+        method: reqwest::Method,
+        url: &Url,
+        extra: &[(&str, &str)],
+        body: bool,
+        retries: u32,
+    ) -> Result<Fetched, FetchError> {
         let host = url.host_str().unwrap_or_default();
         let _permit = self.limits.acquire(host).await;
         let client = if url.scheme() == "http" {
@@ -88,7 +112,7 @@ impl Http {
         let mut attempt = 0;
         loop {
             match self.once(client, &method, url, extra, body).await {
-                Err(FetchError::Connect { .. }) if attempt == 0 => {
+                Err(FetchError::Connect { .. }) if attempt < retries => {
                     attempt += 1;
                     tokio::time::sleep(RETRY_BACKOFF).await;
                 }

@@ -129,7 +129,13 @@ async fn chain(http: &Http, start: Url, host: &str) -> Option<Chain> {
             });
             return Some(out);
         }
-        match http.send(reqwest::Method::GET, &url, &[ACCEPT], true).await {
+        let sent = if url.scheme() == "http" {
+            http.send_once(reqwest::Method::GET, &url, &[ACCEPT], true)
+                .await
+        } else {
+            http.send(reqwest::Method::GET, &url, &[ACCEPT], true).await
+        };
+        match sent {
             Ok(f) => {
                 let status = f.page.status;
                 out.visits.push(Visit {
