@@ -275,7 +275,7 @@ fn load(sources: &[Source], disk: Option<&Disk>) -> (DesiredState, Vec<Problem>)
             .collect()
     });
     let mut seen: BTreeMap<SiteName, String> = BTreeMap::new();
-    let mut loaded = Vec::new();
+    let mut loaded = Vec::with_capacity(results.iter().map(|(sites, _)| sites.len()).sum());
     for (sites, problems) in results {
         r.problems.extend(problems);
         for (s, name_loc, site) in sites {

@@ -139,7 +139,7 @@ pub fn read_site(r: &mut Reader, node: &Node, shape: SiteShape) -> Option<Site> 
     if r.problems.len() != before {
         return None;
     }
-    Some(Site {
+    let mut site = Site {
         name: name?,
         url: url?,
         owner,
@@ -157,9 +157,23 @@ pub fn read_site(r: &mut Reader, node: &Node, shape: SiteShape) -> Option<Site> 
         certificate,
         software,
         checks,
-        manage: Box::new(manage),
+        manage,
         windows,
-    })
+    };
+    shrink(&mut site);
+    Some(site)
+}
+
+/// Gives back the spare room of a site's lists: collected through `filter_map`, each starts
+/// with room for four items, and a fleet's sites are all held at once.
+fn shrink(site: &mut Site) {
+    site.policies.shrink_to_fit();
+    site.redirects.shrink_to_fit();
+    site.checks.shrink_to_fit();
+    site.windows.shrink_to_fit();
+    if let Some(c) = &mut site.certificate {
+        c.domains.shrink_to_fit();
+    }
 }
 
 fn read_labels(r: &mut Reader, node: &Node) -> BTreeMap<String, String> {
@@ -541,9 +555,18 @@ fn read_manage(r: &mut Reader, node: &Node) -> Manage {
         return Manage::default();
     };
     Manage {
-        server: f.get("server").and_then(|n| read_server(r, n)),
-        certificate: f.get("certificate").and_then(|n| read_cert_manage(r, n)),
-        software: f.get("software").and_then(|n| read_software_manage(r, n)),
+        server: f
+            .get("server")
+            .and_then(|n| read_server(r, n))
+            .map(Box::new),
+        certificate: f
+            .get("certificate")
+            .and_then(|n| read_cert_manage(r, n))
+            .map(Box::new),
+        software: f
+            .get("software")
+            .and_then(|n| read_software_manage(r, n))
+            .map(Box::new),
     }
 }
 

@@ -35,7 +35,7 @@ fn site(name: &str) -> Site {
         certificate: None,
         software: None,
         checks: Vec::new(),
-        manage: Box::default(),
+        manage: crate::spec::Manage::default(),
         windows: Vec::new(),
     }
 }

@@ -59,10 +59,10 @@ pub struct Site {
     pub software: Option<Software>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<Check>,
-    /// Boxed: most of a site's size is here (every provider's options), and a fleet's sites
-    /// are held at once.
+    /// Each provider group is boxed inside: most sites manage nothing, and a fleet's sites are
+    /// held at once, so an empty `manage` costs three null pointers and no allocation.
     #[serde(skip_serializing_if = "Manage::is_empty")]
-    pub manage: Box<Manage>,
+    pub manage: Manage,
     /// Change windows (`windows:`): when `apply` and `reconcile` hold this site's changes.
     /// Not part of the desired state's digest: they say when to act, not what.
     #[serde(skip)]
@@ -171,11 +171,11 @@ pub struct Check {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Manage {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub server: Option<ServerManage>,
+    pub server: Option<Box<ServerManage>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub certificate: Option<CertificateManage>,
+    pub certificate: Option<Box<CertificateManage>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub software: Option<SoftwareManage>,
+    pub software: Option<Box<SoftwareManage>>,
 }
 
 impl Manage {
