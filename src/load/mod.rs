@@ -19,6 +19,7 @@ mod settings;
 pub mod site;
 mod windows;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -330,7 +331,8 @@ fn load_site(
     let node = parse_source(r, s);
     s.text = String::new();
     let node = node?;
-    let mut merged: Option<Node> = None;
+    // The first policy's defaults are borrowed, not copied: most sites list one.
+    let mut merged: Option<Cow<'_, Node>> = None;
     if let Some(crate::yaml::Kind::Seq(list)) = node.get("policies").map(|n| &n.kind) {
         for item in list {
             let crate::yaml::Kind::Scalar { text, .. } = &item.kind else {
@@ -343,8 +345,8 @@ fn load_site(
             {
                 Some(Some(d)) => {
                     merged = Some(match merged.take() {
-                        Some(m) => merge::overlay(&m, d),
-                        None => (*d).clone(),
+                        Some(m) => Cow::Owned(merge::overlay(&m, d)),
+                        None => Cow::Borrowed(*d),
                     });
                 }
                 Some(None) => {}
