@@ -220,7 +220,7 @@ impl Acme {
         let spec = site
             .manage
             .certificate
-            .as_ref()
+            .as_deref()
             .map(|m: &CertificateManage| m.transport.clone())
             .unwrap_or_default();
         Transport::from_spec(&spec, repo, timeouts)

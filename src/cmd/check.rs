@@ -128,7 +128,9 @@ pub(super) fn with_denied_plugins<'a>(state: &DesiredState, site: &'a Site) -> C
     let mut site = site.clone();
     if let Some(software) = site.software.as_mut() {
         for slug in denied {
-            software.plugins.entry(slug).or_insert(Package::Absent);
+            if !software.plugins.contains_key(&slug) {
+                software.plugins.insert(slug, Package::Absent);
+            }
         }
     }
     Cow::Owned(site)

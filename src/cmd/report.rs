@@ -137,7 +137,11 @@ fn observe(
             name: site.name.to_string(),
             url: site.url.as_str().to_owned(),
             owner: site.owner.clone(),
-            labels: site.labels.clone(),
+            labels: site
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             sync_mode: site.sync.as_str(),
             diff: found
                 .yaml

@@ -55,7 +55,7 @@ pub fn desired(d: &Desired<'_>) -> Canon {
     let Some(sw) = &d.site.software else {
         return Canon::map();
     };
-    let list = |m: &BTreeMap<String, Package>| {
+    let list = |m: &crate::spec::SortedMap<String, Package>| {
         m.iter()
             .fold(Canon::map(), |c, (k, p)| c.with(k, package_text(p)))
     };
@@ -81,7 +81,7 @@ pub fn live(d: &Desired<'_>, obs: &SoftwareObservation) -> Canon {
         return Canon::map();
     };
     let complete = obs.source.is_some();
-    let list = |m: &BTreeMap<String, Package>, seen: &BTreeMap<String, Detected>| {
+    let list = |m: &crate::spec::SortedMap<String, Package>, seen: &BTreeMap<String, Detected>| {
         m.iter().fold(Canon::map(), |c, (k, p)| {
             let det = seen.get(k);
             let text = match (p, det) {

@@ -19,7 +19,8 @@ mod settings;
 pub mod site;
 mod windows;
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -56,7 +57,7 @@ pub enum LoadError {
 /// Reads and validates the state repository at `root`.
 pub fn load_repo(root: &Path) -> Result<DesiredState, LoadError> {
     let (sources, mut problems) = read_sources(root)?;
-    let (state, more) = load(&sources, Some(&Disk::new(root)));
+    let (state, more) = load(sources, Some(&Disk::new(root)));
     problems.extend(more);
     sort_and_dedup(&mut problems);
     if problems.is_empty() {
@@ -205,17 +206,25 @@ fn collect_yaml(
 /// the valid parts and every problem found. The checks that need the repo on disk
 /// ([`disk`]) are left to [`load_repo`].
 pub fn load_sources(sources: &[Source]) -> (DesiredState, Vec<Problem>) {
-    load(sources, None)
+    load(sources.to_vec(), None)
 }
 
-fn load(sources: &[Source], disk: Option<&Disk>) -> (DesiredState, Vec<Problem>) {
+fn load(sources: Vec<Source>, disk: Option<&Disk>) -> (DesiredState, Vec<Problem>) {
     let mut r = Reader::default();
     let mut state = DesiredState::default();
-    // Site trees are parsed one at a time in step 3 and dropped after use: memory stays
-    // proportional to the typed state, not to every file's located tree.
-    let is_site = |s: &Source| s.path.starts_with("sites/");
+    // Site trees are parsed one at a time in step 3 and dropped after use, and so is each site
+    // file's text: memory stays proportional to the typed state, not to every file's text and
+    // located tree.
+    let (mut site_sources, sources): (Vec<Source>, Vec<Source>) = sources
+        .into_iter()
+        .partition(|s| s.path.starts_with("sites/"));
+    let site_stems: BTreeSet<String> = site_sources
+        .iter()
+        .filter_map(|s| s.path.rsplit('/').next()?.strip_suffix(".yaml"))
+        .map(str::to_owned)
+        .collect();
     let mut trees: Vec<(&Source, Node)> = Vec::new();
-    for s in sources.iter().filter(|s| !is_site(s)) {
+    for s in &sources {
         if let Some(node) = parse_source(&mut r, s) {
             trees.push((s, node));
         }
@@ -249,20 +258,19 @@ fn load(sources: &[Source], disk: Option<&Disk>) -> (DesiredState, Vec<Problem>)
 
     // 3. Sites: merge listed policies' defaults in order, then read the merged tree. Files are
     //    independent, so they are read in parallel; names are checked across files afterwards.
-    let site_sources: Vec<&Source> = sources.iter().filter(|s| is_site(s)).collect();
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
     let chunk = site_sources.len().div_ceil(workers).max(1);
-    let results: Vec<(Vec<LoadedSite<'_>>, Vec<Problem>)> = std::thread::scope(|scope| {
+    let results: Vec<(Vec<LoadedSite>, Vec<Problem>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = site_sources
-            .chunks(chunk)
+            .chunks_mut(chunk)
             .map(|part| {
                 let (defaults, policy_names) = (&defaults, &policy_names);
                 scope.spawn(move || {
                     let mut r = Reader::default();
                     let sites = part
-                        .iter()
+                        .iter_mut()
                         .filter_map(|s| load_site(&mut r, s, defaults, policy_names, disk))
                         .collect();
                     (sites, r.problems)
@@ -275,10 +283,10 @@ fn load(sources: &[Source], disk: Option<&Disk>) -> (DesiredState, Vec<Problem>)
             .collect()
     });
     let mut seen: BTreeMap<SiteName, String> = BTreeMap::new();
-    let mut loaded = Vec::new();
+    let mut loaded = Vec::with_capacity(results.iter().map(|(sites, _)| sites.len()).sum());
     for (sites, problems) in results {
         r.problems.extend(problems);
-        for (s, name_loc, site) in sites {
+        for (name_loc, site) in sites {
             if let Some(first) = seen.get(&site.name) {
                 let msg = format!(
                     "duplicate site name `{}` (also defined in {first})",
@@ -287,7 +295,7 @@ fn load(sources: &[Source], disk: Option<&Disk>) -> (DesiredState, Vec<Problem>)
                 r.report(&name_loc, msg);
                 continue;
             }
-            seen.insert(site.name.clone(), s.path.clone());
+            seen.insert(site.name.clone(), name_loc.path.to_string());
             loaded.push((site.name.clone(), site));
         }
     }
@@ -303,24 +311,28 @@ fn load(sources: &[Source], disk: Option<&Disk>) -> (DesiredState, Vec<Problem>)
     }
 
     // 4. Exceptions must name a known site and a known rule.
-    check_exceptions(&mut r, &trees, sources, &state);
+    check_exceptions(&mut r, &trees, &site_stems, &state);
     (state, r.problems)
 }
 
-/// A site read from its source, with the location of its `name`.
-type LoadedSite<'s> = (&'s Source, Loc, Site);
+/// A site read from its source, with the location of its `name` (whose path is the file's).
+type LoadedSite = (Loc, Site);
 
 /// Parses one site file, merges its policies' defaults under it and reads it as a typed site.
-/// Returns the site with the location of its `name` (for cross-file problems).
-fn load_site<'s>(
+/// The file's text is dropped once parsed. Returns the site with the location of its `name`
+/// (for cross-file problems).
+fn load_site(
     r: &mut Reader,
-    s: &'s Source,
+    s: &mut Source,
     defaults: &BTreeMap<PolicyName, Option<&Node>>,
     policy_names: &[&str],
     disk: Option<&Disk>,
-) -> Option<LoadedSite<'s>> {
-    let node = parse_source(r, s)?;
-    let mut merged: Option<Node> = None;
+) -> Option<LoadedSite> {
+    let node = parse_source(r, s);
+    s.text = String::new();
+    let node = node?;
+    // The first policy's defaults are borrowed, not copied: most sites list one.
+    let mut merged: Option<Cow<'_, Node>> = None;
     if let Some(crate::yaml::Kind::Seq(list)) = node.get("policies").map(|n| &n.kind) {
         for item in list {
             let crate::yaml::Kind::Scalar { text, .. } = &item.kind else {
@@ -333,8 +345,8 @@ fn load_site<'s>(
             {
                 Some(Some(d)) => {
                     merged = Some(match merged.take() {
-                        Some(m) => merge::overlay(&m, d),
-                        None => (*d).clone(),
+                        Some(m) => Cow::Owned(merge::overlay(&m, d)),
+                        None => Cow::Borrowed(*d),
                     });
                 }
                 Some(None) => {}
@@ -359,7 +371,7 @@ fn load_site<'s>(
     let name_loc = node
         .get("name")
         .map_or_else(|| Loc::file(&Arc::from(s.path.as_str())), |n| n.loc.clone());
-    Some((s, name_loc, site))
+    Some((name_loc, site))
 }
 
 fn parse_source(r: &mut Reader, source: &Source) -> Option<Node> {
@@ -394,7 +406,7 @@ fn check_stem(r: &mut Reader, source: &Source, node: &Node, name: &str) {
 fn check_exceptions(
     r: &mut Reader,
     trees: &[(&Source, Node)],
-    sources: &[Source],
+    site_stems: &BTreeSet<String>,
     state: &DesiredState,
 ) {
     let mut rule_ids: Vec<&str> = keys::BUILTIN_TESTS.to_vec();
@@ -404,11 +416,6 @@ fn check_exceptions(
             .values()
             .flat_map(|p| p.rules.iter().map(|x| x.id.as_str())),
     );
-    let site_stems: std::collections::BTreeSet<&str> = sources
-        .iter()
-        .filter(|s| s.path.starts_with("sites/"))
-        .filter_map(|s| s.path.rsplit('/').next()?.strip_suffix(".yaml"))
-        .collect();
     for (_, node) in trees
         .iter()
         .filter(|(s, _)| s.path.starts_with("policies/"))
@@ -419,7 +426,7 @@ fn check_exceptions(
         for item in items {
             if let Some(site) = item.get("site")
                 && let crate::yaml::Kind::Scalar { text, .. } = &site.kind
-                && !site_stems.contains(&text.as_str())
+                && !site_stems.contains(text.as_str())
             {
                 r.report(&site.loc, format!("exception names unknown site `{text}`"));
             }

@@ -1,14 +1,14 @@
 //! Reads a site mapping (a site file with its policies merged in, or a policy's partial
 //! `defaults`) into a typed [`Site`], reporting every problem at its own location.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
 use super::keys;
 use crate::spec::{
     CertificateManage, CertificateSpec, Check, DEFAULT_MIN_DAYS_LEFT, HeaderName, HeaderRule,
     HeaderValue, Manage, Package, Redirect, SecretRef, ServerManage, ServerProvider, Site,
-    Software, SoftwareManage, SyncMode, Transport, WebUrl,
+    Software, SoftwareManage, SortedMap, SyncMode, Transport, WebUrl,
 };
 use crate::yaml::{Node, Reader};
 
@@ -139,7 +139,7 @@ pub fn read_site(r: &mut Reader, node: &Node, shape: SiteShape) -> Option<Site> 
     if r.problems.len() != before {
         return None;
     }
-    Some(Site {
+    let mut site = Site {
         name: name?,
         url: url?,
         owner,
@@ -157,13 +157,27 @@ pub fn read_site(r: &mut Reader, node: &Node, shape: SiteShape) -> Option<Site> 
         certificate,
         software,
         checks,
-        manage: Box::new(manage),
+        manage,
         windows,
-    })
+    };
+    shrink(&mut site);
+    Some(site)
 }
 
-fn read_labels(r: &mut Reader, node: &Node) -> BTreeMap<String, String> {
-    let mut labels = BTreeMap::new();
+/// Gives back the spare room of a site's lists: collected through `filter_map`, each starts
+/// with room for four items, and a fleet's sites are all held at once.
+fn shrink(site: &mut Site) {
+    site.policies.shrink_to_fit();
+    site.redirects.shrink_to_fit();
+    site.checks.shrink_to_fit();
+    site.windows.shrink_to_fit();
+    if let Some(c) = &mut site.certificate {
+        c.domains.shrink_to_fit();
+    }
+}
+
+fn read_labels(r: &mut Reader, node: &Node) -> SortedMap<String, String> {
+    let mut labels = Vec::new();
     for e in r.any_map(node, "labels").unwrap_or_default() {
         let key_ok = !e.key.is_empty()
             && e.key.len() <= 63
@@ -180,10 +194,10 @@ fn read_labels(r: &mut Reader, node: &Node) -> BTreeMap<String, String> {
             );
         }
         if let Some(v) = read_line(r, &e.value, &format!("labels.{}", e.key)) {
-            labels.insert(e.key.clone(), v);
+            labels.push((e.key.clone(), v));
         }
     }
-    labels
+    labels.into_iter().collect()
 }
 
 /// An operational path: not empty; absolute, or relative to the state repo without `..`.
@@ -227,8 +241,9 @@ pub fn read_file_path(r: &mut Reader, node: &Node, what: &str) -> Option<PathBuf
     Some(path)
 }
 
-fn read_headers(r: &mut Reader, node: &Node) -> BTreeMap<HeaderName, HeaderRule> {
-    let mut headers = BTreeMap::new();
+fn read_headers(r: &mut Reader, node: &Node) -> SortedMap<HeaderName, HeaderRule> {
+    let mut headers = Vec::new();
+    let mut seen = BTreeSet::new();
     for e in r.any_map(node, "headers").unwrap_or_default() {
         let name = match e.key.parse::<HeaderName>() {
             Ok(n) => n,
@@ -260,7 +275,9 @@ fn read_headers(r: &mut Reader, node: &Node) -> BTreeMap<HeaderName, HeaderRule>
                 }
             }
         };
-        if headers.insert(name, rule).is_some() {
+        if seen.insert(name.clone()) {
+            headers.push((name, rule));
+        } else {
             r.report(
                 &e.key_loc,
                 format!(
@@ -270,7 +287,7 @@ fn read_headers(r: &mut Reader, node: &Node) -> BTreeMap<HeaderName, HeaderRule>
             );
         }
     }
-    headers
+    headers.into_iter().collect()
 }
 
 /// Reads a one-line text: no control characters (it reaches terminals, Markdown and proposals).
@@ -443,8 +460,8 @@ fn read_software(r: &mut Reader, node: &Node) -> Option<Software> {
     })
 }
 
-fn read_packages(r: &mut Reader, node: &Node, group: &str) -> BTreeMap<String, Package> {
-    let mut out = BTreeMap::new();
+fn read_packages(r: &mut Reader, node: &Node, group: &str) -> SortedMap<String, Package> {
+    let mut out = Vec::new();
     for e in r
         .any_map(node, &format!("software.{group}"))
         .unwrap_or_default()
@@ -495,9 +512,9 @@ fn read_packages(r: &mut Reader, node: &Node, group: &str) -> BTreeMap<String, P
                 None => continue,
             }
         };
-        out.insert(e.key.clone(), package);
+        out.push((e.key.clone(), package));
     }
-    out
+    out.into_iter().collect()
 }
 
 fn read_checks(r: &mut Reader, node: &Node) -> Vec<Check> {
@@ -553,9 +570,18 @@ fn read_manage(r: &mut Reader, node: &Node) -> Manage {
         return Manage::default();
     };
     Manage {
-        server: f.get("server").and_then(|n| read_server(r, n)),
-        certificate: f.get("certificate").and_then(|n| read_cert_manage(r, n)),
-        software: f.get("software").and_then(|n| read_software_manage(r, n)),
+        server: f
+            .get("server")
+            .and_then(|n| read_server(r, n))
+            .map(Box::new),
+        certificate: f
+            .get("certificate")
+            .and_then(|n| read_cert_manage(r, n))
+            .map(Box::new),
+        software: f
+            .get("software")
+            .and_then(|n| read_software_manage(r, n))
+            .map(Box::new),
     }
 }
 

@@ -3,8 +3,6 @@
 //! and the exit rule. Fixtures are built in memory; "today" is
 //! fixed.
 
-use std::collections::BTreeMap;
-
 use chrono::NaiveDate;
 
 use super::grader::{self, Outcome, TESTS};
@@ -21,7 +19,7 @@ fn site(name: &str) -> Site {
         name: name.parse().expect("name"),
         url: format!("https://{name}/").parse().expect("url"),
         owner: None,
-        labels: BTreeMap::new(),
+        labels: crate::spec::SortedMap::new(),
         description: None,
         policies: vec!["baseline".parse().expect("policy")],
         sync: SyncMode::Observe,
@@ -30,12 +28,12 @@ fn site(name: &str) -> Site {
         ca: None,
         insecure_skip_verify: false,
         allow_http: false,
-        headers: BTreeMap::new(),
+        headers: crate::spec::SortedMap::new(),
         redirects: Vec::new(),
         certificate: None,
         software: None,
         checks: Vec::new(),
-        manage: Box::default(),
+        manage: crate::spec::Manage::default(),
         windows: Vec::new(),
     }
 }

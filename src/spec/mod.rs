@@ -1,6 +1,7 @@
 //! The desired state: typed site, policy and settings files as SPEC.md defines them. Values here
 //! are already validated; [`crate::load`] is the only place that builds them from YAML.
 
+pub mod sorted_map;
 pub mod values;
 pub mod version;
 
@@ -9,6 +10,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+pub use sorted_map::SortedMap;
 pub use values::{
     BranchName, CertificateProvider, Command, ConnectTo, Date, HeaderName, HeaderValue, Issuer,
     KeyType, PolicyName, SecretRef, ServerProvider, Severity, Sha256Hex, SiteName,
@@ -32,8 +34,8 @@ pub struct Site {
     pub url: WebUrl,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "SortedMap::is_empty")]
+    pub labels: SortedMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -49,8 +51,8 @@ pub struct Site {
     pub insecure_skip_verify: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub allow_http: bool,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub headers: BTreeMap<HeaderName, HeaderRule>,
+    #[serde(skip_serializing_if = "SortedMap::is_empty")]
+    pub headers: SortedMap<HeaderName, HeaderRule>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub redirects: Vec<Redirect>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -59,10 +61,10 @@ pub struct Site {
     pub software: Option<Software>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<Check>,
-    /// Boxed: most of a site's size is here (every provider's options), and a fleet's sites
-    /// are held at once.
+    /// Each provider group is boxed inside: most sites manage nothing, and a fleet's sites are
+    /// held at once, so an empty `manage` costs three null pointers and no allocation.
     #[serde(skip_serializing_if = "Manage::is_empty")]
-    pub manage: Box<Manage>,
+    pub manage: Manage,
     /// Change windows (`windows:`): when `apply` and `reconcile` hold this site's changes.
     /// Not part of the desired state's digest: they say when to act, not what.
     #[serde(skip)]
@@ -123,10 +125,10 @@ pub struct Software {
     /// `software.core` is installed from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub core_sha256: Option<Sha256Hex>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub plugins: BTreeMap<String, Package>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub themes: BTreeMap<String, Package>,
+    #[serde(skip_serializing_if = "SortedMap::is_empty")]
+    pub plugins: SortedMap<String, Package>,
+    #[serde(skip_serializing_if = "SortedMap::is_empty")]
+    pub themes: SortedMap<String, Package>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub packages: Option<String>,
     /// `allow_unpinned: true`: a zip without a `sha256` pin may be installed (its digest is
@@ -175,11 +177,11 @@ pub struct Check {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Manage {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub server: Option<ServerManage>,
+    pub server: Option<Box<ServerManage>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub certificate: Option<CertificateManage>,
+    pub certificate: Option<Box<CertificateManage>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub software: Option<SoftwareManage>,
+    pub software: Option<Box<SoftwareManage>>,
 }
 
 impl Manage {

@@ -206,7 +206,9 @@ impl PartialOrd for HeaderName {
 }
 impl Ord for HeaderName {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.lower().cmp(&other.lower())
+        // Byte by byte, without building the lowercase forms: headers maps compare names often.
+        let theirs = other.0.bytes().map(|b| b.to_ascii_lowercase());
+        self.0.bytes().map(|b| b.to_ascii_lowercase()).cmp(theirs)
     }
 }
 

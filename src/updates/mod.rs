@@ -10,8 +10,6 @@ pub mod edit;
 pub mod releases;
 pub mod step;
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -75,7 +73,7 @@ pub fn for_site(
     if let Some(core) = &sw.core {
         one(Kind::Core, CORE_SLUG, core, Some(&releases.core));
     }
-    let pinned = |m: &BTreeMap<String, Package>| -> Vec<(String, VersionSpec)> {
+    let pinned = |m: &crate::spec::SortedMap<String, Package>| -> Vec<(String, VersionSpec)> {
         m.iter()
             .filter_map(|(slug, p)| match p {
                 Package::Present { version, .. } => Some((slug.clone(), version.clone())),

@@ -17,6 +17,9 @@ use crate::problem::Problem;
 /// Most nodes one file may expand to (aliases included). Real site files have a few hundred.
 pub const NODE_BUDGET: usize = 100_000;
 
+/// Mappings up to this many keys are checked for duplicates by a scan of their entries.
+const SCANNED_KEYS: usize = 16;
+
 /// Where a node starts: file path (as shown to the user), 1-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Loc {
@@ -305,8 +308,9 @@ impl Builder<'_> {
             Event::MappingStart(anchor, _tag) => {
                 self.charge(1, &mark)?;
                 let mut entries: Vec<Entry> = Vec::new();
-                // Key → line of its first definition: one lookup per key keeps a mapping with
-                // tens of thousands of keys (labels) linear.
+                // Key → line of its first definition, for mappings of more than a few keys: one
+                // lookup per key keeps a mapping with tens of thousands of keys (labels) linear,
+                // while a small mapping is scanned without copying or hashing its keys.
                 let mut seen: HashMap<String, usize> = HashMap::new();
                 loop {
                     let (ev, m) = self.next(parser)?;
@@ -324,13 +328,26 @@ impl Builder<'_> {
                             "merge keys (`<<`) are not supported; list a policy under `policies` instead",
                         ));
                     }
-                    if let Some(first_line) = seen.get(&key) {
+                    let first_line = if entries.len() < SCANNED_KEYS {
+                        entries
+                            .iter()
+                            .find(|e| e.key == key)
+                            .map(|e| e.key_loc.line)
+                    } else {
+                        if seen.is_empty() {
+                            seen.extend(entries.iter().map(|e| (e.key.clone(), e.key_loc.line)));
+                        }
+                        seen.get(&key).copied()
+                    };
+                    if let Some(first_line) = first_line {
                         let msg =
                             format!("duplicate key `{key}` (first defined at line {first_line})");
                         self.problems.push(key_node.loc.problem(msg));
                         continue;
                     }
-                    seen.insert(key.clone(), key_node.loc.line);
+                    if !seen.is_empty() {
+                        seen.insert(key.clone(), key_node.loc.line);
+                    }
                     entries.push(Entry {
                         key,
                         key_loc: key_node.loc,
