@@ -18,7 +18,7 @@ impl Hsts {
         let mut directives = BTreeMap::new();
         for d in value.split(';').map(str::trim).filter(|d| !d.is_empty()) {
             let (name, v) = match d.split_once('=') {
-                Some((k, v)) => (k, Some(v.trim().trim_matches('"').trim().to_owned())),
+                Some((k, v)) => (k, Some(unquote(v).to_owned())),
                 None => (d, None),
             };
             directives
@@ -48,6 +48,19 @@ impl Hsts {
             })
             .collect::<Vec<_>>()
             .join("; ")
+    }
+}
+
+/// A directive value without surrounding whitespace and quotes, stripped until none is left (so
+/// that the canonical text parses to itself).
+fn unquote(value: &str) -> &str {
+    let mut v = value.trim();
+    loop {
+        let next = v.trim_matches('"').trim();
+        if next == v {
+            return v;
+        }
+        v = next;
     }
 }
 
@@ -320,6 +333,15 @@ mod tests {
 
     fn csp(v: &str) -> String {
         Csp::parse(v).canonical()
+    }
+
+    #[test]
+    fn hsts_values_with_quotes_and_whitespace_are_a_fixed_point() {
+        for v in ["=\u{a1}\"\u{b}\"", "=0\t\";", "max-age=\" \"31536000\"\t\""] {
+            let once = hsts(v);
+            assert_eq!(hsts(&once), once, "{v:?}");
+        }
+        assert_eq!(hsts("max-age=\"31536000\""), "max-age=31536000");
     }
 
     #[test]
