@@ -793,15 +793,57 @@ fn read_software_manage(r: &mut Reader, node: &Node) -> Option<SoftwareManage> {
         path: f
             .get("path")
             .and_then(|n| read_path(r, n, "manage.software.path")),
-        php: f.get("php").and_then(|n| r.text(n, "manage.software.php")),
-        user: f
-            .get("user")
-            .and_then(|n| r.text(n, "manage.software.user")),
+        php: f.get("php").and_then(|n| read_php(r, n)),
+        user: f.get("user").and_then(|n| read_run_as(r, n)),
         username: f
             .get("username")
             .and_then(|n| r.text(n, "manage.software.username")),
         app_password,
     })
+}
+
+/// `php`: a PHP CLI (`php`, `php8.2`) or an absolute path ending in one. The state repo (a pull
+/// request, for `plan`) names the program siteward runs here, so nothing else is accepted.
+fn read_php(r: &mut Reader, node: &Node) -> Option<String> {
+    let text = r.text(node, "manage.software.php")?;
+    let name = match text.strip_prefix('/') {
+        Some(_) => text.rsplit('/').next().unwrap_or_default(),
+        None => text.as_str(),
+    };
+    let ok = name
+        .strip_prefix("php")
+        .is_some_and(|v| v.chars().all(|c| c.is_ascii_digit() || c == '.'))
+        && !text.contains("..")
+        && !text.contains(char::is_whitespace);
+    if !ok {
+        r.report(
+            &node.loc,
+            "manage.software.php: not a PHP CLI; write `php`, `php8.2` or an absolute path \
+             ending in one of them",
+        );
+        return None;
+    }
+    Some(text)
+}
+
+/// `user`: a POSIX user name (what `sudo -u` is given; no `#uid`, no options).
+fn read_run_as(r: &mut Reader, node: &Node) -> Option<String> {
+    let text = r.text(node, "manage.software.user")?;
+    let mut chars = text.chars();
+    let ok = text.len() <= 32
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c));
+    if !ok {
+        r.report(
+            &node.loc,
+            "manage.software.user: not a user name (lowercase letters, digits, `_`, `.`, `-`; \
+             at most 32)",
+        );
+        return None;
+    }
+    Some(text)
 }
 
 /// The keys of one way in are errors in the other: `via: rest` has no shell (`path`, `php`,

@@ -111,9 +111,18 @@ impl Via {
                     "manage.software: set `path`, the WordPress root on the target".to_owned(),
                 )
             })?;
+            let root = crate::load::site::resolve(repo, root);
+            if m.transport.host.is_none() && inside(&root, repo) {
+                return Err(WordpressError::Config(
+                    "manage.software.path: a local WordPress root must not be inside the state \
+                     repo (its `wp-load.php` would be code from the repo, run by `plan` on a \
+                     pull request)"
+                        .to_owned(),
+                ));
+            }
             Ok(Via::Php(php::Php {
                 transport: Transport::from_spec(&m.transport, repo, timeouts)?,
-                root: crate::load::site::resolve(repo, root),
+                root,
                 php: m.php.clone().unwrap_or_else(|| "php".to_owned()),
                 user: m.user.clone(),
             }))
@@ -161,6 +170,14 @@ impl Via {
         match self {
             Via::Php(_) => "wordpress via php",
         }
+    }
+}
+
+/// Whether `path` (resolved through links) lies inside `repo`.
+fn inside(path: &Path, repo: &Path) -> bool {
+    match (std::fs::canonicalize(path), std::fs::canonicalize(repo)) {
+        (Ok(p), Ok(r)) => p.starts_with(r),
+        _ => false,
     }
 }
 

@@ -403,3 +403,37 @@ fn issue_16_validate_shows_control_characters_from_the_file_as_escapes() {
         run.stdout
     );
 }
+
+/// A pull request cannot make `plan` run PHP from the state repo: a local WordPress root inside
+/// the repo is refused before anything runs (the repo's `wp-load.php` would write a marker), and
+/// the reason is reported. The site itself answers (real nginx), so observation gets that far.
+#[test]
+fn a_local_wordpress_root_inside_the_state_repo_is_never_run() {
+    let f = Fleet::start(&["a.test"]);
+    let marker = f.repo.path().join("ran");
+    f.repo.write(
+        "wp/wp-load.php",
+        &format!("<?php file_put_contents('{}', 'x');\n", marker.display()),
+    );
+    f.repo.write(
+        "sites/a.test.yaml",
+        &format!(
+            "name: a.test\nurl: https://a.test:{}/\nconnect: {}\nca: ca.pem\n\
+             manage:\n  software: {{provider: wordpress, path: wp}}\n",
+            f.nginx.https_port,
+            f.nginx.https_addr()
+        ),
+    );
+    f.repo
+        .commit_all("a site whose WordPress root is in the repo");
+    let out = f.repo.run(&["plan", "--format", "json"]);
+    assert!(!marker.exists(), "PHP from the state repo ran");
+    assert!(
+        out.stdout.contains("must not be inside the state repo"),
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout,
+        out.stderr
+    );
+    // Never guessed: the site's software could not be read, so the site is unknown.
+    assert_eq!(out.json()["sites"][0]["sync"], "unknown", "{}", out.stdout);
+}

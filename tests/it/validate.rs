@@ -1013,6 +1013,24 @@ const CASES: &[Case] = &[
         "manage.software.via: `wp-cli` is not supported (WP-CLI is not needed); write `via: php`, which runs siteward's own scripts with the site's `php`",
     ),
     case(
+        "wordpress php not a PHP CLI",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  software: {provider: wordpress, path: /srv/wp, php: /bin/sh}\n",
+        )],
+        "sites/a.yaml:4:55",
+        "manage.software.php: not a PHP CLI; write `php`, `php8.2` or an absolute path ending in one of them",
+    ),
+    case(
+        "wordpress user not a user name",
+        &[(
+            "sites/a.yaml",
+            "name: a\nurl: https://a.example/\nmanage:\n  software: {provider: wordpress, path: /srv/wp, user: \"#0\"}\n",
+        )],
+        "sites/a.yaml:4:56",
+        "manage.software.user: not a user name (lowercase letters, digits, `_`, `.`, `-`; at most 32)",
+    ),
+    case(
         "directory_ca missing",
         &[(
             "sites/a.yaml",
