@@ -20,17 +20,11 @@ chmod 755 "$T"
 mkdir -p "$T"/{logs,tmp,www,siteward,repo/sites}
 echo ok > "$T/www/index.html"
 
+# shellcheck source=benches/fleet.sh
+source "$ROOT/benches/fleet.sh"
 # A port nothing listens on now; nginx fails loudly below if another process takes it.
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
-  -subj /CN=bench-ca -addext basicConstraints=critical,CA:TRUE \
-  -keyout "$T/ca.key" -out "$T/ca.pem" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=bench.test \
-  -keyout "$T/leaf.key" -out "$T/leaf.csr" 2>/dev/null
-printf 'subjectAltName=DNS:*.bench.test\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n' > "$T/ext"
-openssl x509 -req -in "$T/leaf.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
-  -days 30 -extfile "$T/ext" -out "$T/leaf.pem" 2>/dev/null
+PORT=$(free_port)
+bench_pki "$T"
 
 {
   echo "worker_processes 2; pid $T/nginx.pid; error_log $T/logs/error.log warn;"

@@ -2,17 +2,20 @@
 # `s0001.bench.test` … on one local nginx (one CA, one wildcard leaf), and a state repo of
 # N site files pointing at them. Needs nginx, openssl, python3, curl.
 #
+# Also `free_port` and `bench_pki DIR` for benchmarks that build their own nginx (apply.sh).
+#
 # Usage: source benches/fleet.sh; start_fleet N DIR   (sets PORT and NGINX_PID; DIR/repo is the
 # state repo, DIR/ca.pem its trust root; the caller stops nginx with `kill -QUIT $NGINX_PID`)
 
-start_fleet() {
-  local n=$1 t=$2
-  chmod 755 "$t"
-  mkdir -p "$t"/{logs,tmp,www,repo/sites}
-  echo ok > "$t/www/index.html"
-  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# A loopback port nothing listens on now.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
 
-  # One CA and one wildcard leaf (CA:FALSE, as rustls requires) for every vhost.
+# DIR/ca.pem (key ca.key) and one wildcard leaf for *.bench.test, DIR/leaf.pem + leaf.key
+# (CA:FALSE, as rustls requires).
+bench_pki() {
+  local t=$1
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
     -subj /CN=bench-ca -addext basicConstraints=critical,CA:TRUE \
     -keyout "$t/ca.key" -out "$t/ca.pem" 2>/dev/null
@@ -21,6 +24,16 @@ start_fleet() {
   printf 'subjectAltName=DNS:*.bench.test\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n' > "$t/ext"
   openssl x509 -req -in "$t/leaf.csr" -CA "$t/ca.pem" -CAkey "$t/ca.key" -CAcreateserial \
     -days 30 -extfile "$t/ext" -out "$t/leaf.pem" 2>/dev/null
+}
+
+start_fleet() {
+  local n=$1 t=$2
+  chmod 755 "$t"
+  mkdir -p "$t"/{logs,tmp,www,repo/sites}
+  echo ok > "$t/www/index.html"
+  PORT=$(free_port)
+
+  bench_pki "$t"
 
   {
     echo "worker_processes 2; pid $t/nginx.pid; error_log $t/logs/error.log warn;"

@@ -27,7 +27,7 @@ trap cleanup EXIT
 # shellcheck source=benches/fleet.sh
 source "$ROOT/benches/fleet.sh"
 start_fleet "$N" "$T"
-HOOK_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+HOOK_PORT=$(free_port)
 
 # The receiver: answers 200 and keeps each body's size and event count.
 cat > "$T/hook.py" <<PY
