@@ -6,45 +6,82 @@ use std::collections::{HashMap, HashSet};
 
 use crate::yaml::{Entry, Kind, Node};
 
-/// `top` laid over `base`.
-pub fn overlay(base: &Node, top: &Node) -> Node {
+/// Above this many key pairs (lower × upper), mappings are matched through hash sets instead
+/// of by comparing every pair: a merge of two large mappings (labels) stays linear.
+const SCANNED_PAIRS: usize = 256;
+
+/// `top` laid over `base`. `top` is moved into the result; only what `base` adds is copied.
+pub fn overlay(base: &Node, top: Node) -> Node {
     merge(base, top, false)
 }
 
-fn merge(base: &Node, top: &Node, case_insensitive_keys: bool) -> Node {
-    let (Kind::Map(lower), Kind::Map(upper)) = (&base.kind, &top.kind) else {
-        return top.clone();
+fn merge(base: &Node, top: Node, case_insensitive_keys: bool) -> Node {
+    let Kind::Map(lower) = &base.kind else {
+        return top;
     };
-    let fold = |k: &str| -> String {
+    let Node {
+        kind: Kind::Map(upper),
+        loc,
+        ..
+    } = top
+    else {
+        return top;
+    };
+    let same = |a: &str, b: &str| {
         if case_insensitive_keys {
-            k.to_ascii_lowercase()
+            a.eq_ignore_ascii_case(b)
         } else {
-            k.to_owned()
+            a == b
         }
     };
-    // Lookups by key keep a merge of two large mappings (labels) linear.
-    let upper_keys: HashSet<String> = upper.iter().map(|u| fold(&u.key)).collect();
-    let mut lower_by_key: HashMap<String, &Entry> = HashMap::with_capacity(lower.len());
-    for l in lower {
-        lower_by_key.entry(fold(&l.key)).or_insert(l);
-    }
-    let mut entries: Vec<Entry> = lower
-        .iter()
-        .filter(|l| !upper_keys.contains(&fold(&l.key)))
-        .cloned()
-        .collect();
-    for u in upper {
-        let value = match lower_by_key.get(&fold(&u.key)) {
-            Some(l) => merge(&l.value, &u.value, u.key == "headers"),
-            None => u.value.clone(),
+    // For each upper entry, the index of the lower entry it merges with (the first of equal
+    // keys), and which lower entries are overridden.
+    let mut matched: Vec<Option<usize>> = Vec::with_capacity(upper.len());
+    let mut overridden = vec![false; lower.len()];
+    if lower.len() * upper.len() <= SCANNED_PAIRS {
+        for u in &upper {
+            matched.push(lower.iter().position(|l| same(&l.key, &u.key)));
+            for (i, l) in lower.iter().enumerate() {
+                overridden[i] |= same(&l.key, &u.key);
+            }
+        }
+    } else {
+        let fold = |k: &str| -> String {
+            if case_insensitive_keys {
+                k.to_ascii_lowercase()
+            } else {
+                k.to_owned()
+            }
         };
-        entries.push(Entry {
-            key: u.key.clone(),
-            key_loc: u.key_loc.clone(),
-            value,
-        });
+        let mut lower_by_key: HashMap<String, usize> = HashMap::with_capacity(lower.len());
+        for (i, l) in lower.iter().enumerate() {
+            lower_by_key.entry(fold(&l.key)).or_insert(i);
+        }
+        let upper_keys: HashSet<String> = upper.iter().map(|u| fold(&u.key)).collect();
+        for u in &upper {
+            matched.push(lower_by_key.get(&fold(&u.key)).copied());
+        }
+        for (i, l) in lower.iter().enumerate() {
+            overridden[i] = upper_keys.contains(&fold(&l.key));
+        }
     }
-    Node::new(Kind::Map(entries), top.loc.clone())
+    let mut entries: Vec<Entry> = Vec::with_capacity(lower.len() + upper.len());
+    entries.extend(
+        lower
+            .iter()
+            .zip(&overridden)
+            .filter(|(_, over)| !**over)
+            .map(|(l, _)| l.clone()),
+    );
+    for (u, found) in upper.into_iter().zip(matched) {
+        let headers = u.key == "headers";
+        let value = match found {
+            Some(i) => merge(&lower[i].value, u.value, headers),
+            None => u.value,
+        };
+        entries.push(Entry { value, ..u });
+    }
+    Node::new(Kind::Map(entries), loc)
 }
 
 #[cfg(test)]
@@ -75,7 +112,7 @@ mod tests {
             "s.yaml",
             "sync: auto\nheaders:\n  x-frame-options: SAMEORIGIN\n",
         );
-        let merged = overlay(&policy, &site);
+        let merged = overlay(&policy, site);
         assert_eq!(text(merged.get("sync").unwrap()), "auto");
         let headers = merged.get("headers").unwrap().entries().unwrap();
         assert_eq!(
@@ -100,7 +137,7 @@ mod tests {
     fn lists_are_replaced_not_appended() {
         let policy = yaml("p.yaml", "checks:\n  - {name: a}\n  - {name: b}\n");
         let site = yaml("s.yaml", "checks:\n  - {name: c}\n");
-        let merged = overlay(&policy, &site);
+        let merged = overlay(&policy, site);
         match &merged.get("checks").unwrap().kind {
             Kind::Seq(items) => assert_eq!(items.len(), 1),
             _ => panic!("checks must stay a list"),

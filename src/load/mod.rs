@@ -17,17 +17,18 @@ mod properties;
 pub mod revision;
 mod settings;
 pub mod site;
+mod site_files;
 mod windows;
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
 use self::disk::Disk;
 use self::file::Links;
+use self::site_files::SiteFile;
 use crate::problem::{Problem, sort_and_dedup};
-use crate::spec::{DesiredState, PolicyName, Site, SiteName};
+use crate::spec::{DesiredState, PolicyName, SiteName};
 use crate::yaml::node::{Loc, Node, parse};
 use crate::yaml::{Reader, read::suggest};
 
@@ -56,8 +57,22 @@ pub enum LoadError {
 
 /// Reads and validates the state repository at `root`.
 pub fn load_repo(root: &Path) -> Result<DesiredState, LoadError> {
-    let (sources, mut problems) = read_sources(root)?;
-    let (state, more) = load(sources, Some(&Disk::new(root)));
+    let (files, mut problems) = list_files(root)?;
+    let (site_files, other_files): (Vec<String>, Vec<String>) =
+        files.into_iter().partition(|f| f.starts_with("sites/"));
+    let mut sources = Vec::with_capacity(other_files.len());
+    for rel in other_files {
+        match read_source(root, rel) {
+            Ok(source) => sources.push(source),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    // Site files are read by the workers that parse them.
+    let sites = site_files
+        .into_iter()
+        .map(|rel| SiteFile::OnDisk { root, rel })
+        .collect();
+    let (state, more) = load(sources, sites, Some(&Disk::new(root)));
     problems.extend(more);
     sort_and_dedup(&mut problems);
     if problems.is_empty() {
@@ -67,8 +82,8 @@ pub fn load_repo(root: &Path) -> Result<DesiredState, LoadError> {
     }
 }
 
-/// Reads every state file under `root`; files that cannot be read become problems.
-fn read_sources(root: &Path) -> Result<(Vec<Source>, Vec<Problem>), LoadError> {
+/// Lists every state file under `root` (repo-relative); what cannot be listed becomes a problem.
+fn list_files(root: &Path) -> Result<(Vec<String>, Vec<Problem>), LoadError> {
     if !root.is_dir() {
         let source = std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory");
         return Err(LoadError::Io {
@@ -76,7 +91,6 @@ fn read_sources(root: &Path) -> Result<(Vec<Source>, Vec<Problem>), LoadError> {
             source,
         });
     }
-    let mut sources = Vec::new();
     let mut problems = Vec::new();
     let mut files = Vec::new();
     if has_settings(root) {
@@ -89,13 +103,7 @@ fn read_sources(root: &Path) -> Result<(Vec<Source>, Vec<Problem>), LoadError> {
         }
         collect_yaml(root, dir, dir == "sites", &mut files, &mut problems);
     }
-    for rel in files {
-        match read_source(root, rel) {
-            Ok(source) => sources.push(source),
-            Err(problem) => problems.push(problem),
-        }
-    }
-    Ok((sources, problems))
+    Ok((files, problems))
 }
 
 /// The repo-wide settings file.
@@ -118,7 +126,7 @@ pub fn settings_source(root: &Path) -> Result<Option<Source>, Problem> {
 
 /// Reads one state file (`rel`, relative to `root`): a regular file, not a link, at most 1 MiB
 /// of UTF-8. A file that cannot be read is a problem at 1:1.
-fn read_source(root: &Path, rel: String) -> Result<Source, Problem> {
+pub(super) fn read_source(root: &Path, rel: String) -> Result<Source, Problem> {
     match file::read_text(&root.join(&rel), MAX_FILE_BYTES, Links::Refuse) {
         Ok(text) => Ok(Source { path: rel, text }),
         Err(e) => Err(Problem {
@@ -206,21 +214,31 @@ fn collect_yaml(
 /// the valid parts and every problem found. The checks that need the repo on disk
 /// ([`disk`]) are left to [`load_repo`].
 pub fn load_sources(sources: &[Source]) -> (DesiredState, Vec<Problem>) {
-    load(sources.to_vec(), None)
+    let (sites, others): (Vec<Source>, Vec<Source>) = sources
+        .iter()
+        .cloned()
+        .partition(|s| s.path.starts_with("sites/"));
+    load(
+        others,
+        sites.into_iter().map(SiteFile::Read).collect(),
+        None,
+    )
 }
 
-fn load(sources: Vec<Source>, disk: Option<&Disk>) -> (DesiredState, Vec<Problem>) {
+/// Loads the settings and policy `sources`, then the `sites`.
+fn load(
+    sources: Vec<Source>,
+    sites: Vec<SiteFile>,
+    disk: Option<&Disk>,
+) -> (DesiredState, Vec<Problem>) {
     let mut r = Reader::default();
     let mut state = DesiredState::default();
-    // Site trees are parsed one at a time in step 3 and dropped after use, and so is each site
-    // file's text: memory stays proportional to the typed state, not to every file's text and
-    // located tree.
-    let (mut site_sources, sources): (Vec<Source>, Vec<Source>) = sources
-        .into_iter()
-        .partition(|s| s.path.starts_with("sites/"));
-    let site_stems: BTreeSet<String> = site_sources
+    // Site files are read and parsed one at a time in step 3, and their text and located tree
+    // dropped after use: memory stays proportional to the typed state, not to every file's
+    // text and tree.
+    let site_stems: BTreeSet<String> = sites
         .iter()
-        .filter_map(|s| s.path.rsplit('/').next()?.strip_suffix(".yaml"))
+        .filter_map(|s| s.path().rsplit('/').next()?.strip_suffix(".yaml"))
         .map(str::to_owned)
         .collect();
     let mut trees: Vec<(&Source, Node)> = Vec::new();
@@ -247,7 +265,12 @@ fn load(sources: Vec<Source>, disk: Option<&Disk>) -> (DesiredState, Vec<Problem
         let Some(p) = policy::read_policy(&mut r, node) else {
             continue;
         };
-        check_stem(&mut r, s, node, p.name.as_str());
+        check_stem(
+            &mut r,
+            &s.path,
+            node.get("name").map(|n| &n.loc),
+            p.name.as_str(),
+        );
         defaults.insert(
             p.name.clone(),
             node.get("defaults").filter(|d| !d.is_null()),
@@ -258,46 +281,21 @@ fn load(sources: Vec<Source>, disk: Option<&Disk>) -> (DesiredState, Vec<Problem
 
     // 3. Sites: merge listed policies' defaults in order, then read the merged tree. Files are
     //    independent, so they are read in parallel; names are checked across files afterwards.
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    let chunk = site_sources.len().div_ceil(workers).max(1);
-    let results: Vec<(Vec<LoadedSite>, Vec<Problem>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = site_sources
-            .chunks_mut(chunk)
-            .map(|part| {
-                let (defaults, policy_names) = (&defaults, &policy_names);
-                scope.spawn(move || {
-                    let mut r = Reader::default();
-                    let sites = part
-                        .iter_mut()
-                        .filter_map(|s| load_site(&mut r, s, defaults, policy_names, disk))
-                        .collect();
-                    (sites, r.problems)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
+    let (sites, problems) = site_files::load_all(sites, &defaults, &policy_names, disk);
+    r.problems.extend(problems);
     let mut seen: BTreeMap<SiteName, String> = BTreeMap::new();
-    let mut loaded = Vec::with_capacity(results.iter().map(|(sites, _)| sites.len()).sum());
-    for (sites, problems) in results {
-        r.problems.extend(problems);
-        for (name_loc, site) in sites {
-            if let Some(first) = seen.get(&site.name) {
-                let msg = format!(
-                    "duplicate site name `{}` (also defined in {first})",
-                    site.name
-                );
-                r.report(&name_loc, msg);
-                continue;
-            }
-            seen.insert(site.name.clone(), name_loc.path.to_string());
-            loaded.push((site.name.clone(), site));
+    let mut loaded = Vec::with_capacity(sites.len());
+    for (name_loc, site) in sites {
+        if let Some(first) = seen.get(&site.name) {
+            let msg = format!(
+                "duplicate site name `{}` (also defined in {first})",
+                site.name
+            );
+            r.report(&name_loc, msg);
+            continue;
         }
+        seen.insert(site.name.clone(), name_loc.path.to_string());
+        loaded.push((site.name.clone(), site));
     }
     // Built at once, the map's nodes are full; inserted one by one, about half of every node
     // (room for 11 sites of several hundred bytes each) stays empty.
@@ -315,66 +313,7 @@ fn load(sources: Vec<Source>, disk: Option<&Disk>) -> (DesiredState, Vec<Problem
     (state, r.problems)
 }
 
-/// A site read from its source, with the location of its `name` (whose path is the file's).
-type LoadedSite = (Loc, Site);
-
-/// Parses one site file, merges its policies' defaults under it and reads it as a typed site.
-/// The file's text is dropped once parsed. Returns the site with the location of its `name`
-/// (for cross-file problems).
-fn load_site(
-    r: &mut Reader,
-    s: &mut Source,
-    defaults: &BTreeMap<PolicyName, Option<&Node>>,
-    policy_names: &[&str],
-    disk: Option<&Disk>,
-) -> Option<LoadedSite> {
-    let node = parse_source(r, s);
-    s.text = String::new();
-    let node = node?;
-    // The first policy's defaults are borrowed, not copied: most sites list one.
-    let mut merged: Option<Cow<'_, Node>> = None;
-    if let Some(crate::yaml::Kind::Seq(list)) = node.get("policies").map(|n| &n.kind) {
-        for item in list {
-            let crate::yaml::Kind::Scalar { text, .. } = &item.kind else {
-                continue;
-            };
-            match text
-                .parse::<PolicyName>()
-                .ok()
-                .and_then(|n| defaults.get(&n))
-            {
-                Some(Some(d)) => {
-                    merged = Some(match merged.take() {
-                        Some(m) => Cow::Owned(merge::overlay(&m, d)),
-                        None => Cow::Borrowed(*d),
-                    });
-                }
-                Some(None) => {}
-                None => {
-                    let hint = suggest(text, policy_names)
-                        .map(|s| format!("; did you mean `{s}`?"))
-                        .unwrap_or_default();
-                    r.report(&item.loc, format!("unknown policy `{text}`{hint}"));
-                }
-            }
-        }
-    }
-    let merged = match merged {
-        Some(base) => merge::overlay(&base, &node),
-        None => node.clone(),
-    };
-    if let Some(disk) = disk {
-        disk.check_site_files(r, &merged);
-    }
-    let site = site::read_site(r, &merged, site::SiteShape::Whole)?;
-    check_stem(r, s, &node, site.name.as_str());
-    let name_loc = node
-        .get("name")
-        .map_or_else(|| Loc::file(&Arc::from(s.path.as_str())), |n| n.loc.clone());
-    Some((name_loc, site))
-}
-
-fn parse_source(r: &mut Reader, source: &Source) -> Option<Node> {
+pub(super) fn parse_source(r: &mut Reader, source: &Source) -> Option<Node> {
     let path: Arc<str> = Arc::from(source.path.as_str());
     match parse(&path, &source.text) {
         Ok(node) => Some(node),
@@ -385,19 +324,18 @@ fn parse_source(r: &mut Reader, source: &Source) -> Option<Node> {
     }
 }
 
-/// The file stem must equal the `name` inside the file.
-fn check_stem(r: &mut Reader, source: &Source, node: &Node, name: &str) {
-    let stem = source
-        .path
+/// The file stem of `path` must equal the `name` inside the file (at `name_loc`).
+pub(super) fn check_stem(r: &mut Reader, path: &str, name_loc: Option<&Loc>, name: &str) {
+    let stem = path
         .rsplit('/')
         .next()
         .unwrap_or_default()
         .trim_end_matches(".yaml");
     if stem != name
-        && let Some(n) = node.get("name")
+        && let Some(loc) = name_loc
     {
         r.report(
-            &n.loc,
+            loc,
             format!("name `{name}` differs from the file name `{stem}.yaml`; they must be equal"),
         );
     }
