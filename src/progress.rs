@@ -1,10 +1,12 @@
-//! Progress of a long run's phases (`observe`, `apply`): sites done out of the total, and the
-//! sites that have been running longest (what holds the run up).
+//! Progress of a long run's phases: `observe` and `apply` count sites done out of the total and
+//! name the sites running longest (what holds the run up); `record` counts its steps
+//! (notifications, the commit) and names the one under way.
 //!
 //! Where it shows: on a terminal, a bar per phase (not at `-q`); off a terminal at `-v`, one
 //! `info:` line on stderr every [`LINE_EVERY`], e.g.
-//! `observe 4200/10000 sites, slowest: a.example (3.1 s), b.example (2.0 s)`; otherwise
-//! nothing. The choice follows the log level `logging` installed, so `RUST_LOG` decides too.
+//! `observe 4200/10000 sites, slowest: a.example (3.1 s), b.example (2.0 s)` or
+//! `record 0/2 steps, now: notify (4.0 s)`; otherwise nothing. The choice follows the log level
+//! `logging` installed, so `RUST_LOG` decides too.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -25,8 +27,35 @@ pub struct Phase {
     ticker: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
 }
 
+/// What a phase counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Sites, several at a time: the longest running are named.
+    Sites,
+    /// Steps, one after the other: the one under way is named.
+    Steps,
+}
+
+impl Unit {
+    fn as_str(self) -> &'static str {
+        match self {
+            Unit::Sites => "sites",
+            Unit::Steps => "steps",
+        }
+    }
+
+    /// What the named running items are called in the line.
+    fn running_label(self) -> &'static str {
+        match self {
+            Unit::Sites => "slowest",
+            Unit::Steps => "now",
+        }
+    }
+}
+
 struct Shared {
     phase: &'static str,
+    unit: Unit,
     total: usize,
     state: Mutex<State>,
     bar: Option<indicatif::ProgressBar>,
@@ -47,9 +76,9 @@ pub struct Running<'a> {
 }
 
 impl Phase {
-    /// Starts phase `phase` over `total` sites; `show: false` (verification's re-observation)
-    /// shows nothing.
-    pub fn start(phase: &'static str, total: usize, show: bool) -> Phase {
+    /// Starts phase `phase` over `total` sites or steps; `show: false` (verification's
+    /// re-observation) shows nothing.
+    pub fn start(phase: &'static str, unit: Unit, total: usize, show: bool) -> Phase {
         let terminal = std::io::stderr().is_terminal();
         let bar = show && terminal && tracing::enabled!(tracing::Level::WARN);
         let lines = show && !terminal && tracing::enabled!(tracing::Level::INFO);
@@ -61,7 +90,8 @@ impl Phase {
         }
         let bar = bar.then(|| {
             let bar = indicatif::ProgressBar::new(total as u64);
-            let template = format!("{phase} {{pos}}/{{len}} sites {{wide_bar}} {{msg}}");
+            let unit = unit.as_str();
+            let template = format!("{phase} {{pos}}/{{len}} {unit} {{wide_bar}} {{msg}}");
             if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
                 bar.set_style(style);
             }
@@ -70,6 +100,7 @@ impl Phase {
         let every = if bar.is_some() { BAR_EVERY } else { LINE_EVERY };
         let shared = Arc::new(Shared {
             phase,
+            unit,
             total,
             state: Mutex::new(State::default()),
             bar,
@@ -91,7 +122,8 @@ impl Phase {
         }
     }
 
-    /// Marks site `name` as started; it counts as done when the returned guard is dropped.
+    /// Marks site or step `name` as started; it counts as done when the returned guard is
+    /// dropped.
     pub fn begin(&self, name: &str) -> Running<'_> {
         let Some(shared) = self.shared.as_deref() else {
             return Running {
@@ -145,24 +177,25 @@ impl Shared {
     fn tick(&self) {
         let (done, slowest) = {
             let state = self.lock();
-            (state.done, slowest(&state.running, Instant::now()))
+            let label = self.unit.running_label();
+            (state.done, slowest(label, &state.running, Instant::now()))
         };
         match &self.bar {
             Some(bar) => bar.set_message(slowest),
             None => {
-                let phase = self.phase;
-                let total = self.total;
+                let (phase, total, unit) = (self.phase, self.total, self.unit.as_str());
                 match slowest.is_empty() {
-                    true => tracing::info!("{phase} {done}/{total} sites"),
-                    false => tracing::info!("{phase} {done}/{total} sites, {slowest}"),
+                    true => tracing::info!("{phase} {done}/{total} {unit}"),
+                    false => tracing::info!("{phase} {done}/{total} {unit}, {slowest}"),
                 }
             }
         }
     }
 }
 
-/// `slowest: a.example (3.1 s), b.example (2.0 s)`: the sites running longest, or nothing.
-fn slowest(running: &HashMap<u64, (String, Instant)>, now: Instant) -> String {
+/// `slowest: a.example (3.1 s), b.example (2.0 s)` (with `label` "slowest"): what has been
+/// running longest, or nothing.
+fn slowest(label: &str, running: &HashMap<u64, (String, Instant)>, now: Instant) -> String {
     let mut by_age: Vec<&(String, Instant)> = running.values().collect();
     by_age.sort_by_key(|(name, started)| (*started, name.as_str()));
     let named: Vec<String> = by_age
@@ -177,7 +210,7 @@ fn slowest(running: &HashMap<u64, (String, Instant)>, now: Instant) -> String {
         return String::new();
     }
     let more = if running.len() > SLOWEST { ", …" } else { "" };
-    format!("slowest: {}{more}", named.join(", "))
+    format!("{label}: {}{more}", named.join(", "))
 }
 
 #[cfg(test)]
@@ -188,7 +221,7 @@ mod tests {
     fn the_longest_running_sites_are_named_first() {
         let now = Instant::now();
         let mut running = HashMap::new();
-        assert_eq!(slowest(&running, now), "");
+        assert_eq!(slowest("slowest", &running, now), "");
         for (i, (name, secs)) in [("b.test", 1), ("a.test", 3), ("c.test", 2), ("d.test", 0)]
             .into_iter()
             .enumerate()
@@ -197,7 +230,7 @@ mod tests {
             running.insert(i as u64, (name.to_owned(), started));
         }
         assert_eq!(
-            slowest(&running, now),
+            slowest("slowest", &running, now),
             "slowest: a.test (3.0 s), c.test (2.0 s), b.test (1.0 s), …"
         );
     }
@@ -206,6 +239,7 @@ mod tests {
     fn done_counts_when_a_site_ends() {
         let shared = Shared {
             phase: "observe",
+            unit: Unit::Sites,
             total: 2,
             state: Mutex::default(),
             bar: None,

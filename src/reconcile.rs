@@ -277,7 +277,12 @@ pub async fn run(ctx: &RunCtx<'_>, sites: &[&Site]) -> Outcome {
         .collect();
     let gates = &gates;
     let groups = batches(ctx, &to_apply, dry_run);
-    let applying = crate::progress::Phase::start("apply", to_apply.len(), ctx.opts.progress);
+    let applying = crate::progress::Phase::start(
+        "apply",
+        crate::progress::Unit::Sites,
+        to_apply.len(),
+        ctx.opts.progress,
+    );
     let progress = &applying;
     let results: Vec<Vec<(String, apply::SiteApply)>> = stream::iter(groups)
         .map(|group| async move {

@@ -15,6 +15,7 @@ use crate::cli::Format;
 use crate::config::RunConfig;
 use crate::exit::Exit;
 use crate::plan::Plan;
+use crate::progress::{Phase, Unit};
 use crate::report::{self, Report};
 use crate::survey;
 
@@ -169,14 +170,19 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
             Default::default(),
         );
         record.observed(&certificates, &grades);
-        record.notifications = crate::notify::send(
-            &git,
-            branch.as_str(),
-            &state.settings.notify,
-            &record,
-            repo,
-            opts.timeout,
+        let notify = &state.settings.notify;
+        let recording = Phase::start(
+            "record",
+            Unit::Steps,
+            usize::from(!notify.is_empty()) + 1,
+            opts.progress,
         );
+        if !notify.is_empty() {
+            let _step = recording.begin("notify");
+            record.notifications =
+                crate::notify::send(&git, branch.as_str(), notify, &record, repo, opts.timeout);
+        }
+        let _step = recording.begin("commit");
         crate::audit::record_run(&git, &branch, &author, &record)?;
     }
     // 6. Metrics when asked.

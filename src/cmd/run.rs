@@ -21,6 +21,7 @@ use crate::git::{CommitId, Identity, Repo};
 use crate::journal::{Interrupted, Journal, KeptRecord};
 use crate::lock::RepoLock;
 use crate::plan::SyncStatus;
+use crate::progress::{Phase, Unit};
 use crate::proposal::{self, Outcome as ProposalOutcome};
 use crate::reconcile::{self, Mode, Outcome, RunCtx};
 use crate::spec::{BranchName, DesiredState, Site};
@@ -224,21 +225,35 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
         Mode::Apply { .. } => Ok(()),
     };
     let mut record = outcome.record(args.mode, trigger);
-    // Notifications on transitions since the previous record; their outcomes are recorded.
-    record.notifications = crate::notify::send(
-        &git,
-        branch.as_str(),
-        &state.settings.notify,
-        &record,
-        repo,
-        ctx.opts.timeout,
+    let recording = Phase::start(
+        "record",
+        Unit::Steps,
+        usize::from(!state.settings.notify.is_empty()) + 1,
+        ctx.opts.progress,
     );
+    // Notifications on transitions since the previous record; their outcomes are recorded.
+    if !state.settings.notify.is_empty() {
+        let _step = recording.begin("notify");
+        record.notifications = crate::notify::send(
+            &git,
+            branch.as_str(),
+            &state.settings.notify,
+            &record,
+            repo,
+            ctx.opts.timeout,
+        );
+    }
     // Write-ahead: the record stays in the crash journal until it is committed, so a run
     // killed while recording, or one that cannot record, leaves it for the next run.
     let kept = keep(&ctx.journal, &record);
     #[cfg(feature = "fault-injection")]
     crate::fault::after_acting(&git, &branch);
-    let commit = match audit::record_run(&git, &branch, &author, &record) {
+    let committed = {
+        let _step = recording.begin("commit");
+        audit::record_run(&git, &branch, &author, &record)
+    };
+    drop(recording);
+    let commit = match committed {
         Ok(commit) => commit,
         Err(e) => {
             let error = unrecorded(&record, &branch, &kept, e);
@@ -318,7 +333,12 @@ pub fn run(repo: &Path, args: RunArgs) -> anyhow::Result<Exit> {
     if let Some(remote) = &args.push {
         // Bounded like the run's other network work: 6 × `--timeout` (60 s by default).
         let timeout = ctx.opts.timeout * 6;
-        let report = audit::push_audit(&git, remote, &branch, timeout).with_context(|| {
+        let pushed = {
+            let pushing = Phase::start("push", Unit::Steps, 1, ctx.opts.progress);
+            let _step = pushing.begin(remote);
+            audit::push_audit(&git, remote, &branch, timeout)
+        };
+        let report = pushed.with_context(|| {
             format!(
                 "cannot push `{branch}` to `{remote}`; the record is safe on the local branch, \
 push it later"

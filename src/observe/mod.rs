@@ -95,7 +95,12 @@ pub async fn observe_all(
         .collect();
     let clients = clients::build(&with_ca, opts.timeout).await;
     let limits = HostLimits::new(opts.per_host);
-    let progress = crate::progress::Phase::start("observe", sites.len(), opts.progress);
+    let progress = crate::progress::Phase::start(
+        "observe",
+        crate::progress::Unit::Sites,
+        sites.len(),
+        opts.progress,
+    );
     let mut results: Vec<Option<LiveSite>> = vec![None; sites.len()];
     let budget = opts.site_budget();
     let tasks = sites.iter().zip(clients).enumerate().map(|(i, (site, c))| {

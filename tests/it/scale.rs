@@ -51,6 +51,54 @@ fn issue_13_verbose_runs_print_progress_lines_naming_the_slowest_site() {
     drop(silent);
 }
 
+/// Recording has its own progress: at `-v`, a run whose notification target never answers
+/// prints `record` lines naming the step under way, and the record still lands.
+#[test]
+fn issue_13_verbose_recording_names_the_step_under_way() {
+    let hosts: Vec<String> = (0..21).map(|i| format!("r{i:02}.test")).collect();
+    let names: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let f = Fleet::start(&names);
+    for host in &names {
+        f.site(host, "observe", "");
+    }
+    // A receiver that accepts connections (the kernel's backlog) and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    f.repo.write(
+        "siteward.yaml",
+        &format!(
+            "notify:\n  - name: ops\n    url: http://127.0.0.1:{port}/hook\n    format: json\n    \
+             events: [drift_started]\n"
+        ),
+    );
+    f.repo
+        .commit_all("21 sites told to a receiver that never answers");
+    // The first record is the baseline: nothing to tell.
+    f.repo.run(&["plan", "--record"]).expect_code(0);
+
+    f.site("r00.test", "observe", "headers:\n  X-Record: two\n");
+    f.repo.commit_all("r00 drifts");
+    let verbose = f.repo.run(&["-v", "plan", "--record", "--timeout", "2"]);
+    verbose.expect_code(2);
+    let line = verbose
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("info: record 0/2 steps"))
+        .unwrap_or_else(|| panic!("no record progress line:\n{}", verbose.stderr));
+    assert!(line.contains(", now: notify ("), "{line}");
+    let log = f
+        .repo
+        .run(&["log", "--format", "json", "--site", "r00.test"]);
+    log.expect_code(0);
+    assert_eq!(
+        log.json()["entries"].as_array().map(Vec::len),
+        Some(2),
+        "both plan runs are recorded: {}",
+        log.stdout
+    );
+    drop(silent);
+}
+
 /// A plan over 1,000 sites: the JSON has every site; the Markdown stays under 60,000
 /// characters, names every unknown site before any drift, collapses the in-sync sites to a
 /// count, details the largest changes first and says what it left out.
