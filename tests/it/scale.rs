@@ -7,19 +7,28 @@ use super::reconcile::Fleet;
 use super::support::nginx::{Nginx, Vhost};
 use super::support::{Repo, refused_port};
 
-/// Off a terminal, `-v` prints a progress line every 2 s naming the site holding the run up;
-/// the default verbosity and `-q` print none.
-#[test]
-fn issue_13_verbose_runs_print_progress_lines_naming_the_slowest_site() {
-    let hosts: Vec<String> = (0..24).map(|i| format!("p{i:02}.test")).collect();
+/// `count` observed sites named `{prefix}NN.test` in sync on one nginx, and a server that
+/// accepts connections (the kernel's backlog) and never answers, with its port.
+fn observed_fleet_and_a_silent_server(
+    prefix: &str,
+    count: usize,
+) -> (Fleet, std::net::TcpListener, u16) {
+    let hosts: Vec<String> = (0..count).map(|i| format!("{prefix}{i:02}.test")).collect();
     let names: Vec<&str> = hosts.iter().map(String::as_str).collect();
     let f = Fleet::start(&names);
     for host in &names {
         f.site(host, "observe", "");
     }
-    // A server that accepts connections (the kernel's backlog) and never answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = silent.local_addr().expect("addr").port();
+    (f, silent, port)
+}
+
+/// Off a terminal, `-v` prints a progress line every 2 s naming the site holding the run up;
+/// the default verbosity and `-q` print none.
+#[test]
+fn issue_13_verbose_runs_print_progress_lines_naming_the_slowest_site() {
+    let (f, silent, port) = observed_fleet_and_a_silent_server("p", 24);
     f.repo.write(
         "sites/slow.test.yaml",
         &format!("name: slow.test\nurl: https://slow.test/\nconnect: 127.0.0.1:{port}\n"),
@@ -55,15 +64,7 @@ fn issue_13_verbose_runs_print_progress_lines_naming_the_slowest_site() {
 /// prints `record` lines naming the step under way, and the record still lands.
 #[test]
 fn issue_13_verbose_recording_names_the_step_under_way() {
-    let hosts: Vec<String> = (0..21).map(|i| format!("r{i:02}.test")).collect();
-    let names: Vec<&str> = hosts.iter().map(String::as_str).collect();
-    let f = Fleet::start(&names);
-    for host in &names {
-        f.site(host, "observe", "");
-    }
-    // A receiver that accepts connections (the kernel's backlog) and never answers.
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = silent.local_addr().expect("addr").port();
+    let (f, silent, port) = observed_fleet_and_a_silent_server("r", 21);
     f.repo.write(
         "siteward.yaml",
         &format!(
