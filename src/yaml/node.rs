@@ -178,6 +178,8 @@ pub fn parse(path: &Arc<str>, text: &str) -> Result<Node, Vec<Problem>> {
         path: path.clone(),
         text,
         anchors: Vec::new(),
+        items: Vec::new(),
+        entries: Vec::new(),
         problems: Vec::new(),
         budget: NODE_BUDGET,
     };
@@ -225,6 +227,10 @@ struct Builder<'t> {
     /// The document text, to phrase syntax errors in the user's terms.
     text: &'t str,
     anchors: Vec<(usize, Node)>,
+    /// The items and entries of the sequences and mappings being built, innermost last: each
+    /// collection is then allocated once, at its final size.
+    items: Vec<Node>,
+    entries: Vec<Entry>,
     /// Non-fatal problems (duplicate keys); fatal ones are returned as `Err`.
     problems: Vec<Problem>,
     budget: usize,
@@ -295,19 +301,21 @@ impl Builder<'_> {
             }
             Event::SequenceStart(anchor, _tag) => {
                 self.charge(1, &mark)?;
-                let mut items = Vec::new();
+                let base = self.items.len();
                 loop {
                     let (ev, m) = self.next(parser)?;
                     if ev == Event::SequenceEnd {
                         break;
                     }
-                    items.push(self.node(parser, ev, m)?);
+                    let item = self.node(parser, ev, m)?;
+                    self.items.push(item);
                 }
+                let items = self.items.drain(base..).collect();
                 (Node::new(Kind::Seq(items), loc), anchor)
             }
             Event::MappingStart(anchor, _tag) => {
                 self.charge(1, &mark)?;
-                let mut entries: Vec<Entry> = Vec::new();
+                let base = self.entries.len();
                 // Key → line of its first definition, for mappings of more than a few keys: one
                 // lookup per key keeps a mapping with tens of thousands of keys (labels) linear,
                 // while a small mapping is scanned without copying or hashing its keys.
@@ -328,6 +336,7 @@ impl Builder<'_> {
                             "merge keys (`<<`) are not supported; list a policy under `policies` instead",
                         ));
                     }
+                    let entries = &self.entries[base..];
                     let first_line = if entries.len() < SCANNED_KEYS {
                         entries
                             .iter()
@@ -348,12 +357,13 @@ impl Builder<'_> {
                     if !seen.is_empty() {
                         seen.insert(key.clone(), key_node.loc.line);
                     }
-                    entries.push(Entry {
+                    self.entries.push(Entry {
                         key,
                         key_loc: key_node.loc,
                         value,
                     });
                 }
+                let entries: Vec<Entry> = self.entries.drain(base..).collect();
                 // A block mapping's event mark is not where a reader looks; its first key is.
                 let loc = entries.first().map_or(loc, |e| e.key_loc.clone());
                 (Node::new(Kind::Map(entries), loc), anchor)
