@@ -259,7 +259,9 @@ pub struct Select {
     /// Only sites whose label KEY equals VALUE (repeatable; all must match).
     #[arg(long, value_name = "KEY=VALUE")]
     pub selector: Vec<String>,
-    /// Only sites whose file, or a policy they use, changed since the git revision REV.
+    /// Only sites whose file, or a policy they use, changed since the git revision REV. `plan`
+    /// also compares how each site is managed with REV, and sends a site's application
+    /// password only where REV sends it (a pull request cannot redirect a credential).
     #[arg(long, value_name = "REV")]
     pub changed_since: Option<String>,
     /// Only shard I of N (1-based), split deterministically by site name.

@@ -10,6 +10,7 @@ pub mod certificate;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod credential_binding;
 pub mod demo;
 pub mod diff;
 pub mod error_text;

@@ -87,6 +87,9 @@ pub struct RunSecrets {
     sites: BTreeMap<String, Result<SiteSecrets, String>>,
     /// Per site, the WordPress application password of `manage.software` (`via: rest`).
     app_passwords: BTreeMap<String, Secret>,
+    /// Per site, why its application password is withheld from this run
+    /// ([`crate::credential_binding`]).
+    withheld: BTreeMap<String, String>,
 }
 
 impl RunSecrets {
@@ -109,12 +112,24 @@ impl RunSecrets {
         RunSecrets {
             sites,
             app_passwords,
+            withheld: BTreeMap::new(),
         }
     }
 
-    /// The application password of site `name`'s `manage.software`, when it names one.
-    pub fn app_password(&self, name: &str) -> Option<&Secret> {
-        self.app_passwords.get(name)
+    /// The application password of site `name`'s `manage.software`, when it names one: `Err`
+    /// with the reason when it is withheld from this run.
+    pub fn app_password(&self, name: &str) -> Result<Option<&Secret>, &str> {
+        match self.withheld.get(name) {
+            Some(reason) => Err(reason),
+            None => Ok(self.app_passwords.get(name)),
+        }
+    }
+
+    /// Withholds site `name`'s application password from this run, for `reason`: it is
+    /// forgotten, and asking for it answers the reason.
+    pub fn withhold_app_password(&mut self, name: &str, reason: String) {
+        self.app_passwords.remove(name);
+        self.withheld.insert(name.to_owned(), reason);
     }
 
     /// The secrets of site `name`; an error for a site whose secrets could not be resolved (or
@@ -135,6 +150,7 @@ impl RunSecrets {
         RunSecrets {
             sites: BTreeMap::from([(site.to_owned(), Ok(secrets))]),
             app_passwords: BTreeMap::new(),
+            withheld: BTreeMap::new(),
         }
     }
 

@@ -69,8 +69,24 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
     opts.grade |= args.record && crate::notify::wants_grades(&state.settings.notify);
     let run = survey::new_run(repo);
     let feed = crate::vuln::Feed::load_blocking(repo, &state.settings, opts.timeout * 6)?;
-    // 3. Resolve secrets (once), observe, diff and stage as `apply` would.
-    let secrets = crate::secret::RunSecrets::resolve(&sites, repo);
+    // The state repo, opened once for the steps below (`None`: not a git repo).
+    let git = crate::git::Repo::open(repo).ok();
+    // The desired state at `--changed-since` (selection has already required a git repo for
+    // it): what a pull request is compared with.
+    let before = match (&args.config.select.changed_since, &git) {
+        (Some(rev), Some(git)) => {
+            let state = crate::load::revision::load_at(git, rev)
+                .with_context(|| format!("cannot read the desired state at `{rev}`"))?;
+            Some((rev.as_str(), git, state))
+        }
+        _ => None,
+    };
+    // 3. Resolve secrets (once), observe, diff and stage as `apply` would. A credential goes
+    //    only where the `--changed-since` revision sends it.
+    let mut secrets = crate::secret::RunSecrets::resolve(&sites, repo);
+    if let Some((rev, git, before)) = &before {
+        crate::credential_binding::withhold_unbound(&mut secrets, &sites, before, rev, git, repo);
+    }
     let found = survey::runtime()?.block_on(survey::survey(
         repo,
         &sites,
@@ -96,13 +112,8 @@ pub fn run(repo: &Path, args: PlanArgs) -> anyhow::Result<Exit> {
             })
             .collect();
     }
-    // The state repo, opened once for the steps below (`None`: not a git repo).
-    let git = crate::git::Repo::open(repo).ok();
-    // How each site is managed, compared with the `--changed-since` revision (selection has
-    // already required a git repo for it).
-    if let (Some(rev), Some(git)) = (&args.config.select.changed_since, &git) {
-        let before = crate::load::revision::load_at(git, rev)
-            .with_context(|| format!("cannot read the desired state at `{rev}`"))?;
+    // How each site is managed, compared with the `--changed-since` revision.
+    if let Some((_, _, before)) = &before {
         for (plan, site) in sites_plans.iter_mut().zip(&sites) {
             plan.manage_changes = crate::diff::manage_changes(before.sites.get(&site.name), site);
         }

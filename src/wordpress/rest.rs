@@ -122,7 +122,10 @@ impl Rest {
         let user = m.and_then(|m| m.username.clone()).ok_or_else(|| {
             RestError::Config("manage.software: `via: rest` needs `username`".to_owned())
         })?;
-        let password = secrets.app_password(site.name.as_str()).ok_or_else(|| {
+        let password = secrets
+            .app_password(site.name.as_str())
+            .map_err(|reason| RestError::Config(reason.to_owned()))?;
+        let password = password.ok_or_else(|| {
             RestError::Config(
                 "manage.software: `via: rest` needs `app_password` (`env:NAME` or `file:PATH`)"
                     .to_owned(),

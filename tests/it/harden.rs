@@ -437,3 +437,85 @@ fn a_local_wordpress_root_inside_the_state_repo_is_never_run() {
     // Never guessed: the site's software could not be read, so the site is unknown.
     assert_eq!(out.json()["sites"][0]["sync"], "unknown", "{}", out.stdout);
 }
+
+/// A pull request cannot make `plan` send a site's WordPress application password somewhere
+/// new: with `--changed-since BASE`, the password goes only where BASE sends it. Two vhosts of
+/// a real nginx stand for the site and for the server a pull request points `url` at; their
+/// access logs show the Basic-auth user of every request that carried the password.
+#[test]
+fn a_pull_request_cannot_send_an_application_password_to_a_new_destination() {
+    const VAR: &str = "SW_TEST_BOUND_APP_PASSWORD";
+    let password = format!("bound-{}", std::process::id());
+    let env = [(VAR, password.as_str())];
+    let logs = tempfile::tempdir().expect("log dir");
+    let ca = Ca::new("binding test root").expect("ca");
+    let vhosts: Vec<Vhost> = ["trusted.test", "elsewhere.test"]
+        .iter()
+        .map(|host| {
+            let mut v = Vhost::new(host, ca.leaf(&[host], Validity::days(60)).expect("leaf"));
+            v.config = format!("  access_log {}/{host}.log;\n", logs.path().display());
+            v
+        })
+        .collect();
+    let nginx = Nginx::start(&vhosts);
+    let repo = Repo::new();
+    repo.write("ca.pem", &ca.cert_pem);
+    let site = |host: &str, label: &str| {
+        repo.write(
+            "sites/shop.test.yaml",
+            &format!(
+                "name: shop.test\nurl: https://{host}/\nconnect: {}\nca: ca.pem\n\
+                 labels: {{team: {label}}}\nmanage:\n  software: {{provider: wordpress, via: rest, \
+                 username: sw-admin, app_password: \"env:{VAR}\"}}\n",
+                nginx.https_addr()
+            ),
+        );
+    };
+    // Requests to `host` that carried the password (the Basic-auth user in the log).
+    let logins = |host: &str| {
+        std::fs::read_to_string(logs.path().join(format!("{host}.log")))
+            .unwrap_or_default()
+            .matches(" - sw-admin [")
+            .count()
+    };
+    site("trusted.test", "web");
+    repo.commit_all("base: the password goes to the site");
+    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_owned();
+
+    // The pull request points `url` elsewhere: the password is withheld, and the plan says so.
+    site("elsewhere.test", "web");
+    repo.commit_all("pull request: url elsewhere");
+    let out = repo.run_env(
+        &["plan", "--changed-since", &base, "--format", "json"],
+        &env,
+    );
+    assert!(
+        out.stdout.contains("application password withheld") && out.stdout.contains("(url)"),
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout,
+        out.stderr
+    );
+    assert_eq!(
+        logins("elsewhere.test"),
+        0,
+        "the password was sent elsewhere"
+    );
+    assert!(!out.stdout.contains(&password) && !out.stderr.contains(&password));
+    // Without a base to compare with, the checkout is trusted and the password goes along:
+    // what the binding above prevents.
+    repo.run_env(&["plan", "--format", "json"], &env);
+    assert!(
+        logins("elsewhere.test") > 0,
+        "no login reached the other vhost"
+    );
+
+    // A pull request that leaves the destination alone: the password goes where it went.
+    site("trusted.test", "shop");
+    repo.commit_all("pull request: another label only");
+    let out = repo.run_env(
+        &["plan", "--changed-since", &base, "--format", "json"],
+        &env,
+    );
+    assert!(!out.stdout.contains("withheld"), "{}", out.stdout);
+    assert!(logins("trusted.test") > 0, "{}", out.stdout);
+}
