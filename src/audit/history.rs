@@ -203,7 +203,7 @@ struct Job {
 
 /// What a reader found for a commit.
 enum Read {
-    Record(RunRecord),
+    Record(Box<RunRecord>),
     /// The commit adds no record.
     None,
     Unreadable {
@@ -282,7 +282,7 @@ fn record_of(repo: &Repo, job: &Wanted) -> Result<Read, GitError> {
         return Ok(Read::None);
     };
     Ok(match serde_json::from_slice::<RunRecord>(&bytes) {
-        Ok(r) => Read::Record(r),
+        Ok(r) => Read::Record(Box::new(r)),
         Err(error) => Read::Unreadable { path, error },
     })
 }
@@ -291,7 +291,7 @@ fn record_of(repo: &Repo, job: &Wanted) -> Result<Read, GitError> {
 /// a warning for an unreadable record (logged here, so in walk order).
 fn shown_record(commit: CommitId, read: Read) -> Option<RunRecord> {
     match read {
-        Read::Record(r) => Some(r),
+        Read::Record(r) => Some(*r),
         Read::None => {
             tracing::debug!(%commit, "commit adds no run record; skipped");
             None
