@@ -249,8 +249,8 @@ fn read_records(repo: &Repo, queue: &Mutex<Receiver<Job>>) {
         let Ok(job) = job else {
             return;
         };
-        // Fails only when the main thread stopped early and no longer waits for it.
         let read = job.batch.iter().map(|w| (w.commit, record_of(repo, w)));
+        // Fails only when the main thread stopped early and no longer waits for it.
         let _ = job.done.send(read.collect());
     }
 }
