@@ -5,13 +5,15 @@
 //! blob is read, found by path (`audit/<author date>/<Siteward-Run>.json`) in the tip's tree,
 //! which is read once ([`TipRecords`]), rather than through the commit's own five trees.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::record::{ActionRecord, RUN_TRAILER, RunCommand, RunRecord, SITES_TRAILER, record_path};
-use crate::git::{BlobId, CommitId, CommitInfo, GitError, Repo};
+use crate::git::{BlobId, CommitId, CommitInfo, Commits, GitError, Repo};
 use crate::plan::{Change, Health, SyncStatus};
 
 /// Clock skew between runners that the early stop of `--since` tolerates.
@@ -78,102 +80,225 @@ impl<'r> History<'r> {
         Ok(None)
     }
 
-    /// Calls `each` with every entry matching `filter`, newest run first, streaming: one
-    /// record is in memory at a time. Stops at the limit or at the first error of `each`.
+    /// Calls `each` with every entry matching `filter`, newest run first, streaming. Stops at
+    /// the limit or at the first error of `each`.
+    ///
+    /// The main thread walks the commits and hands each wanted one's record to reader threads
+    /// (each with its own [`Repo`]), which read and parse it; entries are shown in walk order,
+    /// with at most [`BATCHES_AHEAD`] batches of [`BATCH`] records in flight.
     pub fn visit<E: From<GitError>>(
         &self,
         filter: &HistoryFilter,
         mut each: impl FnMut(Entry) -> Result<(), E>,
     ) -> Result<(), E> {
         let limit = filter.limit.unwrap_or(usize::MAX);
-        let mut seen = 0;
         if limit == 0 {
             return Ok(());
         }
         let mut tip = TipRecords::read(self.repo, self.tip)?;
-        for commit in self.repo.walk(self.tip, None)? {
-            let info = self.repo.commit_info(commit?)?;
-            if filter
-                .since
-                .is_some_and(|since| info.committed < since - SKEW)
-            {
-                break;
+        // The main thread walks full time too.
+        let readers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get() - 1)
+            .clamp(1, MAX_READERS);
+        let readers = (0..readers)
+            .map(|_| self.repo.reopen())
+            .collect::<Result<Vec<_>, _>>()?;
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Mutex::new(queue);
+        std::thread::scope(|scope| {
+            // Dropped on return, which ends the readers.
+            let jobs = jobs;
+            for repo in readers {
+                let queue = &queue;
+                scope.spawn(move || read_records(&repo, queue));
             }
-            let path =
-                trailer(&info.message, RUN_TRAILER).map(|run| record_path(info.authored, run));
-            // Every commit passes the tip's records, read or not, so they stay true for older ones.
-            let from_tip = tip.pass(self.repo, &info, path.as_deref())?;
-            if !wanted(&info, filter) {
-                continue;
-            }
-            let Some(record) = self.record_of(&info, path, from_tip)? else {
-                continue;
-            };
-            let commit = info.id.to_string();
-            for site in record.sites {
-                if !filter.sites.is_empty() && !filter.sites.contains(&site.site) {
-                    continue;
+            let mut walk = self.repo.commits(self.tip);
+            let mut pending = VecDeque::with_capacity(BATCHES_AHEAD);
+            // How the walk ended, once it did.
+            let mut ended = None;
+            let mut seen = 0;
+            loop {
+                while pending.len() < BATCHES_AHEAD && ended.is_none() {
+                    let mut batch = Vec::with_capacity(BATCH);
+                    while batch.len() < BATCH && ended.is_none() {
+                        match next_wanted(&mut walk, &mut tip, self.repo, filter) {
+                            Ok(Some(wanted)) => batch.push(wanted),
+                            Ok(None) => ended = Some(Ok(())),
+                            Err(e) => ended = Some(Err(e)),
+                        }
+                    }
+                    if !batch.is_empty() {
+                        let (done, read) = mpsc::sync_channel(1);
+                        pending.push_back(read);
+                        // Cannot fail: the readers only stop once `jobs` is dropped.
+                        let _ = jobs.send(Job { batch, done });
+                    }
                 }
-                each(Entry {
-                    run: record.run.id.clone(),
-                    commit: commit.clone(),
-                    time: record.run.started.clone(),
-                    command: record.run.command,
-                    site: site.site,
-                    sync: site.sync,
-                    health: site.health,
-                    changes: site.changes,
-                    actions: site.actions,
-                    error: site.error,
-                    certificate_days_left: site.certificate_days_left,
-                    grade: site.grade,
-                })?;
-                seen += 1;
-                if seen >= limit {
+                let Some(read) = pending.pop_front() else {
+                    // A failed walk still shows every entry before the failure, as it used to.
+                    return ended.unwrap_or(Ok(())).map_err(E::from);
+                };
+                let Ok(read) = read.recv() else {
+                    // Its reader panicked, which the scope raises again.
                     return Ok(());
+                };
+                for (commit, read) in read {
+                    let Some(record) = shown_record(commit, read?) else {
+                        continue;
+                    };
+                    let commit = commit.to_string();
+                    for site in record.sites {
+                        if !filter.sites.is_empty() && !filter.sites.contains(&site.site) {
+                            continue;
+                        }
+                        each(Entry {
+                            run: record.run.id.clone(),
+                            commit: commit.clone(),
+                            time: record.run.started.clone(),
+                            command: record.run.command,
+                            site: site.site,
+                            sync: site.sync,
+                            health: site.health,
+                            changes: site.changes,
+                            actions: site.actions,
+                            error: site.error,
+                            certificate_days_left: site.certificate_days_left,
+                            grade: site.grade,
+                        })?;
+                        seen += 1;
+                        if seen >= limit {
+                            return Ok(());
+                        }
+                    }
                 }
+            }
+        })
+    }
+}
+
+/// Records per job: a reader wakes once per batch, not once per record.
+const BATCH: usize = 8;
+
+/// Batches read ahead of the one being shown: enough to keep the readers busy, few enough to
+/// keep memory flat.
+const BATCHES_AHEAD: usize = 8;
+
+/// Reader threads at most.
+const MAX_READERS: usize = 4;
+
+/// A commit whose record is wanted.
+struct Wanted {
+    commit: CommitId,
+    /// Its own record's path, from its trailer and date.
+    path: Option<String>,
+    /// The tip's blob at `path`, when it is the commit's own ([`TipRecords`]).
+    from_tip: Option<BlobId>,
+}
+
+/// Records for a reader to read, and where to send what it found, in the same order.
+struct Job {
+    batch: Vec<Wanted>,
+    done: SyncSender<Vec<(CommitId, Result<Read, GitError>)>>,
+}
+
+/// What a reader found for a commit.
+enum Read {
+    Record(Box<RunRecord>),
+    /// The commit adds no record.
+    None,
+    Unreadable {
+        path: String,
+        error: serde_json::Error,
+    },
+}
+
+/// The next commit of `walk` whose record `filter` wants (`None` at the end, or at the early
+/// stop of `--since`); every commit on the way passes `tip`.
+fn next_wanted(
+    walk: &mut Commits<'_>,
+    tip: &mut TipRecords,
+    repo: &Repo,
+    filter: &HistoryFilter,
+) -> Result<Option<Wanted>, GitError> {
+    for info in walk {
+        let info = info?;
+        if filter
+            .since
+            .is_some_and(|since| info.committed < since - SKEW)
+        {
+            return Ok(None);
+        }
+        let path = trailer(&info.message, RUN_TRAILER).map(|run| record_path(info.authored, run));
+        // Every commit passes the tip's records, read or not, so they stay true for older ones.
+        let from_tip = tip.pass(repo, &info, path.as_deref())?;
+        if wanted(&info, filter) {
+            return Ok(Some(Wanted {
+                commit: info.id,
+                path,
+                from_tip,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// A reader thread: reads the records of jobs from `queue` until it closes.
+fn read_records(repo: &Repo, queue: &Mutex<Receiver<Job>>) {
+    loop {
+        let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
+        let Ok(job) = job else {
+            return;
+        };
+        let read = job.batch.iter().map(|w| (w.commit, record_of(repo, w)));
+        // Fails only when the main thread stopped early and no longer waits for it.
+        let _ = job.done.send(read.collect());
+    }
+}
+
+/// The record a commit added: by its trailer and date when possible (from the tip's tree when
+/// it has it, else from the commit's own), else by diffing the commit against its parent.
+fn record_of(repo: &Repo, job: &Wanted) -> Result<Read, GitError> {
+    let by_path = match (&job.path, job.from_tip) {
+        (Some(path), Some(blob)) => Some((path.clone(), repo.read_blob(blob)?)),
+        (Some(path), None) => repo
+            .read_file_at(job.commit, path)?
+            .map(|b| (path.clone(), b)),
+        (None, _) => None,
+    };
+    let found = match by_path {
+        Some(found) => Some(found),
+        None => {
+            let added = repo.files_added_by(job.commit)?;
+            match added
+                .into_iter()
+                .find(|(p, _)| p.starts_with("audit/") && p.ends_with(".json"))
+            {
+                Some((path, blob)) => Some((path, repo.read_blob(blob)?)),
+                None => None,
             }
         }
-        Ok(())
-    }
+    };
+    let Some((path, bytes)) = found else {
+        return Ok(Read::None);
+    };
+    Ok(match serde_json::from_slice::<RunRecord>(&bytes) {
+        Ok(r) => Read::Record(Box::new(r)),
+        Err(error) => Read::Unreadable { path, error },
+    })
+}
 
-    /// The record a commit added: by its trailer and date when possible (from the tip's tree
-    /// when `from_tip` has it, else from the commit's own), else by diffing the commit against
-    /// its parent. Unreadable records are skipped with a warning.
-    fn record_of(
-        &self,
-        info: &CommitInfo,
-        path: Option<String>,
-        from_tip: Option<BlobId>,
-    ) -> Result<Option<RunRecord>, GitError> {
-        let by_path = match (path, from_tip) {
-            (Some(path), Some(blob)) => Some((path, self.repo.read_blob(blob)?)),
-            (Some(path), None) => self.repo.read_file_at(info.id, &path)?.map(|b| (path, b)),
-            (None, _) => None,
-        };
-        let found = match by_path {
-            Some(found) => Some(found),
-            None => {
-                let added = self.repo.files_added_by(info.id)?;
-                match added
-                    .into_iter()
-                    .find(|(p, _)| p.starts_with("audit/") && p.ends_with(".json"))
-                {
-                    Some((path, blob)) => Some((path, self.repo.read_blob(blob)?)),
-                    None => None,
-                }
-            }
-        };
-        let Some((path, bytes)) = found else {
-            tracing::debug!(commit = %info.id, "commit adds no run record; skipped");
-            return Ok(None);
-        };
-        match serde_json::from_slice::<RunRecord>(&bytes) {
-            Ok(r) => Ok(Some(r)),
-            Err(e) => {
-                tracing::warn!(commit = %info.id, %path, "unreadable run record skipped: {e}");
-                Ok(None)
-            }
+/// The record to show of what a reader found: commits without a readable one are skipped, with
+/// a warning for an unreadable record (logged here, so in walk order).
+fn shown_record(commit: CommitId, read: Read) -> Option<RunRecord> {
+    match read {
+        Read::Record(r) => Some(*r),
+        Read::None => {
+            tracing::debug!(%commit, "commit adds no run record; skipped");
+            None
+        }
+        Read::Unreadable { path, error } => {
+            tracing::warn!(%commit, %path, "unreadable run record skipped: {error}");
+            None
         }
     }
 }
