@@ -13,7 +13,13 @@ use crate::problem::Problem;
 /// Validates the repo at `repo`; exit 0 when valid, 1 otherwise.
 pub fn run(repo: &Path, format: ValidateFormat) -> anyhow::Result<Exit> {
     let (problems, sites, policies) = match load_repo(repo) {
-        Ok(state) => (Vec::new(), state.sites.len(), state.policies.len()),
+        Ok(state) => {
+            let counts = (Vec::new(), state.sites.len(), state.policies.len());
+            // Only the counts are needed, and the process ends next: the OS takes the memory
+            // back at once, where freeing 10,000 sites one by one takes a twentieth of the run.
+            std::mem::forget(state);
+            counts
+        }
         Err(LoadError::Invalid(problems)) => (problems, 0, 0),
         Err(e) => return Err(e.into()),
     };

@@ -20,7 +20,8 @@ pub mod site;
 mod site_files;
 mod windows;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -176,10 +177,14 @@ fn collect_yaml(
     let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
         return;
     };
-    let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let name = e.file_name().to_string_lossy().into_owned();
+    // Each entry's name is read once: `DirEntry::file_name` allocates.
+    let mut entries: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|e| (e.file_name(), e))
+        .collect();
+    entries.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+    for (name, e) in entries {
+        let name = name.to_string_lossy().into_owned();
         let rel = format!("{dir}/{name}");
         let Ok(kind) = e.file_type() else { continue };
         let at_file = |message: &str| Problem {
@@ -283,19 +288,23 @@ fn load(
     //    independent, so they are read in parallel; names are checked across files afterwards.
     let (sites, problems) = site_files::load_all(sites, &defaults, &policy_names, disk);
     r.problems.extend(problems);
-    let mut seen: BTreeMap<SiteName, String> = BTreeMap::new();
+    let mut seen: HashMap<SiteName, Arc<str>> = HashMap::with_capacity(sites.len());
     let mut loaded = Vec::with_capacity(sites.len());
     for (name_loc, site) in sites {
-        if let Some(first) = seen.get(&site.name) {
-            let msg = format!(
-                "duplicate site name `{}` (also defined in {first})",
-                site.name
-            );
-            r.report(&name_loc, msg);
-            continue;
+        match seen.entry(site.name.clone()) {
+            Entry::Occupied(first) => {
+                let msg = format!(
+                    "duplicate site name `{}` (also defined in {})",
+                    site.name,
+                    first.get()
+                );
+                r.report(&name_loc, msg);
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(name_loc.path.clone());
+                loaded.push((site.name.clone(), site));
+            }
         }
-        seen.insert(site.name.clone(), name_loc.path.to_string());
-        loaded.push((site.name.clone(), site));
     }
     // Built at once, the map's nodes are full; inserted one by one, about half of every node
     // (room for 11 sites of several hundred bytes each) stays empty.

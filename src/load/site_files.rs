@@ -41,7 +41,7 @@ impl SiteFile<'_> {
     }
 }
 
-/// What one worker loaded: sites with their index in file order, and problems.
+/// What one worker loaded: sites with their index in file order (increasing), and problems.
 #[derive(Default)]
 struct Share {
     sites: Vec<(usize, LoadedSite)>,
@@ -83,14 +83,23 @@ pub(super) fn load_all(
             .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     });
-    let mut sites = Vec::with_capacity(count);
     let mut problems = Vec::new();
+    let mut parts = Vec::with_capacity(shares.len());
     for share in shares {
-        sites.extend(share.sites);
         problems.extend(share.problems);
+        parts.push(share.sites.into_iter().peekable());
     }
-    sites.sort_unstable_by_key(|(index, _)| *index);
-    (sites.into_iter().map(|(_, site)| site).collect(), problems)
+    // Each worker took files in increasing order: merging the shares restores file order.
+    let mut sites = Vec::with_capacity(count);
+    while let Some(next) = parts
+        .iter_mut()
+        .filter_map(|part| Some((part.peek()?.0, part)))
+        .min_by_key(|(index, _)| *index)
+        .and_then(|(_, part)| part.next())
+    {
+        sites.push(next.1);
+    }
+    (sites, problems)
 }
 
 /// A site read from its source, with the location of its `name` (whose path is the file's).
