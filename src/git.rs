@@ -897,7 +897,7 @@ impl Repo {
 
 /// Stops checking, for the rest of the process, that each object read hashes to its id: with
 /// loose objects that check is a quarter of the time spent reading them. zlib's checksum still
-/// catches a damaged object, and `git log` does not check either. For read-only commands.
+/// catches a damaged object. For read-only commands.
 pub fn skip_hash_checks() {
     git2::opts::strict_hash_verification(false);
 }
