@@ -289,3 +289,33 @@ fn report_shows_the_fleet_and_works_in_a_real_browser() {
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
+
+/// A report written again to the same folder drops the pages of sites that left the fleet —
+/// only pages the report itself wrote: a file of the user's in `sites/` stays.
+#[test]
+fn a_report_removes_only_its_own_pages_of_sites_that_left() {
+    let f = Fleet::start(&["a.test", "b.test"]);
+    f.site("a.test", "observe", "");
+    f.site("b.test", "observe", "");
+    f.repo.commit_all("two sites");
+    let out = tempfile::tempdir().expect("out");
+    let dir = out.path().to_str().expect("utf-8");
+    f.repo.run(&["report", "--out", dir]).expect_code(0);
+    let page = |name: &str| out.path().join("sites").join(name);
+    assert!(page("a.test.html").is_file() && page("b.test.html").is_file());
+    std::fs::write(page("notes.html"), "mine").expect("a file of the user's");
+
+    std::fs::remove_file(f.repo.path().join("sites/b.test.yaml")).expect("remove b");
+    f.repo.commit_all("b.test leaves");
+    f.repo.run(&["report", "--out", dir]).expect_code(0);
+    assert!(page("a.test.html").is_file(), "the remaining site's page");
+    assert!(
+        !page("b.test.html").exists(),
+        "the page of the site that left"
+    );
+    assert_eq!(read(&page("notes.html")), "mine", "the user's file is kept");
+    assert!(
+        !read(&out.path().join("index.html")).contains("b.test"),
+        "the overview no longer lists b.test"
+    );
+}

@@ -15,7 +15,7 @@ mod overview;
 pub mod page;
 mod site;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::plan::SitePlan;
@@ -68,21 +68,48 @@ pub struct WriteError {
     pub source: std::io::Error,
 }
 
+/// The list of the site pages the last report wrote, in `DIR`: what the next one may remove.
+const PAGES_LIST: &str = ".siteward-report-pages";
+
 /// Writes the report into `dir` (created if absent): `index.html` and `sites/<site>.html`.
-/// Pages of sites no longer in the fleet are left as they are.
+/// Pages the previous report in `dir` wrote for sites no longer in the fleet are removed; no
+/// other file is touched.
 pub fn write(dir: &Path, fleet: &Fleet) -> Result<(), WriteError> {
     let sites_dir = dir.join("sites");
     std::fs::create_dir_all(&sites_dir).map_err(|source| WriteError {
         path: sites_dir.clone(),
         source,
     })?;
+    let mut pages = BTreeSet::new();
     for s in &fleet.sites {
-        save(
-            &sites_dir.join(page::site_file(&s.name)),
-            &site::render(fleet, s),
-        )?;
+        let file = page::site_file(&s.name);
+        save(&sites_dir.join(&file), &site::render(fleet, s))?;
+        pages.insert(file);
     }
-    save(&dir.join("index.html"), &overview::render(fleet))
+    remove_stale_pages(dir, &sites_dir, &pages)?;
+    save(&dir.join("index.html"), &overview::render(fleet))?;
+    let list: String = pages.iter().map(|p| format!("{p}\n")).collect();
+    save(&dir.join(PAGES_LIST), &list)
+}
+
+/// Removes the pages the previous report listed in [`PAGES_LIST`] that are not in `pages`:
+/// only names a site page can have, only regular files (never a link), only in `sites/`.
+fn remove_stale_pages(
+    dir: &Path,
+    sites_dir: &Path,
+    pages: &BTreeSet<String>,
+) -> Result<(), WriteError> {
+    let listed = std::fs::read_to_string(dir.join(PAGES_LIST)).unwrap_or_default();
+    for name in listed.lines() {
+        if pages.contains(name) || !page::is_site_file(name) {
+            continue;
+        }
+        let path = sites_dir.join(name);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+            std::fs::remove_file(&path).map_err(|source| WriteError { path, source })?;
+        }
+    }
+    Ok(())
 }
 
 fn save(path: &Path, text: &str) -> Result<(), WriteError> {

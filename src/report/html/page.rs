@@ -98,6 +98,12 @@ pub fn site_file(name: &str) -> String {
     safe
 }
 
+/// Whether `file` is a name [`site_file`] gives: the page of some site.
+pub fn is_site_file(file: &str) -> bool {
+    file.strip_suffix(".html")
+        .is_some_and(|stem| site_file(stem) == file)
+}
+
 /// A state word in a span whose class colours it (the word itself carries the meaning).
 pub fn state(word: &str) -> String {
     format!("<span class=\"state {0}\">{0}</span>", html(word))
@@ -147,6 +153,24 @@ mod tests {
             assert!(f.ends_with(".html"));
         }
         assert_eq!(site_file("../x"), "_.._x.html");
+    }
+
+    #[test]
+    fn only_names_of_site_pages_are_site_files() {
+        for name in ["shop.example.nl", "../x", "..", "", "A.Test"] {
+            assert!(is_site_file(&site_file(name)), "{name}");
+        }
+        for file in [
+            "../a.html",
+            "a/b.html",
+            ".siteward-report-pages",
+            ".hidden.html",
+            "Shop.html",
+            "index.htm",
+            "notes.txt",
+        ] {
+            assert!(!is_site_file(file), "{file}");
+        }
     }
 
     #[test]
