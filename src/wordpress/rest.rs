@@ -5,10 +5,15 @@
 //! verification on; no redirect followed), so every request stays on the site's origin.
 //!
 //! REST lists plugins (`/wp-json/wp/v2/plugins`: id `dir/file`, version, status) and themes
-//! (`/wp-json/wp/v2/themes`: stylesheet, version, status). It does not expose the core
+//! (`/wp-json/wp/v2/themes`: stylesheet, version, status). A site without pretty permalinks
+//! has no `/wp-json/` path: when that answers 404 and the answer is not WordPress's own, the
+//! same route is asked as `?rest_route=/wp/v2/…`, as WordPress documents, from then on. It does not expose the core
 //! version, which is read from the home page's `<meta name="generator">` or the feed's
 //! `<generator>` (unknown when the site hides both), nor the PHP version, must-use plugins or
 //! maintenance mode: those are unknown in the [`Inventory`], never assumed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use base64::Engine;
 use reqwest::Method;
@@ -86,6 +91,9 @@ pub struct Rest {
     user: String,
     /// `Basic base64(user:password)`.
     auth: Secret,
+    /// Routes go through `?rest_route=` (no pretty permalinks), learnt from a 404 at
+    /// `/wp-json/` that WordPress did not answer; shared by clones.
+    plain_routes: Arc<AtomicBool>,
 }
 
 /// One plugin as `/wp/v2/plugins` lists it.
@@ -144,14 +152,15 @@ impl Rest {
             base,
             user,
             auth: Secret::new(format!("Basic {token}")),
+            plain_routes: Arc::new(AtomicBool::new(false)),
         })
     }
 
     /// What WordPress says is installed; unknown what REST cannot tell.
     pub async fn inventory(&self) -> Result<Inventory, RestError> {
         let (plugins, themes, core) = tokio::join!(
-            self.json::<Vec<RestPlugin>>(Method::GET, "wp-json/wp/v2/plugins"),
-            self.json::<Vec<RestTheme>>(Method::GET, "wp-json/wp/v2/themes"),
+            self.json::<Vec<RestPlugin>>(Method::GET, "/wp/v2/plugins", None),
+            self.json::<Vec<RestTheme>>(Method::GET, "/wp/v2/themes", None),
             self.core(),
         );
         let plugins = plugins?
@@ -187,8 +196,8 @@ impl Rest {
     /// Activates or deactivates the plugin whose main file is `file` (`dir/file.php`).
     pub async fn set_active(&self, file: &str, active: bool) -> Result<(), RestError> {
         let status = if active { "active" } else { "inactive" };
-        let path = format!("{}?status={status}", plugin_path(file)?);
-        self.json::<serde_json::Value>(Method::POST, &path)
+        let route = plugin_route(file)?;
+        self.json::<serde_json::Value>(Method::POST, &route, Some(("status", status)))
             .await
             .map(drop)
     }
@@ -196,7 +205,7 @@ impl Rest {
     /// Deletes the (inactive) plugin whose main file is `file`: WordPress runs its uninstall
     /// routine and removes its files.
     pub async fn delete(&self, file: &str) -> Result<(), RestError> {
-        self.json::<serde_json::Value>(Method::DELETE, &plugin_path(file)?)
+        self.json::<serde_json::Value>(Method::DELETE, &plugin_route(file)?, None)
             .await
             .map(drop)
     }
@@ -219,16 +228,21 @@ impl Rest {
         Ok(None)
     }
 
-    /// `method path` with the application password; the JSON answer of a 2xx.
-    async fn json<T: DeserializeOwned>(&self, method: Method, path: &str) -> Result<T, RestError> {
-        let url = self.url(path)?;
-        let headers = [
-            ("authorization", self.auth.expose()),
-            ("accept", "application/json"),
-        ];
-        let got = self.http.send(method.clone(), &url, &headers, true).await?;
-        let body = got.body.unwrap_or_default();
-        let status = got.page.status;
+    /// `method` on REST `route` (with one `query` pair) with the application password; the
+    /// JSON answer of a 2xx. A 404 at `/wp-json/` that WordPress did not answer is asked again
+    /// as `?rest_route=`: it never reached WordPress, so nothing was done.
+    async fn json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        route: &str,
+        query: Option<(&str, &str)>,
+    ) -> Result<T, RestError> {
+        let plain = self.plain_routes.load(Ordering::Relaxed);
+        let (mut url, mut status, mut body) = self.send(&method, route, query, plain).await?;
+        if status == 404 && !plain && !answered_by_wordpress(&body) {
+            self.plain_routes.store(true, Ordering::Relaxed);
+            (url, status, body) = self.send(&method, route, query, true).await?;
+        }
         if !(200..300).contains(&status) {
             let failure: RestFailure = serde_json::from_slice(&body).unwrap_or_default();
             let code = match failure.code.is_empty() {
@@ -259,6 +273,44 @@ impl Rest {
         })
     }
 
+    /// One request with the application password: its URL, status and body.
+    async fn send(
+        &self,
+        method: &Method,
+        route: &str,
+        query: Option<(&str, &str)>,
+        plain: bool,
+    ) -> Result<(Url, u16, Vec<u8>), RestError> {
+        let url = self.route_url(route, query, plain)?;
+        let headers = [
+            ("authorization", self.auth.expose()),
+            ("accept", "application/json"),
+        ];
+        let got = self.http.send(method.clone(), &url, &headers, true).await?;
+        Ok((url, got.page.status, got.body.unwrap_or_default()))
+    }
+
+    /// The URL of REST `route`: `wp-json/<route>` under the site's URL, or the site's URL with
+    /// `?rest_route=<route>` when `plain`; `query` added to either.
+    fn route_url(
+        &self,
+        route: &str,
+        query: Option<(&str, &str)>,
+        plain: bool,
+    ) -> Result<Url, RestError> {
+        let mut url = if plain {
+            let mut url = self.base.clone();
+            url.query_pairs_mut().append_pair("rest_route", route);
+            url
+        } else {
+            self.url(&format!("wp-json{route}"))?
+        };
+        if let Some((key, value)) = query {
+            url.query_pairs_mut().append_pair(key, value);
+        }
+        Ok(url)
+    }
+
     /// `path` under the site's URL; never another origin.
     fn url(&self, path: &str) -> Result<Url, RestError> {
         let url = self
@@ -279,9 +331,14 @@ fn slug_of(id: &str) -> &str {
     id.split_once('/').map_or(id, |(dir, _)| dir)
 }
 
-/// `wp-json/wp/v2/plugins/<dir>/<file>` for a plugin's main file (`dir/file.php`); refuses
+/// Whether a REST answer is WordPress's own error (`{"code": …}`), not the web server's page.
+fn answered_by_wordpress(body: &[u8]) -> bool {
+    serde_json::from_slice::<RestFailure>(body).is_ok_and(|f| !f.code.is_empty())
+}
+
+/// The route `/wp/v2/plugins/<dir>/<file>` of a plugin's main file (`dir/file.php`); refuses
 /// anything but one or two plain name segments.
-fn plugin_path(file: &str) -> Result<String, RestError> {
+fn plugin_route(file: &str) -> Result<String, RestError> {
     let id = file.strip_suffix(".php").unwrap_or(file);
     let plain = |s: &str| {
         !s.is_empty()
@@ -296,7 +353,7 @@ fn plugin_path(file: &str) -> Result<String, RestError> {
             "plugin `{file}`: not a plugin file siteward sends to the REST API"
         )));
     }
-    Ok(format!("wp-json/wp/v2/plugins/{id}"))
+    Ok(format!("/wp/v2/plugins/{id}"))
 }
 
 /// `6.1.9` from `<meta name="generator" content="WordPress 6.1.9" />`.
@@ -340,13 +397,10 @@ mod tests {
         assert_eq!(slug_of("akismet/akismet"), "akismet");
         assert_eq!(slug_of("hello"), "hello");
         assert_eq!(
-            plugin_path("akismet/akismet.php").unwrap(),
-            "wp-json/wp/v2/plugins/akismet/akismet"
+            plugin_route("akismet/akismet.php").unwrap(),
+            "/wp/v2/plugins/akismet/akismet"
         );
-        assert_eq!(
-            plugin_path("hello.php").unwrap(),
-            "wp-json/wp/v2/plugins/hello"
-        );
+        assert_eq!(plugin_route("hello.php").unwrap(), "/wp/v2/plugins/hello");
         for bad in [
             "../../x.php",
             "a/../b.php",
@@ -355,7 +409,7 @@ mod tests {
             "//evil.test/x.php",
             "",
         ] {
-            assert!(plugin_path(bad).is_err(), "{bad}");
+            assert!(plugin_route(bad).is_err(), "{bad}");
         }
     }
 }

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use super::acme::last_record;
 use super::reconcile::{results, site_record};
-use super::support::wordpress::{HOST, Wordpress};
+use super::support::wordpress::{HOST, Permalinks, Wordpress};
 use super::support::{Repo, Run, wait};
 use super::wordpress::changes;
 
@@ -34,7 +34,11 @@ struct Setup {
 
 impl Setup {
     fn start() -> Setup {
-        let wp = Wordpress::start();
+        Setup::start_with(Permalinks::Pretty)
+    }
+
+    fn start_with(permalinks: Permalinks) -> Setup {
+        let wp = Wordpress::start_with(permalinks);
         let created = wp.php_json(
             "$r = WP_Application_Passwords::create_new_application_password(1, \
              array('name' => 'siteward')); echo json_encode($r[0]);",
@@ -251,6 +255,33 @@ fn rest_activates_deactivates_and_deletes_and_verifies() {
     );
     assert!(!s.wp.root().join("wp-content/plugins/hello").exists());
     assert_eq!(s.wp.status("/"), Some(200));
+    s.password_never_shown();
+}
+
+/// A server without pretty permalinks: `/wp-json/` is nginx's own 404, so REST is asked as
+/// `?rest_route=`; the inventory, an activation and its verification work as with them.
+#[test]
+fn rest_without_pretty_permalinks_goes_through_rest_route() {
+    let s = Setup::start_with(Permalinks::Plain);
+    assert_eq!(s.wp.status("/wp-json/wp/v2/plugins"), Some(404));
+    s.install("hello", "1.0.0", FINE);
+    s.site("  plugins:\n    hello: {version: \"1.0.0\", active: true}\n");
+    let c = changes(&s.plan());
+    assert_eq!(c.len(), 1, "{c:#?}");
+    assert_eq!(
+        (
+            c[0]["key"].as_str(),
+            c[0]["live"].as_str(),
+            c[0]["step"].as_str()
+        ),
+        (Some("hello"), Some("1.0.0 (inactive)"), Some("apply"))
+    );
+    s.run(&["apply"]).expect_code(0);
+    assert!(
+        s.active("hello/hello.php"),
+        "WordPress says hello is not active"
+    );
+    assert_eq!(s.plan()["sites"][0]["sync"], "in_sync");
     s.password_never_shown();
 }
 

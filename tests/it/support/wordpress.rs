@@ -16,6 +16,15 @@ use super::wait;
 /// The site's host name (resolved with `connect:`).
 pub const HOST: &str = "wp.test";
 
+/// How the web server routes paths that are not files.
+#[derive(Debug, Clone, Copy)]
+pub enum Permalinks {
+    /// Everything else to `index.php` (WordPress's pretty permalinks, `/wp-json/`).
+    Pretty,
+    /// No rewrite: only `index.php?…` reaches WordPress.
+    Plain,
+}
+
 /// A running WordPress.
 pub struct Wordpress {
     /// Database, php-fpm and package files.
@@ -43,14 +52,25 @@ impl Wordpress {
     /// Starts the database, nginx and php-fpm and installs WordPress with Akismet (inactive)
     /// and the twentytwentythree theme (active).
     pub fn start() -> Wordpress {
+        Wordpress::start_with(Permalinks::Pretty)
+    }
+
+    /// As [`Wordpress::start`], with `permalinks` as the web server routes them.
+    pub fn start_with(permalinks: Permalinks) -> Wordpress {
         let dir = tempfile::tempdir().expect("temp dir");
         let d = dir.path().to_path_buf();
         std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         let ca = Ca::new("wordpress test root").expect("ca");
         let mut v = Vhost::new(HOST, ca.leaf(&[HOST], Validity::days(5)).expect("leaf"));
         v.files.clear();
+        // Without the rewrite to `index.php`, `/wp-json/…` is nginx's own 404: a server without
+        // pretty permalinks.
+        let routing = match permalinks {
+            Permalinks::Pretty => "try_files $uri $uri/ /index.php?$args;",
+            Permalinks::Plain => "",
+        };
         v.config = format!(
-            "  index index.php;\n  location / {{ try_files $uri $uri/ /index.php?$args; }}\n  \
+            "  index index.php;\n  location / {{ {routing} }}\n  \
              location ~ \\.php$ {{ include /etc/nginx/fastcgi_params; \
              fastcgi_param HTTP_HOST $host:$server_port; \
              fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name; \
