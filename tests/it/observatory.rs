@@ -485,3 +485,57 @@ fn web_grade_equals_the_mdn_http_observatory() {
         differences.join("\n")
     );
 }
+
+/// Registrable domains, which decide whether a script is "same domain" for subresource
+/// integrity, agree with the Observatory's own library (tldts, as its SRI test calls it).
+#[test]
+fn registrable_domains_agree_with_the_observatory_s_library() {
+    let Some(pkg) = observatory::install() else {
+        return;
+    };
+    let tldts = pkg.join("../../tldts");
+    let hosts = [
+        "www.example.com",
+        "example.com",
+        "a.b.co.uk",
+        "co.uk",
+        "sub.bbc.co.uk",
+        "user.github.io",
+        "github.io",
+        "a.blogspot.com",
+        "shop.example.nl",
+        "wp.test",
+        "a.b.wp.test",
+        "localhost",
+        "127.0.0.1",
+        "a.b.ck",
+        "www.ck",
+        "city.kawasaki.jp",
+        "a.b.kawasaki.jp",
+        "x.appspot.com",
+        "static.example.com.au",
+        "xn--80ak6aa92e.com",
+    ];
+    let script = "const { parse } = require(process.env.TLDTS); \
+                  const out = {}; \
+                  for (const h of process.argv.slice(1)) { out[h] = parse(h).domain; } \
+                  console.log(JSON.stringify(out));";
+    let out = std::process::Command::new("node")
+        .arg("-e")
+        .arg(script)
+        .args(hosts)
+        .env("TLDTS", &tldts)
+        .output()
+        .expect("run node");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs: BTreeMap<String, Option<String>> =
+        serde_json::from_slice(&out.stdout).expect("tldts answer");
+    for host in hosts {
+        let ours = siteward::policy::observatory::domain::registrable(host);
+        assert_eq!(ours, theirs[host], "{host}");
+    }
+}

@@ -9,8 +9,8 @@
 //!
 //! Headers are read as Node reads them: repeated lines joined with `, ` (so `X-Frame-Options`
 //! sent twice is invalid), except the few Node keeps only the first of (`Content-Type`, …).
-//! Known simplifications: the HSTS preload list is taken as empty (no site gains
-//! `hsts-preloaded`); a script's registrable domain is its host's last two labels.
+//! Known simplification: the HSTS preload list is taken as empty (no site gains
+//! `hsts-preloaded`). A script's registrable domain is the Observatory's ([`domain`]).
 //!
 //! [`Grading::Strict`] corrects the Observatory's known quirks the way browsers read headers:
 //! an HSTS `max-age` without digits is invalid and `max-age=0` is no HSTS; a header sent twice
@@ -23,6 +23,7 @@
 pub mod advice;
 pub mod cookies;
 pub mod csp;
+pub mod domain;
 pub mod html;
 
 use std::collections::BTreeMap;
@@ -524,16 +525,6 @@ fn referrer(page: Option<&Page>, meta: Option<&str>) -> (&'static str, bool) {
     }
 }
 
-/// A host's registrable domain, taken as its last two labels (`None` for an IP address or a
-/// single label).
-fn registrable(host: &str) -> Option<String> {
-    if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') {
-        return None;
-    }
-    let labels: Vec<&str> = host.trim_end_matches('.').split('.').collect();
-    (labels.len() >= 2).then(|| labels[labels.len() - 2..].join(".").to_lowercase())
-}
-
 fn sri(view: &View, auto: Option<&Chain>) -> (&'static str, bool) {
     const ORDER: [&str; 6] = [
         "sri-implemented-and-all-scripts-loaded-securely",
@@ -558,7 +549,7 @@ fn sri(view: &View, auto: Option<&Chain>) -> (&'static str, bool) {
         return ("sri-not-implemented-response-not-html", true);
     }
     let https_session = view.https.is_some();
-    let own = registrable(&view.host);
+    let own = domain::registrable(&view.host);
     let scripts: Vec<html::Tag> = html::tags(chain.body.as_deref().unwrap_or_default())
         .into_iter()
         .filter(|t| t.name == "script")
@@ -588,7 +579,7 @@ fn sri(view: &View, auto: Option<&Chain>) -> (&'static str, bool) {
         let same_domain = if full {
             url::Url::parse(&src)
                 .ok()
-                .and_then(|u| u.host_str().map(registrable))
+                .and_then(|u| u.host_str().map(domain::registrable))
                 .flatten()
                 == own
         } else {
