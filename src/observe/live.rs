@@ -78,6 +78,10 @@ pub struct TlsObservation {
     /// Whether the server stapled an OCSP response to the handshake that served the page (the
     /// client always asks for one); `None` when the chain was analysed without a handshake.
     pub ocsp_stapled: Option<bool>,
+    /// What the stapled response says about the leaf (status, validity window), or why it
+    /// cannot be read; not recorded (it ticks).
+    #[serde(skip)]
+    pub ocsp: Option<Result<crate::probe::ocsp::Stapled, String>>,
 }
 
 /// Parsed fields of one X.509 certificate.

@@ -206,7 +206,8 @@ async fn observe_site(
             match tls::analyse(&presented.chain, &clients.https.roots, &host, now) {
                 Ok(t) => {
                     live.tls = Some(TlsObservation {
-                        ocsp_stapled: Some(presented.ocsp_stapled),
+                        ocsp_stapled: Some(presented.ocsp.is_some()),
+                        ocsp: presented.ocsp,
                         ..t
                     })
                 }

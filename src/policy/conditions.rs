@@ -9,6 +9,8 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
+
 use super::Failure;
 use super::headers::{self, has_source};
 use super::observatory::advice;
@@ -228,7 +230,10 @@ fn cert_ocsp_stapled(live: &LiveSite) -> Option<Failure> {
         return Some(no_certificate(live));
     };
     match (tls.ocsp_stapled, &tls.leaf.ocsp_responder) {
-        (Some(true), _) => None,
+        (Some(true), _) => tls
+            .ocsp
+            .as_ref()
+            .and_then(|r| stapled_response(r, Utc::now())),
         (None, _) => Some(Failure::new(
             "OCSP stapling was not observed (the certificate was not seen in a handshake)",
             "make the site answer over HTTPS, then check again",
@@ -248,6 +253,62 @@ fn cert_ocsp_stapled(live: &LiveSite) -> Option<Failure> {
              on;`), serve a response fetched separately (nginx: `ssl_stapling_file`), or drop \
              the rule for certificates without one",
         )),
+    }
+}
+
+/// What is wrong with a stapled response at `now`: unreadable, not good, or outside the window
+/// it is valid in (five minutes of clock skew allowed).
+fn stapled_response(
+    read: &Result<crate::probe::ocsp::Stapled, String>,
+    now: DateTime<Utc>,
+) -> Option<Failure> {
+    use crate::probe::ocsp::CertStatus;
+    const FIX: &str = "let the server fetch fresh responses (nginx: `ssl_stapling on; \
+                       ssl_stapling_verify on;` and a `resolver`, not a fixed \
+                       `ssl_stapling_file`; Apache: `SSLUseStapling on`)";
+    let skew = chrono::Duration::minutes(5);
+    let stapled = match read {
+        Ok(s) => s,
+        Err(why) => {
+            return Some(Failure::new(
+                format!("the stapled OCSP response cannot be used: {why}"),
+                FIX,
+            ));
+        }
+    };
+    match &stapled.status {
+        CertStatus::Revoked(at) => {
+            return Some(Failure::new(
+                format!("the stapled OCSP response says the certificate was revoked at {at}"),
+                "replace the certificate now: clients that check stapled responses refuse it",
+            ));
+        }
+        CertStatus::Unknown => {
+            return Some(Failure::new(
+                "the stapled OCSP response says the responder does not know the certificate",
+                FIX,
+            ));
+        }
+        CertStatus::Good => {}
+    }
+    if stapled.this_update > now + skew {
+        return Some(Failure::new(
+            format!(
+                "the stapled OCSP response is not valid yet (thisUpdate {})",
+                stapled.this_update.to_rfc3339()
+            ),
+            "check the clocks of the server and the OCSP responder",
+        ));
+    }
+    match stapled.next_update {
+        Some(next) if next + skew < now => Some(Failure::new(
+            format!(
+                "the stapled OCSP response is stale: its nextUpdate {} has passed",
+                next.to_rfc3339()
+            ),
+            FIX,
+        )),
+        _ => None,
     }
 }
 

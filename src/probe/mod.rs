@@ -7,5 +7,6 @@ pub mod checks;
 pub mod fingerprint;
 pub mod http;
 pub mod observatory;
+pub mod ocsp;
 pub mod redirects;
 pub mod tls;

@@ -8,8 +8,8 @@
 //!
 //! OCSP stapling: the rustls client asks every server for a stapled OCSP response (the
 //! `status_request` extension is always sent), and the verifier records whether one came with
-//! the chain. The response is not judged (webpki does not check revocation); only its presence
-//! is observed.
+//! the chain and what it says about the leaf ([`super::ocsp`]: status and validity window).
+//! Verification does not depend on it (webpki does not check revocation).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -43,8 +43,9 @@ pub enum TlsSetupError {
 pub struct Presented {
     /// The leaf first, then the other certificates in the order sent.
     pub chain: Vec<CertificateDer<'static>>,
-    /// A non-empty OCSP response was stapled.
-    pub ocsp_stapled: bool,
+    /// What the stapled OCSP response says about the leaf, or why it cannot be read; `None`
+    /// when nothing was stapled.
+    pub ocsp: Option<Result<super::ocsp::Stapled, String>>,
 }
 
 /// What servers presented, by server name, as recorded during handshakes.
@@ -127,10 +128,13 @@ impl ServerCertVerifier for RecordingVerifier {
             .chain(intermediates)
             .map(|c| c.clone().into_owned())
             .collect();
-        let presented = Presented {
-            chain,
-            ocsp_stapled: !ocsp_response.is_empty(),
-        };
+        let ocsp = (!ocsp_response.is_empty()).then(|| {
+            let serial = x509_parser::parse_x509_certificate(end_entity)
+                .map(|(_, leaf)| leaf.raw_serial().to_vec())
+                .map_err(|_| "the served certificate cannot be read".to_owned())?;
+            super::ocsp::read(ocsp_response, &serial)
+        });
+        let presented = Presented { chain, ocsp };
         if let Ok(mut seen) = self.seen.lock() {
             seen.insert(server_name.to_str().to_ascii_lowercase(), presented);
         }
@@ -234,6 +238,7 @@ pub fn analyse(
         missing_intermediate,
         days_left: (leaf.not_after_unix - now).div_euclid(86_400),
         ocsp_stapled: None,
+        ocsp: None,
         leaf,
     })
 }
@@ -343,7 +348,7 @@ mod tests {
             let verified = verifier.verify_server_cert(&leaf, &[], &server, ocsp, at);
             assert_eq!(verified.is_ok(), stapled);
             let presented = seen.lock().unwrap()[name].clone();
-            assert_eq!(presented.ocsp_stapled, stapled);
+            assert_eq!(presented.ocsp.is_some(), stapled);
             assert_eq!(presented.chain, std::slice::from_ref(&leaf));
         }
     }

@@ -21,29 +21,54 @@ const POLICY: &str = "name: certs\nrules:\n  \
 
 /// Runs `openssl` with `args` in `dir`; panics with its output when it fails.
 fn openssl(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("openssl")
+    run_in(dir, &["openssl"], args)
+}
+
+/// Runs `program` (a command and its first words) with `args` in `dir`; panics with its output
+/// when it fails.
+fn run_in(dir: &Path, program: &[&str], args: &[&str]) -> String {
+    let out = Command::new(program[0])
+        .args(&program[1..])
         .args(args)
         .current_dir(dir)
         .output()
-        .expect("run openssl");
+        .expect("run the program");
     assert!(
         out.status.success(),
-        "openssl {args:?}: {}",
+        "{program:?} {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// A DER OCSP response saying `leaf` (issued by `ca`) is good, signed by a responder key of
-/// its own: `openssl ocsp` answering a request from an index file, as a CA's responder would.
-fn ocsp_response(dir: &Path, ca: &Ca, leaf: &Issued) -> std::path::PathBuf {
+/// What a response says.
+#[derive(Clone, Copy)]
+enum Answer {
+    /// Good, valid for a day from now.
+    Good,
+    /// Revoked on 2026-01-01.
+    Revoked,
+    /// Good, made two days ago and valid for one day: stale now.
+    Stale,
+}
+
+/// A DER OCSP response saying `answer` about `leaf` (issued by `ca`), signed by a responder key
+/// of its own: `openssl ocsp` answering a request from an index file, as a CA's responder would.
+fn ocsp_response(dir: &Path, ca: &Ca, leaf: &Issued, answer: Answer) -> std::path::PathBuf {
     std::fs::write(dir.join("ca.pem"), &ca.cert_pem).expect("write ca");
     std::fs::write(dir.join("leaf.pem"), &leaf.cert_pem).expect("write leaf");
     let serial = openssl(dir, &["x509", "-in", "leaf.pem", "-noout", "-serial"]);
     let serial = serial.trim().trim_start_matches("serial=");
     std::fs::write(
         dir.join("index.txt"),
-        format!("V\t991231235959Z\t\t{serial}\tunknown\t/CN=stapled.test\n"),
+        match answer {
+            Answer::Revoked => {
+                format!("R\t991231235959Z\t260101000000Z\t{serial}\tunknown\t/CN=leaf\n")
+            }
+            Answer::Good | Answer::Stale => {
+                format!("V\t991231235959Z\t\t{serial}\tunknown\t/CN=leaf\n")
+            }
+        },
     )
     .expect("write index");
     openssl(
@@ -79,8 +104,14 @@ fn ocsp_response(dir: &Path, ca: &Ca, leaf: &Issued) -> std::path::PathBuf {
             "req.der",
         ],
     );
-    openssl(
+    // The stale answer is made by the same `openssl ocsp`, its clock set two days back.
+    let respond: &[&str] = match answer {
+        Answer::Stale => &["faketime", "-f", "-2d", "openssl"],
+        Answer::Good | Answer::Revoked => &["openssl"],
+    };
+    run_in(
         dir,
+        respond,
         &[
             "ocsp",
             "-index",
@@ -126,7 +157,7 @@ fn stapling_lifetime_and_renewal_advice_are_observed_and_checked() {
         .leaf(&["stapled.test"], Validity::days(90))
         .expect("leaf");
     let work = tempfile::tempdir().expect("temp dir");
-    let response = ocsp_response(work.path(), &root, &stapled_leaf);
+    let response = ocsp_response(work.path(), &root, &stapled_leaf, Answer::Good);
     let mut stapled = Vhost::new("stapled.test", stapled_leaf);
     stapled.config = format!(
         "  ssl_stapling on;\n  ssl_stapling_file {};\n",
@@ -206,4 +237,66 @@ fn stapling_lifetime_and_renewal_advice_are_observed_and_checked() {
     );
     assert!(!warnings.contains("OCSP"), "{warnings}");
     drop(nginx);
+}
+
+/// What a stapled response says is read: a good, fresh one passes `cert_ocsp_stapled`; a
+/// revoked one and a stale one (made by the real `openssl ocsp` with its clock two days back)
+/// fail it with the reason. nginx staples each from `ssl_stapling_file` as it is.
+#[test]
+fn stapled_responses_that_are_revoked_or_stale_fail_the_stapling_rule() {
+    let root = Ca::new("siteward ocsp root").expect("root");
+    let work = tempfile::tempdir().expect("temp dir");
+    let answers = [
+        ("good.test", Answer::Good),
+        ("revoked.test", Answer::Revoked),
+        ("stale.test", Answer::Stale),
+    ];
+    let vhosts: Vec<Vhost> = answers
+        .iter()
+        .map(|(name, answer)| {
+            let leaf = root.leaf(&[name], Validity::days(30)).expect("leaf");
+            let dir = work.path().join(name);
+            std::fs::create_dir(&dir).expect("dir");
+            let response = ocsp_response(&dir, &root, &leaf, *answer);
+            let mut v = Vhost::new(name, leaf);
+            v.config = format!(
+                "  ssl_stapling on;\n  ssl_stapling_file {};\n",
+                response.display()
+            );
+            v
+        })
+        .collect();
+    let nginx = Nginx::start(&vhosts);
+    let repo = Repo::new();
+    repo.write("ca.pem", &root.cert_pem);
+    repo.write(
+        "policies/certs.yaml",
+        "name: certs\nrules:\n  - {id: stapled, severity: high, cert_ocsp_stapled: true}\n",
+    );
+    for (name, _) in answers {
+        repo.write(
+            &format!("sites/{name}.yaml"),
+            &format!(
+                "name: {name}\nurl: https://{name}/\nconnect: {}\nca: ca.pem\npolicies: [certs]\n",
+                nginx.https_addr()
+            ),
+        );
+    }
+    let run = repo.run(&["check", "--format", "json", "--timeout", "5"]);
+    let report = run.json();
+    let message = |name: &str| {
+        finding(site(&report, name), "stapled")
+            .map(|f| f["message"].as_str().unwrap_or_default().to_owned())
+    };
+    assert_eq!(message("good.test"), None, "{report:#}");
+    let revoked = message("revoked.test").expect("revoked fails");
+    assert!(
+        revoked.contains("says the certificate was revoked at 2026-01-01T00:00:00"),
+        "{revoked}"
+    );
+    let stale = message("stale.test").expect("stale fails");
+    assert!(
+        stale.contains("is stale: its nextUpdate") && stale.contains("has passed"),
+        "{stale}"
+    );
 }
