@@ -9,8 +9,8 @@
 //! otherwise it is withheld, and the site's software is `unknown` with the reason.
 //!
 //! The destination is everything that decides where the bytes go and whom TLS trusts: the
-//! origin of `url`, `connect`, `connect_http`, `insecure_skip_verify` and `ca` — its path, and, for a CA file
-//! inside the state repo, its content at REV against the working tree's.
+//! origin of `url`, `connect`, `connect_http`, `insecure_skip_verify` and `ca` — its path,
+//! and, for a CA file inside the state repo, its content at REV against the working tree's.
 
 use std::path::{Component, Path};
 

@@ -7,10 +7,12 @@
 //! REST lists plugins (`/wp-json/wp/v2/plugins`: id `dir/file`, version, status) and themes
 //! (`/wp-json/wp/v2/themes`: stylesheet, version, status). A site without pretty permalinks
 //! has no `/wp-json/` path: when that answers 404 and the answer is not WordPress's own, the
-//! same route is asked as `?rest_route=/wp/v2/…`, as WordPress documents, from then on. It does not expose the core
-//! version, which is read from the home page's `<meta name="generator">` or the feed's
-//! `<generator>` (unknown when the site hides both), nor the PHP version, must-use plugins or
-//! maintenance mode: those are unknown in the [`Inventory`], never assumed.
+//! same route is asked as `?rest_route=/wp/v2/…`, as WordPress documents, from then on.
+//!
+//! REST does not expose the core version, which is read from the home page's
+//! `<meta name="generator">` or the feed's `<generator>` (unknown when the site hides both),
+//! nor the PHP version, must-use plugins or maintenance mode: those are unknown in the
+//! [`Inventory`], never assumed.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
