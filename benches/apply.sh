@@ -9,19 +9,13 @@ set -euo pipefail
 
 N=${1:-200}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-T=$(mktemp -d)
-NGINX_PID=
-cleanup() {
-  if [ -n "$NGINX_PID" ]; then kill -QUIT "$NGINX_PID" 2>/dev/null || true; fi
-  rm -rf "$T"
-}
-trap cleanup EXIT
+# shellcheck source=benches/fleet.sh
+source "$ROOT/benches/fleet.sh"
+bench_workdir
 chmod 755 "$T"
 mkdir -p "$T"/{logs,tmp,www,siteward,repo/sites}
 echo ok > "$T/www/index.html"
 
-# shellcheck source=benches/fleet.sh
-source "$ROOT/benches/fleet.sh"
 # A port nothing listens on now; nginx fails loudly below if another process takes it.
 PORT=$(free_port)
 bench_pki "$T"

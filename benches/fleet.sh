@@ -2,10 +2,27 @@
 # `s0001.bench.test` … on one local nginx (one CA, one wildcard leaf), and a state repo of
 # N site files pointing at them. Needs nginx, openssl, python3, curl.
 #
-# Also `free_port` and `bench_pki DIR` for benchmarks that build their own nginx (apply.sh).
+# Also `bench_workdir` (a work directory T cleaned up on exit, with nginx and EXTRA_PIDS) for
+# every benchmark, and `free_port` and `bench_pki DIR` for those that build their own nginx
+# (apply.sh).
 #
 # Usage: source benches/fleet.sh; start_fleet N DIR   (sets PORT and NGINX_PID; DIR/repo is the
-# state repo, DIR/ca.pem its trust root; the caller stops nginx with `kill -QUIT $NGINX_PID`)
+# state repo, DIR/ca.pem its trust root; `bench_workdir`'s clean-up stops nginx)
+
+# A fresh work directory in T, removed on exit together with the nginx of NGINX_PID and the
+# processes listed in EXTRA_PIDS (a benchmark's own helpers).
+bench_workdir() {
+  T=$(mktemp -d)
+  NGINX_PID=
+  EXTRA_PIDS=()
+  trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+  if [ -n "${NGINX_PID:-}" ]; then kill -QUIT "$NGINX_PID" 2>/dev/null || true; fi
+  for pid in "${EXTRA_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$T"
+}
 
 # A loopback port nothing listens on now.
 free_port() {

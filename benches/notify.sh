@@ -15,17 +15,9 @@ set -euo pipefail
 N=${1:-1000}
 K=${2:-30}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-T=$(mktemp -d)
-NGINX_PID=
-HOOK_PID=
-cleanup() {
-  if [ -n "$NGINX_PID" ]; then kill -QUIT "$NGINX_PID" 2>/dev/null || true; fi
-  if [ -n "$HOOK_PID" ]; then kill "$HOOK_PID" 2>/dev/null || true; fi
-  rm -rf "$T"
-}
-trap cleanup EXIT
 # shellcheck source=benches/fleet.sh
 source "$ROOT/benches/fleet.sh"
+bench_workdir
 start_fleet "$N" "$T"
 HOOK_PORT=$(free_port)
 
@@ -42,7 +34,7 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.HTTPServer(("127.0.0.1", $HOOK_PORT), H).serve_forever()
 PY
 python3 "$T/hook.py" &
-HOOK_PID=$!
+EXTRA_PIDS+=($!)
 
 site() { # site FILE HOST VALUE
   printf 'name: %s\nurl: https://%s:%s/\nconnect: 127.0.0.1:%s\nca: ca.pem\nheaders:\n  X-Frame-Options: %s\n' \

@@ -11,15 +11,9 @@ set -euo pipefail
 
 N=${1:-1000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-T=$(mktemp -d)
-NGINX_PID=
-cleanup() {
-  if [ -n "$NGINX_PID" ]; then kill -QUIT "$NGINX_PID" 2>/dev/null || true; fi
-  rm -rf "$T"
-}
-trap cleanup EXIT
 # shellcheck source=benches/fleet.sh
 source "$ROOT/benches/fleet.sh"
+bench_workdir
 start_fleet "$N" "$T"
 : > "$T/curl.cfg"
 for i in $(seq -w 1 "$N"); do
