@@ -12,9 +12,10 @@
 //! origin of `url`, `connect`, `connect_http`, `insecure_skip_verify` and `ca` — its path,
 //! and, for a CA file inside the state repo, its content at REV against the working tree's.
 
+use std::collections::HashMap;
 use std::path::{Component, Path};
 
-use crate::git::Repo;
+use crate::git::{CommitId, Repo};
 use crate::secret::RunSecrets;
 use crate::spec::{ConnectTo, DesiredState, SecretRef, Site};
 
@@ -55,6 +56,9 @@ pub fn withhold_unbound(
     git: &Repo,
     repo: &Path,
 ) {
+    // A CA file shared by many sites is compared once.
+    let commit = git.resolve(rev).ok();
+    let mut ca_checked: HashMap<&Path, Option<String>> = HashMap::new();
     for site in sites {
         let Some(now) = Destination::of(site) else {
             continue;
@@ -71,9 +75,17 @@ pub fn withhold_unbound(
                 site.name,
                 differences(&then, &now).join(", ")
             )),
-            Some(_) => ca_changed(now.ca, rev, git, repo).map(|what| {
-                format!("this revision changes the `ca` file `{what}` against `{rev}`")
-            }),
+            Some(_) => now
+                .ca
+                .and_then(|ca| {
+                    ca_checked
+                        .entry(ca)
+                        .or_insert_with(|| ca_changed(ca, commit, git, repo))
+                        .clone()
+                })
+                .map(|what| {
+                    format!("this revision changes the `ca` file `{what}` against `{rev}`")
+                }),
         };
         if let Some(reason) = reason {
             secrets.withhold_app_password(
@@ -105,11 +117,13 @@ fn differences(then: &Destination, now: &Destination) -> Vec<&'static str> {
     .collect()
 }
 
-/// The repo-relative CA path when the file at `ca` inside the state repo differs between `rev`
-/// and the work tree (or cannot be compared). An absolute path names a file of the machine,
-/// which no revision changes.
-fn ca_changed(ca: Option<&Path>, rev: &str, git: &Repo, repo: &Path) -> Option<String> {
-    let ca = ca.filter(|p| p.is_relative())?;
+/// The repo-relative CA path when the file at `ca` inside the state repo differs between
+/// `commit` (the trusted revision; `None` when it could not be resolved) and the work tree, or
+/// cannot be compared. An absolute path names a file of the machine, which no revision changes.
+fn ca_changed(ca: &Path, commit: Option<CommitId>, git: &Repo, repo: &Path) -> Option<String> {
+    if ca.is_absolute() {
+        return None;
+    }
     let rel: Vec<String> = ca
         .components()
         .filter_map(|c| match c {
@@ -118,11 +132,7 @@ fn ca_changed(ca: Option<&Path>, rev: &str, git: &Repo, repo: &Path) -> Option<S
         })
         .collect();
     let rel = rel.join("/");
-    let then = git
-        .resolve(rev)
-        .and_then(|commit| git.read_file_at(commit, &rel))
-        .ok()
-        .flatten();
+    let then = commit.and_then(|commit| git.read_file_at(commit, &rel).ok().flatten());
     let now = crate::load::file::read(
         &repo.join(ca),
         crate::load::file::MAX_PEM_BYTES,

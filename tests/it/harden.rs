@@ -518,4 +518,20 @@ fn a_pull_request_cannot_send_an_application_password_to_a_new_destination() {
     );
     assert!(!out.stdout.contains("withheld"), "{}", out.stdout);
     assert!(logins("trusted.test") > 0, "{}", out.stdout);
+
+    // A pull request that changes only the content of the `ca` file: withheld again.
+    repo.write("ca.pem", &format!("{}\n", ca.cert_pem));
+    repo.commit_all("pull request: the CA file changes");
+    let before = logins("trusted.test");
+    let out = repo.run_env(
+        &["plan", "--changed-since", &base, "--format", "json"],
+        &env,
+    );
+    assert!(
+        out.stdout
+            .contains("this revision changes the `ca` file `ca.pem`"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(logins("trusted.test"), before, "the password went out");
 }
